@@ -1,0 +1,280 @@
+"""The one on-disk training dataset format: a single HDF5 file, written atomically.
+
+Why HDF5 (h5py): chunked per frame so a training window reads only the frames it needs,
+lazily sliced (the file never has to fit in memory), portable, inspectable with h5dump, and
+close to The Well's layout that peers use. Each trajectory has its own point set, because
+unstructured CFD meshes differ per geometry.
+
+Layout (format_version 1):
+    /                         attrs: format="echo-dataset", format_version, name, field_layout (JSON),
+                              domain (JSON), n_trajectories, description
+    /stats/mean, /stats/std   (C,) per-channel z-score statistics over the training split
+    /split/train|val|test     int64 trajectory indices
+    /trajectories/<i:06d>/    points (N, d) f64, fields (T, N, C) f32 chunked (1, N, C),
+                              times (T,) f64, attrs params (JSON) and metadata (JSON),
+                              optional cells/{connectivity, offsets, types}
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .normalize import ChannelStats, Domain, RunningStats
+from .trajectory import Cells, Trajectory
+
+FORMAT = "echo-dataset"
+FORMAT_VERSION = 1
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "reading/writing ECHO datasets needs h5py: `pip install h5py` in the echo-paraview venv"
+        ) from exc
+    return h5py
+
+
+@dataclass
+class DatasetInfo:
+    name: str
+    field_layout: list[tuple[str, int]]
+    n_trajectories: int
+    domain: Domain
+    stats: ChannelStats
+    split: dict[str, np.ndarray]
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_channels(self) -> int:
+        return sum(n for _, n in self.field_layout)
+
+    @property
+    def dim(self) -> int:
+        return self.domain.dim
+
+
+def default_split(n: int, val: float = 0.1, test: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic shuffled split; at least one training trajectory, val/test only if n >= 3."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val)) if n >= 3 else 0
+    n_test = int(round(n * test)) if n >= 3 else 0
+    n_val = max(n_val, 1) if n >= 3 and val > 0 else n_val
+    n_test = max(n_test, 1) if n >= 3 and test > 0 else n_test
+    return {
+        "train": np.sort(order[n_val + n_test :]),
+        "val": np.sort(order[:n_val]),
+        "test": np.sort(order[n_val : n_val + n_test]),
+    }
+
+
+def write_dataset(
+    path: str | os.PathLike,
+    trajectories: Iterable[Trajectory],
+    *,
+    name: str,
+    domain: Domain | None = None,
+    split: dict[str, Sequence[int]] | None = None,
+    description: str = "",
+    compression: str | None = "gzip",
+    extra: dict | None = None,
+    progress: bool = False,
+) -> DatasetInfo:
+    """Stream trajectories into a new dataset file; the file appears only when complete.
+
+    Statistics are computed over the training split. `trajectories` may be a generator, so a
+    dataset larger than memory is written one trajectory at a time.
+    """
+    h5py = _h5py()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    layout: list[tuple[str, int]] | None = None
+    lo = hi = None
+    periodic: tuple[bool, ...] = ()
+    per_traj_stats: list[RunningStats] = []
+    iterator = trajectories
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(trajectories, desc=f"writing {path.name}", unit="traj")
+    try:
+        with h5py.File(tmp, "w") as f:
+            group = f.create_group("trajectories")
+            n = 0
+            for traj in iterator:
+                if layout is None:
+                    layout = list(traj.field_layout)
+                elif list(traj.field_layout) != layout:
+                    raise ValueError(
+                        f"trajectory {n} has fields {traj.field_layout}, expected {layout}: "
+                        "a dataset holds one set of fields"
+                    )
+                g = group.create_group(f"{n:06d}")
+                g.create_dataset("points", data=traj.points)
+                chunk = (1, traj.n_points, traj.n_channels)
+                g.create_dataset(
+                    "fields", data=traj.fields, chunks=chunk, compression=compression
+                )
+                g.create_dataset("times", data=traj.times)
+                g.attrs["params"] = json.dumps(traj.params)
+                g.attrs["metadata"] = json.dumps(traj.metadata, default=str)
+                if traj.cells is not None:
+                    c = g.create_group("cells")
+                    c.create_dataset("connectivity", data=traj.cells.connectivity.astype(np.int64))
+                    c.create_dataset("offsets", data=traj.cells.offsets.astype(np.int64))
+                    c.create_dataset("types", data=traj.cells.types.astype(np.uint8))
+                rs = RunningStats(traj.n_channels)
+                rs.update(traj.fields)
+                per_traj_stats.append(rs)
+                tlo, thi = traj.bounds()
+                lo = tlo if lo is None else np.minimum(lo, tlo)
+                hi = thi if hi is None else np.maximum(hi, thi)
+                n += 1
+            if n == 0 or layout is None:
+                raise ValueError("no trajectories to write")
+            splits = {k: np.asarray(v, dtype=np.int64) for k, v in (split or default_split(n)).items()}
+            for key in ("train", "val", "test"):
+                splits.setdefault(key, np.zeros(0, dtype=np.int64))
+            stats_src = splits["train"] if len(splits["train"]) else np.arange(n)
+            total = RunningStats(len(per_traj_stats[0].mean))
+            for i in stats_src:
+                s = per_traj_stats[int(i)]
+                # merge running stats exactly (Chan et al.)
+                if s.count == 0:
+                    continue
+                delta = s.mean - total.mean
+                tot = total.count + s.count
+                total.mean = total.mean + delta * s.count / tot
+                total.m2 = total.m2 + s.m2 + delta**2 * total.count * s.count / tot
+                total.count = tot
+            stats = total.result()
+            dom = domain or Domain(lo, hi, periodic)
+            f.create_dataset("stats/mean", data=stats.mean)
+            f.create_dataset("stats/std", data=stats.std)
+            for key, idx in splits.items():
+                f.create_dataset(f"split/{key}", data=idx)
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["name"] = name
+            f.attrs["description"] = description
+            f.attrs["field_layout"] = json.dumps(layout)
+            f.attrs["domain"] = json.dumps(dom.to_dict())
+            f.attrs["n_trajectories"] = n
+            f.attrs["extra"] = json.dumps(extra or {}, default=str)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return read_info(path)
+
+
+def read_info(path: str | os.PathLike) -> DatasetInfo:
+    with TrajectoryStore(path) as store:
+        return store.info
+
+
+class TrajectoryStore:
+    """Read access to a dataset file. Trajectories are loaded lazily, frames sliced on demand."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        h5py = _h5py()
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no dataset at {self.path} (create one with `echopv generate` or `echopv import`)")
+        self._file = h5py.File(self.path, "r")
+        attrs = self._file.attrs
+        if attrs.get("format") != FORMAT:
+            self._file.close()
+            raise ValueError(
+                f"{self.path} is not an ECHO dataset (format attribute {attrs.get('format')!r}); "
+                "convert it with `echopv import`"
+            )
+        if int(attrs["format_version"]) > FORMAT_VERSION:
+            self._file.close()
+            raise ValueError(f"{self.path} has format_version {attrs['format_version']}, newer than this echo-paraview")
+        self.info = DatasetInfo(
+            name=str(attrs["name"]),
+            field_layout=[(str(a), int(b)) for a, b in json.loads(attrs["field_layout"])],
+            n_trajectories=int(attrs["n_trajectories"]),
+            domain=Domain.from_dict(json.loads(attrs["domain"])),
+            stats=ChannelStats(self._file["stats/mean"][()], self._file["stats/std"][()]),
+            split={k: self._file[f"split/{k}"][()] for k in self._file["split"]},
+            description=str(attrs.get("description", "")),
+            extra=json.loads(attrs.get("extra", "{}")),
+        )
+
+    def __enter__(self) -> "TrajectoryStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+
+    def __len__(self) -> int:
+        return self.info.n_trajectories
+
+    def _group(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(f"trajectory {i} out of range (dataset has {len(self)})")
+        return self._file[f"trajectories/{i:06d}"]
+
+    def n_frames(self, i: int) -> int:
+        return int(self._group(i)["fields"].shape[0])
+
+    def n_points(self, i: int) -> int:
+        return int(self._group(i)["points"].shape[0])
+
+    def points(self, i: int) -> np.ndarray:
+        return self._group(i)["points"][()]
+
+    def times(self, i: int) -> np.ndarray:
+        return self._group(i)["times"][()]
+
+    def params(self, i: int) -> dict[str, float]:
+        return json.loads(self._group(i).attrs["params"])
+
+    def read_fields(self, i: int, frames: slice | Sequence[int] = slice(None)) -> np.ndarray:
+        """(T', N, C) for the requested frames, reading only those chunks."""
+        ds = self._group(i)["fields"]
+        if isinstance(frames, slice):
+            return ds[frames]
+        idx = np.asarray(frames)
+        order = np.argsort(idx)
+        out = ds[np.sort(idx)]  # h5py wants increasing indices
+        return out[np.argsort(order)]
+
+    def __getitem__(self, i: int) -> Trajectory:
+        g = self._group(i)
+        cells = None
+        if "cells" in g:
+            c = g["cells"]
+            cells = Cells(c["connectivity"][()], c["offsets"][()], c["types"][()])
+        return Trajectory(
+            points=g["points"][()],
+            fields=g["fields"][()],
+            times=g["times"][()],
+            field_layout=self.info.field_layout,
+            params=json.loads(g.attrs["params"]),
+            cells=cells,
+            metadata=json.loads(g.attrs["metadata"]),
+        )
+
+    def __iter__(self) -> Iterator[Trajectory]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def split_indices(self, name: str) -> np.ndarray:
+        if name not in self.info.split:
+            raise KeyError(f"no split {name!r}; have {sorted(self.info.split)}")
+        return self.info.split[name]

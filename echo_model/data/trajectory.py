@@ -1,0 +1,132 @@
+"""The one trajectory data model: what every importer produces and every consumer takes.
+
+A trajectory is a set of points (N x d, d = 2 or 3) carrying fields sampled at T times.
+Channels are stored flat (T x N x C) for the networks; `field_layout` groups them back into
+named scalar or vector fields (e.g. [("U", 2), ("p", 1)]) for VTK and for people.
+No VTK, no torch: numpy only, so it is usable everywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Cells:
+    """VTK-style cell arrays for display only (the models never look at cells)."""
+
+    connectivity: np.ndarray  # (M,) int64 point ids
+    offsets: np.ndarray  # (n_cells + 1,) int64, VTK >= 9 layout
+    types: np.ndarray  # (n_cells,) uint8 VTK cell type ids
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.types.shape[0])
+
+
+@dataclass
+class Trajectory:
+    points: np.ndarray  # (N, d) float64 coordinates
+    fields: np.ndarray  # (T, N, C) float32 values
+    times: np.ndarray  # (T,) float64, strictly increasing
+    field_layout: list[tuple[str, int]]  # [(name, n_components)], sum of sizes == C
+    params: dict[str, float] = field(default_factory=dict)  # named PDE parameters
+    cells: Cells | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # case name, boundary info, provenance
+
+    def __post_init__(self) -> None:
+        self.points = np.ascontiguousarray(self.points, dtype=np.float64)
+        self.fields = np.ascontiguousarray(self.fields, dtype=np.float32)
+        self.times = np.ascontiguousarray(self.times, dtype=np.float64).reshape(-1)
+        self.field_layout = [(str(n), int(c)) for n, c in self.field_layout]
+        self.params = {str(k): float(v) for k, v in self.params.items()}
+        self.validate()
+
+    # --- shape helpers -------------------------------------------------------------------
+    @property
+    def n_frames(self) -> int:
+        return int(self.fields.shape[0])
+
+    @property
+    def n_points(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.fields.shape[2])
+
+    @property
+    def dim(self) -> int:
+        return int(self.points.shape[1])
+
+    @property
+    def channel_names(self) -> list[str]:
+        """Flat channel names: a scalar keeps its name, vector components get _x/_y/_z (or _i)."""
+        names: list[str] = []
+        for name, n in self.field_layout:
+            if n == 1:
+                names.append(name)
+            else:
+                suffix = "xyz" if n <= 3 else None
+                names.extend(f"{name}_{suffix[i] if suffix else i}" for i in range(n))
+        return names
+
+    def field(self, name: str) -> np.ndarray:
+        """One named field as (T, N) for scalars or (T, N, k) for vectors."""
+        start = 0
+        for fname, n in self.field_layout:
+            if fname == name:
+                block = self.fields[:, :, start : start + n]
+                return block[..., 0] if n == 1 else block
+            start += n
+        raise KeyError(f"no field {name!r}; this trajectory has {[n for n, _ in self.field_layout]}")
+
+    def validate(self) -> None:
+        """Raise ValueError naming the problem; called on construction."""
+        if self.points.ndim != 2 or self.points.shape[1] not in (2, 3):
+            raise ValueError(f"points must be (N, 2) or (N, 3), got {self.points.shape}")
+        if self.fields.ndim != 3:
+            raise ValueError(f"fields must be (T, N, C), got {self.fields.shape}")
+        t, n, c = self.fields.shape
+        if n != self.points.shape[0]:
+            raise ValueError(f"fields have {n} points but points has {self.points.shape[0]}")
+        if self.times.shape[0] != t:
+            raise ValueError(f"{t} frames but {self.times.shape[0]} times")
+        if t > 1 and not np.all(np.diff(self.times) > 0):
+            raise ValueError("times must be strictly increasing")
+        if sum(k for _, k in self.field_layout) != c:
+            raise ValueError(f"field_layout {self.field_layout} does not add up to {c} channels")
+
+    # --- views ---------------------------------------------------------------------------
+    def frames(self, index: slice | np.ndarray | list[int]) -> "Trajectory":
+        """A copy restricted to some frames (same points)."""
+        return Trajectory(
+            points=self.points,
+            fields=self.fields[index],
+            times=self.times[index],
+            field_layout=list(self.field_layout),
+            params=dict(self.params),
+            cells=self.cells,
+            metadata=dict(self.metadata),
+        )
+
+    def subset_points(self, ids: np.ndarray) -> "Trajectory":
+        """A copy restricted to some points; cells are dropped (their ids would be stale)."""
+        ids = np.asarray(ids)
+        return Trajectory(
+            points=self.points[ids],
+            fields=self.fields[:, ids],
+            times=self.times,
+            field_layout=list(self.field_layout),
+            params=dict(self.params),
+            cells=None,
+            metadata=dict(self.metadata),
+        )
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.points.min(axis=0), self.points.max(axis=0)
+
+    def has_nan(self) -> bool:
+        return bool(np.isnan(self.fields).any() or np.isnan(self.points).any())

@@ -1,0 +1,91 @@
+"""`echopv`: the one command line (not `echo`, a shell builtin).
+
+Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`
+(or `run_raw(argv) -> int` for commands that pass their arguments through, like the ParaView
+launcher). Modules are imported only when their command runs, so `echopv --help` is instant and a
+broken optional dependency only breaks the command that needs it.
+
+This file sits in echo_paraview (the outer layer) because some commands need VTK; it imports
+nothing from VTK itself.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+# (words, module, one-line help). Longest match wins, so "train ae" beats "train".
+COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
+    (("demo",), "echo_paraview.demo", "run the main job on the embedded sample case and render it"),
+    (("generate", "ns2d"), "echo_model.cases.ns2d", "2D Navier-Stokes vorticity trajectories (pseudo-spectral)"),
+    (("generate", "ns3d"), "echo_model.cases.ns3d", "3D periodic Navier-Stokes trajectories (pseudo-spectral)"),
+    (("generate", "cylinder"), "echo_model.cases.cylinder", "OpenFOAM cylinder-wake family (gmsh + pimpleFoam)"),
+    (("import",), "echo_paraview.io.importer", "convert OpenFOAM / .pvd / .vtu series / The Well / meshes to an ECHO dataset"),
+    (("export",), "echo_paraview.io.exporter", "write a dataset's trajectories as .pvd + .vtu series for ParaView"),
+    (("info",), "echo_model.info", "describe an ECHO dataset (.h5) or model file (.safetensors)"),
+    (("train", "ae"), "echo_model.train.stage_ae", "stage 1: trajectory autoencoder on low-resolution windows"),
+    (("train", "refine"), "echo_model.train.stage_refine", "stage 2: refine the autoencoder on high-resolution frames"),
+    (("cache-latents",), "echo_model.train.cache_latents", "encode a dataset once with the frozen autoencoder"),
+    (("train", "dit"), "echo_model.train.stage_dit", "stage 3: latent diffusion transformer (flow matching)"),
+    (("train", "baseline"), "echo_model.train.stage_baseline", "deterministic latent baseline (same AE and transformer)"),
+    (("rollout",), "echo_paraview.rollout_command", "predict a trajectory and write it as a .pvd series"),
+    (("eval",), "echo_model.evaluate", "metrics and plots of a model on a dataset split"),
+    (("paraview",), "echo_paraview.launcher", "start the ParaView GUI with the ECHO plugin loaded"),
+    (("pvpython",), "echo_paraview.launcher", "start pvpython with the ECHO plugin available"),
+    (("pvbatch",), "echo_paraview.launcher", "start pvbatch with the ECHO plugin available"),
+]
+
+
+class UserError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def _usage() -> str:
+    lines = ["usage: echopv COMMAND [options]   (echopv COMMAND --help for details)", "", "commands:"]
+    for words, _, text in COMMANDS:
+        lines.append(f"  {' '.join(words):<16} {text}")
+    lines += ["", "set ECHOPV_DEBUG=1 to see tracebacks."]
+    return "\n".join(lines)
+
+
+def _match(argv: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
+    best = None
+    for words, module, _ in COMMANDS:
+        if tuple(argv[: len(words)]) == words and (best is None or len(words) > len(best[0])):
+            best = (words, module)
+    return best
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    found = _match(argv)
+    if found is None:
+        print(f"echopv: unknown command {' '.join(argv[:2])!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    words, module_name = found
+    rest = argv[len(words):]
+    try:
+        module = importlib.import_module(module_name)
+        if hasattr(module, "run_raw"):
+            return int(module.run_raw(words, rest) or 0)
+        parser = argparse.ArgumentParser(prog="echopv " + " ".join(words), description=module.__doc__)
+        module.add_arguments(parser)
+        args = parser.parse_args(rest)
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("echopv: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, FileNotFoundError, ValueError, ImportError) as exc:
+        if os.environ.get("ECHOPV_DEBUG"):
+            raise
+        print(f"echopv {' '.join(words)}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
