@@ -146,6 +146,7 @@ def sample(
     cfg_scale: float = 1.0,
     params: torch.Tensor | None = None,
     noise: torch.Tensor | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Integrate dx/dtau = v from tau = 0 (noise) to 1 (data); observed frames returned unchanged.
 
@@ -153,6 +154,7 @@ def sample(
     generator seeds the initial noise (drawn on the CPU, so results do not depend on the device).
     cfg_scale != 1 mixes the unconditional prediction: v = v_u + s (v_c - v_u).
     steps counts network-evaluation intervals; heun / midpoint cost 2 evaluations per step.
+    on_step() is called after every network evaluation (progress / abort; it may raise).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
@@ -177,6 +179,8 @@ def sample(
         if cfg_scale != 1.0:
             vu = model(xx, cond, zero_mask, tau, params).to(cond.dtype)
             v = vu + cfg_scale * (v - vu)
+        if on_step is not None:
+            on_step()
         return v
 
     x = clamp(x)
