@@ -25,5 +25,517 @@ CONTRACT (other modules rely on it; keep it stable):
 
 Extra observed frames beyond n_observed_frames are allowed (the last ones are used); fewer
 raise ValueError naming how many are needed.
+
+Additions (also stable):
+    should_abort() returning True makes rollout raise `RolloutAborted` (between sampler steps).
+    clear_cache()                          empty the load cache (e.g. after retraining in place)
+    sur.save(path)                         write the model file (one .safetensors, see below)
+    create_untrained(field_layout, dim, preset="tiny", ...) -> Surrogate
+        random weights, built in well under a second: for tests (unit, VTK, ParaView) that need a
+        real model file without training. `create_untrained(...).save("m.safetensors")`.
+    export_bundle(ae_path, generator_ckpt, out_path) assemble a model file from an autoencoder
+        model file and a DiT / baseline checkpoint (`echopv train dit|baseline` call it at the end).
+    sur.generator_kind   "flow" (ECHO) or "baseline" (deterministic regression)
+    sur.param_names      PDE parameters the model is conditioned on (missing ones default to the
+                         training mean)
+
+MODEL FILE (echo_model.bundle container): tensors "ae.*" (autoencoder) and "gen.*" (DiT);
+JSON meta keys: kind="echo-surrogate", generator ("flow" | "baseline"), ae_config, dit_config,
+field_layout, dim, stats (ChannelStats), domain (Domain), dt, latent_frames (T_l of a segment),
+known_latent_frames (k, latent frames the forecast conditions on), time_factor (f, physical
+frames per latent frame after frame 0), param_names, param_mean, param_std, sampler, steps,
+provenance.
+
+ROLLOUT ALGORITHM: one segment = T_l latent frames = 1 + f (T_l - 1) physical frames. The
+observed n_observed_frames = 1 + f (k - 1) frames are encoded (the encoder is causal, so these
+latent frames equal those of the full window), the remaining T_l - k latent frames are generated
+(flow sampler or deterministic baseline), decoded at the query points, and for longer horizons
+the last n_observed_frames decoded frames are re-encoded as the next segment's condition (its
+clean latent frame 0 thanks to causality).
 """
 from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import flow
+from .bundle import load_tensors, prefixed, read_meta, save_tensors, unprefixed
+from .data.normalize import ChannelStats, Domain
+from .nn.dit import DiT, DiTConfig, dit_config
+
+KIND = "echo-surrogate"
+
+
+class RolloutAborted(RuntimeError):
+    """Raised by Surrogate.rollout when should_abort() returned True."""
+
+
+@dataclass
+class RolloutResult:
+    mean: np.ndarray
+    std: np.ndarray | None
+    samples: np.ndarray | None
+    times: np.ndarray
+    field_layout: list[tuple[str, int]]
+    info: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------
+# Autoencoder adapter: the only place that knows how the AE is built and called.
+# ------------------------------------------------------------------------------------------
+def build_autoencoder(cfg: dict) -> torch.nn.Module:
+    from .nn.autoencoder import build_autoencoder as _build
+
+    return _build(cfg)
+
+
+def ae_time_factor(ae: torch.nn.Module) -> int:
+    return int(ae.time_factor)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ------------------------------------------------------------------------------------------
+# Load cache
+# ------------------------------------------------------------------------------------------
+_CACHE: dict[tuple[str, int, str], "Surrogate"] = {}
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def load_cached(path: str | os.PathLike, device: str | torch.device = "auto") -> "Surrogate":
+    p = Path(path).resolve()
+    if not p.exists():
+        raise FileNotFoundError(f"no model file at {p} (train one with `echopv train dit`)")
+    dev = resolve_device(device)
+    key = (str(p), p.stat().st_mtime_ns, str(dev))
+    if key not in _CACHE:
+        # drop stale entries of the same file (older mtime) so memory does not grow
+        for k in [k for k in _CACHE if k[0] == key[0] and k[2] == key[2]]:
+            del _CACHE[k]
+        _CACHE[key] = Surrogate._load_uncached(p, dev)
+    return _CACHE[key]
+
+
+# ------------------------------------------------------------------------------------------
+# Surrogate
+# ------------------------------------------------------------------------------------------
+class Surrogate:
+    def __init__(self, ae: torch.nn.Module, gen: DiT, meta: dict[str, Any], device: str | torch.device = "cpu") -> None:
+        self.device = resolve_device(device)
+        self.ae = ae.to(self.device).eval()
+        self.gen = gen.to(self.device).eval()
+        for p in list(self.ae.parameters()) + list(self.gen.parameters()):
+            p.requires_grad_(False)
+        self.meta = dict(meta)
+        self.field_layout: list[tuple[str, int]] = [(str(n), int(c)) for n, c in meta["field_layout"]]
+        self.dim = int(meta["dim"])
+        self.dt = float(meta.get("dt", 1.0))
+        self.stats = ChannelStats.from_dict(meta["stats"])
+        self.domain = Domain.from_dict(meta["domain"])
+        self.latent_frames = int(meta["latent_frames"])
+        self.known_latent_frames = int(meta.get("known_latent_frames", 1))
+        self.time_factor = int(meta.get("time_factor", ae_time_factor(self.ae)))
+        self.generator_kind = str(meta.get("generator", "flow"))
+        self.param_names: list[str] = list(meta.get("param_names", []))
+        self.param_mean = np.asarray(meta.get("param_mean", [0.0] * len(self.param_names)), dtype=np.float64)
+        self.param_std = np.asarray(meta.get("param_std", [1.0] * len(self.param_names)), dtype=np.float64)
+        self.default_sampler = str(meta.get("sampler", "heun"))
+        self.default_steps = int(meta.get("steps", 10))
+        if not 1 <= self.known_latent_frames < self.latent_frames:
+            raise ValueError(
+                f"model file: known_latent_frames={self.known_latent_frames} must be in [1, latent_frames="
+                f"{self.latent_frames})"
+            )
+
+    # --- contract properties -------------------------------------------------------------
+    @property
+    def n_channels(self) -> int:
+        return sum(c for _, c in self.field_layout)
+
+    @property
+    def window_frames(self) -> int:
+        """Physical frames of one whole segment window (observed + generated)."""
+        return 1 + self.time_factor * (self.latent_frames - 1)
+
+    @property
+    def n_observed_frames(self) -> int:
+        return 1 + self.time_factor * (self.known_latent_frames - 1)
+
+    @property
+    def segment_frames(self) -> int:
+        return self.time_factor * (self.latent_frames - self.known_latent_frames)
+
+    # --- I/O -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto", cache: bool = True) -> "Surrogate":
+        if cache:
+            return load_cached(path, device)
+        return cls._load_uncached(Path(path), resolve_device(device))
+
+    @classmethod
+    def _load_uncached(cls, path: Path, device: torch.device) -> "Surrogate":
+        meta = read_meta(path)
+        if meta.get("kind") != KIND:
+            raise ValueError(
+                f"{path} is an ECHO file of kind {meta.get('kind')!r}, not a complete surrogate; "
+                "assemble one with `echopv train dit` (it writes the bundle) or echo_model.rollout.export_bundle"
+            )
+        tensors, meta = load_tensors(path)
+        ae = build_autoencoder(meta["ae_config"])
+        ae.load_state_dict(unprefixed(tensors, "ae"))
+        gen = DiT(DiTConfig.from_dict(meta["dit_config"]))
+        gen.load_state_dict(unprefixed(tensors, "gen"))
+        sur = cls(ae, gen, meta, device)
+        sur.path = path
+        return sur
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {**prefixed(self.ae.state_dict(), "ae"), **prefixed(self.gen.state_dict(), "gen")}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        meta = {k: v for k, v in self.meta.items() if k not in ("format", "format_version")}
+        meta["kind"] = KIND
+        return save_tensors(path, self.tensors(), meta)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _param_vector(self, params: dict[str, float] | None, batch: int) -> torch.Tensor | None:
+        if not self.param_names or self.gen.cfg.param_dim == 0:
+            return None
+        params = params or {}
+        unknown = sorted(set(params) - set(self.param_names))
+        if unknown:
+            raise ValueError(f"unknown parameters {unknown}; this model is conditioned on {self.param_names}")
+        vec = np.array([params.get(n, self.param_mean[i]) for i, n in enumerate(self.param_names)], dtype=np.float64)
+        vec = (vec - self.param_mean) / np.where(self.param_std > 0, self.param_std, 1.0)
+        return torch.as_tensor(vec, dtype=torch.float32, device=self.device)[None].expand(batch, -1)
+
+    def _points(self, points: np.ndarray) -> torch.Tensor:
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != self.dim:
+            raise ValueError(f"points must be (N, {self.dim}) for this {self.dim}-D model, got {pts.shape}")
+        return torch.as_tensor(self.domain.to_unit(pts), device=self.device)
+
+    @torch.no_grad()
+    def encode(self, points_u: torch.Tensor, values_n: torch.Tensor) -> torch.Tensor:
+        """points (N, d) unit coords, values (B, T, N, C) normalised -> z (B, D, T_l, *S)."""
+        b = values_n.shape[0]
+        pts = points_u[None].expand(b, -1, -1)
+        mask = torch.ones(b, pts.shape[1], dtype=torch.bool, device=self.device)
+        return self.ae.encode(pts, values_n, mask)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, points_u: torch.Tensor) -> torch.Tensor:
+        """z (B, D, T_l, *S) -> (B, T, M, C) normalised values at points_u (M, d)."""
+        pts = points_u[None].expand(z.shape[0], -1, -1)
+        return self.ae.decode(z, pts)
+
+    def generate(
+        self,
+        z_known: torch.Tensor,
+        mask: torch.Tensor,
+        params: torch.Tensor | None,
+        steps: int,
+        sampler: str,
+        generator: torch.Generator,
+        cfg_scale: float = 1.0,
+        on_step: Callable[[], None] | None = None,
+    ) -> torch.Tensor:
+        """Fill the unobserved latent frames of z_known (B, D, T_l, *S) given mask (B, T_l)."""
+        if self.generator_kind == "baseline":
+            return flow.predict_deterministic(self.gen, z_known, mask, params)
+        return flow.sample(
+            self.gen, z_known, mask, steps=steps, sampler=sampler, generator=generator,
+            cfg_scale=cfg_scale, params=params, on_step=on_step,
+        )
+
+    # --- the rollout ---------------------------------------------------------------------
+    @torch.no_grad()
+    def rollout(
+        self,
+        points: np.ndarray,
+        observed: np.ndarray,
+        n_frames: int,
+        query_points: np.ndarray | None = None,
+        params: dict[str, float] | None = None,
+        n_samples: int = 1,
+        seed: int = 0,
+        steps: int | None = None,
+        sampler: str | None = None,
+        progress: Callable[[float], None] | None = None,
+        should_abort: Callable[[], bool] | None = None,
+        cfg_scale: float = 1.0,
+    ) -> RolloutResult:
+        t0 = time.perf_counter()
+        obs = np.asarray(observed, dtype=np.float32)
+        if obs.ndim == 2:
+            obs = obs[..., None]
+        n_obs = self.n_observed_frames
+        if obs.ndim != 3:
+            raise ValueError(f"observed must be (T_obs, N, C), got shape {obs.shape}")
+        if obs.shape[0] < n_obs:
+            raise ValueError(
+                f"this model needs {n_obs} observed frame(s) (got {obs.shape[0]}): give at least {n_obs} input time steps"
+            )
+        if obs.shape[2] != self.n_channels:
+            raise ValueError(
+                f"observed values have {obs.shape[2]} channels but the model expects {self.n_channels} "
+                f"({self.field_layout})"
+            )
+        if obs.shape[1] != np.asarray(points).shape[0]:
+            raise ValueError(f"observed has {obs.shape[1]} points but points has {np.asarray(points).shape[0]}")
+        if not np.all(np.isfinite(obs)):
+            raise ValueError("observed frames contain NaN or Inf: clean the input fields first")
+        if n_frames < 1:
+            raise ValueError("n_frames must be >= 1")
+        if self.generator_kind == "baseline":
+            n_samples = 1  # deterministic: an ensemble would be K copies of one prediction
+        if n_samples < 1:
+            raise ValueError("n_samples must be >= 1")
+        steps = int(steps or self.default_steps)
+        sampler = sampler or self.default_sampler
+        pts = self._points(points)
+        qpts = pts if query_points is None else self._points(query_points)
+        same_query = query_points is None
+        vals = torch.as_tensor(self.stats.normalize(obs[-n_obs:]), device=self.device)
+        k, tl = self.known_latent_frames, self.latent_frames
+        n_seg = math.ceil(n_frames / self.segment_frames)
+        p_vec = self._param_vector(params, n_samples)
+        mask = flow.forward_mask(n_samples, tl, k, device=self.device)
+
+        work_total = n_seg * max(1, steps * (1 if sampler == "euler" else 2))
+        done = [0]
+
+        def tick() -> None:
+            done[0] += 1
+            if should_abort is not None and should_abort():
+                raise RolloutAborted("rollout aborted by the caller")
+            if progress is not None:
+                progress(min(1.0, done[0] / work_total))
+
+        z_obs = self.encode(pts, vals[None])
+        z_obs = z_obs.expand(n_samples, *z_obs.shape[1:])
+        outs: list[torch.Tensor] = []
+        produced = 0
+        for seg in range(n_seg):
+            if should_abort is not None and should_abort():
+                raise RolloutAborted("rollout aborted by the caller")
+            z_known = torch.zeros(n_samples, z_obs.shape[1], tl, *z_obs.shape[3:], device=self.device)
+            z_known[:, :, :k] = z_obs[:, :, :k]
+            gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + seg)
+            z = self.generate(z_known, mask, p_vec, steps, sampler, gen, cfg_scale, on_step=tick)
+            if self.generator_kind == "baseline":
+                done[0] += max(1, steps * (1 if sampler == "euler" else 2)) - 1
+                tick()
+            dec_q = self._decode_batched(z, qpts)  # (K, T_win, M, C)
+            new = dec_q[:, n_obs:]
+            take = min(self.segment_frames, n_frames - produced)
+            outs.append(new[:, :take].float().cpu())
+            produced += take
+            if seg + 1 < n_seg:
+                dec_p = dec_q if same_query else self._decode_batched(z, pts)
+                z_obs = self._encode_batched(pts, dec_p[:, -n_obs:])
+        pred = torch.cat(outs, dim=1).numpy()  # (K, n_frames, M, C) normalised
+        samples = self.stats.denormalize(pred)
+        mean = samples.mean(axis=0).astype(np.float32)
+        std = samples.std(axis=0).astype(np.float32) if n_samples > 1 else None
+        if progress is not None:
+            progress(1.0)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return RolloutResult(
+            mean=mean,
+            std=std,
+            samples=samples.astype(np.float32) if n_samples > 1 else None,
+            times=self.dt * np.arange(1, n_frames + 1, dtype=np.float64),
+            field_layout=list(self.field_layout),
+            info={"segments": n_seg, "steps": steps, "sampler": sampler, "n_samples": n_samples,
+                  "wall_s": time.perf_counter() - t0, "generator": self.generator_kind},
+        )
+
+    # Decode/encode one sample at a time: bounds memory for million-point query sets.
+    def _decode_batched(self, z: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.decode(z[i : i + 1], pts) for i in range(z.shape[0])], dim=0)
+
+    def _encode_batched(self, pts: torch.Tensor, vals: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.encode(pts, vals[i : i + 1]) for i in range(vals.shape[0])], dim=0)
+
+
+# ------------------------------------------------------------------------------------------
+# Building model files
+# ------------------------------------------------------------------------------------------
+def surrogate_meta(
+    *,
+    ae_config: dict,
+    dit_cfg: DiTConfig,
+    field_layout: Sequence[tuple[str, int]],
+    dim: int,
+    stats: ChannelStats,
+    domain: Domain,
+    dt: float,
+    latent_frames: int,
+    known_latent_frames: int,
+    time_factor: int,
+    generator: str = "flow",
+    param_names: Sequence[str] = (),
+    param_mean: Sequence[float] | None = None,
+    param_std: Sequence[float] | None = None,
+    sampler: str = "heun",
+    steps: int = 10,
+    provenance: dict | None = None,
+) -> dict:
+    return {
+        "kind": KIND,
+        "generator": generator,
+        "ae_config": ae_config,
+        "dit_config": dit_cfg.to_dict(),
+        "field_layout": [[n, int(c)] for n, c in field_layout],
+        "dim": int(dim),
+        "stats": stats.to_dict(),
+        "domain": domain.to_dict(),
+        "dt": float(dt),
+        "latent_frames": int(latent_frames),
+        "known_latent_frames": int(known_latent_frames),
+        "time_factor": int(time_factor),
+        "param_names": list(param_names),
+        "param_mean": list(param_mean) if param_mean is not None else [0.0] * len(param_names),
+        "param_std": list(param_std) if param_std is not None else [1.0] * len(param_names),
+        "sampler": sampler,
+        "steps": int(steps),
+        "provenance": provenance or {},
+    }
+
+
+def create_untrained(
+    field_layout: Sequence[tuple[str, int]],
+    dim: int,
+    preset: str = "tiny",
+    *,
+    dt: float = 1.0,
+    domain: Domain | None = None,
+    stats: ChannelStats | None = None,
+    param_names: Sequence[str] = (),
+    latent_frames: int | None = None,
+    known_latent_frames: int = 1,
+    generator: str = "flow",
+    steps: int = 2,
+    sampler: str = "euler",
+    seed: int = 0,
+    device: str = "cpu",
+) -> Surrogate:
+    """A random-weight surrogate with a real architecture, in well under a second.
+
+    For tests: outputs are meaningless but finite and have the right shapes. Defaults to a
+    2-step Euler sampler so a test rollout is fast.
+    """
+    from .nn.autoencoder import ae_preset_config
+
+    torch.manual_seed(seed)
+    layout = [(str(n), int(c)) for n, c in field_layout]
+    n_ch = sum(c for _, c in layout)
+    ae_cfg = ae_preset_config(preset, in_channels=n_ch, dim=dim)
+    ae = build_autoencoder(ae_cfg)
+    f = ae_time_factor(ae)
+    tl = latent_frames or _default_latent_frames(ae)
+    dcfg = dit_config(preset, latent_dim=int(ae.latent_dim), spatial_dims=dim, param_dim=len(param_names))
+    gen = DiT(dcfg)
+    meta = surrogate_meta(
+        ae_config=ae_cfg,
+        dit_cfg=dcfg,
+        field_layout=layout,
+        dim=dim,
+        stats=stats or ChannelStats(np.zeros(n_ch), np.ones(n_ch)),
+        domain=domain or Domain(np.zeros(dim), np.ones(dim)),
+        dt=dt,
+        latent_frames=tl,
+        known_latent_frames=known_latent_frames,
+        time_factor=f,
+        generator=generator,
+        param_names=param_names,
+        sampler=sampler,
+        steps=steps,
+        provenance={"created_by": "create_untrained", "trained": False, "preset": preset, "seed": seed},
+    )
+    return Surrogate(ae, gen, meta, device)
+
+
+def _default_latent_frames(ae: torch.nn.Module) -> int:
+    return int(getattr(ae, "default_latent_frames", 3))
+
+
+def export_bundle(
+    ae_path: str | os.PathLike,
+    generator_ckpt: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    sampler: str | None = None,
+    steps: int | None = None,
+) -> Path:
+    """Assemble the model file from an autoencoder model file and a DiT/baseline checkpoint.
+
+    The generator checkpoint carries (meta) dit_config, latent_frames, known_latent_frames,
+    generator kind, param names/stats and the training provenance; tensors "gen.*" (or "model.*").
+    """
+    ae_tensors, ae_meta = load_tensors(ae_path)
+    g_tensors, g_meta = load_tensors(generator_ckpt)
+    ae_state = unprefixed(ae_tensors, "ae") or unprefixed(ae_tensors, "model")
+    if not ae_state:
+        raise ValueError(f"{ae_path} holds no autoencoder weights (expected tensors 'ae.*' or 'model.*')")
+    gen_state = unprefixed(g_tensors, "gen") or unprefixed(g_tensors, "model")
+    if not gen_state:
+        raise ValueError(f"{generator_ckpt} holds no DiT weights (expected 'gen.*' or 'model.*')")
+    info = ae_file_info(ae_meta, ae_path)
+    ae = build_autoencoder(info["ae_config"])
+    ae.load_state_dict(ae_state)
+    dcfg = DiTConfig.from_dict(g_meta["dit_config"])
+    meta = surrogate_meta(
+        ae_config=info["ae_config"],
+        dit_cfg=dcfg,
+        field_layout=info["field_layout"],
+        dim=info["dim"],
+        stats=info["stats"],
+        domain=info["domain"],
+        dt=info["dt"],
+        latent_frames=int(g_meta["latent_frames"]),
+        known_latent_frames=int(g_meta.get("known_latent_frames", 1)),
+        time_factor=ae_time_factor(ae),
+        generator=str(g_meta.get("generator", "flow")),
+        param_names=g_meta.get("param_names", []),
+        param_mean=g_meta.get("param_mean"),
+        param_std=g_meta.get("param_std"),
+        sampler=sampler or g_meta.get("sampler", "heun"),
+        steps=steps or int(g_meta.get("steps", 10)),
+        provenance={"autoencoder": {"path": str(ae_path), **ae_meta.get("provenance", {})},
+                    "generator": {"path": str(generator_ckpt), **g_meta.get("provenance", {})}},
+    )
+    tensors = {**prefixed(ae_state, "ae"), **prefixed(gen_state, "gen")}
+    return save_tensors(out_path, tensors, meta)
+
+
+def ae_file_info(ae_meta: dict, path: Any = "") -> dict:
+    """Normalise what an autoencoder model file's header tells us (config, layout, stats...)."""
+    missing = [k for k in ("ae_config", "field_layout", "stats", "domain") if k not in ae_meta]
+    if missing:
+        raise ValueError(f"{path}: autoencoder file lacks {missing} in its header; re-run `echopv train ae`")
+    dom = Domain.from_dict(ae_meta["domain"])
+    return {
+        "ae_config": ae_meta["ae_config"],
+        "field_layout": [(str(n), int(c)) for n, c in ae_meta["field_layout"]],
+        "dim": int(ae_meta.get("dim", dom.dim)),
+        "stats": ChannelStats.from_dict(ae_meta["stats"]),
+        "domain": dom,
+        "dt": float(ae_meta.get("dt", 1.0)),
+    }
