@@ -1,0 +1,191 @@
+"""Evaluate a model file on a dataset split: forecast metrics (JSON) and plots (PNG).
+
+For every trajectory of the split the model observes `n_observed_frames` frames from --start
+and forecasts --frames frames (default: everything the trajectory still has, at most
+--max-frames). Metrics (echo_model.metrics; reduction per trajectory over points, frames and
+channels, then the mean over trajectories): rel-MSE, rel-L2, per-step curves, correlation time
+(corr < 0.8), on regular 2D grids the energy spectrum of the last frame and its log-error, and
+with --samples K > 1 the spread-skill ratio.
+
+Writes DIR/metrics.json, DIR/error_curve.png, DIR/spectrum.png (regular 2D grids),
+DIR/last_frame.png (regular 2D grids). matplotlib is imported only for the plots.
+
+Example:  echopv eval model.safetensors data.h5 --split test --out eval/
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import metrics
+
+
+def forecast_split(
+    sur,
+    store,
+    indices: Sequence[int],
+    n_frames: int,
+    *,
+    start: int = 0,
+    n_samples: int = 1,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Run the surrogate on each trajectory; returns arrays pred/true (B, T, N, C), samples, wall."""
+    preds, trues, samples, walls = [], [], [], []
+    n_obs = sur.n_observed_frames
+    it = list(indices)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc="forecast", unit="traj")
+    for i in it:
+        i = int(i)
+        avail = store.n_frames(i) - start - n_obs
+        if avail < n_frames:
+            raise ValueError(
+                f"trajectory {i} has {store.n_frames(i)} frames: not enough for {n_obs} observed + {n_frames} "
+                f"predicted from --start {start}; lower --frames"
+            )
+        fields = store.read_fields(i, slice(start, start + n_obs + n_frames))
+        t0 = time.perf_counter()
+        res = sur.rollout(store.points(i), fields[:n_obs], n_frames, params=store.params(i) or None,
+                          n_samples=n_samples, steps=steps, sampler=sampler, seed=seed + i)
+        walls.append(time.perf_counter() - t0)
+        preds.append(res.mean)
+        trues.append(fields[n_obs:])
+        if res.samples is not None:
+            samples.append(res.samples)
+    return {
+        "pred": np.stack(preds),
+        "true": np.stack(trues),
+        "samples": np.stack(samples) if samples else None,
+        "wall_s_per_traj": float(np.mean(walls)),
+        "points": store.points(int(indices[0])),
+    }
+
+
+def score(out: dict) -> dict:
+    pred, true = out["pred"], out["true"]
+    res = metrics.summarize(pred, true, out["samples"])
+    grid = metrics.grid_shape(out["points"])
+    if grid is not None:
+        h, w, order = grid
+        errs, spec_p, spec_t = [], [], []
+        for b in range(pred.shape[0]):
+            fp = pred[b, -1][order].reshape(h, w, -1)
+            ft = true[b, -1][order].reshape(h, w, -1)
+            errs.append(metrics.spectrum_error(fp, ft))
+            spec_p.append(metrics.energy_spectrum(fp)[1])
+            spec_t.append(metrics.energy_spectrum(ft)[1])
+        res["spectrum_log_error_last_frame"] = float(np.mean(errs))
+        res["spectrum_pred_last_frame"] = np.mean(spec_p, axis=0).tolist()
+        res["spectrum_true_last_frame"] = np.mean(spec_t, axis=0).tolist()
+    res["wall_s_per_traj"] = out["wall_s_per_traj"]
+    return res
+
+
+def plot(out: dict, res: dict, outdir: Path, title: str = "") -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    steps = np.arange(1, len(res["rel_mse_per_step"]) + 1)
+    ax.semilogy(steps, res["rel_mse_per_step"], "o-", ms=3)
+    ax.set_xlabel("predicted frame")
+    ax.set_ylabel("relative MSE")
+    ax.set_title(title or "forecast error per frame")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    p = outdir / "error_curve.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    written.append(p)
+    grid = metrics.grid_shape(out["points"])
+    if grid is not None and "spectrum_true_last_frame" in res:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        k = np.arange(len(res["spectrum_true_last_frame"]))
+        ax.loglog(k[1:], res["spectrum_true_last_frame"][1:], label="truth")
+        ax.loglog(k[1:], res["spectrum_pred_last_frame"][1:], "--", label="prediction")
+        ax.set_xlabel("wavenumber k")
+        ax.set_ylabel("E(k)")
+        ax.legend()
+        ax.set_title("energy spectrum, last frame")
+        fig.tight_layout()
+        p = outdir / "spectrum.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        written.append(p)
+        h, w, order = grid
+        ft = out["true"][0, -1][order].reshape(h, w, -1)[..., 0]
+        fp = out["pred"][0, -1][order].reshape(h, w, -1)[..., 0]
+        fig, axs = plt.subplots(1, 3, figsize=(10, 3.3))
+        vmax = float(np.abs(ft).max())
+        for a, img, t in zip(axs, (ft, fp, fp - ft), ("truth", "prediction", "error")):
+            im = a.imshow(img, origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            a.set_title(t)
+            a.set_xticks([])
+            a.set_yticks([])
+        fig.colorbar(im, ax=axs, shrink=0.8)
+        p = outdir / "last_frame.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        written.append(p)
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="ECHO model file (.safetensors)")
+    parser.add_argument("dataset", type=Path, help="ECHO dataset (.h5)")
+    parser.add_argument("--split", default="test", help="train | val | test (default test)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder for metrics.json and PNGs")
+    parser.add_argument("--frames", type=int, default=None, help="frames to forecast (default: all available)")
+    parser.add_argument("--max-frames", type=int, default=64)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--max-traj", type=int, default=None, help="evaluate at most this many trajectories")
+    parser.add_argument("--samples", type=int, default=1, help="ensemble size (spread-skill needs > 1)")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--sampler", choices=("euler", "heun", "midpoint"), default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-plots", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .data.store import TrajectoryStore
+    from .rollout import Surrogate
+
+    sur = Surrogate.load(args.model, device=args.device)
+    with TrajectoryStore(args.dataset) as store:
+        if store.info.field_layout != sur.field_layout:
+            raise ValueError(f"{args.dataset} has fields {store.info.field_layout}, the model {sur.field_layout}")
+        idx = store.split_indices(args.split)
+        if len(idx) == 0:
+            raise ValueError(f"split {args.split!r} of {args.dataset} is empty; choose another with --split")
+        idx = idx[: args.max_traj] if args.max_traj else idx
+        avail = min(store.n_frames(int(i)) for i in idx) - args.start - sur.n_observed_frames
+        n_frames = args.frames or min(avail, args.max_frames)
+        out = forecast_split(sur, store, idx, n_frames, start=args.start, n_samples=args.samples,
+                             steps=args.steps, sampler=args.sampler, seed=args.seed)
+    res = score(out)
+    res.update({"model": str(args.model), "dataset": str(args.dataset), "split": args.split,
+                "n_trajectories": int(len(idx)), "n_frames": int(n_frames), "n_samples": args.samples,
+                "sampler": args.sampler or sur.default_sampler, "steps": args.steps or sur.default_steps,
+                "generator": sur.generator_kind})
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "metrics.json").write_text(json.dumps(res, indent=2))
+    if not args.no_plots:
+        plot(out, res, args.out, f"{Path(args.model).name} on {args.split}")
+    print(f"rel-MSE {res['rel_mse']:.4e}  rel-L2 {res['rel_l2']:.4e}  ({len(idx)} traj, {n_frames} frames) "
+          f"-> {args.out / 'metrics.json'}")
+    return 0
