@@ -1,0 +1,305 @@
+"""Convert simulation output to an ECHO dataset (.h5): one trajectory per source.
+
+SRC may be: an OpenFOAM case directory (it has system/controlDict; cell centres + cell fields,
+2D slabs become 2D points), a `.pvd` / `*.vtu.series` file, a directory or a quoted glob of
+`.vtu/.vtp/.vti/.vts/.vtr/.vtm` frames, or a The Well `.hdf5`/`.h5` file (every sample in it
+becomes a trajectory). Several SRCs give several trajectories; they must share the field set
+(pick it with --fields).
+
+examples:
+  echopv import runs/cyl_*/ --out data/cyl.h5 --fields U,p --skip-time 2
+  echopv import out/run.pvd --out data/run.h5 --every 2
+  echopv import 'frames/step_*.vtu' --out data/frames.h5
+  echopv import shear_flow_Re1e4.hdf5 --out data/shear.h5 --fields tracer,velocity
+"""
+from __future__ import annotations
+
+import argparse
+import glob as _glob
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from echo_model.data.normalize import Domain
+from echo_model.data.trajectory import Trajectory
+
+SERIES_NAMES = (".pvd", ".series")
+WELL_SUFFIXES = (".hdf5", ".h5", ".hdf")
+
+
+@dataclass
+class ImportOptions:
+    fields: list[str] | None = None
+    every: int = 1
+    skip_time: float | None = None
+    block: str | None = None
+    dim: int | None = None
+    cells: bool = True
+    progress: bool = True
+
+
+# --------------------------------------------------------------------------------------------
+# source detection
+# --------------------------------------------------------------------------------------------
+def detect(src: str) -> str:
+    """'openfoam' | 'series' | 'well' for one SRC argument; raise naming the fix otherwise."""
+    if any(ch in src for ch in "*?["):
+        if not _glob.glob(src):
+            raise FileNotFoundError(f"no files match {src!r}")
+        return "series"
+    path = Path(src)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{src} does not exist: give an OpenFOAM case directory, a .pvd/.vtu.series file, a folder "
+            "or quoted glob of .vtu/.vtp/.vti frames, or a The Well .hdf5 file"
+        )
+    if path.is_dir():
+        if (path / "system" / "controlDict").exists():
+            return "openfoam"
+        return "series"
+    name = path.name.lower()
+    if name.endswith(".foam") and (path.parent / "system" / "controlDict").exists():
+        return "openfoam"
+    if name.endswith(SERIES_NAMES) or path.suffix.lower() in (".vtu", ".vtp", ".vti", ".vts", ".vtr", ".vtm"):
+        return "series"
+    if path.suffix.lower() in WELL_SUFFIXES:
+        from echo_model.io_well import is_well_file
+
+        if is_well_file(path):
+            return "well"
+        from echo_model.data.store import FORMAT
+
+        try:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") == FORMAT:
+                    raise ValueError(f"{src} is already an ECHO dataset: use it directly (`echopv info {src}`)")
+        except OSError as exc:
+            raise ValueError(f"{src} is not a readable HDF5 file ({exc})") from exc
+        raise ValueError(f"{src} is HDF5 but not in The Well layout (dimensions/ + t0_fields/...); convert it to .pvd/.vtu first")
+    raise ValueError(
+        f"{src}: unknown input type {path.suffix!r}; supported: OpenFOAM case dir, .pvd, .vtu.series, "
+        ".vtu/.vtp/.vti/.vts/.vtr/.vtm frames, The Well .hdf5 (static meshes go to `echopv rollout --query-mesh`)"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# readers per kind
+# --------------------------------------------------------------------------------------------
+def _thin(traj: Trajectory, every: int, skip_time: float | None) -> Trajectory:
+    idx = np.arange(traj.n_frames)
+    if skip_time is not None:
+        idx = idx[traj.times >= skip_time - 1e-9 * max(1.0, abs(skip_time))]
+        if idx.size == 0:
+            raise ValueError(f"--skip-time {skip_time} drops every frame (last time is {traj.times[-1]:g})")
+    idx = idx[::every]
+    return traj if idx.size == traj.n_frames else traj.frames(idx)
+
+
+def read_openfoam(src: str, opt: ImportOptions) -> Trajectory:
+    from echo_model.cases import openfoam
+
+    case = Path(src)
+    if case.is_file():  # a .foam marker file
+        case = case.parent
+    fields = opt.fields or ["U", "p"]
+    traj = openfoam.read_case(case, fields=fields, t_min=opt.skip_time, progress=opt.progress)
+    return _thin(traj, opt.every, None)
+
+
+def read_vtk_series(src: str, opt: ImportOptions) -> Trajectory:
+    from .pvd import read_series
+
+    return read_series(
+        src,
+        fields=opt.fields,
+        every=opt.every,
+        skip_time=opt.skip_time,
+        dim=opt.dim,
+        block=opt.block,
+        with_cells=opt.cells,
+        progress=opt.progress,
+    )
+
+
+def iter_sources(sources: Sequence[str], opt: ImportOptions) -> Iterator[Trajectory]:
+    """Trajectories of all sources, one at a time (Well files yield one per sample)."""
+    for src in sources:
+        kind = detect(src)
+        if kind == "openfoam":
+            yield read_openfoam(src, opt)
+        elif kind == "series":
+            yield read_vtk_series(src, opt)
+        else:
+            from echo_model.io_well import iter_well_trajectories
+
+            yield from iter_well_trajectories(
+                src, fields=opt.fields, every=opt.every, skip_time=opt.skip_time, cells=opt.cells
+            )
+
+
+def _well_domain(sources: Sequence[str]) -> Domain | None:
+    """The Well files know their periodic axes; keep that when every source is a Well file."""
+    if not sources or any(detect(s) != "well" for s in sources):
+        return None
+    from echo_model.io_well import well_domain
+
+    doms = [well_domain(s) for s in sources]
+    if any(d.periodic != doms[0].periodic or d.dim != doms[0].dim for d in doms):
+        return None
+    return Domain(
+        np.min([d.lo for d in doms], axis=0), np.max([d.hi for d in doms], axis=0), doms[0].periodic
+    )
+
+
+def parse_split(text: str | None, n_hint: int | None = None) -> dict[str, list[int]] | tuple[float, float] | None:
+    """--split: None/'' (default 10 %/10 %), 'none' (all train), 'val=0.1,test=0.2' (fractions),
+    or explicit indices 'train=0-7,val=8,test=9+10'."""
+    if not text:
+        return None
+    if text.strip().lower() in ("none", "train", "all"):
+        return {"train": list(range(n_hint))} if n_hint is not None else ("all", 0.0)  # type: ignore[return-value]
+    out: dict[str, list[int]] = {}
+    fracs: dict[str, float] = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise ValueError(f"--split {text!r}: expected key=value items such as val=0.1,test=0.1 or train=0-7,val=8,test=9")
+        key, value = (s.strip() for s in part.split("=", 1))
+        if key not in ("train", "val", "test"):
+            raise ValueError(f"--split: unknown split {key!r} (use train, val, test)")
+        if "." in value:
+            fracs[key] = float(value)
+            continue
+        idx: list[int] = []
+        for tok in value.split("+"):
+            if "-" in tok:
+                a, b = tok.split("-", 1)
+                idx.extend(range(int(a), int(b) + 1))
+            elif tok:
+                idx.append(int(tok))
+        out[key] = idx
+    if fracs and out:
+        raise ValueError(f"--split {text!r}: use either fractions or indices, not both")
+    if fracs:
+        return (fracs.get("val", 0.0), fracs.get("test", 0.0))
+    return out
+
+
+def _resolve_split(spec, n: int) -> dict[str, list[int]] | None:
+    from echo_model.data.store import default_split
+
+    if spec is None:
+        return None
+    if isinstance(spec, tuple):
+        if spec[0] == "all":
+            return {"train": list(range(n)), "val": [], "test": []}
+        return {k: v.tolist() for k, v in default_split(n, val=spec[0], test=spec[1]).items()}
+    used = [i for v in spec.values() for i in v]
+    bad = [i for i in used if not 0 <= i < n]
+    if bad:
+        raise ValueError(f"--split names trajectories {bad} but only {n} were imported (0..{n - 1})")
+    if "train" not in spec:
+        spec["train"] = [i for i in range(n) if i not in set(used)]
+    return spec
+
+
+def import_sources(
+    sources: Sequence[str],
+    out: str | os.PathLike,
+    *,
+    name: str | None = None,
+    options: ImportOptions | None = None,
+    split: str | None = None,
+    description: str = "",
+) -> "object":
+    """Library entry point of `echopv import`; returns the written DatasetInfo."""
+    from echo_model.data.store import write_dataset
+
+    opt = options or ImportOptions()
+    if not sources:
+        raise ValueError("no SRC given")
+    kinds = [detect(s) for s in sources]  # fail fast, before any long read
+    out = Path(out)
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise ValueError(f"--out {out}: an ECHO dataset is an .h5 file (e.g. --out data/{out.stem or 'set'}.h5)")
+    spec = parse_split(split)
+    resolved = None
+    if spec is not None:
+        # the split needs the trajectory count, known up front except for Well files
+        n = 0
+        for s, k in zip(sources, kinds):
+            if k == "well":
+                from echo_model.io_well import well_info
+
+                n += well_info(s).n_trajectories
+            else:
+                n += 1
+        resolved = _resolve_split(spec, n)
+    return write_dataset(
+        out,
+        iter_sources(sources, opt),
+        name=name or out.stem,
+        domain=_well_domain(sources),
+        split=resolved,
+        description=description or f"imported from {', '.join(str(s) for s in sources)[:500]}",
+        extra={"sources": [str(s) for s in sources], "kinds": kinds},
+        progress=opt.progress and len(sources) > 1,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("sources", nargs="+", metavar="SRC", help="case dir, .pvd/.series, frame folder/glob, or The Well file")
+    parser.add_argument("--out", required=True, help="dataset file to write (.h5)")
+    parser.add_argument("--name", default=None, help="dataset name (default: the --out file stem)")
+    parser.add_argument("--fields", default=None, help="comma-separated field names, e.g. U,p (default: all; OpenFOAM: U,p)")
+    parser.add_argument("--every", type=int, default=1, metavar="K", help="keep every K-th frame")
+    parser.add_argument("--skip-time", type=float, default=None, metavar="T", help="drop frames before time T (spin-up)")
+    parser.add_argument(
+        "--split", default=None,
+        help="'val=0.1,test=0.1' (fractions, the default), 'none' (all train), or indices 'train=0-7,val=8,test=9+10'",
+    )
+    parser.add_argument("--block", default=None, help="multiblock (.vtm) frames: the block name to read (default: first non-empty)")
+    parser.add_argument("--dim", type=int, choices=(2, 3), default=None, help="force 2D or 3D points (default: 2D when z is constant)")
+    parser.add_argument("--no-cells", action="store_true", help="do not store display cells")
+    parser.add_argument("--description", default="", help="free text stored in the dataset")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    opt = ImportOptions(
+        fields=[f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None,
+        every=args.every,
+        skip_time=args.skip_time,
+        block=args.block,
+        dim=args.dim,
+        cells=not args.no_cells,
+        progress=not args.quiet,
+    )
+    if opt.every < 1:
+        raise ValueError(f"--every must be >= 1, got {opt.every}")
+    t0 = time.perf_counter()
+    info = import_sources(args.sources, args.out, name=args.name, options=opt, split=args.split,
+                          description=args.description)
+    dt = time.perf_counter() - t0
+    size = Path(args.out).stat().st_size
+    from echo_model.data.store import TrajectoryStore
+
+    with TrajectoryStore(args.out) as store:
+        frames = [store.n_frames(i) for i in range(len(store))]
+        points = [store.n_points(i) for i in range(len(store))]
+    print(
+        f"wrote {args.out}: {info.n_trajectories} trajectories, {info.dim}D, fields {info.field_layout}, "
+        f"frames {min(frames)}-{max(frames)}, points {min(points)}-{max(points)}, "
+        f"split {{{', '.join(f'{k}: {len(v)}' for k, v in info.split.items())}}}, "
+        f"{size / 1e6:.1f} MB in {dt:.1f} s"
+    )
+    return 0

@@ -1,0 +1,100 @@
+"""Any meshio-readable static mesh -> query points (+ VTK-layout cells) for
+`echopv rollout --query-mesh` (predict on a mesh the model never saw).
+
+meshio is an optional tool dependency: it is imported only when this runs, and a missing
+install gives an error that says how to add it.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from echo_model.data.trajectory import Cells
+
+# meshio cell type name -> VTK cell type id (vtkCellType.h)
+MESHIO_TO_VTK = {
+    "vertex": 1, "line": 3, "triangle": 5, "polygon": 7, "quad": 9, "tetra": 10, "hexahedron": 12,
+    "wedge": 13, "pyramid": 14, "line3": 21, "triangle6": 22, "quad8": 23, "tetra10": 24,
+    "hexahedron20": 25, "quad9": 28, "triangle7": 34,
+}
+
+
+@dataclass
+class QueryMesh:
+    points: np.ndarray  # (N, d) float64, d = 2 when the mesh is planar (or dim=2)
+    cells: Cells | None
+    point_data: dict[str, np.ndarray] = field(default_factory=dict)
+    source: str = ""
+
+
+def _meshio():
+    try:
+        import meshio
+    except ImportError as exc:
+        raise ImportError(
+            "reading query meshes needs meshio: `.venv/bin/pip install meshio` "
+            "(or `pip install echo-paraview[tools]`); or give a .vtu/.vtp/.vti file instead"
+        ) from exc
+    return meshio
+
+
+def read_query_mesh(path: str | os.PathLike, dim: int | None = None, with_cells: bool = True) -> QueryMesh:
+    """Points (and cells) of a static mesh file in any format meshio reads (.msh, .inp, .obj,
+    .stl, .xdmf, .vtu, .med, ...). dim=None gives 2D points when all z are equal."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no mesh file {path}")
+    meshio = _meshio()
+    try:
+        mesh = meshio.read(path)
+    except Exception as exc:  # meshio raises its own ReadError / KeyError for unknown formats
+        raise ValueError(f"meshio cannot read {path} ({type(exc).__name__}: {exc}); convert it to .vtu first") from exc
+    pts = np.asarray(mesh.points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[0] == 0:
+        raise ValueError(f"{path} has no points")
+    if pts.shape[1] == 2:
+        pts3 = np.concatenate([pts, np.zeros((pts.shape[0], 1))], axis=1)
+    else:
+        pts3 = pts[:, :3]
+    if dim is None:
+        span = np.ptp(pts3, axis=0)
+        dim = 2 if span[2] <= 1e-12 * max(1.0, float(np.abs(pts3).max())) else 3
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim}")
+    if dim == 2 and np.ptp(pts3[:, 2]) > 1e-12 * max(1.0, float(np.abs(pts3).max())):
+        raise ValueError(f"{path} is not planar (z varies) but 2D points were asked for")
+    points = np.ascontiguousarray(pts3[:, :dim])
+    cells = _cells(mesh, path) if with_cells else None
+    point_data = {}
+    for k, v in (mesh.point_data or {}).items():
+        a = np.asarray(v)
+        if a.dtype.kind in "biuf" and a.shape[0] == points.shape[0]:
+            point_data[str(k)] = a
+    return QueryMesh(points=points, cells=cells, point_data=point_data, source=str(path))
+
+
+def _cells(mesh, path: Path) -> Cells | None:
+    conns, sizes, types, skipped = [], [], [], set()
+    for block in mesh.cells:
+        vtk = MESHIO_TO_VTK.get(block.type)
+        data = block.data
+        if vtk is None or not isinstance(data, np.ndarray) or data.ndim != 2:
+            skipped.add(block.type)
+            continue
+        conns.append(data.reshape(-1).astype(np.int64))
+        sizes.append(np.full(data.shape[0], data.shape[1], dtype=np.int64))
+        types.append(np.full(data.shape[0], vtk, dtype=np.uint8))
+    if skipped:
+        warnings.warn(f"{path}: cell types {sorted(skipped)} are not kept (points are)")
+    if not conns:
+        return None
+    sz = np.concatenate(sizes)
+    return Cells(
+        connectivity=np.concatenate(conns),
+        offsets=np.concatenate([[0], np.cumsum(sz)]).astype(np.int64),
+        types=np.concatenate(types),
+    )
