@@ -1,0 +1,72 @@
+"""Pipeline time helpers for VTK/ParaView algorithms (no `paraview` import).
+
+The three things a temporal Python algorithm does (see reference/paraview-plugins.md §2):
+announce TIME_STEPS/TIME_RANGE in RequestInformation, read UPDATE_TIME_STEP in RequestData
+and snap it to one of its steps, and stamp DATA_TIME_STEP on the output.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as _sddp
+
+
+def announce_time_steps(out_info, times: Sequence[float]) -> None:
+    """Set TIME_STEPS and TIME_RANGE on an output information (replacing any upstream ones)."""
+    out_info.Remove(_sddp.TIME_STEPS())
+    out_info.Remove(_sddp.TIME_RANGE())
+    times = [float(t) for t in times]
+    if not times:
+        return
+    for t in times:
+        out_info.Append(_sddp.TIME_STEPS(), t)
+    out_info.Append(_sddp.TIME_RANGE(), times[0])
+    out_info.Append(_sddp.TIME_RANGE(), times[-1])
+
+
+def clear_time_steps(out_info) -> None:
+    out_info.Remove(_sddp.TIME_STEPS())
+    out_info.Remove(_sddp.TIME_RANGE())
+
+
+def time_steps(info) -> list[float]:
+    """TIME_STEPS of an information object ([] for a static source)."""
+    if info is None or not info.Has(_sddp.TIME_STEPS()):
+        return []
+    n = info.Length(_sddp.TIME_STEPS())
+    return [float(info.Get(_sddp.TIME_STEPS(), i)) for i in range(n)]
+
+
+def requested_time(out_info) -> float | None:
+    """UPDATE_TIME_STEP asked downstream, or None when no time was requested."""
+    if out_info is None or not out_info.Has(_sddp.UPDATE_TIME_STEP()):
+        return None
+    return float(out_info.Get(_sddp.UPDATE_TIME_STEP()))
+
+
+def set_requested_time(in_info, t: float) -> None:
+    """Pin the time an input is asked for (used to hold the initial condition)."""
+    in_info.Set(_sddp.UPDATE_TIME_STEP(), float(t))
+
+
+def snap_index(times: Sequence[float], t: float | None) -> int:
+    """Index of the last step <= t (ParaView's lower-bound convention), clamped to the range.
+
+    A tiny tolerance absorbs float round trips through the GUI's time widgets.
+    """
+    arr = np.asarray(times, dtype=np.float64)
+    if arr.size == 0:
+        raise ValueError("no time steps to snap to")
+    if t is None:
+        return 0
+    tol = 1e-9 * max(1.0, float(np.abs(arr).max()))
+    i = int(np.searchsorted(arr, float(t) + tol, side="right")) - 1
+    return min(max(i, 0), arr.size - 1)
+
+
+def stamp_data_time(data_object, t: float) -> None:
+    """Set DATA_TIME_STEP on an output data object's information."""
+    from vtkmodules.vtkCommonDataModel import vtkDataObject
+
+    data_object.GetInformation().Set(vtkDataObject.DATA_TIME_STEP(), float(t))
