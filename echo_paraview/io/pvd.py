@@ -311,10 +311,11 @@ def read_series(
     if d == 2 and np.ptp(xyz[:, 2]) > 1e-12 * max(1.0, float(np.abs(xyz).max())):
         raise ValueError(f"{src}: the data is not planar (z varies) but dim=2 was asked for")
     if fields is None and "echo_field_layout" in fd0:
-        # frames we wrote: keep our field order even if a tool reordered the arrays
+        # frames we wrote: our field order first (a tool may have reordered the arrays), then
+        # whatever a tool added (e.g. a ParaView Calculator result)
+        present = convert.array_names(first.GetPointData() if assoc == "point" else first.GetCellData())
         wanted = [n for n, _ in json.loads(fd0["echo_field_layout"])]
-        names = [n for n in wanted if n in convert.array_names(
-            first.GetPointData() if assoc == "point" else first.GetCellData())] or None
+        names = [n for n in wanted if n in present] + [n for n in present if n not in wanted] or None
     else:
         names = list(fields) if fields else None
     n_ref = points.shape[0]
