@@ -39,8 +39,10 @@ Additions (also stable):
     sur.param_names      PDE parameters the model is conditioned on (missing ones default to the
                          training mean)
 
-MODEL FILE (echo_model.bundle container): tensors "ae.*" (autoencoder) and "gen.*" (DiT);
-JSON meta keys: kind="echo-surrogate", generator ("flow" | "baseline"), ae_config, dit_config,
+MODEL FILE (echo_model.bundle container): tensors "autoencoder.*" and "generator.*" (DiT);
+JSON meta keys: kind="echo-surrogate", generator_kind ("flow" | "baseline"), autoencoder (its
+AutoencoderConfig, so nn.autoencoder.load_autoencoder reads this file too), dit (DiTConfig),
+latent_mean / latent_std (per latent channel: the generator works on normalised latents),
 field_layout, dim, stats (ChannelStats), domain (Domain), dt, latent_frames (T_l of a segment),
 known_latent_frames (k, latent frames the forecast conditions on), time_factor (f, physical
 frames per latent frame after frame 0), param_names, param_mean, param_std, sampler, steps,
@@ -71,6 +73,9 @@ from .data.normalize import ChannelStats, Domain
 from .nn.dit import DiT, DiTConfig, dit_config
 
 KIND = "echo-surrogate"
+AE_KEY = "autoencoder"  # tensor prefix and header key, as in nn.autoencoder
+GEN_KEY = "generator"
+SEGMENT_SEED_STRIDE = 7919
 
 
 class RolloutAborted(RuntimeError):
@@ -91,9 +96,9 @@ class RolloutResult:
 # Autoencoder adapter: the only place that knows how the AE is built and called.
 # ------------------------------------------------------------------------------------------
 def build_autoencoder(cfg: dict) -> torch.nn.Module:
-    from .nn.autoencoder import build_autoencoder as _build
+    from .nn.autoencoder import AutoencoderConfig, EchoAutoencoder
 
-    return _build(cfg)
+    return EchoAutoencoder(AutoencoderConfig.from_dict(cfg))
 
 
 def ae_time_factor(ae: torch.nn.Module) -> int:
@@ -149,7 +154,10 @@ class Surrogate:
         self.latent_frames = int(meta["latent_frames"])
         self.known_latent_frames = int(meta.get("known_latent_frames", 1))
         self.time_factor = int(meta.get("time_factor", ae_time_factor(self.ae)))
-        self.generator_kind = str(meta.get("generator", "flow"))
+        self.generator_kind = str(meta.get("generator_kind", "flow"))
+        d = int(self.ae.latent_dim)
+        self.latent_mean = torch.as_tensor(meta.get("latent_mean", [0.0] * d), dtype=torch.float32, device=self.device)
+        self.latent_std = torch.as_tensor(meta.get("latent_std", [1.0] * d), dtype=torch.float32, device=self.device)
         self.param_names: list[str] = list(meta.get("param_names", []))
         self.param_mean = np.asarray(meta.get("param_mean", [0.0] * len(self.param_names)), dtype=np.float64)
         self.param_std = np.asarray(meta.get("param_std", [1.0] * len(self.param_names)), dtype=np.float64)
@@ -195,16 +203,16 @@ class Surrogate:
                 "assemble one with `echopv train dit` (it writes the bundle) or echo_model.rollout.export_bundle"
             )
         tensors, meta = load_tensors(path)
-        ae = build_autoencoder(meta["ae_config"])
-        ae.load_state_dict(unprefixed(tensors, "ae"))
-        gen = DiT(DiTConfig.from_dict(meta["dit_config"]))
-        gen.load_state_dict(unprefixed(tensors, "gen"))
+        ae = build_autoencoder(meta[AE_KEY])
+        ae.load_state_dict(unprefixed(tensors, AE_KEY))
+        gen = DiT(DiTConfig.from_dict(meta["dit"]))
+        gen.load_state_dict(unprefixed(tensors, GEN_KEY))
         sur = cls(ae, gen, meta, device)
         sur.path = path
         return sur
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {**prefixed(self.ae.state_dict(), "ae"), **prefixed(self.gen.state_dict(), "gen")}
+        return {**prefixed(self.ae.state_dict(), AE_KEY), **prefixed(self.gen.state_dict(), GEN_KEY)}
 
     def save(self, path: str | os.PathLike) -> Path:
         meta = {k: v for k, v in self.meta.items() if k not in ("format", "format_version")}
@@ -229,17 +237,21 @@ class Surrogate:
             raise ValueError(f"points must be (N, {self.dim}) for this {self.dim}-D model, got {pts.shape}")
         return torch.as_tensor(self.domain.to_unit(pts), device=self.device)
 
+    def _lat_shape(self, z: torch.Tensor) -> tuple[int, ...]:
+        return (1, z.shape[1]) + (1,) * (z.dim() - 2)
+
     @torch.no_grad()
     def encode(self, points_u: torch.Tensor, values_n: torch.Tensor) -> torch.Tensor:
-        """points (N, d) unit coords, values (B, T, N, C) normalised -> z (B, D, T_l, *S)."""
+        """points (N, d) unit coords, values (B, T, N, C) z-scored -> normalised z (B, D, T_l, *S)."""
         b = values_n.shape[0]
         pts = points_u[None].expand(b, -1, -1)
-        mask = torch.ones(b, pts.shape[1], dtype=torch.bool, device=self.device)
-        return self.ae.encode(pts, values_n, mask)
+        z = self.ae.encode(pts, values_n)
+        return (z - self.latent_mean.reshape(self._lat_shape(z))) / self.latent_std.reshape(self._lat_shape(z))
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, points_u: torch.Tensor) -> torch.Tensor:
-        """z (B, D, T_l, *S) -> (B, T, M, C) normalised values at points_u (M, d)."""
+        """normalised z (B, D, T_l, *S) -> (B, T, M, C) z-scored values at points_u (M, d)."""
+        z = z * self.latent_std.reshape(self._lat_shape(z)) + self.latent_mean.reshape(self._lat_shape(z))
         pts = points_u[None].expand(z.shape[0], -1, -1)
         return self.ae.decode(z, pts)
 
@@ -335,7 +347,9 @@ class Surrogate:
                 raise RolloutAborted("rollout aborted by the caller")
             z_known = torch.zeros(n_samples, z_obs.shape[1], tl, *z_obs.shape[3:], device=self.device)
             z_known[:, :, :k] = z_obs[:, :, :k]
-            gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + seg)
+            # segment s draws its noise from seed + SEGMENT_SEED_STRIDE * s: a rollout restarted
+            # from the end of segment s with that seed reproduces segment s + 1 (tests rely on it)
+            gen = torch.Generator().manual_seed(int(seed) + SEGMENT_SEED_STRIDE * seg)
             z = self.generate(z_known, mask, p_vec, steps, sampler, gen, cfg_scale, on_step=tick)
             if self.generator_kind == "baseline":
                 done[0] += max(1, steps * (1 if sampler == "euler" else 2)) - 1
@@ -389,7 +403,9 @@ def surrogate_meta(
     latent_frames: int,
     known_latent_frames: int,
     time_factor: int,
-    generator: str = "flow",
+    latent_mean: Sequence[float],
+    latent_std: Sequence[float],
+    generator_kind: str = "flow",
     param_names: Sequence[str] = (),
     param_mean: Sequence[float] | None = None,
     param_std: Sequence[float] | None = None,
@@ -399,9 +415,11 @@ def surrogate_meta(
 ) -> dict:
     return {
         "kind": KIND,
-        "generator": generator,
-        "ae_config": ae_config,
-        "dit_config": dit_cfg.to_dict(),
+        "generator_kind": generator_kind,
+        AE_KEY: ae_config,
+        "dit": dit_cfg.to_dict(),
+        "latent_mean": [float(x) for x in latent_mean],
+        "latent_std": [float(x) for x in latent_std],
         "field_layout": [[n, int(c)] for n, c in field_layout],
         "dim": int(dim),
         "stats": stats.to_dict(),
@@ -411,8 +429,8 @@ def surrogate_meta(
         "known_latent_frames": int(known_latent_frames),
         "time_factor": int(time_factor),
         "param_names": list(param_names),
-        "param_mean": list(param_mean) if param_mean is not None else [0.0] * len(param_names),
-        "param_std": list(param_std) if param_std is not None else [1.0] * len(param_names),
+        "param_mean": [float(x) for x in param_mean] if param_mean is not None else [0.0] * len(param_names),
+        "param_std": [float(x) for x in param_std] if param_std is not None else [1.0] * len(param_names),
         "sampler": sampler,
         "steps": int(steps),
         "provenance": provenance or {},
@@ -430,50 +448,49 @@ def create_untrained(
     param_names: Sequence[str] = (),
     latent_frames: int | None = None,
     known_latent_frames: int = 1,
-    generator: str = "flow",
+    generator_kind: str = "flow",
     steps: int = 2,
     sampler: str = "euler",
     seed: int = 0,
     device: str = "cpu",
 ) -> Surrogate:
-    """A random-weight surrogate with a real architecture, in well under a second.
+    """A random-weight surrogate with the real architecture, built in about a second.
 
     For tests: outputs are meaningless but finite and have the right shapes. Defaults to a
-    2-step Euler sampler so a test rollout is fast.
+    2-step Euler sampler so a test rollout is fast. Save it with `.save(path)`.
     """
-    from .nn.autoencoder import ae_preset_config
+    from .presets import DEFAULT_FRAMES, autoencoder_config
 
     torch.manual_seed(seed)
     layout = [(str(n), int(c)) for n, c in field_layout]
     n_ch = sum(c for _, c in layout)
-    ae_cfg = ae_preset_config(preset, in_channels=n_ch, dim=dim)
-    ae = build_autoencoder(ae_cfg)
+    domain = domain or Domain(np.zeros(dim), np.ones(dim))
+    ae_cfg = autoencoder_config(preset, dim=dim, in_channels=n_ch, periodic=domain.periodic)
+    ae = build_autoencoder(ae_cfg.to_dict())
     f = ae_time_factor(ae)
-    tl = latent_frames or _default_latent_frames(ae)
+    tl = latent_frames or (1 + (DEFAULT_FRAMES.get(preset, 1 + 2 * f) - 1) // f)
     dcfg = dit_config(preset, latent_dim=int(ae.latent_dim), spatial_dims=dim, param_dim=len(param_names))
     gen = DiT(dcfg)
     meta = surrogate_meta(
-        ae_config=ae_cfg,
+        ae_config=ae_cfg.to_dict(),
         dit_cfg=dcfg,
         field_layout=layout,
         dim=dim,
         stats=stats or ChannelStats(np.zeros(n_ch), np.ones(n_ch)),
-        domain=domain or Domain(np.zeros(dim), np.ones(dim)),
+        domain=domain,
         dt=dt,
         latent_frames=tl,
         known_latent_frames=known_latent_frames,
         time_factor=f,
-        generator=generator,
+        latent_mean=[0.0] * ae.latent_dim,
+        latent_std=[1.0] * ae.latent_dim,
+        generator_kind=generator_kind,
         param_names=param_names,
         sampler=sampler,
         steps=steps,
         provenance={"created_by": "create_untrained", "trained": False, "preset": preset, "seed": seed},
     )
     return Surrogate(ae, gen, meta, device)
-
-
-def _default_latent_frames(ae: torch.nn.Module) -> int:
-    return int(getattr(ae, "default_latent_frames", 3))
 
 
 def export_bundle(
@@ -486,23 +503,24 @@ def export_bundle(
 ) -> Path:
     """Assemble the model file from an autoencoder model file and a DiT/baseline checkpoint.
 
-    The generator checkpoint carries (meta) dit_config, latent_frames, known_latent_frames,
-    generator kind, param names/stats and the training provenance; tensors "gen.*" (or "model.*").
+    The generator checkpoint's header carries "dit" (DiTConfig), "latent_frames",
+    "known_latent_frames", "generator_kind", "latent_mean/std", param names/stats and provenance;
+    its tensors are "generator.*". The autoencoder file is what `echopv train ae|refine` write.
     """
-    ae_tensors, ae_meta = load_tensors(ae_path)
+    from .nn.autoencoder import load_autoencoder
+
+    ae, ae_meta = load_autoencoder(ae_path)
     g_tensors, g_meta = load_tensors(generator_ckpt)
-    ae_state = unprefixed(ae_tensors, "ae") or unprefixed(ae_tensors, "model")
-    if not ae_state:
-        raise ValueError(f"{ae_path} holds no autoencoder weights (expected tensors 'ae.*' or 'model.*')")
-    gen_state = unprefixed(g_tensors, "gen") or unprefixed(g_tensors, "model")
-    if not gen_state:
-        raise ValueError(f"{generator_ckpt} holds no DiT weights (expected 'gen.*' or 'model.*')")
+    gen_state = unprefixed(g_tensors, GEN_KEY)
+    if not gen_state or "dit" not in g_meta:
+        raise ValueError(f"{generator_ckpt} is not a DiT checkpoint (no 'generator.*' tensors / 'dit' header): "
+                         "pass the file `echopv train dit` wrote")
     info = ae_file_info(ae_meta, ae_path)
-    ae = build_autoencoder(info["ae_config"])
-    ae.load_state_dict(ae_state)
-    dcfg = DiTConfig.from_dict(g_meta["dit_config"])
+    dcfg = DiTConfig.from_dict(g_meta["dit"])
+    gen = DiT(dcfg)
+    gen.load_state_dict(gen_state)  # validates before writing
     meta = surrogate_meta(
-        ae_config=info["ae_config"],
+        ae_config=ae_meta[AE_KEY],
         dit_cfg=dcfg,
         field_layout=info["field_layout"],
         dim=info["dim"],
@@ -512,27 +530,28 @@ def export_bundle(
         latent_frames=int(g_meta["latent_frames"]),
         known_latent_frames=int(g_meta.get("known_latent_frames", 1)),
         time_factor=ae_time_factor(ae),
-        generator=str(g_meta.get("generator", "flow")),
+        latent_mean=g_meta["latent_mean"],
+        latent_std=g_meta["latent_std"],
+        generator_kind=str(g_meta.get("generator_kind", "flow")),
         param_names=g_meta.get("param_names", []),
         param_mean=g_meta.get("param_mean"),
         param_std=g_meta.get("param_std"),
         sampler=sampler or g_meta.get("sampler", "heun"),
         steps=steps or int(g_meta.get("steps", 10)),
-        provenance={"autoencoder": {"path": str(ae_path), **ae_meta.get("provenance", {})},
-                    "generator": {"path": str(generator_ckpt), **g_meta.get("provenance", {})}},
+        provenance={"autoencoder": {"path": str(ae_path), **dict(ae_meta.get("provenance", {}))},
+                    "generator": {"path": str(generator_ckpt), **dict(g_meta.get("provenance", {}))}},
     )
-    tensors = {**prefixed(ae_state, "ae"), **prefixed(gen_state, "gen")}
+    tensors = {**prefixed(ae.state_dict(), AE_KEY), **prefixed(gen.state_dict(), GEN_KEY)}
     return save_tensors(out_path, tensors, meta)
 
 
 def ae_file_info(ae_meta: dict, path: Any = "") -> dict:
-    """Normalise what an autoencoder model file's header tells us (config, layout, stats...)."""
-    missing = [k for k in ("ae_config", "field_layout", "stats", "domain") if k not in ae_meta]
+    """What an autoencoder model file's header tells us: layout, normalisation, domain, dt."""
+    missing = [k for k in ("field_layout", "stats", "domain") if k not in ae_meta]
     if missing:
         raise ValueError(f"{path}: autoencoder file lacks {missing} in its header; re-run `echopv train ae`")
     dom = Domain.from_dict(ae_meta["domain"])
     return {
-        "ae_config": ae_meta["ae_config"],
         "field_layout": [(str(n), int(c)) for n, c in ae_meta["field_layout"]],
         "dim": int(ae_meta.get("dim", dom.dim)),
         "stats": ChannelStats.from_dict(ae_meta["stats"]),
