@@ -319,7 +319,8 @@ def read_series(
     else:
         names = list(fields) if fields else None
     n_ref = points.shape[0]
-    values, frame_times, layout = [], [], None
+    values: np.ndarray | None = None  # filled in place: no second copy of the whole series
+    frame_times, layout = [], None
     moved = 0.0
     iterator: Iterable[int] = chosen
     if progress:
@@ -348,7 +349,9 @@ def read_series(
             names = [nm for nm, _ in lay]
         if assoc == "point" and k > 0 and getattr(ds, "GetPoints", None) and ds.GetPoints() is not None:
             moved = max(moved, float(np.abs(convert.get_points(ds)[:, : points.shape[1]] - points).max()))
-        values.append(v)
+        if values is None:
+            values = np.empty((len(chosen), n_ref, v.shape[1]), dtype=np.float32)
+        values[k] = v
         if times_all is not None:
             frame_times.append(times_all[int(i)])
         else:
@@ -359,7 +362,7 @@ def read_series(
             times = np.asarray(chosen, dtype=np.float64)
         if skip_time is not None:
             keep = _frame_selection(times, every, skip_time)
-            values = [values[j] for j in keep]
+            values = values[keep]
             times = times[keep]
     metadata: dict[str, Any] = {}
     if "echo_metadata" in fd0:
@@ -391,7 +394,7 @@ def read_series(
         cells = None  # one vertex per point is what we write for cell-less trajectories
     return Trajectory(
         points=points,
-        fields=np.stack(values),
+        fields=values,
         times=times,
         field_layout=layout or [],
         params=params,

@@ -126,3 +126,51 @@ def test_meshio_query_mesh(tmp_path):
     np.testing.assert_array_equal(q.cells.offsets, [0, 3, 6])
     with pytest.raises(FileNotFoundError):
         read_query_mesh(tmp_path / "none.msh")
+
+
+def _foam_file(cls: str, obj: str, values: np.ndarray) -> str:
+    kind = "vector" if values.ndim == 2 else "scalar"
+    rows = "\n".join("(" + " ".join(f"{x:.9g}" for x in v) + ")" if values.ndim == 2 else f"{v:.9g}" for v in values)
+    return (
+        "FoamFile\n{\n    version 2.0;\n    format ascii;\n    class " + cls + ";\n    object " + obj + ";\n}\n"
+        "dimensions [0 1 -1 0 0 0 0];\n\n"
+        f"internalField nonuniform List<{kind}>\n{len(values)}\n(\n{rows}\n)\n;\n\nboundaryField\n{{\n}}\n"
+    )
+
+
+def _make_foam_case(root, n=12, times=(0.1, 0.2, 0.3, 0.4)):
+    """A one-cell-thick 2D slab written by hand: cell centres (C) + U, p per time directory."""
+    rng = np.random.default_rng(5)
+    centres = np.c_[rng.random((n, 2)), np.full(n, 0.05)]
+    (root / "system").mkdir(parents=True)
+    (root / "system" / "controlDict").write_text("FoamFile { class dictionary; object controlDict; }\n")
+    (root / "constant" / "polyMesh").mkdir(parents=True)
+    (root / "constant" / "polyMesh" / "boundary").write_text("1\n(\nfrontAndBack\n{\n type empty;\n}\n)\n")
+    ref = {}
+    for t in times:
+        d = root / f"{t:g}"
+        d.mkdir()
+        U = np.c_[rng.standard_normal((n, 2)), np.zeros(n)]
+        p = rng.standard_normal(n)
+        (d / "C").write_text(_foam_file("volVectorField", "C", centres))
+        (d / "U").write_text(_foam_file("volVectorField", "U", U))
+        (d / "p").write_text(_foam_file("volScalarField", "p", p))
+        ref[t] = (U[:, :2], p)
+    return centres[:, :2], ref
+
+
+def test_import_openfoam_case(tmp_path):
+    pytest.importorskip("echo_model.cases.openfoam")
+    case = tmp_path / "cyl"
+    centres, ref = _make_foam_case(case)
+    assert detect(str(case)) == "openfoam"
+    out = tmp_path / "foam.h5"
+    assert main(["import", str(case), "--out", str(out), "--skip-time", "0.2", "--every", "2", "--quiet"]) == 0
+    with TrajectoryStore(out) as store:
+        t = store[0]
+        assert t.dim == 2 and t.field_layout == [("U", 2), ("p", 1)]
+        np.testing.assert_allclose(t.times, [0.2, 0.4])
+        np.testing.assert_allclose(t.points, centres, rtol=1e-8)
+        np.testing.assert_allclose(t.field("U")[1], ref[0.4][0], rtol=1e-6)
+        np.testing.assert_allclose(t.field("p")[0], ref[0.2][1], rtol=1e-6)
+    assert main(["import", str(case), "--out", str(out), "--fields", "T"]) == 2
