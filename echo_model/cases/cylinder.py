@@ -117,7 +117,13 @@ def _finished(case_dir: Path, case: CylinderCase) -> bool:
         log = (case_dir / "log.pimpleFoam").read_text(errors="replace")
     except (OSError, ValueError):
         return False
-    return saved == dataclasses.asdict(case) and log.rstrip().endswith("End")
+    if saved != dataclasses.asdict(case) or not log.rstrip().endswith("End"):
+        return False
+    # the time directories must still be there (they are deleted after extraction by default)
+    from .openfoam import time_directories
+
+    times = [t for t, _ in time_directories(case_dir)]
+    return bool(times) and times[-1] >= case.end_time - 1e-6
 
 
 def run_case(case_dir: Path, case: CylinderCase, nice: int = 10) -> dict:
@@ -151,7 +157,8 @@ def extract_case(case_dir: Path, case: CylinderCase, skip_time: float, keep_case
     t_dev = 0.5 * case.end_time  # shedding is developed by ~3 s; the second half of the run
     st = strouhal(t, cl, case.D, case.U_mean, t_start=t_dev)
     dev = t >= t_dev
-    traj = read_case(case_dir, ("U", "p"), t_min=skip_time + 1e-9, params=case.params())
+    # frames at t >= skip_time are kept (the same rule as `echopv import --skip-time`)
+    traj = read_case(case_dir, ("U", "p"), t_min=skip_time, params=case.params())
     traj.metadata.update(
         {
             "case": case_dir.name,
@@ -285,7 +292,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-interval", type=float, default=d.write_interval,
                         help="seconds between frames (default %(default)s)")
     parser.add_argument("--skip-time", type=float, default=d.skip_time,
-                        help="drop frames before this time: the start-up transient (default %(default)s)")
+                        help="keep frames at t >= this time, dropping the start-up transient (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=d.jobs, help="cases run at once, 1 core each (default %(default)s)")
     parser.add_argument("--nice", type=int, default=d.nice, help="nice level of the solvers (default %(default)s)")
     parser.add_argument("--work-dir", type=Path, default=None,
