@@ -63,7 +63,7 @@ def test_import_pvd_directories(tmp_path, capsys):
 def test_import_glob_and_field_subset(tmp_path):
     write_pvd(_traj(0, T=6), tmp_path / "a.pvd")
     out = tmp_path / "g.h5"
-    assert main(["import", str(tmp_path / "a" / "*.vtu"), "--out", str(out), "--fields", "p",
+    assert main(["import", str(tmp_path / "a" / "*.vtu"), "--out", str(out), "--fields", "p", "--compression", "none",
                  "--skip-time", "0.2", "--quiet"]) == 0
     with TrajectoryStore(out) as store:
         t = store[0]
