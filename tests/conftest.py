@@ -50,10 +50,13 @@ def model_file(tmp_path_factory) -> Path:
     import torch
 
     torch.set_num_threads(2)
+    from echo_model.data.normalize import Domain
     from echo_model.rollout import create_untrained
 
     path = tmp_path_factory.mktemp("model") / "tiny_p3d.safetensors"
-    create_untrained([(TEST_FIELD, 1)], dim=3, preset="tiny", dt=0.25).save(path)
+    # the box covers the test meshes (unit sphere/plane around the origin): the model maps it to [0,1]^3
+    domain = Domain(np.full(3, -1.0), np.full(3, 1.0))
+    create_untrained([(TEST_FIELD, 1)], dim=3, preset="tiny", dt=0.25, domain=domain, seed=0).save(path)
     return path
 
 
@@ -146,53 +149,3 @@ def run_pv(tmp_path):
 
     return _run
 
-
-# Source run at the top of a ParaView test script when no real model can be built yet.
-_FAKE_PRELUDE = '''
-# TEST-ONLY: replace the model loader by a deterministic fake honouring the Surrogate contract
-import numpy as _np
-from echo_paraview.rollout_filter import EchoRolloutAlgorithm as _Alg
-
-class _Res:
-    pass
-
-class _FakeSurrogate:
-    field_layout = [("p", 1)]
-    dim = 3
-    dt = 0.25
-    n_observed_frames = 1
-    segment_frames = 4
-
-    def rollout(self, points, observed, n_frames, n_samples=1, progress=None, **kw):
-        r = _Res()
-        b = _np.asarray(observed, dtype=_np.float32)[-1]
-        r.mean = _np.stack([b * (1.0 + 0.3 * (k + 1)) + 0.1 * (k + 1) for k in range(n_frames)]).astype(_np.float32)
-        r.std = _np.full_like(r.mean, 0.1) if n_samples > 1 else None
-        r.samples = None
-        r.times = self.dt * _np.arange(1, n_frames + 1)
-        r.field_layout = self.field_layout
-        if progress:
-            progress(1.0)
-        return r
-
-_Alg.surrogate_loader = staticmethod(lambda path, device: _FakeSurrogate())
-print("NOTE: TEST-ONLY fake surrogate in use")
-'''
-
-
-@pytest.fixture(scope="session")
-def pv_model(tmp_path_factory) -> tuple[Path, str]:
-    """(model file, script prelude) for ParaView tests: the real untrained model file when
-    echo_model.rollout can build one, else a TEST-ONLY fake loader installed by the prelude."""
-    try:
-        from echo_model.rollout import create_untrained  # noqa: F401
-        import torch
-
-        torch.set_num_threads(2)
-        path = tmp_path_factory.mktemp("pvmodel") / "tiny_p3d.safetensors"
-        create_untrained([(TEST_FIELD, 1)], dim=3, preset="tiny", dt=0.25).save(path)
-        return path, ""
-    except ImportError:
-        path = tmp_path_factory.mktemp("pvmodel") / "fake.safetensors"
-        path.write_bytes(b"TEST-ONLY placeholder")
-        return path, _FAKE_PRELUDE

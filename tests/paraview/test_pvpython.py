@@ -14,7 +14,6 @@ pytestmark = pytest.mark.paraview
 
 SCRIPT = r'''
 import json, sys
-{prelude}
 from paraview.simple import *
 import paraview.servermanager as sm
 from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -37,7 +36,6 @@ print("RESULT:" + json.dumps(res))
 '''
 
 BAD_SCRIPT = r'''
-{prelude}
 from paraview.simple import *
 import paraview.servermanager as sm
 bad = EchoRollout(Input=PointSource(NumberOfPoints=20), Checkpoint={ckpt!r}, NumberOfFrames=2)
@@ -70,27 +68,27 @@ def _check_temporal(res: dict) -> None:
     assert {"p", "p_pred", "Normals"} <= set(res["names"])
 
 
-def test_pvpython_autoloads_plugin_and_outputs_time_series(run_pv, pv_model):
-    ckpt, prelude = pv_model
-    run = run_pv("pvpython", SCRIPT.format(prelude=prelude, load="", ckpt=str(ckpt)))
+def test_pvpython_autoloads_plugin_and_outputs_time_series(run_pv, model_file):
+    ckpt = model_file
+    run = run_pv("pvpython", SCRIPT.format(load="", ckpt=str(ckpt)))
     assert run.returncode == 0, run.output[-4000:]
     _check_temporal(_result(run))
     assert "ERROR" not in run.output, run.output[-4000:]
 
 
-def test_pvbatch_explicit_load_plugin(run_pv, pv_model):
+def test_pvbatch_explicit_load_plugin(run_pv, model_file):
     from echo_paraview.launcher import PLUGIN_DIR
 
-    ckpt, prelude = pv_model
+    ckpt = model_file
     load = f"LoadPlugin({str(PLUGIN_DIR / 'EchoPlugin.py')!r}, remote=False, ns=globals())"
-    run = run_pv("pvbatch", SCRIPT.format(prelude=prelude, load=load, ckpt=str(ckpt)))
+    run = run_pv("pvbatch", SCRIPT.format(load=load, ckpt=str(ckpt)))
     assert run.returncode == 0, run.output[-4000:]
     _check_temporal(_result(run))
 
 
-def test_bad_input_reports_error_and_paraview_survives(run_pv, pv_model):
-    ckpt, prelude = pv_model
-    run = run_pv("pvpython", BAD_SCRIPT.format(prelude=prelude, ckpt=str(ckpt)))
+def test_bad_input_reports_error_and_paraview_survives(run_pv, model_file):
+    ckpt = model_file
+    run = run_pv("pvpython", BAD_SCRIPT.format(ckpt=str(ckpt)))
     out = run.output
     assert run.returncode == 0, out[-4000:]
     assert "ALIVE after bad input" in out and "ALIVE after missing checkpoint" in out
