@@ -58,6 +58,8 @@ def export_dataset(
         chosen = list(range(len(store))) if indices is None else list(indices)
         for i in chosen:
             traj = store[i]
+            # the domain box and its periodic axes cannot be inferred from points: carry them
+            traj.metadata["echo_domain"] = store.info.domain.to_dict()
             if every > 1:
                 traj = traj.frames(slice(None, None, every))
             traj.metadata.setdefault("dataset", str(dataset))

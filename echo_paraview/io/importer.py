@@ -143,13 +143,34 @@ def iter_sources(sources: Sequence[str], opt: ImportOptions) -> Iterator[Traject
             )
 
 
-def _well_domain(sources: Sequence[str]) -> Domain | None:
-    """The Well files know their periodic axes; keep that when every source is a Well file."""
-    if not sources or any(detect(s) != "well" for s in sources):
+def _series_domain(src: str) -> Domain | None:
+    """The domain box `echopv export` stored in a series' first frame (FieldData echo_metadata)."""
+    import json
+
+    from .pvd import _field_data, read_frame, resolve_series
+
+    try:
+        meta = json.loads(_field_data(read_frame(resolve_series(src)[0].path)).get("echo_metadata", "{}"))
+        return Domain.from_dict(meta["echo_domain"]) if "echo_domain" in meta else None
+    except (ValueError, KeyError, TypeError, OSError):
         return None
+
+
+def _source_domain(sources: Sequence[str]) -> Domain | None:
+    """A domain the sources state themselves (The Well files: periodic axes; series written by
+    `echopv export`: the original dataset's box), when they all agree; else None (the dataset
+    writer then takes the bounding box of the points, non-periodic)."""
     from echo_model.io_well import well_domain
 
-    doms = [well_domain(s) for s in sources]
+    doms = []
+    for s in sources:
+        kind = detect(s)
+        d = well_domain(s) if kind == "well" else _series_domain(s) if kind == "series" else None
+        if d is None:
+            return None
+        doms.append(d)
+    if not doms:
+        return None
     if any(d.periodic != doms[0].periodic or d.dim != doms[0].dim for d in doms):
         return None
     return Domain(
@@ -245,7 +266,7 @@ def import_sources(
         out,
         iter_sources(sources, opt),
         name=name or out.stem,
-        domain=_well_domain(sources),
+        domain=_source_domain(sources),
         split=resolved,
         description=description or f"imported from {', '.join(str(s) for s in sources)[:500]}",
         extra={"sources": [str(s) for s in sources], "kinds": kinds},

@@ -174,3 +174,20 @@ def test_import_openfoam_case(tmp_path):
         np.testing.assert_allclose(t.field("U")[1], ref[0.4][0], rtol=1e-6)
         np.testing.assert_allclose(t.field("p")[0], ref[0.2][1], rtol=1e-6)
     assert main(["import", str(case), "--out", str(out), "--fields", "T"]) == 2
+
+
+def test_export_import_keeps_periodic_domain(tmp_path):
+    from echo_model.data.normalize import Domain
+    from echo_model.data.store import write_dataset
+
+    src = tmp_path / "src.h5"
+    dom = Domain([0.0, 0.0], [1.0, 1.0], (True, True))
+    write_dataset(src, [_grid(0), _grid(1)], name="g", domain=dom)
+    assert main(["export", str(src), "--out", str(tmp_path / "exp"), "--quiet"]) == 0
+    out = tmp_path / "back.h5"
+    assert main(["import", str(tmp_path / "exp" / "traj_0000.pvd"), str(tmp_path / "exp" / "traj_0001.pvd"),
+                 "--out", str(out), "--quiet"]) == 0
+    with TrajectoryStore(out) as store:
+        assert store.info.domain.periodic == (True, True)
+        np.testing.assert_array_equal(store.info.domain.hi, [1.0, 1.0])  # not the points' max 0.875
+        np.testing.assert_array_equal(store[1].fields, _grid(1).fields)
