@@ -221,4 +221,22 @@ def run_raw(words: Sequence[str], argv: Sequence[str]) -> int:
             print(f"{k}={env[k]}")
         print(" ".join(cmd))
         return 0
-    return subprocess.call(cmd, env=env)
+    return _run_forwarding_signals(cmd, env)
+
+
+def _run_forwarding_signals(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ParaView as a child; SIGTERM/SIGHUP to echopv reach ParaView too (no orphans)."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env)
+    forwarded = (signal.SIGTERM, signal.SIGHUP)
+    old = {sig: signal.signal(sig, lambda s, _f: proc.send_signal(s)) for sig in forwarded}
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached ParaView through the terminal too
+                continue
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -138,8 +139,16 @@ def run_paraview_tool(tool: str, script: str, *args: str, tmp_path: Path, timeou
     else:
         cmd_args = [str(path), *args]
     cmd = [sys.executable, "-m", "echo_paraview.cli", tool, *cmd_args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(REPO))
-    return PVRun(proc.returncode, proc.stdout, proc.stderr)
+    # own process group: a timeout kills ParaView as well as the launcher
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=str(REPO), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"`echopv {tool}` ran over {timeout} s\n{(out + err)[-4000:]}")
+    return PVRun(proc.returncode, out, err)
 
 
 @pytest.fixture
