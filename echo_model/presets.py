@@ -17,7 +17,7 @@ from .nn.autoencoder import AutoencoderConfig
 AE_PRESETS: dict[str, AutoencoderConfig] = {
     "tiny": AutoencoderConfig(
         grid=(32, 32),
-        layout=("res", "cs", "res", "cs", "ct", "res"),
+        layout=("cs", "res", "cs", "ct", "res"),  # no block at 32^2: the CPU cost lives there
         channels=(16, 32, 32),
         latent_dim=8,
         kernel_hidden=32,

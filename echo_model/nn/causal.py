@@ -65,8 +65,9 @@ class CausalConv(nn.Module):
         if dim not in (2, 3):
             raise ValueError(f"spatial dimension must be 2 or 3, got {dim}")
         self.dim, self.kt, self.ks, self.padding_mode = dim, kt, ks, padding_mode
-        if dim == 2:
-            self.conv = nn.Conv3d(cin, cout, (kt, ks, ks))
+        if dim == 2:  # spatial padding inside the conv (circular or zeros); time padded by hand
+            p = ks // 2
+            self.conv = nn.Conv3d(cin, cout, (kt, ks, ks), padding=(0, p, p), padding_mode=padding_mode)
         else:
             self.spatial = nn.Conv3d(cin, cout, ks, padding=ks // 2, padding_mode=padding_mode)
             self.temporal = nn.Parameter(torch.zeros(cout, cout, kt))
@@ -76,11 +77,8 @@ class CausalConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.dim == 2:
-            p = self.ks // 2
-            if p:
-                mode = "circular" if self.padding_mode == "circular" else "constant"
-                x = F.pad(x, (p, p, p, p, 0, 0), mode=mode)
-            x = F.pad(x, (0, 0, 0, 0, self.kt - 1, 0))
+            if self.kt > 1:
+                x = F.pad(x, (0, 0, 0, 0, self.kt - 1, 0))
             return self.conv(x)
         y, t = _fold(x)
         y = _unfold(self.spatial(y), t)

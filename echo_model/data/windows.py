@@ -1,0 +1,127 @@
+"""Training samples for the autoencoder: trajectory windows with point dropout and query subsets.
+
+    sampler = WindowSampler(store, split="train", n_frames=9, keep=(0.5, 1.0), n_query=2048)
+    item = sampler.sample(rng)          # one window of one trajectory
+    batch = sampler.batch(step, 4)      # collated, deterministic in (seed, step, rank)
+
+An item (torch, float32, all normalised: coordinates by the dataset's Domain to [0, 1]^d, values
+z-scored by its ChannelStats):
+    points (N_in, d), values (T, N_in, C)     the kept input points (random subset, fraction ~ U[keep])
+    query_points (M, d), target (T, M, C)     the loss points (random subset of ALL points, or all)
+    traj, start                               where the window comes from
+`collate` pads variable N_in / M with zeros and returns point_mask (B, N) / query_mask (B, M) bool.
+
+Windows are T = 1 + f k frames (f = the autoencoder's time factor) taken every `frame_stride`
+frames from a uniformly random start. Whole trajectories are kept in memory (up to `cache_bytes`),
+because gzip-chunked HDF5 reads per sample would dominate a CPU training step.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .normalize import ChannelStats, Domain
+from .store import TrajectoryStore
+
+
+class WindowSampler:
+    def __init__(self, store: TrajectoryStore | str | os.PathLike, split: str | None = "train",
+                 n_frames: int = 9, frame_stride: int = 1, keep: tuple[float, float] = (0.5, 1.0),
+                 n_query: int | None = None, indices: Sequence[int] | None = None, seed: int = 0,
+                 cache_bytes: int = 1 << 30, stats: ChannelStats | None = None,
+                 domain: Domain | None = None) -> None:
+        self.store = store if isinstance(store, TrajectoryStore) else TrajectoryStore(store)
+        info = self.store.info
+        # stats/domain override the dataset's: a model refined on new data keeps its own normalisation
+        self.stats, self.domain, self.field_layout = stats or info.stats, domain or info.domain, info.field_layout
+        if indices is None:
+            indices = self.store.split_indices(split) if split else np.arange(len(self.store))
+            if len(indices) == 0:  # tiny datasets may have an empty split: fall back to all
+                indices = np.arange(len(self.store))
+        self.indices = [int(i) for i in indices]
+        if not 0.0 < keep[0] <= keep[1] <= 1.0:
+            raise ValueError(f"keep fractions must satisfy 0 < lo <= hi <= 1, got {keep}")
+        self.n_frames, self.frame_stride, self.keep, self.n_query = int(n_frames), int(frame_stride), keep, n_query
+        self.seed = seed
+        span = (self.n_frames - 1) * self.frame_stride + 1
+        self.usable = [i for i in self.indices if self.store.n_frames(i) >= span]
+        if not self.usable:
+            longest = max(self.store.n_frames(i) for i in self.indices)
+            raise ValueError(f"no trajectory has the {span} frames a window of {self.n_frames} (stride "
+                             f"{self.frame_stride}) needs (longest has {longest}); use fewer --frames")
+        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache_bytes = cache_bytes
+
+    def _load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._cache.get(i)
+        if hit is not None:
+            self._cache.move_to_end(i)
+            return hit
+        pts = self.domain.to_unit(self.store.points(i))
+        fields = self.stats.normalize(self.store.read_fields(i))
+        self._cache[i] = (pts, fields)
+        while len(self._cache) > 1 and sum(p.nbytes + f.nbytes for p, f in self._cache.values()) > self._cache_bytes:
+            self._cache.popitem(last=False)
+        return pts, fields
+
+    def window(self, traj: int, start: int, keep: float = 1.0, rng: np.random.Generator | None = None,
+               n_query: int | None = None) -> dict[str, torch.Tensor]:
+        """A specific window; keep < 1 drops points at random (rng), n_query subsamples the loss points."""
+        rng = rng or np.random.default_rng(0)
+        pts, fields = self._load(traj)
+        frames = fields[start : start + (self.n_frames - 1) * self.frame_stride + 1 : self.frame_stride]
+        n = pts.shape[0]
+        n_in = max(1, int(round(keep * n)))
+        ids = np.sort(rng.choice(n, n_in, replace=False)) if n_in < n else np.arange(n)
+        if n_query is not None and n_query < n:
+            qids = np.sort(rng.choice(n, n_query, replace=False))
+        else:
+            qids = np.arange(n)
+        return {
+            "points": torch.from_numpy(np.ascontiguousarray(pts[ids])),
+            "values": torch.from_numpy(np.ascontiguousarray(frames[:, ids])),
+            "query_points": torch.from_numpy(np.ascontiguousarray(pts[qids])),
+            "target": torch.from_numpy(np.ascontiguousarray(frames[:, qids])),
+            "traj": torch.tensor(traj),
+            "start": torch.tensor(start),
+        }
+
+    def sample(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        traj = self.usable[int(rng.integers(len(self.usable)))]
+        span = (self.n_frames - 1) * self.frame_stride + 1
+        start = int(rng.integers(self.store.n_frames(traj) - span + 1))
+        keep = float(rng.uniform(*self.keep))
+        return self.window(traj, start, keep, rng, self.n_query)
+
+    def batch(self, step: int, batch_size: int, rank: int = 0) -> dict[str, torch.Tensor]:
+        """A collated batch that depends only on (seed, step, rank): resumable and shard-distinct."""
+        rng = np.random.default_rng([self.seed, step, rank])
+        return collate([self.sample(rng) for _ in range(batch_size)])
+
+
+def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack items, zero-padding points/queries to the longest and adding point_mask / query_mask."""
+    out: dict[str, torch.Tensor] = {}
+    for key, mask_key, axis in (("points", "point_mask", 0), ("query_points", "query_mask", 0)):
+        n_max = max(it[key].shape[0] for it in items)
+        d = items[0][key].shape[1]
+        pts = torch.zeros(len(items), n_max, d)
+        mask = torch.zeros(len(items), n_max, dtype=torch.bool)
+        for b, it in enumerate(items):
+            n = it[key].shape[0]
+            pts[b, :n] = it[key]
+            mask[b, :n] = True
+        out[key], out[mask_key] = pts, mask
+    for key, npts in (("values", "points"), ("target", "query_points")):
+        t, c = items[0][key].shape[0], items[0][key].shape[2]
+        vals = torch.zeros(len(items), t, out[npts].shape[1], c)
+        for b, it in enumerate(items):
+            vals[b, :, : it[key].shape[1]] = it[key]
+        out[key] = vals
+    out["traj"] = torch.stack([it["traj"] for it in items])
+    out["start"] = torch.stack([it["start"] for it in items])
+    return out

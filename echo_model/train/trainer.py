@@ -1,0 +1,258 @@
+"""The one training loop every stage reuses (autoencoder stages 1-2, generator stage 3, baselines).
+
+    trainer = Trainer(model, run_dir, TrainConfig(steps=..., lr=...), model_prefix="autoencoder",
+                      meta={"kind": ..., "autoencoder": cfg.to_dict(), "stats": ..., ...})
+    trainer.fit(step_fn, get_batch)      # step_fn(model, batch) -> loss | (loss, {name: float})
+                                         # get_batch(step) -> batch (any nest of tensors/dicts/lists)
+
+* Device: CUDA if present (else CPU), or TrainConfig.device; the batch is moved there for you.
+  bf16 autocast on CUDA (TrainConfig.amp), float32 on CPU.
+* Data parallel under `torchrun` (WORLD_SIZE > 1, init from env vars, NCCL on CUDA / gloo on CPU):
+  parameters are broadcast from rank 0 at start and gradients are averaged by all_reduce after
+  backward - DDP semantics without DDP's wrapper, so step_fn may call any method of the model
+  (encode/decode...), not only forward. get_batch receives the global step; it should draw a
+  distinct shard per rank using `trainer.rank` / `trainer.world_size` (the AE stages seed their
+  sampler with (seed, step, rank)). Only rank 0 writes files and shows the bar.
+* AdamW, linear warm-up then cosine decay to min_lr; gradient clipping by global norm.
+* Files in run_dir (the one format, echo_model/bundle.py):
+    checkpoint.safetensors  every ckpt_every steps and at the end: weights (under model_prefix, so a
+                            checkpoint also loads as a model file) + optimizer state (flatten_state)
+                            + header {**meta, "checkpoint": {step, optimizer skeleton, train config}}
+    model.safetensors       at the end: inference-only weights + meta (no optimizer)
+    progress.json           {stage, step, total, loss, loss_avg, lr, elapsed_s, eta_s, status} for watchers
+* Resume: if run_dir/checkpoint.safetensors exists (and resume=True) weights, optimizer and step are
+  restored and training continues; data is a function of the step, so a resumed run sees the same
+  batches as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..bundle import flatten_state, load_tensors, prefixed, save_tensors, unflatten_state, unprefixed
+
+CHECKPOINT = "checkpoint.safetensors"
+MODEL = "model.safetensors"
+PROGRESS = "progress.json"
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    lr: float = 1e-3
+    min_lr: float = 1e-6
+    warmup: int = 50  # steps of linear warm-up
+    weight_decay: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    grad_clip: float = 1.0  # 0 = off
+    ckpt_every: int = 200  # steps; 0 = only at the end
+    seed: int = 0
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:1" ...
+    amp: bool = True  # bf16 autocast on CUDA
+    progress_bar: bool = True
+    stage: str = "train"  # a name for progress.json / the bar
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", 0))
+            return torch.device(f"cuda:{local}")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but torch sees no CUDA GPU; use --device cpu or auto")
+    return torch.device(name)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to cfg.lr, then cosine to cfg.min_lr at cfg.steps."""
+    if cfg.warmup > 0 and step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    span = max(1, cfg.steps - cfg.warmup)
+    frac = min(1.0, (step - cfg.warmup) / span)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * frac))
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, run_dir: str | os.PathLike, cfg: TrainConfig, *,
+                 model_prefix: str = "model", meta: dict[str, Any] | None = None, resume: bool = True,
+                 params: list[nn.Parameter] | None = None) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.model_prefix = model_prefix
+        self.meta = dict(meta or {})
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = pick_device(cfg.device)
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+        torch.manual_seed(cfg.seed)
+        self.model = model.to(self.device)
+        trainable = params if params is not None else [p for p in self.model.parameters() if p.requires_grad]
+        self.params = trainable
+        self.optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                           weight_decay=cfg.weight_decay)
+        self.step = 0
+        self.is_main = self.rank == 0
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume and (self.run_dir / CHECKPOINT).exists():
+            self._load_checkpoint(self.run_dir / CHECKPOINT)
+        if self.world_size > 1:
+            self._broadcast_params()
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        return prefixed(self.model.state_dict(), self.model_prefix)
+
+    def save_checkpoint(self) -> Path | None:
+        if not self.is_main:
+            return None
+        opt_tensors, skeleton = flatten_state(self.optimizer.state_dict(), "optimizer")
+        meta = {**self.meta, "checkpoint": {"step": self.step, "optimizer": skeleton,
+                                            "train_config": self.cfg.to_dict()}}
+        return save_tensors(self.run_dir / CHECKPOINT, {**self._state_tensors(), **opt_tensors}, meta)
+
+    def save_model(self, path: str | os.PathLike | None = None) -> Path | None:
+        if not self.is_main:
+            return None
+        meta = {**self.meta, "training": {"step": self.step, "train_config": self.cfg.to_dict()}}
+        return save_tensors(path or self.run_dir / MODEL, self._state_tensors(), meta)
+
+    def _load_checkpoint(self, path: Path) -> None:
+        tensors, meta = load_tensors(path, device=self.device)
+        info = meta.get("checkpoint")
+        if info is None:
+            raise ValueError(f"{path} is a model file, not a training checkpoint; delete it or use another --run")
+        state = unprefixed(tensors, self.model_prefix)
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"checkpoint {path} does not fit this model (missing {missing[:3]}, unexpected "
+                             f"{unexpected[:3]}): it was written with another config; use a new --run directory")
+        self.optimizer.load_state_dict(unflatten_state(info["optimizer"], tensors))
+        self.step = int(info["step"])
+
+    def _broadcast_params(self) -> None:
+        import torch.distributed as dist
+
+        for t in list(self.model.parameters()) + list(self.model.buffers()):
+            dist.broadcast(t.data, src=0)
+
+    def _average_grads(self) -> None:
+        import torch.distributed as dist
+
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        i = 0
+        for g in grads:
+            n = g.numel()
+            g.copy_(flat[i : i + n].view_as(g))
+            i += n
+
+    # --- loop --------------------------------------------------------------------------------
+    def _progress(self, loss: float, avg: float, lr: float, t0: float, s0: int, status: str) -> None:
+        if not self.is_main:
+            return
+        elapsed = time.time() - t0
+        done = self.step - s0
+        eta = elapsed / done * (self.cfg.steps - self.step) if done > 0 else None
+        _write_json(self.run_dir / PROGRESS, {
+            "stage": self.cfg.stage, "step": self.step, "total": self.cfg.steps, "loss": loss, "loss_avg": avg,
+            "lr": lr, "elapsed_s": round(elapsed, 2), "eta_s": None if eta is None else round(eta, 2),
+            "status": status, "time": time.time()})
+
+    def fit(self, step_fn: Callable[[nn.Module, Any], Any], get_batch: Callable[[int], Any]) -> dict[str, Any]:
+        cfg = self.cfg
+        use_amp = cfg.amp and self.device.type == "cuda"
+        self.model.train()
+        t0, s0 = time.time(), self.step
+        bar = None
+        if self.is_main and cfg.progress_bar and self.step < cfg.steps:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.stage, unit="step", mininterval=1.0, dynamic_ncols=True)
+        avg, loss_val, lr, bad, history = None, float("nan"), cfg.lr, 0, []
+        while self.step < cfg.steps:
+            lr = lr_at(self.step, cfg)
+            for g in self.optimizer.param_groups:
+                g["lr"] = lr
+            batch = to_device(get_batch(self.step), self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+                out = step_fn(self.model, batch)
+            loss, logs = (out if isinstance(out, tuple) else (out, {}))
+            self.optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                bad += 1
+                if bad >= 10:
+                    raise ValueError(f"loss is not finite for 10 steps in a row at step {self.step}: "
+                                     "lower --lr or check the data normalisation")
+                self.step += 1
+                continue
+            bad = 0
+            loss.backward()
+            if self.world_size > 1:
+                self._average_grads()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            loss_val = float(loss.detach())
+            avg = loss_val if avg is None else 0.95 * avg + 0.05 * loss_val
+            history.append(loss_val)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_val:.3e}", avg=f"{avg:.3e}", lr=f"{lr:.1e}",
+                                **{k: f"{float(v):.3e}" for k, v in logs.items()})
+            if self.is_main and (self.step % 10 == 0 or self.step == cfg.steps):
+                self._progress(loss_val, avg, lr, t0, s0, "running")
+            if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
+                self.save_checkpoint()
+        if bar is not None:
+            bar.close()
+        self.save_checkpoint()
+        self.save_model()
+        self._progress(loss_val, avg if avg is not None else float("nan"), lr, t0, s0, "done")
+        self.model.eval()
+        return {"step": self.step, "loss": loss_val, "loss_avg": avg, "history": history,
+                "wall_s": time.time() - t0}
