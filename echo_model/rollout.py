@@ -526,7 +526,7 @@ def export_bundle(
         dim=info["dim"],
         stats=info["stats"],
         domain=info["domain"],
-        dt=info["dt"],
+        dt=float(g_meta.get("dt") or info["dt"]),  # the cache knows the frame stride of the windows
         latent_frames=int(g_meta["latent_frames"]),
         known_latent_frames=int(g_meta.get("known_latent_frames", 1)),
         time_factor=ae_time_factor(ae),

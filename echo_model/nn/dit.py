@@ -47,7 +47,7 @@ class DiTConfig:
 
 DIT_PRESETS: dict[str, DiTConfig] = {
     # CPU-trainable in minutes: used by tests, the sample case and benchmarks.
-    "tiny": DiTConfig(width=96, depth=3, heads=4, mlp_ratio=2.0),
+    "tiny": DiTConfig(width=96, depth=3, heads=4, mlp_ratio=2.0, patch_space=2),
     "small": DiTConfig(width=256, depth=6, heads=8, mlp_ratio=4.0),
     # Recipe-sized (echo-method.md 3.5): width 512, depth 8, 8 heads, MLP x4, patch (1, 2, 2).
     "paper": DiTConfig(width=512, depth=8, heads=8, mlp_ratio=4.0, patch_space=2),

@@ -4,7 +4,7 @@ import torch
 
 from echo_model.nn.dit import DIT_PRESETS, DiT, DiTConfig, dit_config, sincos_pos_embed
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 def _small(**kw) -> DiTConfig:

@@ -6,7 +6,7 @@ import torch
 from echo_model import flow
 from echo_model.nn.dit import DiT, DiTConfig
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 def _model(seed=0, perturb=True) -> DiT:

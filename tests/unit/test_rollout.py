@@ -10,7 +10,7 @@ from echo_model import rollout as R
 from echo_model.bundle import load_tensors, prefixed, save_tensors
 from echo_model.data.normalize import ChannelStats, Domain
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 LAYOUT = [("w", 1), ("U", 2)]
 

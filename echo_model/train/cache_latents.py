@@ -1,0 +1,203 @@
+"""Encode a dataset's trajectory windows once with the frozen autoencoder (stage 3, step 1).
+
+Every window of `--frames` frames (default: the autoencoder's training window, 1 + f k) taken
+every `--window-stride` frames of every trajectory of `--split` is encoded from ALL its points
+and stored raw (not normalised) in one HDF5 file; `echopv train dit|baseline` then trains on the
+file without touching the autoencoder again.
+
+Latent cache layout (format "echo-latents", version 1):
+    /latents (W, D, T_l, *S_l) float32    /params (W, P) float32 raw PDE parameters
+    /traj (W,) int64, /start (W,) int64   where each window comes from
+    attrs: format, format_version, autoencoder (path), autoencoder_header (JSON: the AE file's
+           header without weights), dataset, split, n_frames, frame_stride, window_stride,
+           time_factor, dt (of the window frames), param_names (JSON), field_layout (JSON)
+
+Example:  echopv cache-latents --ae runs/ae/model.safetensors --data d.h5 --out runs/latents.h5
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "echo-latents"
+FORMAT_VERSION = 1
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ae", required=True, type=Path, help="autoencoder model file (echopv train ae|refine)")
+    p.add_argument("--data", required=True, type=Path, help="ECHO dataset (.h5)")
+    p.add_argument("--out", required=True, type=Path, help="latent cache to write (.h5)")
+    p.add_argument("--split", default="train", help="train | val | test | all (default train)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="window length 1 + f k (default: the autoencoder's training window)")
+    p.add_argument("--frame-stride", type=int, default=1, help="take every n-th frame inside a window")
+    p.add_argument("--window-stride", type=int, default=1, help="frames between window starts (default 1)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--chunk-size", type=int, default=None, help="continuous-conv chunk (million-point data)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None)
+
+
+def window_starts(n_frames_traj: int, span: int, stride: int) -> list[int]:
+    return list(range(0, n_frames_traj - span + 1, max(1, stride)))
+
+
+def cache_latents(
+    ae_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    split: str = "train",
+    n_frames: int | None = None,
+    frame_stride: int = 1,
+    window_stride: int = 1,
+    batch_size: int = 4,
+    chunk_size: int | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> Path:
+    import h5py
+
+    from ..data.store import TrajectoryStore
+    from ..nn.autoencoder import load_autoencoder
+    from ..rollout import resolve_device
+
+    dev = resolve_device(device)
+    ae, ae_meta = load_autoencoder(ae_path, device=dev)
+    for p in ae.parameters():
+        p.requires_grad_(False)
+    f = ae.time_factor
+    n_frames = int(n_frames or ae_meta.get("n_frames") or 1 + 4 * f)
+    ae.latent_shape(n_frames)  # validates 1 + f k
+    span = (n_frames - 1) * frame_stride + 1
+    out_path = Path(out_path)
+    with TrajectoryStore(data_path) as store:
+        info = store.info
+        layout = [list(x) for x in ae_meta.get("field_layout", info.field_layout)]
+        if [tuple(x) for x in layout] != list(info.field_layout):
+            raise ValueError(f"autoencoder fields {layout} differ from the dataset's {info.field_layout}")
+        # the AE's own normalisation (it may differ from this dataset's statistics)
+        from ..data.normalize import ChannelStats, Domain
+
+        stats = ChannelStats.from_dict(ae_meta["stats"]) if "stats" in ae_meta else info.stats
+        domain = Domain.from_dict(ae_meta["domain"]) if "domain" in ae_meta else info.domain
+        idx = np.arange(len(store)) if split == "all" else store.split_indices(split)
+        jobs = [(int(i), s) for i in idx for s in window_starts(store.n_frames(int(i)), span, window_stride)]
+        if not jobs:
+            raise ValueError(
+                f"no window of {n_frames} frames (stride {frame_stride}) fits the {split!r} trajectories of "
+                f"{data_path}; use fewer --frames or another --split"
+            )
+        names = sorted(store.params(jobs[0][0]))
+        t0 = store.times(jobs[0][0])
+        dt = float(np.median(np.diff(t0))) * frame_stride if len(t0) > 1 else float(frame_stride)
+        lat_shape = ae.latent_shape(n_frames)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(jobs), desc="cache-latents", unit="win")
+        try:
+            with h5py.File(tmp, "w") as h:
+                lat = h.create_dataset("latents", shape=(len(jobs), *lat_shape), dtype="f4",
+                                       chunks=(1, *lat_shape))
+                prm = np.zeros((len(jobs), len(names)), dtype=np.float32)
+                cur_traj, pts, fields = None, None, None
+                for b0 in range(0, len(jobs), batch_size):
+                    batch = jobs[b0 : b0 + batch_size]
+                    # windows of one batch share a point set only within a trajectory: group by traj
+                    zs = []
+                    for traj, start in batch:
+                        if traj != cur_traj:
+                            cur_traj = traj
+                            pts = torch.as_tensor(domain.to_unit(store.points(traj)), device=dev)
+                            fields = stats.normalize(store.read_fields(traj))
+                        win = fields[start : start + span : frame_stride]
+                        zs.append((pts, torch.as_tensor(win, device=dev)))
+                    with torch.no_grad():
+                        same_n = len({z[0].shape[0] for z in zs}) == 1
+                        if same_n:
+                            z = ae.encode(torch.stack([p for p, _ in zs]), torch.stack([v for _, v in zs]),
+                                          chunk_size=chunk_size)
+                        else:
+                            z = torch.cat([ae.encode(p[None], v[None], chunk_size=chunk_size) for p, v in zs])
+                    lat[b0 : b0 + len(batch)] = z.float().cpu().numpy()
+                    for j, (traj, _) in enumerate(batch):
+                        pr = store.params(traj)
+                        prm[b0 + j] = [float(pr.get(n, 0.0)) for n in names]
+                    if bar is not None:
+                        bar.update(len(batch))
+                h.create_dataset("params", data=prm)
+                h.create_dataset("traj", data=np.array([j[0] for j in jobs], dtype=np.int64))
+                h.create_dataset("start", data=np.array([j[1] for j in jobs], dtype=np.int64))
+                header = {k: v for k, v in ae_meta.items() if k not in ("checkpoint",)}
+                h.attrs.update({
+                    "format": FORMAT, "format_version": FORMAT_VERSION, "autoencoder": str(Path(ae_path).resolve()),
+                    "autoencoder_header": json.dumps(header, default=str), "dataset": str(Path(data_path).resolve()),
+                    "split": split, "n_frames": n_frames, "frame_stride": frame_stride,
+                    "window_stride": window_stride, "time_factor": f, "dt": dt,
+                    "param_names": json.dumps(names), "field_layout": json.dumps(layout),
+                })
+            os.replace(tmp, out_path)
+        finally:
+            if bar is not None:
+                bar.close()
+            if tmp.exists():
+                tmp.unlink()
+    return out_path
+
+
+class LatentCache:
+    """The cache file loaded into memory (latents are small by design: x15-x200 compression)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import h5py
+
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no latent cache at {path}: create it with `echopv cache-latents`")
+        with h5py.File(path, "r") as h:
+            if h.attrs.get("format") != FORMAT:
+                raise ValueError(f"{path} is not a latent cache (format {h.attrs.get('format')!r})")
+            self.latents = torch.from_numpy(h["latents"][()])
+            self.params = torch.from_numpy(h["params"][()])
+            self.traj = h["traj"][()]
+            self.start = h["start"][()]
+            self.attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in h.attrs.items()}
+        self.path = path
+        self.param_names: list[str] = json.loads(self.attrs["param_names"])
+        self.ae_header: dict = json.loads(self.attrs["autoencoder_header"])
+        self.time_factor = int(self.attrs["time_factor"])
+        self.dt = float(self.attrs["dt"])
+        self.n_frames = int(self.attrs["n_frames"])
+
+    def __len__(self) -> int:
+        return int(self.latents.shape[0])
+
+    @property
+    def latent_frames(self) -> int:
+        return int(self.latents.shape[2])
+
+    def channel_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-latent-channel mean/std over windows, frames and grid nodes."""
+        z = self.latents.transpose(0, 1).reshape(self.latents.shape[1], -1).double()
+        return z.mean(1).numpy(), z.std(1).clamp_min(1e-6).numpy()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = cache_latents(args.ae, args.data, args.out, split=args.split, n_frames=args.frames,
+                         frame_stride=args.frame_stride, window_stride=args.window_stride,
+                         batch_size=args.batch_size, chunk_size=args.chunk_size, device=args.device)
+    c = LatentCache(path)
+    print(f"wrote {path}: {len(c)} windows, latents {tuple(c.latents.shape[1:])}, "
+          f"{c.latents.numel() * 4 / 1e6:.1f} MB")
+    return 0
