@@ -32,6 +32,13 @@ for t in (res["timesteps"][1], res["timesteps"][3]):
     res["arrays"][repr(t)] = vtk_to_numpy(d.GetPointData().GetArray("p_pred")).tolist()
     res["data_time"][repr(t)] = r.GetDataInformation().DataInformation.GetTime()
 res["names"] = [d.GetPointData().GetArrayName(i) for i in range(d.GetPointData().GetNumberOfArrays())]
+r.UpdatePipeline(res["timesteps"][1])  # scrubbing back: served from the cache
+res["n_rollouts"] = r.GetClientSideObject().n_rollouts  # builtin session: the Python algorithm itself
+import inspect, os, numpy, vtkmodules, torch
+res["env"] = {{"numpy": numpy.__file__, "vtk": vtkmodules.__file__, "py": os.environ.get("ECHOPV_PYTHON"),
+              "getargspec": hasattr(inspect, "getargspec"),
+              "venv_last": sys.path.index(os.path.dirname(os.path.dirname(torch.__file__)))
+                           > sys.path.index(os.path.dirname(os.path.dirname(vtkmodules.__file__)))}}
 print("RESULT:" + json.dumps(res))
 '''
 
@@ -66,14 +73,24 @@ def _check_temporal(res: dict) -> None:
     assert a1 != a3
     assert res["data_time"][repr(ts[1])] == pytest.approx(ts[1])
     assert {"p", "p_pred", "Normals"} <= set(res["names"])
+    assert res["n_rollouts"] == 1  # three updates at two times, one rollout
 
 
 def test_pvpython_autoloads_plugin_and_outputs_time_series(run_pv, model_file):
     ckpt = model_file
     run = run_pv("pvpython", SCRIPT.format(load="", ckpt=str(ckpt)))
     assert run.returncode == 0, run.output[-4000:]
-    _check_temporal(_result(run))
+    res = _result(run)
+    _check_temporal(res)
     assert "ERROR" not in run.output, run.output[-4000:]
+    # the launcher's environment: Debian 5.11 getargspec fault patched, ParaView's own VTK and
+    # numpy first, the venv (torch) appended after them, the training interpreter recorded
+    env = res["env"]
+    venv = sys.prefix
+    assert env["getargspec"] is True
+    assert not env["vtk"].startswith(venv) and not env["numpy"].startswith(venv)
+    assert env["venv_last"] is True
+    assert env["py"] and os.path.exists(env["py"]) and env["py"].startswith(venv)
 
 
 def test_pvbatch_explicit_load_plugin(run_pv, model_file):
@@ -98,21 +115,49 @@ def test_bad_input_reports_error_and_paraview_survives(run_pv, model_file):
     assert "Traceback" not in out, out[-4000:]
 
 
-def test_plugin_load_error_is_fixed_by_launcher(run_pv):
-    """The Debian 5.11 getargspec fault is patched and the venv comes AFTER ParaView's packages."""
-    script = r'''
-import inspect, json, sys, os, numpy, vtkmodules
-import paraview.detail.pythonalgorithm  # fails on Py 3.11 without the launcher's sitecustomize
-import torch, echo_model
-print("RESULT:" + json.dumps({"numpy": numpy.__file__, "vtk": vtkmodules.__file__,
-      "torch": torch.__version__, "py": os.environ.get("ECHOPV_PYTHON"),
-      "venv_last": sys.path.index(os.path.dirname(os.path.dirname(torch.__file__))) >
-                   sys.path.index(os.path.dirname(os.path.dirname(vtkmodules.__file__)))}))
-'''
-    run = run_pv("pvpython", script)
+TEMPORAL_SCRIPT = r"""
+import json, os
+import numpy as np
+from echo_paraview import convert
+from vtkmodules.vtkIOXML import vtkXMLUnstructuredGridWriter
+from vtkmodules.vtkFiltersSources import vtkSphereSource
+s = vtkSphereSource()
+s.Update()
+pts, cells = convert.get_points(s.GetOutput()), convert.get_cells(s.GetOutput())
+entries = []
+for i, t in enumerate([1.0, 1.5, 2.0]):
+    ug = convert.make_unstructured_grid(pts, cells, {{"p": pts[:, 0] * t}})
+    w = vtkXMLUnstructuredGridWriter()
+    w.SetFileName(os.path.join({tmp!r}, f"f{{i}}.vtu"))
+    w.SetInputData(ug)
+    w.Write()
+    entries.append(f'<DataSet timestep="{{t}}" file="f{{i}}.vtu"/>')
+pvd = os.path.join({tmp!r}, "series.pvd")
+open(pvd, "w").write('<VTKFile type="Collection" version="0.1"><Collection>' + "".join(entries)
+                     + "</Collection></VTKFile>")
+from paraview.simple import *
+import paraview.servermanager as sm
+rd = PVDReader(FileName=pvd)
+r = EchoRollout(Input=rd, Checkpoint={ckpt!r}, NumberOfFrames=2)
+r.UpdatePipelineInformation()
+res = {{"timesteps": list(r.TimestepValues), "ranges": []}}
+for t in res["timesteps"]:
+    r.UpdatePipeline(t)
+    d = sm.Fetch(r)
+    res["cls"] = d.GetClassName()
+    res["ranges"].append(list(d.GetPointData().GetArray("p_pred").GetRange()))
+res["n_rollouts"] = r.GetClientSideObject().n_rollouts
+print("RESULT:" + json.dumps(res))
+"""
+
+
+def test_temporal_pvd_input_starts_from_its_first_frame(run_pv, model_file, tmp_path):
+    run = run_pv("pvpython", TEMPORAL_SCRIPT.format(tmp=str(tmp_path), ckpt=str(model_file)))
     assert run.returncode == 0, run.output[-4000:]
     res = _result(run)
-    venv = sys.prefix
-    assert not res["vtk"].startswith(venv) and not res["numpy"].startswith(venv)  # ParaView's own
-    assert res["venv_last"] is True
-    assert res["py"] and os.path.exists(res["py"]) and res["py"].startswith(venv)
+    assert res["cls"] == "vtkUnstructuredGrid"
+    assert res["timesteps"] == pytest.approx([1.0, 1.25, 1.5])  # from the first input time, model dt
+    assert res["ranges"][0] == pytest.approx([-0.5, 0.5], abs=0.02)  # step 0 = input frame at t=1 (p = x)
+    assert res["ranges"][1] != res["ranges"][2]
+    assert res["n_rollouts"] == 1
+    assert "ERROR" not in run.output, run.output[-4000:]
