@@ -229,7 +229,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             return 1
 
     def RequestData(self, request, inInfo, outInfo):
-        return self._guard(self._data, request, inInfo, outInfo)
+        ok = self._guard(self._data, request, inInfo, outInfo)
+        if not ok:
+            request.Remove(sddp.CONTINUE_EXECUTING())  # a failed gather must not loop
+        return ok
 
     def _data(self, request, inInfo, outInfo) -> int:
         inp = vtkDataSet.GetData(inInfo[0], 0)
@@ -265,6 +268,15 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         path = self._s.checkpoint
         if not Path(path).is_file():
             raise RolloutError(f"Checkpoint {path!r} does not exist; pick an ECHO model file (.safetensors)")
+        if self._s.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise RolloutError(
+                    f"Device is {self._s.device!r} but this torch ({torch.__version__}) sees no CUDA GPU; "
+                    f"set Device to auto or cpu, or install a CUDA build of torch "
+                    f"(ECHOPV_TORCH_INDEX_URL, see scripts/setup.sh)"
+                )
         return self.surrogate_loader(path, self._s.device)
 
     def _cache_key(self, inp) -> tuple:

@@ -102,6 +102,35 @@ def test_real_model_ensemble_std(model_file):
     assert np.all(std0 == 0)
 
 
+def test_real_loader_errors_are_messages(tmp_path, errors):
+    bogus = tmp_path / "notamodel.safetensors"
+    bogus.write_bytes(b"garbage")
+    src = sphere_with_p(6)
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputConnection(src.GetOutputPort())
+    alg.SetCheckpoint(str(bogus))
+    alg.Update()  # must not raise
+    assert "not a safetensors file" in alg.last_error
+    alg.SetCheckpoint(str(tmp_path / "missing.safetensors"))
+    alg.Update()
+    assert "does not exist" in alg.last_error
+    assert errors.GetOutput().count("ERROR: In EchoRollout") >= 2
+
+
+def test_cuda_device_without_gpu_is_a_clear_error(model_file, errors):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    src = sphere_with_p(6)
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputConnection(src.GetOutputPort())
+    alg.SetCheckpoint(str(model_file))
+    alg.SetDevice("cuda")
+    alg.Update()
+    assert "sees no CUDA GPU" in alg.last_error and "Device" in alg.last_error
+
+
 # ------------------------------------------------------------------------------------------
 # cache, arrays and errors (test-only FakeSurrogate: exact values, call counting)
 # ------------------------------------------------------------------------------------------
