@@ -23,22 +23,25 @@ Launcher options (before any ParaView argument; ``--`` ends them):
 README section (paste as is)
 ----------------------------
 Using Kitware's binary ParaView 5.12+ instead of Debian's 5.11:
-the plugin is plain Python; only two things matter: the venv's Python must have the same
-major.minor as the binary's bundled Python (5.12/5.13 bundle 3.10/3.12: check
-``pvpython -c "import sys; print(sys.version)"`` and create the venv with that version), and
-the venv must not contain pip's ``vtk`` wheel (``pip uninstall -y vtk``; it is only needed
-for the plain-VTK tests).  Then either
+the plugin is plain Python. The one hard requirement is that the venv's Python has the
+same major.minor as the binary's bundled Python: check it with
+``/opt/ParaView-5.13.3/bin/pvpython -c "import sys; print(sys.version)"`` and create the
+venv with that version (``python3.X -m venv .venv``, then ``pip install torch==2.13.0`` and
+``pip install -e '.[dev]'``). Then either
 
     echopv paraview --paraview-bin /opt/ParaView-5.13.3/bin
 
-(same environment as above; the getargspec alias is a no-op there), or without the launcher
+which sets up the same environment as above: the venv is appended after the binary's own
+packages, so the venv's ``vtk`` wheel and numpy stay harmless, and the getargspec alias does
+nothing there. Or, without the launcher:
 
     PV_PLUGIN_PATH=$PWD/plugins ECHOPV_PYTHON=$PWD/.venv/bin/python \
         /opt/ParaView-5.13.3/bin/paraview --venv $PWD/.venv
 
-(``--venv`` exists from 5.12 on and puts the venv ahead of ParaView's packages: keep the venv
-free of ``vtk`` and on a numpy compatible with the binary's.)  In the GUI, Tools > Manage
-Plugins > Load New can load ``plugins/EchoPlugin.py`` too; tick "Auto Load".
+``--venv`` exists from 5.12 on and puts the venv AHEAD of ParaView's packages. Remove pip's
+``vtk`` from that venv (``pip uninstall -y vtk``; only the plain-VTK tests need it) and keep
+its numpy compatible with the binary's. In the GUI, Tools > Manage Plugins > Load New can
+also load ``plugins/EchoPlugin.py``; tick "Auto Load".
 """
 from __future__ import annotations
 
