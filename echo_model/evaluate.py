@@ -158,6 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=("euler", "heun", "midpoint"), default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     parser.add_argument("--no-plots", action="store_true")
 
 
@@ -165,6 +166,10 @@ def run(args: argparse.Namespace) -> int:
     from .data.store import TrajectoryStore
     from .rollout import Surrogate
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     sur = Surrogate.load(args.model, device=args.device)
     with TrajectoryStore(args.dataset) as store:
         if store.info.field_layout != sur.field_layout:

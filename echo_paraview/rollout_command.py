@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
     parser.add_argument("--sampler", choices=("euler", "heun", "midpoint"), default=None)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:i]")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     parser.add_argument("--name", default="prediction", help="stem of the written .pvd (default prediction)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
 
@@ -68,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
     from .io.pvd import write_pvd
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     sur = Surrogate.load(args.model, device=args.device)
     traj, source = _load_input(args, sur)
     n_obs = sur.n_observed_frames
