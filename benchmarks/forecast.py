@@ -123,7 +123,7 @@ def main() -> int:
     ae_file = work / "refine/model.safetensors"
     stage("3a cache latents", work / "latents/latents.h5",
           ["cache-latents", "--ae", str(ae_file), "--data", args.data, "--out", str(work / "latents/latents.h5"),
-           "--window-stride", "2", *th])
+           "--window-stride", "1", *th])
     gen_stages = [
         ("3b DiT (flow)", work / "dit/echo_model.safetensors",
          ["train", "dit", "--cache", str(work / "latents/latents.h5"), "--run", str(work / "dit"), "--steps",
@@ -247,7 +247,7 @@ def main() -> int:
             ax.set_title(t)
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.colorbar(im, ax=axs, shrink=0.85, label="vorticity")
+        fig.colorbar(im, ax=axs, shrink=0.85, label=store.info.field_layout[0][0])
         fig.suptitle(f"test trajectory {test[0]}, frame {horizon2} after the initial frame (2x training horizon)")
         fig.savefig(results / "forecast.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
