@@ -180,14 +180,16 @@ def gaussian_random_vorticity(
 ) -> np.ndarray:
     """One sample of N(0, tau^(2 alpha - 2) (-lap + tau^2)^(-alpha)) on the unit square, zero mean.
 
-    With alpha = 2.5, tau = 7 this is FNO's N(0, 7^(3/2) (-lap + 49)^(-2.5)). Pointwise
-    variance = sum_k sqrt_eig_k^2, as in FNO's GaussianRF. Returns (n, n) float64 in [i_x, i_y].
+    With alpha = 2.5, tau = 7 this is FNO's N(0, 7^(3/2) (-lap + 49)^(-2.5)), scaled exactly like
+    FNO's GaussianRF (its sqrt_eig carries a sqrt(2) and it keeps the real part of a complex
+    field): pointwise variance = 2 sum_k 7^3 (4 pi^2 |k|^2 + 49)^(-2.5), std ~ 0.30.
+    Returns (n, n) float64 in [i_x, i_y].
     """
     m = max_mode
     z = _hermitian_block(rng, m, 2)
     k = np.arange(-m, m + 1)
     k2 = TWO_PI**2 * (k[:, None] ** 2 + k[None, :] ** 2)
-    sqrt_eig = tau ** (alpha - 1.0) * (k2 + tau**2) ** (-alpha / 2.0)
+    sqrt_eig = math.sqrt(2.0) * tau ** (alpha - 1.0) * (k2 + tau**2) ** (-alpha / 2.0)
     coef = _block_to_rfft(z * sqrt_eig, m, n, 2) * (n * n)
     return np.fft.irfftn(coef, s=(n, n), axes=(0, 1))
 
