@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import threading
 import time
@@ -238,8 +239,9 @@ def generate_family(cfg: FamilyConfig, out: Path, work_dir: Path, progress: bool
                     cfg.end_time if results[i] is not None else min(latest_log_time(d), cfg.end_time)
                     for i, d in enumerate(dirs)
                 )
-                bar.n = round(done, 3)
-                bar.refresh()
+                if round(done, 1) != round(bar.n, 1):  # redraw only on change: logs stay short
+                    bar.n = round(done, 3)
+                    bar.refresh()
     if bar is not None:
         bar.n = round(total, 3)
         bar.close()
@@ -296,7 +298,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=d.jobs, help="cases run at once, 1 core each (default %(default)s)")
     parser.add_argument("--nice", type=int, default=d.nice, help="nice level of the solvers (default %(default)s)")
     parser.add_argument("--work-dir", type=Path, default=None,
-                        help="case folders (default: <out without .h5>_cases next to the output)")
+                        help="case folders (default: $ECHOPV_CACHE or ~/.cache/echopv, then cylinder/<out name>)")
     parser.add_argument("--keep-case", action="store_true",
                         help="keep the OpenFOAM time directories (default: delete after extraction)")
 
@@ -309,7 +311,8 @@ def run(args: argparse.Namespace) -> int:
         keep_case=args.keep_case,
     )
     out = Path(args.out)
-    work = args.work_dir or out.with_name(out.stem + "_cases")
+    cache = Path(os.environ.get("ECHOPV_CACHE") or Path.home() / ".cache" / "echopv")
+    work = args.work_dir or cache / "cylinder" / out.stem
     t0 = time.perf_counter()
     rows = generate_family(cfg, out, work)
     wall = time.perf_counter() - t0
