@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -314,7 +315,11 @@ def run(args: argparse.Namespace) -> int:
     cache = Path(os.environ.get("ECHOPV_CACHE") or Path.home() / ".cache" / "echopv")
     work = args.work_dir or cache / "cylinder" / out.stem
     t0 = time.perf_counter()
-    rows = generate_family(cfg, out, work)
+    try:
+        rows = generate_family(cfg, out, work)
+    except RuntimeError as exc:  # a solver/mesher failure: its log tail is the useful part
+        print(f"echopv generate cylinder: error: {exc}\n(case folders kept in {work})", file=sys.stderr)
+        return 1
     wall = time.perf_counter() - t0
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(rows)} trajectories) in {wall:.0f} s")
     print(f"{'case':<9} {'Um':>6} {'Re':>6} {'cx':>6} {'cy':>6} {'points':>7} {'frames':>6} {'St':>7} "

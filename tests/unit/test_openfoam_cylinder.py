@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -218,7 +219,7 @@ def test_generate_import_ci_cylinder_case(tmp_path: Path) -> None:
 
     # the numpy cell centres agree with OpenFOAM's own writeCellCentres
     case = tmp_path / "work" / "case_000"
-    env = {**__import__("os").environ, "WM_PROJECT_DIR": "/usr/share/openfoam"}
+    env = {**os.environ, "WM_PROJECT_DIR": "/usr/share/openfoam"}
     subprocess.run(["postProcess", "-func", "writeCellCentres", "-time", "0"], cwd=case, env=env,
                    check=True, capture_output=True)
     foam_c, _ = of.read_internal_field(case / "0" / "C")
