@@ -142,7 +142,7 @@ def iter_trajectories(
                     k = max(1, int(round(config.keep_fraction * n * n)))
                     ids = np.sort(rng.choice(n * n, size=k, replace=False))
                     points, fields = full_points[ids], fields[:, ids]
-                    meta["grid_ids"] = "subset"  # the kept ids are implied by the points
+                    meta["keep_fraction"] = config.keep_fraction  # kept nodes = the stored points
                 yield Trajectory(
                     points=points,
                     fields=fields,
@@ -260,7 +260,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "ns2d-128": ("ns2d", dict(n_traj=200, resolution=128, frames=21, dt_frame=0.5, burn_in=5.0)),
     "ns2d-256": ("ns2d", dict(n_traj=50, resolution=256, frames=21, dt_frame=0.5, burn_in=5.0)),
     "ns2d-64-irregular": ("ns2d", dict(n_traj=1000, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0, keep_fraction=0.5)),
-    "ns3d-32": ("ns3d", dict(n_traj=64, resolution=32)),
+    "ns3d-32": ("ns3d", dict(n_traj=64, resolution=32, frames=13, dt_frame=0.1, cells=False)),
 }
 
 

@@ -158,6 +158,7 @@ def iter_trajectories(
                     k = max(1, int(round(config.keep_fraction * n**3)))
                     ids = np.sort(rngs[b].choice(n**3, size=k, replace=False))
                     points, fields = full_points[ids], fields[:, ids]
+                    meta["keep_fraction"] = config.keep_fraction
                 yield Trajectory(
                     points=points,
                     fields=fields,

@@ -1,10 +1,14 @@
 """Pseudo-spectral Navier–Stokes (2D vorticity, 3D velocity): exact solutions, conservation, dealiasing,
 reproducibility, and the `echopv generate ns2d/ns3d` commands. Small grids, float64 where it matters."""
 import math
+import os
 
 import numpy as np
 import pytest
-import torch
+
+# spinning OpenMP threads crawl on the shared 2-core machine (see echo_model/cases/ns2d.py)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 from echo_model.cases import spectral_ns as sns
 from echo_model.data.store import TrajectoryStore
