@@ -3,6 +3,7 @@
     sampler = WindowSampler(store, split="train", n_frames=9, keep=(0.5, 1.0), n_query=2048)
     item = sampler.sample(rng)          # one window of one trajectory
     batch = sampler.batch(step, 4)      # collated, deterministic in (seed, step, rank)
+    WindowSampler(..., shift=1/32)      # random translation augmentation (see __init__)
 
 An item (torch, float32, all normalised: coordinates by the dataset's Domain to [0, 1]^d, values
 z-scored by its ChannelStats):
@@ -33,7 +34,7 @@ class WindowSampler:
                  n_frames: int = 9, frame_stride: int = 1, keep: tuple[float, float] = (0.5, 1.0),
                  n_query: int | None = None, indices: Sequence[int] | None = None, seed: int = 0,
                  cache_bytes: int = 1 << 30, stats: ChannelStats | None = None,
-                 domain: Domain | None = None) -> None:
+                 domain: Domain | None = None, shift: float = 0.0) -> None:
         self.store = store if isinstance(store, TrajectoryStore) else TrajectoryStore(store)
         info = self.store.info
         # stats/domain override the dataset's: a model refined on new data keeps its own normalisation
@@ -47,6 +48,11 @@ class WindowSampler:
             raise ValueError(f"keep fractions must satisfy 0 < lo <= hi <= 1, got {keep}")
         self.n_frames, self.frame_stride, self.keep, self.n_query = int(n_frames), int(frame_stride), keep, n_query
         self.seed = seed
+        # Random translation of all coordinates (inputs and queries alike) by up to +-shift/2 per
+        # axis, wrapped on periodic axes. On a regular mesh the point-to-latent-node offsets take only
+        # a few discrete values; shifting by a fraction of a latent-grid spacing shows the continuous
+        # kernels every offset, which is what decoding at other resolutions needs.
+        self.shift = float(shift)
         span = (self.n_frames - 1) * self.frame_stride + 1
         self.usable = [i for i in self.indices if self.store.n_frames(i) >= span]
         if not self.usable:
@@ -95,7 +101,15 @@ class WindowSampler:
         span = (self.n_frames - 1) * self.frame_stride + 1
         start = int(rng.integers(self.store.n_frames(traj) - span + 1))
         keep = float(rng.uniform(*self.keep))
-        return self.window(traj, start, keep, rng, self.n_query)
+        item = self.window(traj, start, keep, rng, self.n_query)
+        if self.shift > 0:
+            d = item["points"].shape[1]
+            off = torch.from_numpy((rng.random(d) - 0.5).astype(np.float32) * self.shift)
+            per = torch.tensor(self.domain.periodic)
+            for key in ("points", "query_points"):
+                moved = item[key] + off
+                item[key] = torch.where(per, torch.remainder(moved, 1.0), moved)
+        return item
 
     def batch(self, step: int, batch_size: int, rank: int = 0) -> dict[str, torch.Tensor]:
         """A collated batch that depends only on (seed, step, rank): resumable and shard-distinct."""

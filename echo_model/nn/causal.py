@@ -46,6 +46,8 @@ def _temporal_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     t_in = x.shape[2]
     pad = [0, 0] * (x.ndim - 3) + [kt - 1, 0]
     xp = F.pad(x, pad)
+    if x.ndim == 5:  # 2-D space: one Conv3d with a (kt, 1, 1) kernel
+        return F.conv3d(xp, weight[:, :, :, None, None], bias, stride=(stride, 1, 1))
     t_out = (t_in - 1) // stride + 1
     out = None
     for k in range(kt):

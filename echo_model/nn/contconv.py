@@ -264,13 +264,13 @@ class PointsToGrid(nn.Module):
     def pairs(self, points: torch.Tensor, cache: bool = True) -> PairList:
         return neighbour_pairs(points, self.grid, self.radius, self.periodic, to_grid=True, cache=cache)
 
-    def _chunk(self, values: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor, delta: torch.Tensor,
-               weight: torch.Tensor, n_t: int) -> torch.Tensor:
-        # values (N, F, Cin) -> (n_t, F, H)
-        k = self.kernel(delta).view(-1, self.cin, self.hidden) * weight[:, None, None]
-        msg = torch.einsum("efi,eih->efh", values.index_select(0, src), k)
-        out = values.new_zeros((n_t, values.shape[1], self.hidden))
-        return out.index_add_(0, tgt, msg)
+    def _chunk(self, values: torch.Tensor, src: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        # values (N, F, Cin); src/weight (n_t, K), delta (n_t, K, d) padded (weight 0) -> (n_t, F, H)
+        n_t, k = src.shape
+        a = (self.kernel(delta) * weight[..., None]).reshape(n_t, k * self.cin, self.hidden)
+        u = values.index_select(0, src.reshape(-1)).reshape(n_t, k, -1, self.cin)  # (n_t, K, F, Cin)
+        u = u.permute(0, 1, 3, 2).reshape(n_t, k * self.cin, -1)  # (n_t, K Cin, F)
+        return torch.bmm(u.transpose(1, 2), a)  # contraction over (K, Cin) as one batched matmul
 
     def forward(self, points: torch.Tensor, values: torch.Tensor, chunk_size: int | None = None,
                 cache: bool = True) -> torch.Tensor:
@@ -282,15 +282,13 @@ class PointsToGrid(nn.Module):
             vals = values.float().permute(1, 0, 2).contiguous()  # (N, F, Cin): gather along dim 0
             n_f = vals.shape[1]
             fc = n_f if chunk_size is None else max(1, min(n_f, chunk_size // max(1, pairs_max_degree(pairs))))
-            tgt_all = _targets_of(pairs)
             outs_f = []
             for f0 in range(0, n_f, fc):
                 v = vals[:, f0 : f0 + fc]
                 budget = None if chunk_size is None else max(1, chunk_size // v.shape[1])
                 parts = []
                 for t0, t1 in _target_chunks(pairs.ptr, budget):
-                    e0, e1 = int(pairs.ptr[t0]), int(pairs.ptr[t1])
-                    args = (v, pairs.src[e0:e1], tgt_all[e0:e1] - t0, pairs.delta[e0:e1], pairs.weight[e0:e1], t1 - t0)
+                    args = (v, *_padded(pairs, t0, t1))
                     if torch.is_grad_enabled() and (budget is not None):
                         parts.append(checkpoint(self._chunk, *args, use_reentrant=False))
                     else:
@@ -327,12 +325,12 @@ class GridToPoints(nn.Module):
     def pairs(self, query: torch.Tensor, cache: bool = True) -> PairList:
         return neighbour_pairs(query, self.grid, self.radius, self.periodic, to_grid=False, cache=cache)
 
-    def _chunk(self, feats: torch.Tensor, src: torch.Tensor, tgt: torch.Tensor, delta: torch.Tensor,
-               weight: torch.Tensor, n_t: int) -> torch.Tensor:
-        # feats (G, F, H) -> (n_t, F, Cout)
-        k = self.kernel(delta) * weight[:, None]  # (e, H)
-        msg = feats.index_select(0, src) * k[:, None, :]
-        h = feats.new_zeros((n_t, feats.shape[1], self.hidden)).index_add_(0, tgt, msg)
+    def _chunk(self, feats: torch.Tensor, src: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        # feats (G, F, H); src/weight (n_t, K), delta (n_t, K, d) padded (weight 0) -> (n_t, F, Cout)
+        n_t, k = src.shape
+        a = self.kernel(delta) * weight[..., None]  # (n_t, K, H)
+        g = feats.index_select(0, src.reshape(-1)).reshape(n_t, k, feats.shape[1], self.hidden)
+        h = (g * a[:, :, None, :]).sum(1)  # depthwise kernel
         return self.head(torch.nn.functional.gelu(h + self.bias))
 
     def forward(self, grid_feats: torch.Tensor, query: torch.Tensor, chunk_size: int | None = None,
@@ -344,7 +342,6 @@ class GridToPoints(nn.Module):
             n_f = grid_feats.shape[0]
             g = grid_feats.float().reshape(n_f, self.cin, -1).permute(2, 0, 1)  # (G, F, Cin)
             feats = self.lin_in(g)  # (G, F, H): grid-sized, fine
-            tgt_all = _targets_of(pairs)
             fc = n_f if chunk_size is None else max(1, min(n_f, chunk_size // max(1, pairs_max_degree(pairs))))
             outs_f = []
             for f0 in range(0, n_f, fc):
@@ -352,8 +349,7 @@ class GridToPoints(nn.Module):
                 budget = None if chunk_size is None else max(1, chunk_size // fe.shape[1])
                 parts = []
                 for t0, t1 in _target_chunks(pairs.ptr, budget):
-                    e0, e1 = int(pairs.ptr[t0]), int(pairs.ptr[t1])
-                    args = (fe, pairs.src[e0:e1], tgt_all[e0:e1] - t0, pairs.delta[e0:e1], pairs.weight[e0:e1], t1 - t0)
+                    args = (fe, *_padded(pairs, t0, t1))
                     if torch.is_grad_enabled() and budget is not None:
                         parts.append(checkpoint(self._chunk, *args, use_reentrant=False))
                     else:
@@ -363,14 +359,25 @@ class GridToPoints(nn.Module):
             return out.permute(1, 0, 2)
 
 
-# per-PairList derived tensors, kept alongside the cache entry
-def _targets_of(pairs: PairList) -> torch.Tensor:
-    t = getattr(pairs, "_targets", None)
-    if t is None:
-        counts = pairs.ptr[1:] - pairs.ptr[:-1]
-        t = torch.repeat_interleave(torch.arange(pairs.n_targets, device=pairs.ptr.device), counts)
-        pairs._targets = t  # type: ignore[attr-defined]
-    return t
+def _padded(pairs: PairList, t0: int, t1: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Targets t0..t1 as a dense (n_t, K) neighbour table (K = their max degree; padding has weight 0).
+
+    Dense tables turn the neighbour sums into batched matmuls / reductions instead of scatters.
+    """
+    start = pairs.ptr[t0:t1]
+    deg = pairs.ptr[t0 + 1 : t1 + 1] - start
+    k = max(1, int(deg.max())) if t1 > t0 else 1
+    ar = torch.arange(k, device=start.device)
+    valid = ar[None, :] < deg[:, None]
+    pos = torch.where(valid, start[:, None] + ar[None, :], start[:, None].clamp(max=max(0, pairs.n_pairs - 1)))
+    if pairs.n_pairs == 0:
+        n_t = t1 - t0
+        z = torch.zeros(n_t, k, device=start.device)
+        return z.long(), torch.zeros(n_t, k, pairs.delta.shape[1], device=start.device), z
+    src = pairs.src[pos]
+    delta = pairs.delta[pos]
+    weight = torch.where(valid, pairs.weight[pos], torch.zeros((), device=start.device))
+    return src, delta, weight
 
 
 def pairs_max_degree(pairs: PairList) -> int:

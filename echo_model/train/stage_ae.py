@@ -72,6 +72,9 @@ def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float, batc
     p.add_argument("--keep-max", type=float, default=1.0)
     p.add_argument("--chunk-size", type=int, default=None,
                    help="max (neighbour pair x frame) per continuous-conv chunk (bounds memory)")
+    p.add_argument("--shift", type=float, default=1.0,
+                   help="random translation of each sample by up to +-shift/2 latent-grid spacings (0 = off); "
+                        "teaches the continuous kernels all point-node offsets, for decoding at other resolutions")
     p.add_argument("--split", default="train")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -119,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     frames = args.frames or DEFAULT_FRAMES.get(args.preset, 1 + 4 * cfg.time_factor)
     cfg.latent_shape(frames)  # validates 1 + f k
     sampler = WindowSampler(store, split=args.split, n_frames=frames, frame_stride=args.frame_stride,
-                            keep=(args.keep_min, args.keep_max), n_query=args.n_query, seed=args.seed)
+                            keep=(args.keep_min, args.keep_max), n_query=args.n_query, seed=args.seed,
+                            shift=args.shift / max(cfg.grid))
     n_pts = store.n_points(sampler.usable[0])
     meta = {"kind": "autoencoder", MODEL_KEY: cfg.to_dict(), **dataset_meta(store, args.data),
             "stage": "ae", "n_frames": frames, "frame_stride": args.frame_stride,

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     stats = ChannelStats.from_dict(meta["stats"]) if "stats" in meta else None
     domain = Domain.from_dict(meta["domain"]) if "domain" in meta else None
     sampler = WindowSampler(store, split=args.split, n_frames=1, keep=(args.keep_min, args.keep_max),
-                            n_query=args.n_query, seed=args.seed, stats=stats, domain=domain)
+                            n_query=args.n_query, seed=args.seed, stats=stats, domain=domain,
+                            shift=args.shift / max(cfg.grid))
     meta = {**meta, "stage": "refine", "refine_dataset": {"name": store.info.name, "path": str(args.data)}}
     trainer = Trainer(model, run_dir, train_config(args, "refine"), model_prefix=MODEL_KEY, meta=meta,
                       resume=not args.no_resume)

@@ -9,7 +9,7 @@ import torch
 from echo_model.nn.contconv import (GridToPoints, PointsToGrid, clear_neighbour_cache, neighbour_cache_size,
                                     neighbour_pairs)
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small tensors; spin-waiting threads hurt on a shared machine
 
 
 def _brute_pairs(points, grid, radius, periodic):
