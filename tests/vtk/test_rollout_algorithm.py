@@ -315,3 +315,20 @@ def test_snap_index():
     assert timesteps.snap_index(ts, 7) == 2
     info = sddp  # keys exist in this VTK
     assert info.TIME_STEPS() is not None
+
+
+def test_progress_is_reported(fake_surrogate):
+    from vtkmodules.vtkCommonCore import vtkCommand
+
+    _, ckpt = fake_surrogate
+    src = sphere_with_p(6)
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputConnection(src.GetOutputPort())
+    alg.SetCheckpoint(str(ckpt))
+    alg.SetNumberOfFrames(4)
+    seen: list[float] = []
+    alg.AddObserver(vtkCommand.ProgressEvent, lambda obj, _ev: seen.append(obj.GetProgress()))
+    alg.UpdateTimeStep(0.5)
+    assert alg.last_error is None, alg.last_error
+    assert seen and max(seen) == pytest.approx(1.0)
+    assert any(0.0 < f < 1.0 for f in seen)  # intermediate steps, not just start/end
