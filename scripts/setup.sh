@@ -9,14 +9,13 @@
 #
 # torch choice (environment variables):
 #   ECHOPV_TORCH_SPEC       pip requirement for torch (default: torch==2.13.0)
-#   ECHOPV_TORCH_INDEX_URL  extra index to take torch from. Unset: the CPU wheels index
-#                           https://download.pytorch.org/whl/cpu is added when reachable (a
-#                           plain PyPI `torch` on Linux is the multi-GB CUDA build); machines with
-#                           a local wheelhouse in pip.conf use that. GPU users pick their CUDA
-#                           build, e.g.
+#   ECHOPV_TORCH_INDEX_URL  extra index to take torch from (unset: only the indexes in pip's own
+#                           configuration; this machine's pip.conf serves the CPU wheel from disk).
+#                           Elsewhere a plain PyPI `torch` on Linux is the multi-GB CUDA build: pick
+#                           CPU or a CUDA version with PyTorch's own wheel index, e.g.
 #                             ECHOPV_TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 \
 #                             ECHOPV_TORCH_SPEC='torch==2.13.0' bash scripts/setup.sh
-#                           (set it to "none" to use only pip's configured indexes).
+#                           (.../whl/cpu for the CPU-only build).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -81,12 +80,7 @@ if torch_ok; then
 else
     extra=()
     idx="${ECHOPV_TORCH_INDEX_URL:-}"
-    if [[ -z "$idx" ]]; then
-        if "$VENV/bin/python" -c 'import urllib.request as u; u.urlopen("https://download.pytorch.org/whl/cpu/torch/", timeout=5)' >/dev/null 2>&1; then
-            idx=https://download.pytorch.org/whl/cpu
-        fi
-    fi
-    if [[ -n "$idx" && "$idx" != none ]]; then extra=(--extra-index-url "$idx"); fi
+    if [[ -n "$idx" ]]; then extra=(--extra-index-url "$idx"); fi
     step "torch: installing $TORCH_SPEC ${extra[*]:-(from the indexes in pip.conf)}"
     quiet "${PIP[@]}" install "$TORCH_SPEC" "${extra[@]}"
 fi
