@@ -67,6 +67,26 @@ def step_cost_2d(n: int, batch: int, repeats: int = 20) -> float:
     return (time.perf_counter() - t0) / repeats
 
 
+def largest_step_costs() -> list[tuple[str, float]]:
+    """ms per time step at the largest supported sizes (batch 1, float32), after a warm-up."""
+    out = []
+    s2 = sns.VorticitySolver2D(sns.SolverSettings(resolution=1024))
+    w0 = sns.gaussian_random_vorticity(1024, sns.trajectory_rng(0, 0))[None]
+    s2.simulate(w0, 1e-5, [0.0, 1e-3])
+    s2.n_steps = 0
+    t0 = time.perf_counter()
+    s2.simulate(w0, 1e-5, [0.0, 0.02])
+    out.append(("ns2d 1024^2 (1,048,576 points)", (time.perf_counter() - t0) / s2.n_steps * 1e3))
+    s3 = sns.VelocitySolver3D(sns.SolverSettings(resolution=64))
+    u0 = sns.taylor_green_3d(64)[None]
+    s3.simulate(u0, 1e-3, [0.0, 1e-3])
+    s3.n_steps = 0
+    t0 = time.perf_counter()
+    s3.simulate(u0, 1e-3, [0.0, 0.02])
+    out.append(("ns3d 64^3 (262,144 points)", (time.perf_counter() - t0) / s3.n_steps * 1e3))
+    return out
+
+
 def time_3d(n: int, n_traj: int, batch: int) -> dict:
     cfg = NS3DConfig(n_traj=n_traj, resolution=n, **SAMPLE_3D)
     t0 = time.perf_counter()
@@ -95,6 +115,32 @@ def decay_errors() -> list[tuple[str, float]]:
         rate = -math.log(float(sns.energy_3d(u[:, 1]) / sns.energy_3d(u[:, 0]))) / 0.5
         out.append((f"3D ABC (Beltrami, full nonlinear term), 16^3, {scheme}, float64", abs(rate / (2 * nu * (2 * math.pi) ** 2) - 1)))
     return out
+
+
+def scheme_comparison(n: int = 64, batch: int = 4, nu: float = 1e-5, t_end: float = 20.0) -> str:
+    """Accuracy/cost of the two integrators at low viscosity against ifrk4 at CFL 0.05 (float64)."""
+    w0 = np.stack([sns.gaussian_random_vorticity(n, sns.trajectory_rng(0, i)) for i in range(batch)])
+    lines = [
+        f"# Time integrators at low viscosity ({n}^2, nu = {nu:g}, t = {t_end:g}, batch {batch}, float64, dt_max 1e-2)",
+        "",
+        "| scheme | CFL | steps | wall s | max abs w | rel. L2 vs ifrk4 CFL 0.05 |",
+        "|---|---|---|---|---|---|",
+    ]
+    ref = None
+    for scheme, cfl in [("ifrk4", 0.05), ("cn_heun", 0.1), ("cn_heun", 0.3), ("ifrk4", 0.3), ("ifrk4", 1.0)]:
+        solver = sns.VorticitySolver2D(sns.SolverSettings(resolution=n, scheme=scheme, cfl=cfl, dtype="float64"))
+        t0 = time.perf_counter()
+        try:
+            w = solver.simulate(w0, nu, [0.0, t_end])[:, -1]
+        except ValueError:
+            lines.append(f"| {scheme} | {cfl} | {solver.n_steps} | {time.perf_counter() - t0:.1f} | blew up | |")
+            continue
+        wall = time.perf_counter() - t0
+        ref = w if ref is None else ref
+        err = float((w - ref).norm() / ref.norm())
+        lines.append(f"| {scheme} | {cfl} | {solver.n_steps} | {wall:.1f} | {float(w.abs().max()):.2f} | {err:.1e} |")
+    lines += ["", "Command: `.venv/bin/python benchmarks/generation_ns.py --schemes`"]
+    return "\n".join(lines) + "\n"
 
 
 def preview(path: Path, out: Path) -> None:
@@ -135,8 +181,15 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "generation_ns.md"))
     ap.add_argument("--preview", default=str(ROOT / "sample_cases" / "ns2d_vorticity" / "preview.png"))
+    ap.add_argument("--schemes", action="store_true",
+                    help="only compare the integrators at nu = 1e-5 (writes results/generation_ns_schemes.md)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.schemes:
+        text = scheme_comparison()
+        print(text)
+        (Path(args.results).parent / "generation_ns_schemes.md").write_text(text)
+        return 0
     load0 = os.getloadavg()[0]
 
     rows = [time_2d(64, 8, 8), time_2d(128, 2, 2)]
@@ -148,6 +201,7 @@ def main() -> int:
         rows.append(dict(case="ns2d 256^2", n_traj=1, batch=1, wall=float("nan"), per_traj=steps * s_step,
                          steps=steps, how=f"estimated (upper bound): {steps} steps x {s_step * 1e3:.1f} ms/step"))
     rows.append(time_3d(32, 1, 1))
+    big = largest_step_costs()
     errors = decay_errors()
     load1 = os.getloadavg()[0]
 
@@ -167,6 +221,8 @@ def main() -> int:
     ]
     for r in rows:
         lines.append(f"| {r['case']} | {r['n_traj']} | {r['batch']} | {r['steps']} | {r['per_traj']:.2f} | {r['how']} |")
+    lines += ["", "| largest sizes, batch 1 | ms per time step |", "|---|---|"]
+    lines += [f"| {name} | {ms:.1f} |" for name, ms in big]
     lines += ["", "| decay-rate check | relative error |", "|---|---|"]
     lines += [f"| {name} | {err:.2e} |" for name, err in errors]
     lines += ["", "Command: `.venv/bin/python benchmarks/generation_ns.py" + (" --quick`" if args.quick else "`")]
