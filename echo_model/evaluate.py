@@ -78,14 +78,16 @@ def score(out: dict) -> dict:
     grid = metrics.grid_shape(out["points"])
     if grid is not None:
         h, w, order = grid
-        errs, spec_p, spec_t = [], [], []
+        errs, errs_res, spec_p, spec_t = [], [], [], []
         for b in range(pred.shape[0]):
             fp = pred[b, -1][order].reshape(h, w, -1)
             ft = true[b, -1][order].reshape(h, w, -1)
             errs.append(metrics.spectrum_error(fp, ft))
+            errs_res.append(metrics.spectrum_error(fp, ft, k_max=min(h, w) // 3))
             spec_p.append(metrics.energy_spectrum(fp)[1])
             spec_t.append(metrics.energy_spectrum(ft)[1])
         res["spectrum_log_error_last_frame"] = float(np.mean(errs))
+        res["spectrum_log_error_last_frame_k_le_N_over_3"] = float(np.mean(errs_res))
         res["spectrum_pred_last_frame"] = np.mean(spec_p, axis=0).tolist()
         res["spectrum_true_last_frame"] = np.mean(spec_t, axis=0).tolist()
     res["wall_s_per_traj"] = out["wall_s_per_traj"]

@@ -1,0 +1,58 @@
+"""Metrics: known answers for rel-MSE / rel-L2 reductions, spectra, correlation time, spread-skill."""
+import numpy as np
+import pytest
+
+from echo_model import metrics as M
+
+
+def test_reductions_are_per_trajectory_then_mean():
+    u = np.ones((2, 3, 4, 1))
+    p = u.copy()
+    p[0] *= 1.1  # trajectory 0: rel-MSE 0.01, rel-L2 0.1
+    p[1] *= 1.3  # trajectory 1: rel-MSE 0.09, rel-L2 0.3
+    assert M.rel_mse(p, u) == pytest.approx(0.05)
+    assert M.rel_l2(p, u) == pytest.approx(0.2)
+    assert M.rel_mse(p[0], u[0]) == pytest.approx(0.01)  # (T, N, C) is one trajectory
+    np.testing.assert_allclose(M.rel_mse_per_step(p, u), [0.05] * 3)
+    with pytest.raises(ValueError, match="shape"):
+        M.rel_mse(p[:, :2], u)
+
+
+def test_energy_spectrum_peak_and_parseval():
+    n = 32
+    x = np.arange(n) / n
+    xx, yy = np.meshgrid(x, x)
+    f = np.sin(2 * np.pi * 5 * xx) + 0.5 * np.cos(2 * np.pi * 3 * yy)
+    k, e = M.energy_spectrum(f)
+    assert k[np.argmax(e)] == 5
+    assert e[3] == pytest.approx(0.0625, rel=1e-6)  # 1/2 <(0.5 cos)^2> of the k = 3 mode
+    assert e.sum() == pytest.approx(0.5 * np.mean(f**2), rel=1e-6)
+    assert M.spectrum_error(f, f) == 0.0
+    assert M.spectrum_error(2 * f, f, k_max=8) == pytest.approx(np.log10(4.0), rel=1e-6)
+
+
+def test_grid_detection_order():
+    x = np.arange(4) / 4.0
+    xx, yy = np.meshgrid(x, x)
+    pts = np.stack([xx.ravel(), yy.ravel()], 1)
+    perm = np.random.default_rng(0).permutation(16)
+    h, w, order = M.grid_shape(pts[perm])
+    assert (h, w) == (4, 4)
+    np.testing.assert_allclose(pts[perm][order].reshape(4, 4, 2)[..., 0], xx)
+    assert M.grid_shape(pts[:-1]) is None
+
+
+def test_correlation_time_and_spread_skill():
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((1, 10, 200, 1))
+    p = u.copy()
+    p[:, 4:] = rng.standard_normal((1, 6, 200, 1))  # decorrelates after 4 frames
+    assert M.correlation_time(p, u, 0.8, dt=0.5) == pytest.approx(2.0)
+    # calibrated ensemble: truth and members drawn from the same distribution around a mean
+    mean = rng.standard_normal((1, 5, 500, 1))
+    truth = mean + rng.standard_normal(mean.shape)
+    members = mean[:, None] + rng.standard_normal((1, 16) + mean.shape[1:])  # (B, K, T, N, C)
+    ssr = M.spread_skill_ratio(members, truth)
+    assert 0.85 < ssr < 1.15
+    assert M.spread_skill_ratio(mean[:, None] + 0.1 * rng.standard_normal((1, 16) + mean.shape[1:]), truth) < 0.3
+    assert M.spread_skill_ratio(members[0], truth[0]) == pytest.approx(ssr)  # (K, T, N, C) for one trajectory
