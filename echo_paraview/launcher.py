@@ -155,6 +155,7 @@ def paraview_env(base: Mapping[str, str] | None = None, venv: str | None = None)
     env["PV_PLUGIN_PATH"] = os.pathsep.join([str(PLUGIN_DIR), *old_plug])
     env["ECHOPV_PYTHON"] = str(venv_python(venv))
     env.setdefault("ECHOPV_VENV", str(Path(venv or sys.prefix)))
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # torch's idle threads sleep: ParaView shares the cores
     return env
 
 

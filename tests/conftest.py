@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Idle OpenMP threads sleep instead of spinning (same policy as `echopv`); must precede torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parent.parent
 
 # The field every ParaView/VTK test model predicts, and how the tests create it on a mesh
