@@ -168,5 +168,8 @@ def test_stage_commands_train_resume_and_refine(tmp_path, capsys):
     assert stage_refine.run(_args(stage_refine, argv)) == 0
     model, meta = load_autoencoder(ref / "model.safetensors")
     assert meta["stage"] == "refine" and meta["stats"] == read_meta(run / "model.safetensors")["stats"]
+    assert meta["refine_replay"]["path"] == str(lo)  # stage-1 windows replayed by default
+    assert stage_refine.run(_args(stage_refine, argv[:5] + [str(tmp_path / "r2")] + argv[6:] + ["--replay", "none"])) == 0
+    assert read_meta(tmp_path / "r2" / "model.safetensors")["refine_replay"] is None
     with pytest.raises(ValueError, match="--init"):
         stage_refine.run(_args(stage_refine, ["--data", str(hi), "--run", str(tmp_path / "x")]))
