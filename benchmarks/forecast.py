@@ -188,7 +188,8 @@ def main() -> int:
             outs = [ae.decode(ae.encode(pu, _t.as_tensor(v[None, s : s + echo.window_frames])), pu)[0].numpy()
                     for s in (0, seg)]
             rec.append(echo.stats.denormalize(np.concatenate([outs[0][1:], outs[1][1:]])))
-    rows.append({"model": "autoencoder reconstruction (ceiling)", **score(np.stack(rec)), "wall_s_per_traj": None})
+    preds["reconstruction"] = np.stack(rec)
+    rows.append({"model": "autoencoder reconstruction (ceiling)", **score(preds["reconstruction"]), "wall_s_per_traj": None})
     persistence = np.repeat(obs[:, -1:], horizon2, axis=1)
     rows.append({"model": "persistence (last observed frame)", **score(persistence), "wall_s_per_traj": 0.0})
     p, w, _ = forecast(base)
@@ -218,7 +219,8 @@ def main() -> int:
     grid = M.grid_shape(points)
     if grid is not None:
         h, wd, order = grid
-        for name, arr in (("ECHO heun 10", preds["heun10"]), ("baseline", preds["baseline"])):
+        for name, arr in (("ECHO heun 10", preds["heun10"]), ("baseline", preds["baseline"]),
+                          ("autoencoder reconstruction", preds["reconstruction"])):
             for label, kmax in (("k<=N/3", min(h, wd) // 3), ("all k", None)):
                 spec[f"{name} ({label})"] = float(np.mean([
                     M.spectrum_error(arr[b, -1][order].reshape(h, wd, -1), true[b, -1][order].reshape(h, wd, -1), kmax)
