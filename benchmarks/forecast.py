@@ -96,6 +96,8 @@ def main() -> int:
     ap.add_argument("--ensemble", type=int, default=4, help="ensemble size for the spread-skill row")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--parallel", action="store_true", help="train the DiT and the baseline concurrently")
+    ap.add_argument("--cfg-scales", default="1.5,3", help="classifier-free guidance scales to try (heun 10)")
+    ap.add_argument("--dit-extra", default="", help="extra `echopv train dit` arguments (ablations)")
     ap.add_argument("--results", default=str(ROOT / "benchmarks/results"))
     ap.add_argument("--model-out", default=str(ROOT / "sample_cases/ns2d_vorticity/model_tiny.safetensors"))
     args = ap.parse_args()
@@ -127,7 +129,8 @@ def main() -> int:
     gen_stages = [
         ("3b DiT (flow)", work / "dit/echo_model.safetensors",
          ["train", "dit", "--cache", str(work / "latents/latents.h5"), "--run", str(work / "dit"), "--steps",
-          str(args.dit_steps), "--batch-size", "16", "--lr", "1e-3", "--ckpt-every", "500", "--no-progress", *th]),
+          str(args.dit_steps), "--batch-size", "16", "--lr", "1e-3", "--ckpt-every", "500", "--no-progress", *th,
+          *args.dit_extra.split()]),
         ("3c baseline (regression)", work / "baseline/echo_model.safetensors",
          ["train", "baseline", "--cache", str(work / "latents/latents.h5"), "--run", str(work / "baseline"),
           "--steps", str(args.baseline_steps), "--batch-size", "16", "--lr", "1e-3", "--ckpt-every", "500",
@@ -201,6 +204,9 @@ def main() -> int:
             rows.append({"model": f"ECHO {sampler} {steps} steps", "sampler": sampler, "steps": steps,
                          **score(p), "wall_s_per_traj": w})
             preds[f"{sampler}{steps}"] = p
+    for cfg_scale in [float(c) for c in args.cfg_scales.split(",") if c]:
+        p, w, _ = forecast(echo, sampler="heun", steps=10, cfg_scale=cfg_scale)
+        rows.append({"model": f"ECHO heun 10 steps, CFG scale {cfg_scale:g}", **score(p), "wall_s_per_traj": w})
     if "heun10" not in preds:  # the reference configuration of the figures
         preds["heun10"] = forecast(echo, sampler="heun", steps=10)[0]
     p, w, samples = forecast(echo, sampler="heun", steps=10, n_samples=args.ensemble)
