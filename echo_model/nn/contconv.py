@@ -53,7 +53,7 @@ from torch.utils.checkpoint import checkpoint
 # neighbour pairs (grid binning) and their cache
 # --------------------------------------------------------------------------------------------
 
-_BUILD_CHUNK = 1 << 18  # points per block while building pairs (bounds the candidate tensors)
+_BUILD_CHUNK = 1 << 16  # points per block while building pairs (bounds the candidate tensors, ~4 MB per 1k points)
 _CACHE_MAX = 8
 _CACHE: "OrderedDict[tuple, PairList]" = OrderedDict()
 
@@ -62,7 +62,7 @@ _CACHE: "OrderedDict[tuple, PairList]" = OrderedDict()
 class PairList:
     """Point/grid-node pairs grouped by target, CSR style.
 
-    ptr (n_targets + 1,) int64 start of each target's pairs; src (E,) int64 source index of each
+    ptr (n_targets + 1,) int64 start of each target's pairs; src (E,) int32 source index of each
     pair; delta (E, d) float32 offset point - node in grid spacings; weight (E,) float32
     normalised distance weight (sums to 1 per target that has pairs); has (n_targets,) bool.
     """
@@ -139,23 +139,44 @@ def _point_node_pairs(
         idx = torch.where(per, torch.remainder(idx, sizes.to(torch.int64)), idx)
         flat = (idx * strides_t).sum(-1)
         pi, ki = ok.nonzero(as_tuple=True)
-        out_p.append(pi + start)
-        out_n.append(flat[pi, ki])
+        out_p.append((pi + start).to(torch.int32))  # int32 halves the O(N) lists (2^31 points is plenty)
+        out_n.append(flat[pi, ki].to(torch.int32))
         out_d.append(delta[pi, ki])
         out_w.append(_distance_weight(s2[pi, ki]))
-    return torch.cat(out_p), torch.cat(out_n), torch.cat(out_d), torch.cat(out_w)
+    cat = [torch.cat(out_p)]
+    del out_p
+    cat.append(torch.cat(out_n))
+    del out_n
+    cat.append(torch.cat(out_d))
+    del out_d
+    cat.append(torch.cat(out_w))
+    return tuple(cat)
 
 
-def _csr(target: torch.Tensor, source: torch.Tensor, delta: torch.Tensor, w: torch.Tensor, n_targets: int) -> PairList:
-    order = torch.argsort(target, stable=True)
-    target, source, delta, w = target[order], source[order], delta[order], w[order]
-    counts = torch.bincount(target, minlength=n_targets)
-    ptr = torch.zeros(n_targets + 1, dtype=torch.int64, device=target.device)
+def _csr(parts: list[torch.Tensor], to_grid: bool, n_targets: int) -> PairList:
+    """Group pairs by target. `parts` = [point, node, delta, weight] is consumed (emptied) so that
+    arrays are freed as soon as they are reordered: the transient peak stays ~2x the final lists."""
+    pi, ni, delta, w = parts
+    parts.clear()
+    target, source = (ni, pi) if to_grid else (pi, ni)
+    del pi, ni
+    if to_grid:  # point-major generation: sort by node (decoder pairs are already target-major)
+        order = torch.argsort(target, stable=True)
+        target = target[order]
+        source = source[order]
+        delta = delta[order]
+        w = w[order]
+        del order
+    tl = target.long()
+    del target
+    counts = torch.bincount(tl, minlength=n_targets)
+    ptr = torch.zeros(n_targets + 1, dtype=torch.int64, device=tl.device)
     ptr[1:] = torch.cumsum(counts, 0)
-    total = torch.zeros(n_targets, dtype=torch.float32, device=target.device).index_add_(0, target, w)
+    total = torch.zeros(n_targets, dtype=torch.float32, device=tl.device).index_add_(0, tl, w)
     has = total > 0
-    w = w / total.clamp(min=1e-30)[target]
-    return PairList(ptr=ptr, src=source, delta=delta.contiguous(), weight=w.contiguous(), has=has)
+    w = w / total.clamp(min=1e-30)[tl]
+    # int32 sources: the lists are O(N) and cached, so they dominate memory at 10^6 points
+    return PairList(ptr=ptr, src=source.to(torch.int32), delta=delta.contiguous(), weight=w.contiguous(), has=has)
 
 
 def neighbour_pairs(
@@ -185,12 +206,9 @@ def neighbour_pairs(
             _CACHE.move_to_end(key)
             return hit
     with torch.no_grad():
-        pi, ni, delta, w = _point_node_pairs(points.detach(), grid, radius, periodic)
+        parts = list(_point_node_pairs(points.detach(), grid, radius, periodic))
         n_nodes = int(math.prod(int(g) for g in grid))
-        if to_grid:
-            pairs = _csr(ni, pi, delta, w, n_nodes)
-        else:
-            pairs = _csr(pi, ni, delta, w, points.shape[0])
+        pairs = _csr(parts, to_grid, n_nodes if to_grid else points.shape[0])
     if key is not None:
         _CACHE[key] = pairs
         while len(_CACHE) > _CACHE_MAX:
@@ -374,7 +392,7 @@ def _padded(pairs: PairList, t0: int, t1: int) -> tuple[torch.Tensor, torch.Tens
         n_t = t1 - t0
         z = torch.zeros(n_t, k, device=start.device)
         return z.long(), torch.zeros(n_t, k, pairs.delta.shape[1], device=start.device), z
-    src = pairs.src[pos]
+    src = pairs.src[pos].long()
     delta = pairs.delta[pos]
     weight = torch.where(valid, pairs.weight[pos], torch.zeros((), device=start.device))
     return src, delta, weight
