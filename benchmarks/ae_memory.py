@@ -6,7 +6,8 @@ Each measurement runs in a fresh subprocess (so the peak resident set, ru_maxrss
 case alone); "peak extra" is that peak minus the resident set just before encoding (interpreter,
 torch, model, input arrays). Points are the res x res grid nodes, values a smooth random periodic
 field. `cold` includes building the neighbour lists (grid binning); `warm` is a second call with
-the lists cached. Chunked runs use --chunk-size (pairs x frames per chunk); unchunked runs are
+the lists cached. glibc's mmap threshold is fixed at 128 kB in the subprocesses so that the peak
+measures live memory rather than heap retention. Chunked runs use --chunk-size (pairs x frames per chunk); unchunked runs are
 skipped above --unchunked-max. Writes benchmarks/results/autoencoder_memory.{json,png} and prints
 a markdown table.
 """
@@ -78,6 +79,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "autoencoder_memory.json"))
     ap.add_argument("--png", default=str(RESULTS / "autoencoder_memory.png"))
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="keep glibc's dynamic mmap threshold (faster, but the peak RSS includes heap retention)")
     ap.add_argument("--_case", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._case:
@@ -90,12 +93,16 @@ def main() -> int:
         for chunk in [args.chunk_size] + ([None] if res <= args.unchunked_max else []):
             cmd = [sys.executable, __file__, "--_case", f"{res}:{chunk or 'none'}", "--preset", args.preset,
                    "--threads", str(args.threads)] + (["--model", args.model] if args.model else [])
-            out = subprocess.run(cmd, capture_output=True, text=True)
+            # Fixed mmap threshold: freed large blocks go back to the OS, so the peak RSS measures live
+            # memory instead of glibc's heap retention (which otherwise adds a few hundred MB of noise).
+            env = dict(os.environ) if args.default_malloc else {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 print(out.stderr[-2000:], file=sys.stderr)
                 rows.append({"res": res, "chunk_size": chunk, "error": out.stderr.strip().splitlines()[-1:]})
                 continue
             row = json.loads(out.stdout.strip().splitlines()[-1])
+            row["malloc"] = "default" if args.default_malloc else "MALLOC_MMAP_THRESHOLD_=131072"
             rows.append(row)
             print(f"{res}^2 chunk={chunk}: cold {row['cold_s']} s, warm {row['warm_s']} s, "
                   f"peak extra {row['peak_extra_mb']} MB", flush=True)
