@@ -78,7 +78,8 @@ def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float, batc
     p.add_argument("--split", default="train")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (use 1 on a loaded shared machine: spin-waiting threads cost 5-20x there)")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --run")
     p.add_argument("--no-progress", action="store_true")
 

@@ -67,6 +67,14 @@ def test_windows_dropout_queries_and_collate(tmp_path):
     assert not torch.equal(s2.batch(3, 2)["values"], s2.batch(3, 2, rank=1)["values"])
     with pytest.raises(ValueError, match="frames"):
         WindowSampler(path, n_frames=9)
+    # shift augmentation: one common translation of inputs and queries, wrapped into [0, 1)
+    s3 = WindowSampler(path, n_frames=5, keep=(1.0, 1.0), shift=0.1, seed=2)
+    it = s3.sample(np.random.default_rng(5))
+    plain = s3.window(int(it["traj"]), int(it["start"]))
+    moved = torch.remainder(it["points"] - plain["points"] + 0.5, 1.0) - 0.5  # minimum image
+    assert torch.allclose(moved, moved[:1].expand_as(moved), atol=1e-5) and 0 < moved.abs().max() <= 0.05 + 1e-6
+    assert float(it["points"].min()) >= 0 and float(it["points"].max()) < 1
+    assert torch.equal(it["values"], plain["values"])
 
 
 def test_tiny_model_overfits_one_trajectory(tmp_path):
