@@ -36,7 +36,7 @@ continuous convolutions (None = all at once): use e.g. 2**20 for million-point f
 
 Window length: the model file's header has "n_frames", the training window (tiny: 9 frames -> 5 latent
 frames). Encode windows of that length: any 1 + f k works, but in longer windows the later latent frames
-see real past frames where training always had the causal zero padding (temporal receptive field ~14
+see real past frames where training always had the causal zero padding (temporal receptive field ~18
 frames for tiny), which the model has never seen.
 
 Latent scale: z is not regularised (plain autoencoder, as ENMA on The Well); the generator should
