@@ -1,7 +1,6 @@
 """Continuous convolution: neighbour pairs, chunking, invariances, periodic wrap, cache."""
 from __future__ import annotations
 
-import itertools
 
 import pytest
 import torch
