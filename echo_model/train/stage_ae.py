@@ -5,7 +5,9 @@ points per sample), relative-MSE reconstruction loss on a random query subset (o
 Resumable: run again with the same --run to continue from its last checkpoint.
 Writes RUN/model.safetensors (inference), RUN/checkpoint.safetensors, RUN/progress.json.
 
-example:  echopv train ae --data sample_cases/ns2d_vorticity/ns2d_64.h5 --run runs/ae_tiny --steps 600
+example (measured: 514 s on one shared CPU core, benchmarks/results/autoencoder.md):
+    echopv train ae --data sample_cases/ns2d_vorticity/ns2d_64.h5 --run runs/ae_tiny --preset tiny \
+        --steps 1200 --batch-size 4 --n-query 2048 --threads 1
 """
 from __future__ import annotations
 
@@ -85,7 +87,7 @@ def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float, batc
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_common_arguments(p, steps=600, lr=2e-3, batch=4)
+    add_common_arguments(p, steps=1200, lr=2e-3, batch=4)
     p.add_argument("--preset", default="tiny", choices=sorted(AE_PRESETS))
     p.add_argument("--frames", type=int, default=None, help="window length 1 + f k (default per preset)")
     p.add_argument("--frame-stride", type=int, default=1)

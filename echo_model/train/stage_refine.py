@@ -9,8 +9,9 @@ here: single-frame refinement alone raised the 9-frame window error of the tiny 
 6.1e-3, because the temporal layers drift when they only ever see T = 1; --replay none turns it off).
 Resumable: run again with the same --run.
 
-example:  echopv train refine --init runs/ae_tiny/model.safetensors \\
-              --data sample_cases/ns2d_vorticity/ns2d_128.h5 --run runs/ae_tiny_refined --steps 200
+example (measured: 117 s on one shared CPU core, benchmarks/results/autoencoder.md):
+    echopv train refine --init runs/ae_tiny/model.safetensors --split train --lr 2e-4 --steps 300 \\
+        --data sample_cases/ns2d_vorticity/ns2d_128_superres.h5 --run runs/ae_tiny_refined --threads 1
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .trainer import CHECKPOINT, Trainer
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_common_arguments(p, steps=200, lr=5e-4, batch=2)
+    add_common_arguments(p, steps=300, lr=2e-4, batch=2)
     p.add_argument("--init", default=None, help="stage-1 model file (not needed when resuming --run)")
     p.add_argument("--replay", default=None,
                    help="low-resolution window dataset mixed into every step so the temporal layers keep their "
