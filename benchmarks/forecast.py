@@ -284,7 +284,8 @@ def main() -> int:
         "two chained segments (the last generated frame re-encoded as the next condition).",
         "rel-MSE: per trajectory sum (pred - true)^2 / sum true^2 over points, frames, channels; then mean over "
         "trajectories. `window` = frames 1..H, `at` = that single frame. One sample per trajectory unless stated.",
-        "", f"Command: `nice -n 10 .venv/bin/python benchmarks/forecast.py --work /tmp/fc{' --parallel' if args.parallel else ''}`"
+        "", "Command: `nice -n 10 .venv/bin/python benchmarks/forecast.py " + " ".join(
+            f"'{a}'" if (" " in a or not a) else a for a in sys.argv[1:]) + "`"
         + (" (DiT and baseline trained concurrently, so their wall times overlap)" if args.parallel else ""), "",
         "## Training stages (wall time)", "", "| stage | wall [s] | command |", "|---|---|---|",
     ]
