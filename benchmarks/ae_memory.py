@@ -30,7 +30,8 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def one_case(res: int, chunk: int | None, model_path: str | None, preset: str, threads: int) -> dict:
+def one_case(res: int, chunk: int | None, model_path: str | None, preset: str, threads: int,
+             train: bool = False, n_query: int = 4096) -> dict:
     import numpy as np
     import torch
 
@@ -55,6 +56,23 @@ def one_case(res: int, chunk: int | None, model_path: str | None, preset: str, t
     v = torch.from_numpy(field)[None, None, :, None]
     base = _rss_mb()
     times = []
+    if train:  # one stage-2 training step: encode all points, decode n_query random points, backward
+        from echo_model.train.stage_ae import relative_mse
+
+        model.train()
+        q_ids = torch.from_numpy(rng.choice(res * res, min(n_query, res * res), replace=False))
+        for _ in range(2):
+            t0 = time.perf_counter()
+            z = model.encode(p, v, chunk_size=chunk, cache=False)
+            out = model.decode(z, p[:, q_ids], chunk_size=chunk, cache=False)
+            loss = relative_mse(out, v[:, :, q_ids])
+            loss.backward()
+            times.append(time.perf_counter() - t0)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"res": res, "points": res * res, "chunk_size": chunk, "mode": f"train step ({n_query} loss points)",
+                "cold_s": round(times[0], 3), "warm_s": round(times[1], 3), "peak_rss_mb": round(peak, 1),
+                "base_rss_mb": round(base, 1), "peak_extra_mb": round(peak - base, 1),
+                "model": model_path or f"{preset} (random init)"}
     with torch.no_grad():
         for _ in range(2):  # cold (builds neighbour lists), then warm (cached)
             t0 = time.perf_counter()
@@ -81,18 +99,21 @@ def main() -> int:
     ap.add_argument("--png", default=str(RESULTS / "autoencoder_memory.png"))
     ap.add_argument("--default-malloc", action="store_true",
                     help="keep glibc's dynamic mmap threshold (faster, but the peak RSS includes heap retention)")
+    ap.add_argument("--train-step", action="store_true",
+                    help="measure one stage-2 training step (forward + backward, 4096 loss points) instead")
     ap.add_argument("--_case", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._case:
         res, chunk = args._case.split(":")
         print(json.dumps(one_case(int(res), None if chunk == "none" else int(chunk), args.model, args.preset,
-                                  args.threads)))
+                                  args.threads, train=args.train_step)))
         return 0
     rows = []
     for res in args.res:
         for chunk in [args.chunk_size] + ([None] if res <= args.unchunked_max else []):
             cmd = [sys.executable, __file__, "--_case", f"{res}:{chunk or 'none'}", "--preset", args.preset,
-                   "--threads", str(args.threads)] + (["--model", args.model] if args.model else [])
+                   "--threads", str(args.threads)] + (["--model", args.model] if args.model else []) + (
+                   ["--train-step"] if args.train_step else [])
             # Fixed mmap threshold: freed large blocks go back to the OS, so the peak RSS measures live
             # memory instead of glibc's heap retention (which otherwise adds a few hundred MB of noise).
             env = dict(os.environ) if args.default_malloc else {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
