@@ -105,12 +105,13 @@ def main() -> int:
                     for seed in range(args.seeds if keep < 1 else 1):
                         pred = stats.denormalize(reconstruct(model, pts, stats.normalize(w), keep, seed))
                         errs.append(rel_mse(pred, w))
-                        if keep == 1.0 and int(i) == int(store.split_indices(args.split)[0]) and s == 0:
+                        if (keep == 1.0 and int(i) == int(store.split_indices(args.split)[0]) and s == 0
+                                and res * res == pts.shape[0]):  # images only for square grids
                             examples[label] = (w[-1, :, 0], pred[-1, :, 0], res)
             row[f"rel_mse_{int(keep * 100)}"] = float(np.mean(errs))
             row[f"rel_mse_{int(keep * 100)}_n"] = len(errs)
         # super-resolution on the 128^2 twins
-        if args.superres and Path(args.superres).exists():
+        if args.superres and Path(args.superres).exists():  # "none" skips
             hi = TrajectoryStore(args.superres)
             sr, bic, bic_rec, same = [], [], [], []
             for j in range(len(hi)):
@@ -155,6 +156,8 @@ def main() -> int:
         import matplotlib.pyplot as plt
 
         n = len(examples)
+        if n == 0:
+            raise ImportError("no square-grid example to draw")
         fig, axes = plt.subplots(n, 3, figsize=(9, 3 * n), squeeze=False)
         for ax_row, (name, (true, pred, r)) in zip(axes, examples.items()):
             vmax = float(np.abs(true).max())

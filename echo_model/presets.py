@@ -48,7 +48,7 @@ def autoencoder_config(preset: str = "tiny", *, dim: int = 2, in_channels: int =
     if preset not in AE_PRESETS:
         raise ValueError(f"unknown autoencoder preset {preset!r}; choose one of {sorted(AE_PRESETS)}")
     base = AE_PRESETS[preset]
-    grid = base.grid if dim == 2 else (base.grid[0] // 2,) * 3  # 3-D: halve the grid per axis
+    grid = overrides.pop("grid", None) or (base.grid if dim == 2 else (base.grid[0] // 2,) * 3)  # 3-D: halve per axis
     periodic = tuple(periodic) or (False,) * dim
     # The continuous convolutions wrap periodic axes; the CNN keeps zero padding by default because
     # circular padding costs ~2x in the CPU backward pass (pass padding_mode="circular" to change).

@@ -92,6 +92,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=None, help="window length 1 + f k (default per preset)")
     p.add_argument("--frame-stride", type=int, default=1)
     p.add_argument("--init", default=None, help="start from this model file instead of random weights")
+    p.add_argument("--grid", type=int, nargs="+", default=None,
+                   help="latent grid nodes per axis, overriding the preset (e.g. 64 16 for a 4:1 channel); "
+                        "each must be divisible by 2^(number of compress_space blocks)")
+    p.add_argument("--latent-dim", type=int, default=None, help="latent channels D, overriding the preset")
 
 
 def train_config(args: argparse.Namespace, stage: str) -> TrainConfig:
@@ -116,8 +120,13 @@ def run(args: argparse.Namespace) -> int:
         model, _ = load_autoencoder(args.init)
         cfg = model.config
     else:
+        overrides = {}
+        if args.grid:
+            overrides["grid"] = tuple(args.grid) if len(args.grid) > 1 else (args.grid[0],) * info.dim
+        if args.latent_dim:
+            overrides["latent_dim"] = args.latent_dim
         cfg = autoencoder_config(args.preset, dim=info.dim, in_channels=info.n_channels,
-                                 periodic=info.domain.periodic)
+                                 periodic=info.domain.periodic, **overrides)
         model = EchoAutoencoder(cfg)
     if cfg.in_channels != info.n_channels or cfg.dim != info.dim:
         raise ValueError(f"model expects {cfg.dim}-D data with {cfg.in_channels} channels, dataset {args.data} has "

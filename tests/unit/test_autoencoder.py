@@ -47,6 +47,9 @@ def test_presets_compression():
     assert set(AE_PRESETS) >= {"tiny", "paper"}
     assert autoencoder_config("tiny", periodic=(True, True)).periodic == (True, True)
     assert autoencoder_config("tiny", padding_mode="circular").padding_mode == "circular"
+    aniso = autoencoder_config("tiny", grid=(64, 16))  # e.g. a 4:1 channel
+    assert aniso.grid == (64, 16) and aniso.latent_grid == (16, 4)
+    assert autoencoder_config("tiny", dim=3).grid == (16, 16, 16)
 
 
 @pytest.mark.parametrize("dim", [2, 3])
