@@ -142,3 +142,23 @@ def test_export_bundle_from_ae_file_and_dit_checkpoint(sur, tmp_path):
     assert meta["kind"] == R.KIND and any(k.startswith("autoencoder.") for k in tensors)
     with pytest.raises(ValueError, match="not a complete surrogate"):
         R.Surrogate.load(ae_path, cache=False)
+
+
+SAMPLE = R.__file__.rsplit("/echo_model/", 1)[0] + "/sample_cases/ns2d_vorticity"
+
+
+@pytest.mark.skipif(not os.path.exists(SAMPLE + "/model_tiny.safetensors"), reason="sample model not present")
+def test_shipped_tiny_model_forecasts_the_sample_case():
+    """The committed demo model still loads with today's code and beats persistence clearly."""
+    from echo_model import metrics
+    from echo_model.data.store import TrajectoryStore
+
+    sur = R.Surrogate.load(SAMPLE + "/model_tiny.safetensors", device="cpu", cache=False)
+    with TrajectoryStore(SAMPLE + "/ns2d_64.h5") as store:
+        i = int(store.split_indices("test")[0])
+        fields = store.read_fields(i, slice(0, 1 + sur.segment_frames))
+        res = sur.rollout(store.points(i), fields[:1], sur.segment_frames, params=store.params(i), steps=5,
+                          sampler="euler", seed=0)
+    err = metrics.rel_mse(res.mean, fields[1:])
+    persistence = metrics.rel_mse(np.repeat(fields[:1], sur.segment_frames, 0), fields[1:])
+    assert err < 0.05 and err < 0.3 * persistence, (err, persistence)
