@@ -52,10 +52,13 @@ def panel(source, array, title, time, png, own_scale=False):
     ColorBy(disp, ("POINTS", array))
     if not own_scale:
         disp.LookupTable = lut
+        # Show/ColorBy may have fitted the range to this time's data: put the shared scale back
+        lut.RescaleTransferFunction(-args["vmax"], args["vmax"])
     else:  # the spread has its own scale, fitted to the data at this time
         own = GetColorTransferFunction(array)
         own.ApplyPreset("Viridis (matplotlib)", True)
-        disp.RescaleTransferFunctionToDataRange(False, True)
+        lo, hi = source.PointData[array].GetRange()
+        own.RescaleTransferFunction(0.0, hi if hi > 1e-9 else 1e-3)  # step 0 is given: spread 0
     disp.SetScalarBarVisibility(view, True)
     label = Text(Text=title)
     tdisp = Show(label, view)
