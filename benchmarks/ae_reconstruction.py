@@ -169,7 +169,7 @@ def main() -> int:
         fig.savefig(args.png, dpi=90)
         print(f"wrote {args.png}")
     except ImportError:
-        print("matplotlib missing: no PNG")
+        print("no PNG (matplotlib missing, or no square-grid example to draw)")
     return 0
 
 
