@@ -23,7 +23,7 @@ from ..data.store import TrajectoryStore
 from ..data.windows import WindowSampler
 from ..nn.autoencoder import MODEL_KEY, AutoencoderConfig, EchoAutoencoder, load_autoencoder
 from ..presets import AE_PRESETS, DEFAULT_FRAMES, autoencoder_config
-from .trainer import CHECKPOINT, TrainConfig, Trainer
+from .trainer import CHECKPOINT, TrainConfig, Trainer, add_schedule_arguments, schedule_config
 
 
 def relative_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
@@ -64,11 +64,7 @@ def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float, batc
     p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--batch-size", type=int, default=batch)
     p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--min-lr", type=float, default=1e-6)
-    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5%% of --steps)")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--ckpt-every", type=int, default=200)
+    add_schedule_arguments(p)
     p.add_argument("--n-query", type=int, default=None, help="loss points per sample (default: all points)")
     p.add_argument("--keep-min", type=float, default=0.5, help="min fraction of input points kept")
     p.add_argument("--keep-max", type=float, default=1.0)
@@ -99,10 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def train_config(args: argparse.Namespace, stage: str) -> TrainConfig:
-    return TrainConfig(steps=args.steps, lr=args.lr, min_lr=args.min_lr,
-                       warmup=args.warmup if args.warmup is not None else max(1, args.steps // 20),
-                       weight_decay=args.weight_decay, grad_clip=args.grad_clip, ckpt_every=args.ckpt_every,
-                       seed=args.seed, device=args.device, progress_bar=not args.no_progress, stage=stage)
+    return schedule_config(args, stage)
 
 
 def run(args: argparse.Namespace) -> int:

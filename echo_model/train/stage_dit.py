@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .. import flow
+from .trainer import add_schedule_arguments, schedule_config
 
 
 def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float) -> None:
@@ -35,11 +36,7 @@ def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float) -> N
     p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--min-lr", type=float, default=1e-6)
-    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5%% of --steps)")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--ckpt-every", type=int, default=200)
+    add_schedule_arguments(p)
     p.add_argument("--sampler", default="heun", choices=flow.SAMPLERS, help="default sampler stored in the model")
     p.add_argument("--sample-steps", type=int, default=10, help="default sampler steps stored in the model")
     p.add_argument("--device", default="auto")
@@ -95,7 +92,7 @@ def train_generator(args: argparse.Namespace, kind: str) -> int:
     from ..nn.dit import DiT, DiTConfig, dit_config
     from ..rollout import GEN_KEY, export_bundle
     from .cache_latents import LatentCache
-    from .trainer import CHECKPOINT, MODEL, TrainConfig, Trainer
+    from .trainer import CHECKPOINT, MODEL, Trainer
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -140,11 +137,7 @@ def train_generator(args: argparse.Namespace, kind: str) -> int:
         "provenance": {"cache": str(args.cache), "dataset": cache.attrs.get("dataset"), "preset": args.preset,
                        "n_windows": len(cache), "stage": "dit" if kind == "flow" else "baseline"},
     }
-    tcfg = TrainConfig(steps=args.steps, lr=args.lr, min_lr=args.min_lr,
-                       warmup=args.warmup if args.warmup is not None else max(1, args.steps // 20),
-                       weight_decay=args.weight_decay, beta2=0.95, grad_clip=args.grad_clip,
-                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
-                       progress_bar=not args.no_progress, stage="dit" if kind == "flow" else "baseline")
+    tcfg = schedule_config(args, "dit" if kind == "flow" else "baseline", beta2=0.95)
     trainer = Trainer(model, run_dir, tcfg, model_prefix=GEN_KEY, meta=meta, resume=not args.no_resume)
     probs = None
     if kind == "flow":

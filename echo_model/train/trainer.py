@@ -26,6 +26,8 @@
 """
 from __future__ import annotations
 
+import argparse
+
 import json
 import math
 import os
@@ -67,6 +69,25 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def add_schedule_arguments(p: "argparse.ArgumentParser") -> None:
+    """Optimizer/schedule options shared by every training command (values go to TrainConfig)."""
+    p.add_argument("--min-lr", type=float, default=1e-6)
+    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5%% of --steps)")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--ckpt-every", type=int, default=200)
+
+
+def schedule_config(args: "argparse.Namespace", stage: str, **overrides: Any) -> TrainConfig:
+    """TrainConfig from the options of add_schedule_arguments plus --steps/--lr/--seed/--device."""
+    return TrainConfig(
+        steps=args.steps, lr=args.lr, min_lr=args.min_lr,
+        warmup=args.warmup if args.warmup is not None else max(1, args.steps // 20),
+        weight_decay=args.weight_decay, grad_clip=args.grad_clip, ckpt_every=args.ckpt_every,
+        seed=args.seed, device=args.device, progress_bar=not args.no_progress, stage=stage, **overrides,
+    )
 
 
 def pick_device(name: str = "auto") -> torch.device:
