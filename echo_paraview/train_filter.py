@@ -1,0 +1,240 @@
+"""EchoTrainAlgorithm: start and watch ECHO training from a VTK/ParaView pipeline.
+
+Undecorated, so it works in plain VTK as well as behind the thin decorated subclass in
+``plugins/EchoPlugin.py``. The filter NEVER trains in the pipeline: RequestData runs on
+ParaView's GUI thread, so it only passes the input through (ShallowCopy). Training runs in a
+detached `echopv train all` process (echo_paraview/training.py):
+
+    Start()    if Dataset is empty, gather every time step of the input into one trajectory and
+               write RUN/dataset.h5; then spawn the training process and return at once.
+    Refresh()  re-read the run's pipeline.json / progress.json: GetStatus(), GetModelPath().
+    Stop()     stop the training process.
+
+Errors (no training python, no point field, too few time steps, ...) go to the Status string
+and VTK's error output (ParaView's Output Messages); nothing raises into ParaView.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
+from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
+from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet
+from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
+
+from . import convert, timesteps
+from .training import TrainingError, TrainingJob, TrainSettings, export_training_dataset
+
+EXPORTED_DATASET = "dataset.h5"
+
+
+@dataclass(frozen=True)
+class TrainFilterSettings:
+    dataset: str = ""  # an existing ECHO .h5; empty: export the input's time series
+    run_directory: str = ""
+    train: TrainSettings = TrainSettings()
+
+
+def gather_time_series(producer, port: int = 0) -> tuple[list[vtkDataSet], list[float]]:
+    """Every time step of an algorithm's output port, deep-copied (the producer is re-executed)."""
+    producer.UpdateInformation()
+    info = producer.GetOutputInformation(port)
+    times = timesteps.time_steps(info)
+    frames: list[vtkDataSet] = []
+    for t in times:
+        if port == 0:
+            producer.UpdateTimeStep(t)
+        else:
+            info.Set(sddp.UPDATE_TIME_STEP(), t)
+            producer.Update(port)
+        ds = producer.GetOutputDataObject(port)
+        if not isinstance(ds, vtkDataSet):
+            raise TrainingError(f"the input is a {ds.GetClassName() if ds else 'missing data set'}, not a single "
+                                "vtkDataSet; apply Merge Blocks first")
+        copy = ds.NewInstance()
+        copy.DeepCopy(ds)
+        frames.append(copy)
+    return frames, times
+
+
+class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
+    """Pass-through filter with Start/Refresh/Stop commands for out-of-process training."""
+
+    def __init__(self) -> None:
+        VTKPythonAlgorithmBase.__init__(self, nInputPorts=1, inputType="vtkDataSet", nOutputPorts=1,
+                                        outputType="vtkDataSet")
+        self._s = TrainFilterSettings()
+        self._job: TrainingJob | None = None
+        self._status_text = "idle: set RunDirectory (and Dataset, or feed a temporal input) and press Start"
+        self._model = ""
+        self.last_error: str | None = None
+
+    # --- properties (no Modified(): they do not change the pass-through output) -------------
+    def _set(self, **kw: Any) -> None:
+        self._s = replace(self._s, **kw)
+
+    def _set_train(self, **kw: Any) -> None:
+        self._s = replace(self._s, train=replace(self._s.train, **kw))
+
+    def SetDataset(self, path: str | None) -> None:
+        self._set(dataset=str(path or ""))
+
+    def GetDataset(self) -> str:
+        return self._s.dataset
+
+    def SetRunDirectory(self, path: str | None) -> None:
+        self._set(run_directory=str(path or ""))
+
+    def GetRunDirectory(self) -> str:
+        return self._s.run_directory
+
+    def SetPreset(self, preset: str) -> None:
+        self._set_train(preset=str(preset or "tiny"))
+
+    def SetAESteps(self, n: int) -> None:
+        self._set_train(ae_steps=int(n))
+
+    def SetRefineSteps(self, n: int) -> None:
+        self._set_train(refine_steps=int(n))
+
+    def SetDiTSteps(self, n: int) -> None:
+        self._set_train(dit_steps=int(n))
+
+    def SetThreads(self, n: int) -> None:
+        self._set_train(threads=int(n))
+
+    def SetFrames(self, n: int) -> None:
+        """Window length 1 + 2k; 0 = the preset's, shortened to the data."""
+        self._set_train(frames=int(n))
+
+    def SetExtraArguments(self, args: str | list[str] | None) -> None:
+        """Extra `echopv train all` arguments, e.g. "--grid 16 --n-query 256"."""
+        parts = args.split() if isinstance(args, str) else list(args or ())
+        self._set_train(extra_args=tuple(parts))
+
+    def GetSettings(self) -> TrainFilterSettings:
+        return self._s
+
+    def GetStatus(self) -> str:
+        return self._status_text
+
+    def GetModelPath(self) -> str:
+        return self._model
+
+    def GetState(self) -> str:
+        return self._job.status().state if self._job is not None else "idle"
+
+    # --- errors -----------------------------------------------------------------------
+    def _report(self, problem: str) -> None:
+        self.last_error = problem
+        self._status_text = f"error: {problem}"
+        text = f"ERROR: In EchoTrain: {problem}\n"
+        try:
+            vtkOutputWindow.GetInstance().DisplayErrorText(text)
+            self.InvokeEvent(vtkCommand.ErrorEvent, text)
+        except Exception:
+            pass
+
+    def _guard(self, fn) -> bool:
+        try:
+            fn()
+            return True
+        except (TrainingError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            self._report(str(msg))
+        except Exception as exc:  # an internal bug: still a message, never a crash
+            self._report(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+                         "(please report this with the traceback)")
+        return False
+
+    # --- commands ---------------------------------------------------------------------
+    def Start(self) -> bool:
+        """Export the input if needed and spawn training; returns at once (False on an error)."""
+        return self._guard(self._start)
+
+    def _start(self) -> None:
+        self.last_error = None
+        s = self._s
+        if not s.run_directory:
+            raise TrainingError("RunDirectory is empty; set it to a folder for the run (the model appears there as "
+                                "model.safetensors)")
+        run = Path(s.run_directory).expanduser().resolve()
+        if self._job is not None and self._job.running():
+            raise TrainingError(f"training is already running in {self._job.run_dir}; press Stop first")
+        from .training import training_python
+
+        training_python()  # fail before a possibly long export when there is no interpreter
+        if s.dataset:
+            data = Path(s.dataset).expanduser()
+            if not data.is_file():
+                raise TrainingError(f"Dataset {str(data)!r} does not exist; pick an ECHO dataset (.h5, from "
+                                    "`echopv import`) or leave Dataset empty to export the input's time series")
+        else:
+            data = run / EXPORTED_DATASET
+            self._export_input(data)
+        self._job = TrainingJob(run)
+        pid = self._job.start(data, run, s.train)
+        self._model = ""
+        self._status_text = f"started (pid {pid}): training on {data}, log {run / 'train.log'}"
+
+    def _export_input(self, path: Path) -> None:
+        conn = self.GetInputConnection(0, 0) if self.GetNumberOfInputConnections(0) else None
+        if conn is None:
+            raise TrainingError("no input: connect a temporal data set (e.g. a .pvd reader) or set Dataset")
+        frames, times = gather_time_series(conn.GetProducer(), conn.GetIndex())
+        if len(frames) < 3:
+            raise TrainingError(f"the input has {len(frames) or 'no'} time step(s); training needs a time series of "
+                                "at least 3 steps: open a temporal data set (e.g. a .pvd / .vtu series) or set "
+                                "Dataset to an ECHO .h5")
+        if not convert.point_field_names(frames[0]):
+            raise TrainingError(f"the input {frames[0].GetClassName()} has no point field to learn; add one "
+                                "(e.g. with the Calculator) or convert cell data with Cell Data to Point Data")
+        traj = convert.dataset_to_trajectory(frames, times=times, metadata={"source": "ParaView EchoTrain"})
+        export_training_dataset([traj], path)
+
+    def Refresh(self) -> str:
+        """Re-read the run's status; returns the Status string."""
+        def refresh() -> None:
+            if self._job is None:
+                if not self._s.run_directory:
+                    return
+                self._job = TrainingJob(Path(self._s.run_directory).expanduser().resolve())
+            st = self._job.status()
+            self._status_text = st.text
+            if st.state == "failed" and st.log_tail and not st.error:
+                self._status_text += " | " + " | ".join(st.log_tail[-3:])
+            self._model = st.model if st.state == "done" else ""
+
+        if self._guard(refresh):
+            self.last_error = None
+        return self._status_text
+
+    def Stop(self) -> None:
+        def stop() -> None:
+            if self._job is not None:
+                self._job.stop()
+                self._status_text = self._job.status().text
+
+        self._guard(stop)
+
+    # --- pipeline: pass-through only ---------------------------------------------------------
+    def RequestDataObject(self, request, inInfo, outInfo):
+        inp = vtkDataSet.GetData(inInfo[0], 0)
+        if inp is None:
+            return 1
+        out = vtkDataSet.GetData(outInfo, 0)
+        if out is None or out.GetClassName() != inp.GetClassName():
+            out = inp.NewInstance()
+            outInfo.GetInformationObject(0).Set(vtkDataObject.DATA_OBJECT(), out)
+        return 1
+
+    def RequestData(self, request, inInfo, outInfo):
+        inp = vtkDataSet.GetData(inInfo[0], 0)
+        out = vtkDataSet.GetData(outInfo, 0)
+        if inp is not None and out is not None:
+            out.ShallowCopy(inp)
+        return 1
+

@@ -1,0 +1,291 @@
+"""Training out of process, for ParaView: a detached `echopv train all` and a cheap status read.
+
+ParaView runs RequestData on the GUI thread (reference/paraview-plugins.md §0.4, §10.5), so the
+filter never trains: `TrainingJob.start` spawns the venv's python (ECHOPV_PYTHON, set by the
+launcher; inside pvpython `sys.executable` is not a usable python) in its own session, logging
+to RUN/train.log, and returns at once. `status()` reads RUN/pipeline.json, the current stage's
+progress.json and whether the process still lives; it never blocks.
+
+    job = TrainingJob()
+    job.start("data.h5", "runs/pv", TrainSettings(ae_steps=1500, dit_steps=3000, threads=1))
+    job.status().text      # "dit 1200/3000, loss 3.1e-01, eta 4 min (stage 4/4)"
+
+No VTK here: the dataset export (`export_training_dataset`) takes Trajectories.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOG_FILE = "train.log"
+PID_FILE = "train.pid"
+PIPELINE_JSON = "pipeline.json"  # written by echo_model.train.pipeline
+MODEL_FILE = "model.safetensors"
+
+
+class TrainingError(Exception):
+    """A problem the user can fix; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    preset: str = "tiny"
+    ae_steps: int = 1500
+    refine_steps: int = 100
+    dit_steps: int = 3000
+    threads: int = 1
+    frames: int = 0  # 0: the preset's window, shortened to the data
+    grid: tuple[int, ...] = ()  # () = the preset's latent grid
+    extra_args: tuple[str, ...] = ()  # passed verbatim to `echopv train all`
+
+    def argv(self) -> list[str]:
+        out = ["--preset", self.preset, "--ae-steps", str(int(self.ae_steps)),
+               "--refine-steps", str(int(self.refine_steps)), "--dit-steps", str(int(self.dit_steps)),
+               "--no-progress"]
+        if self.threads > 0:
+            out += ["--threads", str(int(self.threads))]
+        if self.frames > 0:
+            out += ["--frames", str(int(self.frames))]
+        if self.grid:
+            out += ["--grid", *map(str, self.grid)]
+        return out + list(self.extra_args)
+
+
+@dataclass
+class TrainStatus:
+    state: str = "idle"  # idle | running | done | failed | stopped
+    stage: str = ""
+    stage_index: int = 0
+    n_stages: int = 0
+    step: int = 0
+    total: int = 0
+    loss: float | None = None
+    eta_s: float | None = None
+    model: str = ""
+    error: str = ""
+    log_tail: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """One line for ParaView's Status property."""
+        if self.state == "idle":
+            return "idle: set the inputs and press Start"
+        if self.state == "done":
+            return f"done: model {self.model}"
+        if self.state in ("failed", "stopped"):
+            detail = self.error or (self.log_tail[-1] if self.log_tail else "")
+            return f"{self.state}" + (f" in {self.stage}" if self.stage else "") + (f": {detail}" if detail else "")
+        where = f"{self.stage} ({self.stage_index + 1}/{self.n_stages})" if self.n_stages else (self.stage or "starting")
+        parts = [f"running {where}"]
+        if self.total:
+            parts.append(f"step {self.step}/{self.total}")
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.3e}")
+        if self.eta_s is not None:
+            parts.append(f"eta {self.eta_s:.0f} s")
+        return ", ".join(parts)
+
+
+def training_python() -> str:
+    """The interpreter that has torch: ECHOPV_PYTHON, else the repository's .venv, else this python
+    when it is a plain python (not pvpython/pvbatch, whose sys.executable is not runnable as python)."""
+    env = os.environ.get("ECHOPV_PYTHON")
+    if env:
+        if not Path(env).is_file():
+            raise TrainingError(f"ECHOPV_PYTHON={env} does not exist; point it at the venv's python "
+                                "(start ParaView with `echopv paraview`, which sets it)")
+        return env
+    venv = REPO_ROOT / ".venv" / "bin" / "python"
+    if venv.is_file():
+        return str(venv)
+    exe = Path(sys.executable or "")
+    if exe.is_file() and exe.name.startswith("python"):
+        return str(exe)
+    raise TrainingError("no training interpreter: set ECHOPV_PYTHON to the venv's python "
+                        "(start ParaView with `echopv paraview`, or run `bash scripts/setup.sh`)")
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # ParaView's sitecustomize and appended paths belong to ParaView's python, not the venv's
+    for k in ("PYTHONPATH", "PYTHONHOME", "ECHOPV_APPEND_PATHS"):
+        env.pop(k, None)
+    env["OMP_WAIT_POLICY"] = "PASSIVE"  # idle torch threads sleep: ParaView shares the cores
+    env["PYTHONUNBUFFERED"] = "1"  # the log shows progress as it happens
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (finished, not yet reaped by its parent) is not running
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _tail(path: Path, n: int = 8) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    # progress bars rewrite lines with \r: keep the last state of each line
+    lines = [ln.rsplit("\r", 1)[-1].rstrip() for ln in text.splitlines()]
+    return [ln for ln in lines if ln.strip()][-n:]
+
+
+class TrainingJob:
+    """One `echopv train all` run in RUN_DIR, started detached; status() reads its files."""
+
+    def __init__(self, run_dir: str | os.PathLike | None = None) -> None:
+        self.run_dir = Path(run_dir) if run_dir else None
+        self._proc: subprocess.Popen | None = None
+        self._stopped = False
+
+    def command(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
+                settings: TrainSettings = TrainSettings()) -> list[str]:
+        return [training_python(), "-m", "echo_paraview.cli", "train", "all", "--data", str(dataset_path),
+                "--run", str(run_dir), *settings.argv()]
+
+    def start(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
+              settings: TrainSettings = TrainSettings()) -> int:
+        """Spawn the training process and return its pid at once (TrainingError if it cannot start)."""
+        if self.running():
+            raise TrainingError(f"training is already running in {self.run_dir} (pid {self._pid()}); "
+                                "press Stop or wait for it to finish")
+        if not Path(dataset_path).is_file():
+            raise TrainingError(f"dataset {dataset_path} does not exist; pick an ECHO dataset (.h5) or leave "
+                                "Dataset empty to export the input's time series")
+        self.run_dir = Path(run_dir).resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        cmd = self.command(Path(dataset_path).resolve(), self.run_dir, settings)
+        # a previous run's verdict must not be read as this run's
+        (self.run_dir / PIPELINE_JSON).unlink(missing_ok=True)
+        with open(self.run_dir / LOG_FILE, "ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+            log.flush()
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                          env=_child_env(), cwd=str(self.run_dir), start_new_session=True,
+                                          close_fds=True)
+        (self.run_dir / PID_FILE).write_text(str(self._proc.pid))
+        self._stopped = False
+        return self._proc.pid
+
+    def _pid(self) -> int | None:
+        if self._proc is not None:
+            return self._proc.pid
+        if self.run_dir is None:
+            return None
+        try:
+            return int((self.run_dir / PID_FILE).read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        if self._proc is not None:
+            return self._proc.poll() is None  # poll() also reaps a finished child
+        pid = self._pid()
+        if pid is None or not _alive(pid):
+            return False
+        st = _read_json(self.run_dir / PIPELINE_JSON) if self.run_dir else None
+        return st is None or st.get("pid") in (None, pid)  # not a recycled pid of another program
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the training to stop (SIGTERM to its process group; SIGKILL after `timeout`)."""
+        pid = self._pid()
+        if pid is None or not self.running():
+            return
+        self._stopped = True
+        try:
+            os.killpg(pid, signal.SIGTERM)  # start_new_session: the group id is the child's pid
+        except ProcessLookupError:
+            return
+        t0 = time.time()
+        while self.running() and time.time() - t0 < timeout:
+            time.sleep(0.1)
+        if self.running():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def status(self) -> TrainStatus:
+        if self.run_dir is None:
+            return TrainStatus()
+        pipe = _read_json(self.run_dir / PIPELINE_JSON)
+        running = self.running()
+        if pipe is None and not running and self._pid() is None:
+            return TrainStatus()
+        st = TrainStatus(state="running")
+        if pipe:
+            st.stage = str(pipe.get("stage") or "")
+            st.stage_index = int(pipe.get("stage_index") or 0)
+            st.n_stages = int(pipe.get("n_stages") or 0)
+            st.model = str(pipe.get("model") or "")
+            st.error = str(pipe.get("error") or "")
+            prog = _read_json(Path(pipe["progress"])) if pipe.get("progress") else None
+            if prog and prog.get("stage") == st.stage:
+                st.step, st.total = int(prog.get("step") or 0), int(prog.get("total") or 0)
+                st.loss = prog.get("loss")
+                st.eta_s = prog.get("eta_s")
+            if pipe.get("state") == "done":
+                st.state = "done"
+                return st
+            if pipe.get("state") == "failed":
+                st.state = "stopped" if self._stopped else "failed"
+        if st.state == "running" and not running:
+            # the process is gone but never wrote a verdict (killed, crashed before the first write)
+            st.state = "stopped" if self._stopped else "failed"
+            if not st.error:
+                code = self._proc.returncode if self._proc is not None else None
+                st.error = "the training process exited" + (f" with code {code}" if code is not None else "") \
+                    + f"; see {self.run_dir / LOG_FILE}"
+        if st.state in ("failed", "stopped"):
+            st.log_tail = _tail(self.run_dir / LOG_FILE)
+        return st
+
+
+def export_training_dataset(trajectories: Sequence, path: str | os.PathLike, name: str = "paraview") -> Path:
+    """Write Trajectories (echo_model.data.trajectory) as an ECHO dataset; all of them train."""
+    from echo_model.data.store import write_dataset
+
+    trajectories = list(trajectories)
+    if not trajectories:
+        raise TrainingError("nothing to export: no trajectory")
+    n = len(trajectories)
+    for i, t in enumerate(trajectories):
+        if t.fields.shape[0] < 3:
+            raise TrainingError(f"trajectory {i} has {t.fields.shape[0]} time step(s); training needs at least 3 "
+                                "(use a temporal input, e.g. a .pvd series, or set Dataset to an ECHO .h5)")
+    split = {"train": list(range(n)), "val": [], "test": []}
+    write_dataset(path, trajectories, name=name, split=split,
+                  description="exported from ParaView by the EchoTrain filter")
+    return Path(path)
