@@ -12,6 +12,7 @@ from paraview.util.vtkAlgorithm import smdomain, smhint, smproperty, smproxy
 
 try:
     from echo_paraview.rollout_filter import EchoRolloutAlgorithm
+    from echo_paraview.train_filter import EchoTrainAlgorithm
 except ImportError as exc:  # shown in Output Messages when the plugin is loaded by hand
     raise ImportError(
         f"ECHO plugin: cannot import echo_paraview ({exc}). Start ParaView with `echopv paraview` "
@@ -95,3 +96,115 @@ class EchoRollout(EchoRolloutAlgorithm):
     @smproperty.doublevector(name="TimestepValues", information_only="1", si_class="vtkSITimeStepsProperty")
     def GetTimestepValues(self):
         return EchoRolloutAlgorithm.GetTimestepValues(self)
+
+
+# --- EchoTrain: start/watch out-of-process training (the filter itself only passes data through) ---
+_RUN_DIRECTORY_XML = """
+<StringVectorProperty name="RunDirectory" command="P01_SetRunDirectory" number_of_elements="1" default_values="">
+  <FileListDomain name="files"/>
+  <Hints><UseDirectoryName/></Hints>
+  <Documentation>Folder of the training run: logs (train.log), progress, and the final
+  model.safetensors. Rerunning Start in the same folder continues an interrupted run.</Documentation>
+</StringVectorProperty>
+"""
+
+_PRESET_XML = """
+<StringVectorProperty name="Preset" command="P02_SetPreset" number_of_elements="1" default_values="tiny">
+  <StringListDomain name="list">
+    <String value="tiny"/><String value="small"/><String value="paper"/>
+  </StringListDomain>
+  <Documentation>Model size: tiny (CPU, minutes), small, paper (GPU).</Documentation>
+</StringVectorProperty>
+"""
+
+_EXTRA_XML = """
+<StringVectorProperty name="ExtraArguments" command="P07_SetExtraArguments" number_of_elements="1"
+    default_values="" panel_visibility="advanced">
+  <Documentation>More `echopv train all` options, e.g. "--grid 16 --n-query 256".</Documentation>
+</StringVectorProperty>
+"""
+
+_BUTTONS_XML = {
+    "Start": '<Property name="Start" command="P10_Start" panel_widget="command_button">'
+             "<Documentation>Export the input (when Dataset is empty) and start training in a separate "
+             "process; returns at once.</Documentation></Property>",
+    "Refresh": '<Property name="Refresh" command="P11_Refresh" panel_widget="command_button">'
+               "<Documentation>Read the training progress into Status.</Documentation></Property>",
+    "Stop": '<Property name="Stop" command="P12_Stop" panel_widget="command_button">'
+            "<Documentation>Stop the training process (Start continues it later).</Documentation></Property>",
+}
+
+_INFO_XML = """
+<StringVectorProperty name="{name}" command="{command}" information_only="1" number_of_elements="1" default_values="">
+  <SimpleStringInformationHelper/>
+</StringVectorProperty>
+"""
+
+
+@smproxy.filter(name="EchoTrain", label="EchoTrain")
+@smhint.xml('<ShowInMenu category="ECHO"/>')
+@smproperty.input(name="Input", port_index=0)
+@smdomain.datatype(dataTypes=["vtkDataSet"], composite_data_supported=False)
+class EchoTrain(EchoTrainAlgorithm):
+    """Train an ECHO model on the input's time series (or a dataset file), out of process."""
+
+    @smproperty.stringvector(name="Dataset", default_values="")
+    @smdomain.filelist()
+    @smhint.filechooser(extensions="h5", file_description="ECHO datasets")
+    def P00_SetDataset(self, path):
+        """Empty: the input's time steps are exported to RunDirectory/dataset.h5."""
+        self.SetDataset(path)
+
+    @smproperty.xml(_RUN_DIRECTORY_XML)
+    def P01_SetRunDirectory(self, path):
+        self.SetRunDirectory(path)
+
+    @smproperty.xml(_PRESET_XML)
+    def P02_SetPreset(self, preset):
+        self.SetPreset(preset)
+
+    @smproperty.intvector(name="AESteps", default_values=1500)
+    @smdomain.intrange(min=1, max=1000000)
+    def P03_SetAESteps(self, n):
+        self.SetAESteps(n)
+
+    @smproperty.intvector(name="RefineSteps", default_values=100)
+    @smdomain.intrange(min=0, max=1000000)
+    def P04_SetRefineSteps(self, n):
+        """0 skips stage 2 (single-frame refinement)."""
+        self.SetRefineSteps(n)
+
+    @smproperty.intvector(name="DiTSteps", default_values=3000)
+    @smdomain.intrange(min=1, max=1000000)
+    def P05_SetDiTSteps(self, n):
+        self.SetDiTSteps(n)
+
+    @smproperty.intvector(name="Threads", default_values=1)
+    @smdomain.intrange(min=0, max=256)
+    def P06_SetThreads(self, n):
+        """torch CPU threads of the training process (0 = torch's default)."""
+        self.SetThreads(n)
+
+    @smproperty.xml(_EXTRA_XML)
+    def P07_SetExtraArguments(self, args):
+        self.SetExtraArguments(args)
+
+    @smproperty.xml(_BUTTONS_XML["Start"])
+    def P10_Start(self):
+        self.Start()
+
+    @smproperty.xml(_BUTTONS_XML["Refresh"])
+    def P11_Refresh(self):
+        self.Refresh()
+
+    @smproperty.xml(_BUTTONS_XML["Stop"])
+    def P12_Stop(self):
+        self.Stop()
+
+    @smproperty.xml(_INFO_XML.format(name="Status", command="P20_GetStatus"))
+    def P20_GetStatus(self):
+        return self.GetStatus()
+
+    @smproperty.xml(_INFO_XML.format(name="ModelPath", command="P21_GetModelPath"))
+    def P21_GetModelPath(self):
+        return self.GetModelPath()
