@@ -162,11 +162,14 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
             raise TrainingError("RunDirectory is empty; set it to a folder for the run (the model appears there as "
                                 "model.safetensors)")
         run = Path(s.run_directory).expanduser().resolve()
-        if self._job is not None and self._job.running():
-            raise TrainingError(f"training is already running in {self._job.run_dir}; press Stop first")
         from .training import training_python
 
         training_python()  # fail before a possibly long export when there is no interpreter
+        if self._job is None or self._job.run_dir != run:
+            self._job = TrainingJob(run)
+        if self._job.running() and self._job.status().state not in ("done", "failed"):
+            # before the export: the running job reads RUN/dataset.h5
+            raise TrainingError(f"training is already running in {run}; press Stop first (Start continues it)")
         if s.dataset:
             data = Path(s.dataset).expanduser()
             if not data.is_file():
@@ -175,10 +178,10 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         else:
             data = run / EXPORTED_DATASET
             self._export_input(data)
-        self._job = TrainingJob(run)
         pid = self._job.start(data, run, s.train)
         self._model = ""
         self._status_text = f"started (pid {pid}): training on {data}, log {run / 'train.log'}"
+        self._say(self._status_text)
 
     def _export_input(self, path: Path) -> None:
         conn = self.GetInputConnection(0, 0) if self.GetNumberOfInputConnections(0) else None
@@ -193,7 +196,8 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
             raise TrainingError(f"the input {frames[0].GetClassName()} has no point field to learn; add one "
                                 "(e.g. with the Calculator) or convert cell data with Cell Data to Point Data")
         traj = convert.dataset_to_trajectory(frames, times=times, metadata={"source": "ParaView EchoTrain"})
-        export_training_dataset([traj], path)
+        if not _same_data(path, traj):  # unchanged input: keep the file, so Start resumes the run
+            export_training_dataset([traj], path)
 
     def Refresh(self) -> str:
         """Re-read the run's status; returns the Status string."""
@@ -208,9 +212,18 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
                 self._status_text += " | " + " | ".join(st.log_tail[-3:])
             self._model = st.model if st.state == "done" else ""
 
+        before = self._status_text
         if self._guard(refresh):
             self.last_error = None
+            if self._status_text != before:  # GUI users read it in Output Messages too
+                self._say(self._status_text)
         return self._status_text
+
+    def _say(self, text: str) -> None:
+        try:
+            vtkOutputWindow.GetInstance().DisplayText(f"EchoTrain: {text}\n")
+        except Exception:
+            pass
 
     def Stop(self) -> None:
         def stop() -> None:
@@ -238,3 +251,20 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
             out.ShallowCopy(inp)
         return 1
 
+
+
+def _same_data(path: Path, traj) -> bool:
+    """True when `path` already holds exactly this one trajectory (points, times, fields, layout)."""
+    if not path.is_file():
+        return False
+    try:
+        import numpy as np
+        from echo_model.data.store import TrajectoryStore
+
+        with TrajectoryStore(path) as store:
+            if len(store) != 1 or [tuple(x) for x in store.info.field_layout] != [tuple(x) for x in traj.field_layout]:
+                return False
+            return (np.array_equal(store.points(0), traj.points) and np.array_equal(store.times(0), traj.times)
+                    and np.array_equal(store.read_fields(0), traj.fields))
+    except Exception:  # unreadable: rewrite it
+        return False

@@ -83,7 +83,10 @@ class TrainStatus:
         if self.state in ("failed", "stopped"):
             detail = self.error or (self.log_tail[-1] if self.log_tail else "")
             return f"{self.state}" + (f" in {self.stage}" if self.stage else "") + (f": {detail}" if detail else "")
-        where = f"{self.stage} ({self.stage_index + 1}/{self.n_stages})" if self.n_stages else (self.stage or "starting")
+        if self.n_stages:
+            where = f"{self.stage} ({self.stage_index + 1}/{self.n_stages})"
+        else:
+            where = "checking the dataset" if self.stage == "check" else "starting"
         parts = [f"running {where}"]
         if self.total:
             parts.append(f"step {self.step}/{self.total}")
@@ -173,6 +176,8 @@ class TrainingJob:
     def start(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
               settings: TrainSettings = TrainSettings()) -> int:
         """Spawn the training process and return its pid at once (TrainingError if it cannot start)."""
+        if self.running() and self.status().state in ("done", "failed"):
+            self._wait_exit(10.0)  # it wrote its verdict and is only shutting down
         if self.running():
             raise TrainingError(f"training is already running in {self.run_dir} (pid {self._pid()}); "
                                 "press Stop or wait for it to finish")
@@ -213,6 +218,12 @@ class TrainingJob:
         st = _read_json(self.run_dir / PIPELINE_JSON) if self.run_dir else None
         return st is None or st.get("pid") in (None, pid)  # not a recycled pid of another program
 
+    def _wait_exit(self, timeout: float) -> bool:
+        t0 = time.time()
+        while self.running() and time.time() - t0 < timeout:
+            time.sleep(0.05)
+        return not self.running()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the training to stop (SIGTERM to its process group; SIGKILL after `timeout`)."""
         pid = self._pid()
@@ -223,10 +234,7 @@ class TrainingJob:
             os.killpg(pid, signal.SIGTERM)  # start_new_session: the group id is the child's pid
         except ProcessLookupError:
             return
-        t0 = time.time()
-        while self.running() and time.time() - t0 < timeout:
-            time.sleep(0.1)
-        if self.running():
+        if not self._wait_exit(timeout):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:

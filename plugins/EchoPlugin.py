@@ -131,7 +131,7 @@ _BUTTONS_XML = {
     "Refresh": '<Property name="Refresh" command="P11_Refresh" panel_widget="command_button">'
                "<Documentation>Read the training progress into Status.</Documentation></Property>",
     "Stop": '<Property name="Stop" command="P12_Stop" panel_widget="command_button">'
-            "<Documentation>Stop the training process (Start continues it later).</Documentation></Property>",
+            "<Documentation>Stop the training process (Start continues from the last checkpoint).</Documentation></Property>",
 }
 
 _INFO_XML = """

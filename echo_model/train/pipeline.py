@@ -10,8 +10,8 @@
 
 Each stage is the stage module's own `run(args)`, its arguments built by its own parser (no
 duplicated logic). Resumable: run again with the same --run and finished stages are skipped,
-an interrupted one continues from its checkpoint. When an earlier stage produced a newer model
-than a later stage was built from, the later stage restarts from scratch (its old state is stale).
+an interrupted one continues from its checkpoint. When an earlier stage (or the dataset file) is
+newer than what a later stage was built from, the later stage restarts from scratch (stale state).
 
 example (the tiny preset on one shared core; see benchmarks/results/forecast.md for real step counts):
     echopv train all --data sample_cases/ns2d_vorticity/ns2d_64.h5 --run runs/all --preset tiny \\
@@ -204,7 +204,7 @@ def train_all(args: argparse.Namespace, runner: Callable[[Stage], int] = run_sta
         frames = pick_frames(args.preset, check_dataset(args.data), args.frames)
         stages = plan(args, frames)
         names = [s.name for s in stages]
-        upstream = 0.0
+        upstream = Path(args.data).stat().st_mtime  # a rewritten dataset retrains everything
         for i, stage in enumerate(stages):
             write_status(run, stage=stage.name, stage_index=i, n_stages=len(stages), stages=names,
                          progress=str(stage.run_dir / "progress.json") if stage.run_dir else None)

@@ -107,6 +107,18 @@ def test_start_trains_out_of_process_and_refresh_reports_done(tmp_path):
     assert [tuple(x) for x in sur.field_layout] == [("w", 1)] and sur.dim == 2
     assert sur.dt == pytest.approx(0.5)
     assert seen_running or "done" in f.GetStatus()
+    # Start again on the same input: the exported dataset is kept and every stage is skipped
+    data_mtime = (run / "dataset.h5").stat().st_mtime_ns
+    model_mtime = model.stat().st_mtime_ns
+    assert f.Start() is True, f.last_error
+    deadline = time.time() + 60
+    while time.time() < deadline and f.GetState() == "running":
+        time.sleep(0.3)
+    f.Refresh()
+    assert f.GetState() == "done", f.GetStatus()
+    assert (run / "dataset.h5").stat().st_mtime_ns == data_mtime
+    assert model.stat().st_mtime_ns == model_mtime
+    assert (run / "train.log").read_text().count("already done, skipped") == 3
 
 
 def test_errors_are_reported_not_raised(tmp_path, monkeypatch):
@@ -149,3 +161,23 @@ def test_failed_training_is_reported_with_the_log(tmp_path):
     assert f.GetState() == "failed", f.GetStatus()
     assert "bad.h5" in f.GetStatus() and "ECHO dataset" in f.GetStatus()
     assert f.GetModelPath() == ""
+
+
+def test_second_start_refused_stop_then_start_resumes(tmp_path):
+    run = tmp_path / "run"
+    f = _filter(WaveSource(), run, ae=100000)
+    assert f.Start() is True, f.last_error
+    deadline = time.time() + 60
+    while time.time() < deadline and "step" not in f.Refresh():  # training is under way
+        time.sleep(0.3)
+    assert f.GetState() == "running" and "step" in f.GetStatus(), f.GetStatus()
+    assert f.Start() is False and "already running" in f.last_error
+    f.Stop()
+    assert f.GetState() == "stopped"
+    assert "stopped" in f.Refresh()
+    step = __import__("json").loads((run / "ae" / "progress.json").read_text())["step"]
+    assert step > 0
+    assert f.Start() is True, f.last_error  # continues in the same run directory
+    f.Stop()
+    log = (run / "train.log").read_text()
+    assert log.count("train all --data") == 2
