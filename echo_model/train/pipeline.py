@@ -123,8 +123,14 @@ def pick_frames(preset: str, shortest: int, requested: int | None) -> int:
             raise ValueError(f"--frames {requested} is longer than the shortest training trajectory ({shortest} "
                              "frames); pass a smaller --frames")
         return requested
-    frames = min(DEFAULT_FRAMES.get(preset, 9), shortest)
-    return frames if frames % 2 == 1 else frames - 1  # tiny/small/paper windows are 1 + f k with even f
+    from ..presets import AE_PRESETS
+
+    f = AE_PRESETS[preset].time_factor if preset in AE_PRESETS else 2
+    frames = 1 + f * ((min(DEFAULT_FRAMES.get(preset, 1 + 4 * f), shortest) - 1) // f)  # windows are 1 + f k
+    if frames < 1 + f:
+        raise ValueError(f"the {preset!r} preset needs windows of 1 + {f} k >= {1 + f} frames but the shortest "
+                         f"training trajectory has {shortest}; export more time steps or use the tiny preset")
+    return frames
 
 
 def plan(args: argparse.Namespace, frames: int) -> list[Stage]:

@@ -110,5 +110,8 @@ def test_pick_frames():
     assert pipeline.pick_frames("tiny", 21, None) == 9
     assert pipeline.pick_frames("tiny", 8, None) == 7
     assert pipeline.pick_frames("tiny", 8, 5) == 5
+    assert pipeline.pick_frames("paper", 16, None) == 13  # paper: time factor 4, windows 1 + 4 k
     with pytest.raises(ValueError, match="--frames"):
         pipeline.pick_frames("tiny", 4, 5)
+    with pytest.raises(ValueError, match="1 \\+ 4 k"):
+        pipeline.pick_frames("paper", 4, None)
