@@ -43,6 +43,20 @@ def _echopv(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _with_overrides(argv: list[str], extra: str) -> list[str]:
+    """argv with `--flag value` pairs of `extra` replacing the same flags (so the logged command has each once)."""
+    add = extra.split()
+    flags = {a for a in add if a.startswith("--")}
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in flags:
+            i += 1 if i + 1 >= len(argv) or argv[i + 1].startswith("--") else 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out + add
+
+
 def _stage(name: str, done_file: Path, argv: list[str], walls: dict, force: bool) -> None:
     record = done_file.parent / "bench_wall.json"
     if done_file.exists() and record.exists() and not force:
@@ -97,6 +111,11 @@ def main() -> int:
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--parallel", action="store_true", help="train the DiT and the baseline concurrently")
     ap.add_argument("--cfg-scales", default="1.5,3", help="classifier-free guidance scales to try (heun 10)")
+    ap.add_argument("--ae-extra", default="",
+                    help="`echopv train ae` arguments that replace or extend the defaults, e.g. '--batch-size 4 --n-query 2048'")
+    ap.add_argument("--refine-extra", default="",
+                    help="`echopv train refine` arguments that replace or extend the defaults, e.g. "
+                         "'--data sample_cases/ns2d_vorticity/ns2d_128_superres.h5 --split train --lr 2e-4'")
     ap.add_argument("--dit-extra", default="", help="extra `echopv train dit` arguments (ablations)")
     ap.add_argument("--results", default=str(ROOT / "benchmarks/results"))
     ap.add_argument("--model-out", default=str(ROOT / "sample_cases/ns2d_vorticity/model_tiny.safetensors"))
@@ -114,14 +133,14 @@ def main() -> int:
         cmds[name] = "echopv " + " ".join(argv)
         _stage(name, done, argv, walls, args.force)
 
-    stage("1 autoencoder", work / "ae/model.safetensors",
+    stage("1 autoencoder", work / "ae/model.safetensors", _with_overrides(
           ["train", "ae", "--data", args.data, "--run", str(work / "ae"), "--preset", "tiny", "--steps",
            str(args.ae_steps), "--batch-size", "2", "--n-query", "1024", "--ckpt-every", "250", "--lr", "2e-3",
-           "--no-progress", *th])
-    stage("2 refine", work / "refine/model.safetensors",
+           "--no-progress", *th], args.ae_extra))
+    stage("2 refine", work / "refine/model.safetensors", _with_overrides(
           ["train", "refine", "--init", str(work / "ae/model.safetensors"), "--data", args.data, "--run",
            str(work / "refine"), "--steps", str(args.refine_steps), "--batch-size", "2", "--n-query", "2048",
-           "--no-progress", *th])
+           "--no-progress", *th], args.refine_extra))
     ae_file = work / "refine/model.safetensors"
     stage("3a cache latents", work / "latents/latents.h5",
           ["cache-latents", "--ae", str(ae_file), "--data", args.data, "--out", str(work / "latents/latents.h5"),
