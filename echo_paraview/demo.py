@@ -55,8 +55,9 @@ def _pvbatch(args_file: Path, log: Path) -> None:
         text = log.read_text()
         if rc == 0 and "RENDERED" in text:
             return
-        if attempt == 2 or "Traceback" in text or "ERROR" in text:
+        if attempt == 2 or "Traceback" in text:  # a Python error in the script: retrying won't help
             raise UserError(f"pvbatch failed (exit {rc}); its output is in {log}:\n" + text[-3000:])
+        print(f"      pvbatch exited with {rc} without a Python error (X server start-up?): retrying once", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
     _pvbatch(args_file, out / "pvbatch.log")
     t_pv = time.perf_counter() - t0
 
+    used: dict = {}
+    for line in (out / "pvbatch.log").read_text().splitlines():
+        if line.startswith("PARAMETERS "):
+            used = json.loads(line[len("PARAMETERS "):])
+            print("      conditioned on " + (", ".join(f"{k}={v:.3g} ({src})" for k, (v, src) in used.items()) or "no parameters"))
     pred = read_series(out / "prediction.pvd", fields=[field + "_pred"], dim=truth.dim)
     p = pred.fields[1:]  # step 0 is the initial condition itself
     ref = truth.fields[1 : 1 + p.shape[0]]
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         "trajectory": index, "frames": int(p.shape[0]), "samples": args.samples,
         "rel_mse": rel_mse(p[None], ref[None]), "rel_mse_per_step": per_step.tolist(),
         "persistence_rel_mse_per_step": persistence.tolist(), "pvbatch_seconds": t_pv,
-        "model": str(args.model), "model_provenance": meta.get("provenance", {}),
+        "model": str(args.model), "model_provenance": meta.get("provenance", {}), "parameters": used,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _pictures(out, snaps, args.samples > 1, per_step, persistence, dt)

@@ -24,6 +24,7 @@ pass each, CONTINUE_EXECUTING) and errors clearly when the input has fewer.
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ class RolloutSettings:
     sampling_steps: int = 0  # 0: the model's default
     device: str = "auto"
     n_threads: int = 0  # 0: leave torch's default
+    parameters: str = ""  # "nu=2.4e-4, Re=100": overrides the input's param_<name> field data
 
 
 class RolloutError(Exception):
@@ -84,6 +86,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self._gather_times: list[float] = []
         self.last_error: str | None = None
         self.n_rollouts = 0  # how many times the model actually ran (tests check the cache)
+        self.used_parameters: dict[str, tuple[float, str]] = {}
 
     # --- properties -------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:
@@ -136,6 +139,19 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     def SetNumberOfThreads(self, n: int) -> None:
         self._set(n_threads=int(n))
+
+    def SetParameters(self, text: str | None) -> None:
+        """PDE parameters as "name=value" pairs ("nu=2.4e-4, Re=100"). Empty: read them from the
+        input's field data (`param_<name>` arrays, written by `echopv export` and the .pvd writer);
+        a parameter found in neither place takes its training mean."""
+        self._set(parameters=str(text or "").strip())
+
+    def GetParameters(self) -> str:
+        return self._s.parameters
+
+    def GetUsedParameters(self) -> dict[str, tuple[float, str]]:
+        """What the last rollout was conditioned on: name -> (value, source)."""
+        return dict(self.used_parameters)
 
     def GetTimestepValues(self) -> list[float]:
         """Output time steps (what ParaView's TimeKeeper shows)."""
@@ -334,11 +350,36 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         else:
             observed = values[None]
         points = convert.get_points(inp, int(sur.dim))
-        res = self._rollout(sur, points, observed)
+        res = self._rollout(sur, points, observed, self._parameters(inp, sur))
         self._cache = self._to_cache(key, observed, res, layout, names, n_obs, in_times, float(sur.dt))
         return True
 
-    def _rollout(self, sur, points: np.ndarray, observed: np.ndarray):
+    def _parameters(self, inp, sur) -> dict[str, float]:
+        """The model's PDE parameters: the Parameters property, else the input's field data."""
+        names = list(getattr(sur, "param_names", []) or [])
+        given = parse_parameters(self._s.parameters)
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise RolloutError(
+                f"Parameters names {unknown}, but this model is conditioned on {names or 'no parameters'}; "
+                f"write only those (e.g. {', '.join(f'{n}=...' for n in names) or 'leave it empty'})"
+            )
+        used: dict[str, tuple[float, str]] = {}
+        fd = inp.GetFieldData()
+        for name in names:
+            arr = fd.GetArray(f"param_{name}") if fd is not None else None
+            if name in given:
+                used[name] = (given[name], "Parameters property")
+            elif arr is not None and arr.GetNumberOfTuples() >= 1:
+                used[name] = (float(arr.GetTuple1(0)), f"input field data param_{name}")
+        means = dict(zip(names, getattr(sur, "param_mean", [])))
+        self.used_parameters = {
+            **{n: (float(means[n]), "training mean") for n in names if n not in used and n in means},
+            **used,
+        }
+        return {n: v for n, (v, _) in used.items()}
+
+    def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None):
         s = self._s
         old_threads = None
         if s.n_threads > 0:
@@ -352,6 +393,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 points,
                 observed,
                 n_frames=s.n_frames,
+                params=params or None,
                 n_samples=max(1, s.n_samples),
                 seed=s.seed,
                 steps=s.sampling_steps or None,
@@ -386,6 +428,24 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             steps.append(arrays)
         self._out_times = times
         return {"key": key, "times": times, "steps": steps, "n_obs": n_obs}
+
+
+def parse_parameters(text: str) -> dict[str, float]:
+    """ "nu=2.4e-4, Re=100" (commas, semicolons or spaces between pairs) -> {"nu": 2.4e-4, "Re": 100.0}."""
+    out: dict[str, float] = {}
+    for item in re.split(r"[,;\s]+", text.strip()):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise RolloutError(
+                f"Parameters: cannot read {item!r}; write name=value pairs such as 'nu=1e-3, Re=100'"
+            ) from None
+    return out
 
 
 def _squeeze(block: np.ndarray) -> np.ndarray:

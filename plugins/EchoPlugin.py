@@ -93,6 +93,12 @@ class EchoRollout(EchoRolloutAlgorithm):
         """0 keeps torch's default thread count."""
         self.SetNumberOfThreads(n)
 
+    @smproperty.stringvector(name="Parameters", default_values="")
+    def P08_SetParameters(self, text):
+        """PDE parameters as name=value pairs (e.g. nu=2.4e-4). Empty: the input's param_<name>
+        field data (written by `echopv export`), else the training mean."""
+        self.SetParameters(text)
+
     @smproperty.doublevector(name="TimestepValues", information_only="1", si_class="vtkSITimeStepsProperty")
     def GetTimestepValues(self):
         return EchoRolloutAlgorithm.GetTimestepValues(self)

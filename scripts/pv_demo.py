@@ -33,6 +33,8 @@ roll.UpdatePipelineInformation()
 times = list(roll.TimestepValues)
 print(f"EchoRollout announced {len(times)} time steps: {times[0]:.3f} .. {times[-1]:.3f}", flush=True)
 UpdatePipeline(time=times[0], proxy=roll)  # runs (and caches) the whole rollout once
+used = roll.GetClientSideObject().GetUsedParameters()  # builtin session: the algorithm itself
+print("PARAMETERS " + json.dumps(used), flush=True)
 SaveData(args["prediction"], proxy=roll, WriteTimeSteps=1)
 print(f"saved {args['prediction']}", flush=True)
 

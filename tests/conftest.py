@@ -86,6 +86,8 @@ class FakeSurrogate:
     dt: float = 0.5
     n_observed_frames: int = 1
     segment_frames: int = 4
+    param_names: list = field(default_factory=lambda: ["nu"])
+    param_mean: list = field(default_factory=lambda: [1e-3])
     calls: list = field(default_factory=list)
 
     def rollout(self, points, observed, n_frames, query_points=None, params=None, n_samples=1,
@@ -94,7 +96,7 @@ class FakeSurrogate:
         if observed.shape[0] < self.n_observed_frames:
             raise ValueError(f"this model needs {self.n_observed_frames} observed frame(s)")
         self.calls.append({"points": np.array(points), "observed": observed.copy(), "n_frames": n_frames,
-                           "n_samples": n_samples})
+                           "n_samples": n_samples, "params": dict(params or {})})
         base = observed[-1]
         mean = np.stack([base + 0.5 * (k + 1) for k in range(n_frames)]).astype(np.float32)
         for k in range(n_frames):

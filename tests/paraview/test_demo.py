@@ -23,6 +23,9 @@ def test_demo_runs_filter_in_pvbatch_and_beats_persistence(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["frames"] == 4
+    # the filter conditioned the model on the solver's own viscosity, read from the .pvd field data
+    nu, source = metrics["parameters"]["nu"]
+    assert source == "input field data param_nu" and 1e-4 < nu < 3e-3
     echo, persist = np.array(metrics["rel_mse_per_step"]), np.array(metrics["persistence_rel_mse_per_step"])
     assert np.all(np.isfinite(echo))
     # the committed model is trained: after a few frames it must beat "nothing changes"

@@ -332,3 +332,56 @@ def test_progress_is_reported(fake_surrogate):
     assert alg.last_error is None, alg.last_error
     assert seen and max(seen) == pytest.approx(1.0)
     assert any(0.0 < f < 1.0 for f in seen)  # intermediate steps, not just start/end
+
+
+# ------------------------------------------------------------------------------------------
+# PDE parameters: Parameters property > input field data > training mean
+# ------------------------------------------------------------------------------------------
+def _with_field_data(src, **params):
+    """The source's output, copied, with param_<name> field arrays (as echopv export writes)."""
+    from vtkmodules.vtkCommonCore import vtkDoubleArray
+    from vtkmodules.vtkFiltersCore import vtkPassThrough
+
+    src.Update()
+    data = src.GetOutput().NewInstance()
+    data.DeepCopy(src.GetOutput())
+    for name, value in params.items():
+        arr = vtkDoubleArray()
+        arr.SetName(f"param_{name}")
+        arr.InsertNextValue(value)
+        data.GetFieldData().AddArray(arr)
+    passthrough = vtkPassThrough()
+    passthrough.SetInputData(data)
+    return passthrough
+
+
+def test_parameters_come_from_field_data_then_property(fake_surrogate, errors):
+    sur, ckpt = fake_surrogate
+    src = _with_field_data(sphere_with_p(), nu=2.5e-4)  # keep a reference: the port does not own it
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputConnection(src.GetOutputPort())
+    alg.SetCheckpoint(str(ckpt))
+    alg.SetNumberOfFrames(2)
+    pred_at(alg, output_times(alg)[1])
+    assert sur.calls[-1]["params"] == {"nu": pytest.approx(2.5e-4)}
+    assert alg.GetUsedParameters()["nu"][1] == "input field data param_nu"
+    alg.SetParameters("nu=7e-4")
+    pred_at(alg, output_times(alg)[1])
+    assert sur.calls[-1]["params"] == {"nu": pytest.approx(7e-4)} and len(sur.calls) == 2
+
+
+def test_parameters_default_to_training_mean_and_bad_text_is_a_message(fake_surrogate, errors):
+    sur, ckpt = fake_surrogate
+    src = sphere_with_p()
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputConnection(src.GetOutputPort())
+    alg.SetCheckpoint(str(ckpt))
+    alg.SetNumberOfFrames(2)
+    pred_at(alg, output_times(alg)[1])
+    assert sur.calls[-1]["params"] == {}
+    assert alg.GetUsedParameters() == {"nu": (1e-3, "training mean")}
+    for text, expect in (("nu:1e-3", "name=value"), ("Re=100", "conditioned on ['nu']")):
+        alg.SetParameters(text)
+        alg.UpdateInformation()
+        alg.UpdateTimeStep(0.5)  # must not raise
+        assert expect in alg.last_error and expect in errors.GetOutput()
