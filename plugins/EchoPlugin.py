@@ -169,7 +169,7 @@ class EchoTrain(EchoTrainAlgorithm):
     def P02_SetPreset(self, preset):
         self.SetPreset(preset)
 
-    @smproperty.intvector(name="AESteps", default_values=1500)
+    @smproperty.intvector(name="AESteps", label="Autoencoder Steps", default_values=1500)
     @smdomain.intrange(min=1, max=1000000)
     def P03_SetAESteps(self, n):
         self.SetAESteps(n)
@@ -180,7 +180,7 @@ class EchoTrain(EchoTrainAlgorithm):
         """0 skips stage 2 (single-frame refinement)."""
         self.SetRefineSteps(n)
 
-    @smproperty.intvector(name="DiTSteps", default_values=3000)
+    @smproperty.intvector(name="DiTSteps", label="DiT Steps", default_values=3000)
     @smdomain.intrange(min=1, max=1000000)
     def P05_SetDiTSteps(self, n):
         self.SetDiTSteps(n)
