@@ -169,7 +169,7 @@ class EchoTrain(EchoTrainAlgorithm):
     def P02_SetPreset(self, preset):
         self.SetPreset(preset)
 
-    @smproperty.intvector(name="AESteps", label="Autoencoder Steps", default_values=1500)
+    @smproperty.intvector(name="AutoencoderSteps", label="Autoencoder Steps", default_values=1500)
     @smdomain.intrange(min=1, max=1000000)
     def P03_SetAESteps(self, n):
         self.SetAESteps(n)

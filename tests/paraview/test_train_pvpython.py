@@ -38,11 +38,11 @@ open(pvd, "w").write('<VTKFile type="Collection" version="0.1"><Collection>' + "
 from paraview.simple import *
 import paraview.servermanager as sm
 rd = PVDReader(FileName=pvd)
-tr = EchoTrain(Input=rd, RunDirectory=os.path.join(tmp, "run"), AESteps=20, RefineSteps=0, DiTSteps=20,
+tr = EchoTrain(Input=rd, RunDirectory=os.path.join(tmp, "run"), AutoencoderSteps=20, RefineSteps=0, DiTSteps=20,
                Threads=1, ExtraArguments="--grid 16 --n-query 128 --dit-batch-size 8")
 tr.UpdatePipeline(times[2])
 res = {{"passthrough_points": tr.GetDataInformation().GetNumberOfPoints(),
-        "props": [p for p in ("Dataset", "RunDirectory", "Preset", "AESteps", "DiTSteps", "Threads")
+        "props": [p for p in ("Dataset", "RunDirectory", "Preset", "AutoencoderSteps", "DiTSteps", "Threads")
                   if tr.GetProperty(p) is not None]}}
 
 def status():
