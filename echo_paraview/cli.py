@@ -50,7 +50,7 @@ class UserError(Exception):
 def _usage() -> str:
     lines = ["usage: echopv COMMAND [options]   (echopv COMMAND --help for details)", "", "commands:"]
     for words, _, text in COMMANDS:
-        lines.append(f"  {' '.join(words):<16} {text}")
+        lines.append(f"  {' '.join(words):<18} {text}")
     lines += ["", "set ECHOPV_DEBUG=1 to see tracebacks."]
     return "\n".join(lines)
 
