@@ -26,6 +26,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("generate", "ns2d"), "echo_model.cases.ns2d", "2D Navier-Stokes vorticity trajectories (pseudo-spectral)"),
     (("generate", "ns3d"), "echo_model.cases.ns3d", "3D periodic Navier-Stokes trajectories (pseudo-spectral)"),
     (("generate", "cylinder"), "echo_model.cases.cylinder", "OpenFOAM cylinder-wake family (gmsh + pimpleFoam)"),
+    (("generate", "cached"), "echo_model.cases.cached", "a named training-scale dataset, generated once into the cache"),
     (("import",), "echo_paraview.io.importer", "convert OpenFOAM / .pvd / .vtu series / The Well / meshes to an ECHO dataset"),
     (("export",), "echo_paraview.io.exporter", "write a dataset's trajectories as .pvd + .vtu series for ParaView"),
     (("info",), "echo_model.info", "describe an ECHO dataset (.h5) or model file (.safetensors)"),
