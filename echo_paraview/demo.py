@@ -57,7 +57,10 @@ def _pvbatch(args_file: Path, log: Path) -> None:
             return
         if attempt == 2 or "Traceback" in text:  # a Python error in the script: retrying won't help
             raise UserError(f"pvbatch failed (exit {rc}); its output is in {log}:\n" + text[-3000:])
-        print(f"      pvbatch exited with {rc} without a Python error (X server start-up?): retrying once", flush=True)
+        failed = log.with_name(log.stem + "-attempt1.log")
+        log.replace(failed)  # kept for diagnosis
+        print(f"      pvbatch exited with {rc} without a Python error (X server start-up?): retrying once; "
+              f"first output kept in {failed}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
