@@ -26,6 +26,7 @@ from vtkmodules.util import numpy_support as ns
 from vtkmodules.vtkCommonCore import vtkPoints, vtkUnsignedCharArray, vtkVersion
 from vtkmodules.vtkCommonDataModel import (
     vtkCellArray,
+    vtkDataObject,
     vtkDataSet,
     vtkImageData,
     vtkPolyData,
@@ -436,3 +437,15 @@ def trajectory_frame_to_vtk(traj: Trajectory, frame: int = 0, suffix: str = "") 
     ug = make_unstructured_grid(traj.points, traj.cells)
     add_fields(ug, traj.fields[frame], traj.field_layout, suffix)
     return ug
+
+
+def output_like_input(inInfo, outInfo) -> int:
+    """RequestDataObject body for filters whose output has the input's concrete type."""
+    inp = vtkDataSet.GetData(inInfo[0], 0)
+    if inp is None:
+        return 1
+    out = vtkDataSet.GetData(outInfo, 0)
+    if out is None or out.GetClassName() != inp.GetClassName():
+        out = inp.NewInstance()
+        outInfo.GetInformationObject(0).Set(vtkDataObject.DATA_OBJECT(), out)
+    return 1

@@ -22,7 +22,7 @@ from typing import Any
 
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
-from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet
+from vtkmodules.vtkCommonDataModel import vtkDataSet
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from . import convert, timesteps
@@ -235,14 +235,7 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
 
     # --- pipeline: pass-through only ---------------------------------------------------------
     def RequestDataObject(self, request, inInfo, outInfo):
-        inp = vtkDataSet.GetData(inInfo[0], 0)
-        if inp is None:
-            return 1
-        out = vtkDataSet.GetData(outInfo, 0)
-        if out is None or out.GetClassName() != inp.GetClassName():
-            out = inp.NewInstance()
-            outInfo.GetInformationObject(0).Set(vtkDataObject.DATA_OBJECT(), out)
-        return 1
+        return convert.output_like_input(inInfo, outInfo)
 
     def RequestData(self, request, inInfo, outInfo):
         inp = vtkDataSet.GetData(inInfo[0], 0)
