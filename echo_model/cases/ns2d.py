@@ -79,6 +79,53 @@ class NS2DConfig:
         return self.burn_in + self.dt_frame * np.arange(self.frames)
 
 
+@dataclass
+class GridRun:
+    """What both spectral generators set up before their batch loop (2D and 3D alike)."""
+
+    solver_settings: sns.SolverSettings
+    points: np.ndarray  # (n^d, d) grid nodes, x fastest
+    cells: Cells | None  # quads/hexahedra for the full grid, None for point subsets
+    out_times: np.ndarray  # saved frame times
+    sim_times: list[float]  # times handed to the solver (0 first when there is a burn-in)
+    skip: int  # leading solver frames that are not saved
+
+
+def grid_run(config: Any, dim: int, device: str) -> GridRun:
+    settings = sns.SolverSettings(
+        resolution=config.resolution,
+        dt_max=config.dt_max,
+        cfl=config.cfl,
+        scheme=config.scheme,
+        device=device,
+        dtype=config.dtype,
+        forcing_amplitude=config.forcing_amplitude,
+    )
+    n = config.resolution
+    cells = Cells(*sns.grid_cells(n, dim)) if config.cells and config.keep_fraction >= 1 else None
+    out_times = config.times()
+    sim_times = [0.0] + list(out_times) if config.burn_in > 0 else list(out_times)
+    return GridRun(settings, sns.grid_points(n, dim), cells, out_times, sim_times, 1 if config.burn_in > 0 else 0)
+
+
+def batches(n_traj: int, batch: int, desc: str, progress: bool) -> Iterator[list[int]]:
+    """Trajectory indices in batches, with a progress bar advanced after each batch."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_traj, desc=desc, unit="traj")
+    try:
+        for start in range(0, n_traj, max(1, batch)):
+            idx = list(range(start, min(n_traj, start + max(1, batch))))
+            yield idx
+            if bar is not None:
+                bar.update(len(idx))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _draw(config: NS2DConfig, index: int) -> tuple[float, np.ndarray, np.random.Generator]:
     rng = sns.trajectory_rng(config.seed, index)
     nu = sns.log_uniform(rng, config.nu_min, config.nu_max)
@@ -91,72 +138,48 @@ def iter_trajectories(
 ) -> Iterator[Trajectory]:
     """Simulate in batches and yield one Trajectory per index, in order."""
     config.validate()
-    settings = sns.SolverSettings(
-        resolution=config.resolution,
-        dt_max=config.dt_max,
-        cfl=config.cfl,
-        scheme=config.scheme,
-        device=device,
-        dtype=config.dtype,
-        forcing_amplitude=config.forcing_amplitude,
-    )
-    solver = sns.VorticitySolver2D(settings)
+    run = grid_run(config, 2, device)
+    solver = sns.VorticitySolver2D(run.solver_settings)
     n = config.resolution
-    full_points = sns.grid_points(n, 2)
-    full_cells = Cells(*sns.grid_cells(n, 2)) if config.cells and config.keep_fraction >= 1 else None
-    out_times = config.times()
-    sim_times = [0.0] + list(out_times) if config.burn_in > 0 else list(out_times)
-    skip = 1 if config.burn_in > 0 else 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.n_traj, desc=f"ns2d {n}x{n}", unit="traj")
-    try:
-        for start in range(0, config.n_traj, max(1, batch)):
-            idx = list(range(start, min(config.n_traj, start + max(1, batch))))
-            draws = [_draw(config, i) for i in idx]
-            nus = torch.tensor([d[0] for d in draws], dtype=torch.float64)
-            w0 = np.stack([d[1] for d in draws])
-            steps0 = solver.n_steps
-            t0 = time.perf_counter()
-            w = solver.simulate(w0, nus, sim_times)[:, skip:]  # (B, T, n, n)
-            wall = time.perf_counter() - t0
-            flat = sns.to_points_order(w, 2)  # (B, T, n*n)
-            for b, i in enumerate(idx):
-                nu, _, rng = draws[b]
-                fields = flat[b][:, :, None]
-                points, cells = full_points, full_cells
-                meta = {
-                    "case": "ns2d",
-                    "index": i,
-                    "seed": config.seed,
-                    "grid": [n, n],
-                    "point_order": "x fastest (VTK)",
-                    "spacing": 1.0 / n,
-                    "burn_in": config.burn_in,
-                    "solver_steps": solver.n_steps - steps0,
-                    "wall_s_batch": round(wall, 3),
-                }
-                if config.keep_fraction < 1:
-                    k = max(1, int(round(config.keep_fraction * n * n)))
-                    ids = np.sort(rng.choice(n * n, size=k, replace=False))
-                    points, fields = full_points[ids], fields[:, ids]
-                    meta["keep_fraction"] = config.keep_fraction  # kept nodes = the stored points
-                yield Trajectory(
-                    points=points,
-                    fields=fields,
-                    times=out_times,
-                    field_layout=[("vorticity", 1)],
-                    params={"nu": nu},
-                    cells=cells,
-                    metadata=meta,
-                )
-            if bar is not None:
-                bar.update(len(idx))
-    finally:
-        if bar is not None:
-            bar.close()
+    full_points, full_cells, out_times, sim_times, skip = run.points, run.cells, run.out_times, run.sim_times, run.skip
+    for idx in batches(config.n_traj, batch, f"ns2d {n}x{n}", progress):
+        draws = [_draw(config, i) for i in idx]
+        nus = torch.tensor([d[0] for d in draws], dtype=torch.float64)
+        w0 = np.stack([d[1] for d in draws])
+        steps0 = solver.n_steps
+        t0 = time.perf_counter()
+        w = solver.simulate(w0, nus, sim_times)[:, skip:]  # (B, T, n, n)
+        wall = time.perf_counter() - t0
+        flat = sns.to_points_order(w, 2)  # (B, T, n*n)
+        for b, i in enumerate(idx):
+            nu, _, rng = draws[b]
+            fields = flat[b][:, :, None]
+            points, cells = full_points, full_cells
+            meta = {
+                "case": "ns2d",
+                "index": i,
+                "seed": config.seed,
+                "grid": [n, n],
+                "point_order": "x fastest (VTK)",
+                "spacing": 1.0 / n,
+                "burn_in": config.burn_in,
+                "solver_steps": solver.n_steps - steps0,
+                "wall_s_batch": round(wall, 3),
+            }
+            if config.keep_fraction < 1:
+                k = max(1, int(round(config.keep_fraction * n * n)))
+                ids = np.sort(rng.choice(n * n, size=k, replace=False))
+                points, fields = full_points[ids], fields[:, ids]
+                meta["keep_fraction"] = config.keep_fraction  # kept nodes = the stored points
+            yield Trajectory(
+                points=points,
+                fields=fields,
+                times=out_times,
+                field_layout=[("vorticity", 1)],
+                params={"nu": nu},
+                cells=cells,
+                metadata=meta,
+            )
 
 
 def generate(

@@ -29,9 +29,9 @@ import torch  # noqa: E402
 
 from ..data.normalize import Domain
 from ..data.store import DatasetInfo, write_dataset
-from ..data.trajectory import Cells, Trajectory
+from ..data.trajectory import Trajectory
 from . import spectral_ns as sns
-from .ns2d import _common_config_kwargs, add_common_arguments, report
+from .ns2d import _common_config_kwargs, add_common_arguments, batches, grid_run, report
 
 GENERATOR_VERSION = 1
 INITS = ("taylor-green", "random")
@@ -95,84 +95,60 @@ def iter_trajectories(
     config: NS3DConfig, device: str = "cpu", batch: int = 4, progress: bool = True
 ) -> Iterator[Trajectory]:
     config.validate()
-    settings = sns.SolverSettings(
-        resolution=config.resolution,
-        dt_max=config.dt_max,
-        cfl=config.cfl,
-        scheme=config.scheme,
-        device=device,
-        dtype=config.dtype,
-        forcing_amplitude=config.forcing_amplitude,
-    )
-    solver = sns.VelocitySolver3D(settings)
+    run = grid_run(config, 3, device)
+    solver = sns.VelocitySolver3D(run.solver_settings)
     n = config.resolution
-    full_points = sns.grid_points(n, 3)
-    full_cells = Cells(*sns.grid_cells(n, 3)) if config.cells and config.keep_fraction >= 1 else None
-    out_times = config.times()
-    sim_times = [0.0] + list(out_times) if config.burn_in > 0 else list(out_times)
-    skip = 1 if config.burn_in > 0 else 0
+    full_points, full_cells, out_times, sim_times, skip = run.points, run.cells, run.out_times, run.sim_times, run.skip
     layout = [("velocity", 3)] + ([("vorticity_magnitude", 1)] if config.vorticity else [])
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    for idx in batches(config.n_traj, batch, f"ns3d {n}^3", progress):
+        rngs = [sns.trajectory_rng(config.seed, i) for i in idx]
+        nus = [sns.log_uniform(r, config.nu_min, config.nu_max) for r in rngs]
+        u0 = np.stack([initial_velocity(config, r) for r in rngs])
+        steps0 = solver.n_steps
+        t0 = time.perf_counter()
+        frames: list[np.ndarray] = []
 
-        bar = tqdm(total=config.n_traj, desc=f"ns3d {n}^3", unit="traj")
-    try:
-        for start in range(0, config.n_traj, max(1, batch)):
-            idx = list(range(start, min(config.n_traj, start + max(1, batch))))
-            rngs = [sns.trajectory_rng(config.seed, i) for i in idx]
-            nus = [sns.log_uniform(r, config.nu_min, config.nu_max) for r in rngs]
-            u0 = np.stack([initial_velocity(config, r) for r in rngs])
-            steps0 = solver.n_steps
-            t0 = time.perf_counter()
-            frames: list[np.ndarray] = []
+        def keep(j: int, u_hat: torch.Tensor) -> None:
+            if j < skip:
+                return
+            u = solver.to_physical(u_hat)  # (B, 3, n, n, n)
+            parts = [sns.to_points_order(u, 3)]  # (B, 3, N)
+            if config.vorticity:
+                w = solver.vorticity(u_hat)
+                parts.append(sns.to_points_order(torch.sqrt((w * w).sum(1, keepdim=True)), 3))
+            frames.append(np.concatenate(parts, axis=1).transpose(0, 2, 1))  # (B, N, C)
 
-            def keep(j: int, u_hat: torch.Tensor) -> None:
-                if j < skip:
-                    return
-                u = solver.to_physical(u_hat)  # (B, 3, n, n, n)
-                parts = [sns.to_points_order(u, 3)]  # (B, 3, N)
-                if config.vorticity:
-                    w = solver.vorticity(u_hat)
-                    parts.append(sns.to_points_order(torch.sqrt((w * w).sum(1, keepdim=True)), 3))
-                frames.append(np.concatenate(parts, axis=1).transpose(0, 2, 1))  # (B, N, C)
-
-            solver.simulate_hat(solver.to_hat(u0), torch.tensor(nus, dtype=torch.float64), sim_times, keep)
-            wall = time.perf_counter() - t0
-            data = np.stack(frames, axis=1)  # (B, T, N, C)
-            for b, i in enumerate(idx):
-                fields, points, cells = data[b], full_points, full_cells
-                meta = {
-                    "case": "ns3d",
-                    "init": config.init,
-                    "index": i,
-                    "seed": config.seed,
-                    "grid": [n, n, n],
-                    "point_order": "x fastest (VTK)",
-                    "spacing": 1.0 / n,
-                    "burn_in": config.burn_in,
-                    "solver_steps": solver.n_steps - steps0,
-                    "wall_s_batch": round(wall, 3),
-                }
-                if config.keep_fraction < 1:
-                    k = max(1, int(round(config.keep_fraction * n**3)))
-                    ids = np.sort(rngs[b].choice(n**3, size=k, replace=False))
-                    points, fields = full_points[ids], fields[:, ids]
-                    meta["keep_fraction"] = config.keep_fraction
-                yield Trajectory(
-                    points=points,
-                    fields=fields,
-                    times=out_times,
-                    field_layout=layout,
-                    params={"nu": nus[b]},
-                    cells=cells,
-                    metadata=meta,
-                )
-            if bar is not None:
-                bar.update(len(idx))
-    finally:
-        if bar is not None:
-            bar.close()
+        solver.simulate_hat(solver.to_hat(u0), torch.tensor(nus, dtype=torch.float64), sim_times, keep)
+        wall = time.perf_counter() - t0
+        data = np.stack(frames, axis=1)  # (B, T, N, C)
+        for b, i in enumerate(idx):
+            fields, points, cells = data[b], full_points, full_cells
+            meta = {
+                "case": "ns3d",
+                "init": config.init,
+                "index": i,
+                "seed": config.seed,
+                "grid": [n, n, n],
+                "point_order": "x fastest (VTK)",
+                "spacing": 1.0 / n,
+                "burn_in": config.burn_in,
+                "solver_steps": solver.n_steps - steps0,
+                "wall_s_batch": round(wall, 3),
+            }
+            if config.keep_fraction < 1:
+                k = max(1, int(round(config.keep_fraction * n**3)))
+                ids = np.sort(rngs[b].choice(n**3, size=k, replace=False))
+                points, fields = full_points[ids], fields[:, ids]
+                meta["keep_fraction"] = config.keep_fraction
+            yield Trajectory(
+                points=points,
+                fields=fields,
+                times=out_times,
+                field_layout=layout,
+                params={"nu": nus[b]},
+                cells=cells,
+                metadata=meta,
+            )
 
 
 def generate(
