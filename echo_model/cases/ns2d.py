@@ -37,8 +37,36 @@ from . import spectral_ns as sns
 GENERATOR_VERSION = 1
 
 
+class GridConfigMixin:
+    """Checks and helpers shared by the ns2d and ns3d configs (their fields and defaults differ)."""
+
+    MAX_RESOLUTION = 1024
+
+    def validate(self) -> None:
+        if self.n_traj < 1:
+            raise ValueError(f"--n-traj must be >= 1, got {self.n_traj}")
+        if self.frames < 1:
+            raise ValueError(f"--frames must be >= 1, got {self.frames}")
+        if self.dt_frame <= 0 or self.burn_in < 0:
+            raise ValueError("--dt-frame must be > 0 and --burn-in >= 0")
+        if not 0 < self.keep_fraction <= 1:
+            raise ValueError(f"--keep-fraction must be in (0, 1], got {self.keep_fraction}")
+        top = self.MAX_RESOLUTION
+        if self.resolution > top or self.resolution < 8 or self.resolution % 2:
+            raise ValueError(f"--resolution must be even, 8..{top}, got {self.resolution}")
+        sns.log_uniform(np.random.default_rng(0), self.nu_min, self.nu_max)  # range check
+        sns.SolverSettings(cfl=self.cfl, dt_max=self.dt_max, scheme=self.scheme)
+        sns.parse_dtype(self.dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def times(self) -> np.ndarray:
+        return self.burn_in + self.dt_frame * np.arange(self.frames)
+
+
 @dataclass
-class NS2DConfig:
+class NS2DConfig(GridConfigMixin):
     """Everything that determines the data (device/batch/threads only change speed)."""
 
     n_traj: int = 32
@@ -57,26 +85,6 @@ class NS2DConfig:
     scheme: str = "cn_heun"
     dtype: str = "float32"
 
-    def validate(self) -> None:
-        if self.n_traj < 1:
-            raise ValueError(f"--n-traj must be >= 1, got {self.n_traj}")
-        if self.frames < 1:
-            raise ValueError(f"--frames must be >= 1, got {self.frames}")
-        if self.dt_frame <= 0 or self.burn_in < 0:
-            raise ValueError("--dt-frame must be > 0 and --burn-in >= 0")
-        if not 0 < self.keep_fraction <= 1:
-            raise ValueError(f"--keep-fraction must be in (0, 1], got {self.keep_fraction}")
-        if self.resolution > 1024 or self.resolution < 8 or self.resolution % 2:
-            raise ValueError(f"--resolution must be even, 8..1024, got {self.resolution}")
-        sns.log_uniform(np.random.default_rng(0), self.nu_min, self.nu_max)  # range check
-        sns.SolverSettings(cfl=self.cfl, dt_max=self.dt_max, scheme=self.scheme)
-        sns.parse_dtype(self.dtype)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def times(self) -> np.ndarray:
-        return self.burn_in + self.dt_frame * np.arange(self.frames)
 
 
 @dataclass

@@ -13,7 +13,6 @@ Example:  echopv generate ns3d --n-traj 3 --resolution 32 --frames 5 --dt-frame 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -31,14 +30,14 @@ from ..data.normalize import Domain
 from ..data.store import DatasetInfo, write_dataset
 from ..data.trajectory import Trajectory
 from . import spectral_ns as sns
-from .ns2d import _common_config_kwargs, add_common_arguments, batches, grid_run, report
+from .ns2d import GridConfigMixin, _common_config_kwargs, add_common_arguments, batches, grid_run, report
 
 GENERATOR_VERSION = 1
 INITS = ("taylor-green", "random")
 
 
 @dataclass
-class NS3DConfig:
+class NS3DConfig(GridConfigMixin):
     n_traj: int = 4
     resolution: int = 32
     frames: int = 11
@@ -58,26 +57,12 @@ class NS3DConfig:
     scheme: str = "cn_heun"
     dtype: str = "float32"
 
+    MAX_RESOLUTION = 256  # 3D: 256^3 is already 16.8 M points
+
     def validate(self) -> None:
-        if self.n_traj < 1 or self.frames < 1:
-            raise ValueError("--n-traj and --frames must be >= 1")
-        if self.dt_frame <= 0 or self.burn_in < 0:
-            raise ValueError("--dt-frame must be > 0 and --burn-in >= 0")
-        if not 0 < self.keep_fraction <= 1:
-            raise ValueError(f"--keep-fraction must be in (0, 1], got {self.keep_fraction}")
-        if self.resolution > 256 or self.resolution < 8 or self.resolution % 2:
-            raise ValueError(f"--resolution must be even, 8..256 for 3D, got {self.resolution}")
         if self.init not in INITS:
             raise ValueError(f"--init must be one of {INITS}, got {self.init!r}")
-        sns.log_uniform(np.random.default_rng(0), self.nu_min, self.nu_max)
-        sns.SolverSettings(cfl=self.cfl, dt_max=self.dt_max, scheme=self.scheme)
-        sns.parse_dtype(self.dtype)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def times(self) -> np.ndarray:
-        return self.burn_in + self.dt_frame * np.arange(self.frames)
+        super().validate()
 
 
 def initial_velocity(config: NS3DConfig, rng: np.random.Generator) -> np.ndarray:
