@@ -299,20 +299,7 @@ class PointsToGrid(nn.Module):
             pairs = self.pairs(points, cache=cache)
             vals = values.float().permute(1, 0, 2).contiguous()  # (N, F, Cin): gather along dim 0
             n_f = vals.shape[1]
-            fc = n_f if chunk_size is None else max(1, min(n_f, chunk_size // max(1, pairs_max_degree(pairs))))
-            outs_f = []
-            for f0 in range(0, n_f, fc):
-                v = vals[:, f0 : f0 + fc]
-                budget = None if chunk_size is None else max(1, chunk_size // v.shape[1])
-                parts = []
-                for t0, t1 in _target_chunks(pairs.ptr, budget):
-                    args = (v, *_padded(pairs, t0, t1))
-                    if torch.is_grad_enabled() and (budget is not None):
-                        parts.append(checkpoint(self._chunk, *args, use_reentrant=False))
-                    else:
-                        parts.append(self._chunk(*args))
-                outs_f.append(torch.cat(parts, 0) if len(parts) > 1 else parts[0])
-            h = torch.cat(outs_f, 1) if len(outs_f) > 1 else outs_f[0]  # (G, F, H)
+            h = _chunked_neighbour_sum(self._chunk, vals, pairs, chunk_size)  # (G, F, H)
             h = torch.nn.functional.gelu(h + self.bias)
             flag = pairs.has.to(h.dtype)[:, None, None].expand(-1, h.shape[1], 1)
             out = self.proj(torch.cat([h, flag], -1))  # (G, F, Cout)
@@ -360,21 +347,28 @@ class GridToPoints(nn.Module):
             n_f = grid_feats.shape[0]
             g = grid_feats.float().reshape(n_f, self.cin, -1).permute(2, 0, 1)  # (G, F, Cin)
             feats = self.lin_in(g)  # (G, F, H): grid-sized, fine
-            fc = n_f if chunk_size is None else max(1, min(n_f, chunk_size // max(1, pairs_max_degree(pairs))))
-            outs_f = []
-            for f0 in range(0, n_f, fc):
-                fe = feats[:, f0 : f0 + fc]
-                budget = None if chunk_size is None else max(1, chunk_size // fe.shape[1])
-                parts = []
-                for t0, t1 in _target_chunks(pairs.ptr, budget):
-                    args = (fe, *_padded(pairs, t0, t1))
-                    if torch.is_grad_enabled() and budget is not None:
-                        parts.append(checkpoint(self._chunk, *args, use_reentrant=False))
-                    else:
-                        parts.append(self._chunk(*args))
-                outs_f.append(torch.cat(parts, 0) if len(parts) > 1 else parts[0])
-            out = torch.cat(outs_f, 1) if len(outs_f) > 1 else outs_f[0]  # (M, F, Cout)
+            out = _chunked_neighbour_sum(self._chunk, feats, pairs, chunk_size)  # (M, F, Cout)
             return out.permute(1, 0, 2)
+
+
+def _chunked_neighbour_sum(chunk_fn, src: torch.Tensor, pairs: PairList, chunk_size: int | None) -> torch.Tensor:
+    """chunk_fn over frame batches x target ranges, so at most ~chunk_size (pair x frame) terms
+    are alive at once; chunks are gradient-checkpointed when training. src (N_src, F, C) -> (N_tgt, F, C')."""
+    n_f = src.shape[1]
+    fc = n_f if chunk_size is None else max(1, min(n_f, chunk_size // max(1, pairs_max_degree(pairs))))
+    outs_f = []
+    for f0 in range(0, n_f, fc):
+        v = src[:, f0 : f0 + fc]
+        budget = None if chunk_size is None else max(1, chunk_size // v.shape[1])
+        parts = []
+        for t0, t1 in _target_chunks(pairs.ptr, budget):
+            args = (v, *_padded(pairs, t0, t1))
+            if torch.is_grad_enabled() and budget is not None:
+                parts.append(checkpoint(chunk_fn, *args, use_reentrant=False))
+            else:
+                parts.append(chunk_fn(*args))
+        outs_f.append(torch.cat(parts, 0) if len(parts) > 1 else parts[0])
+    return torch.cat(outs_f, 1) if len(outs_f) > 1 else outs_f[0]
 
 
 def _padded(pairs: PairList, t0: int, t1: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
