@@ -348,6 +348,17 @@ class _SpectralSolver:
                 callback(j, state_hat)
         return state_hat
 
+    def simulate(
+        self, state0: torch.Tensor | np.ndarray, nu: torch.Tensor | Sequence[float] | float, times: Sequence[float]
+    ) -> torch.Tensor:
+        """Physical fields (B, T, ...) at `times` (t = 0 is the initial state) from state0 (B, ...):
+        vorticity (B, T, n, n) in 2D, velocity (B, T, 3, n, n, n) in 3D."""
+        s_hat = self.to_hat(state0)
+        nu_t = torch.as_tensor(nu, dtype=torch.float64).reshape(-1).expand(s_hat.shape[0])
+        frames: list[torch.Tensor] = []
+        self.simulate_hat(s_hat, nu_t, times, lambda j, s: frames.append(self.to_physical(s)))
+        return torch.stack(frames, dim=1)
+
 
 class VorticitySolver2D(_SpectralSolver):
     """2D vorticity form with FNO's forcing; state w_hat (B, n, n//2+1) complex."""
@@ -387,15 +398,6 @@ class VorticitySolver2D(_SpectralSolver):
         umax = torch.sqrt(u * u + v * v).amax(dim=(-2, -1))
         return self.f_hat - adv, umax
 
-    def simulate(
-        self, w0: torch.Tensor | np.ndarray, nu: torch.Tensor | Sequence[float] | float, times: Sequence[float]
-    ) -> torch.Tensor:
-        """Vorticity (B, T, n, n) at `times` (t = 0 is the initial field) from w0 (B, n, n)."""
-        w_hat = self.to_hat(w0)
-        nu_t = torch.as_tensor(nu, dtype=torch.float64).reshape(-1).expand(w_hat.shape[0])
-        frames: list[torch.Tensor] = []
-        self.simulate_hat(w_hat, nu_t, times, lambda j, s: frames.append(self.to_physical(s)))
-        return torch.stack(frames, dim=1)
 
 
 class VelocitySolver3D(_SpectralSolver):
@@ -450,15 +452,6 @@ class VelocitySolver3D(_SpectralSolver):
         umax = torch.sqrt((u * u).sum(1)).amax(dim=(-3, -2, -1))
         return n_hat, umax
 
-    def simulate(
-        self, u0: torch.Tensor | np.ndarray, nu: torch.Tensor | Sequence[float] | float, times: Sequence[float]
-    ) -> torch.Tensor:
-        """Velocity (B, T, 3, n, n, n) at `times` from u0 (B, 3, n, n, n)."""
-        u_hat = self.to_hat(u0)
-        nu_t = torch.as_tensor(nu, dtype=torch.float64).reshape(-1).expand(u_hat.shape[0])
-        frames: list[torch.Tensor] = []
-        self.simulate_hat(u_hat, nu_t, times, lambda j, s: frames.append(self.to_physical(s)))
-        return torch.stack(frames, dim=1)
 
 
 # --------------------------------------------------------------------------------------------
