@@ -10,6 +10,8 @@ nothing from VTK itself.
 """
 from __future__ import annotations
 
+from echo_model.errors import EchoUserError
+
 import argparse
 import importlib
 import os
@@ -44,7 +46,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
 ]
 
 
-class UserError(Exception):
+class UserError(EchoUserError):
     """An error the user can fix; printed without a traceback."""
 
 

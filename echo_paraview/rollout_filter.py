@@ -23,6 +23,8 @@ pass each, CONTINUE_EXECUTING) and errors clearly when the input has fewer.
 """
 from __future__ import annotations
 
+from echo_model.errors import EchoUserError
+
 import os
 import re
 import traceback
@@ -52,7 +54,7 @@ class RolloutSettings:
     parameters: str = ""  # "nu=2.4e-4, Re=100": overrides the input's param_<name> field data
 
 
-class RolloutError(Exception):
+class RolloutError(EchoUserError):
     """A problem the user can fix; the message names the problem and the fix."""
 
 

@@ -14,6 +14,8 @@ No VTK here: the dataset export (`export_training_dataset`) takes Trajectories.
 """
 from __future__ import annotations
 
+from echo_model.errors import EchoUserError
+
 import json
 import os
 import signal
@@ -31,7 +33,7 @@ PIPELINE_JSON = "pipeline.json"  # written by echo_model.train.pipeline
 MODEL_FILE = "model.safetensors"
 
 
-class TrainingError(Exception):
+class TrainingError(EchoUserError):
     """A problem the user can fix; the message names the problem and the fix."""
 
 
