@@ -14,7 +14,8 @@ The Well (PolymathicAI) stores one parameter set per file as dense cubes on a un
 Reading gives one Trajectory per sample: points are the tensor-product grid (numpy "ij" order,
 last axis fastest, the order the cubes are stored in), scalars become t0 channels, vectors keep D
 components, tensors D*D (row-major), fields that do not vary in time or over an axis are
-broadcast, non-time-varying scalars become `params`. Writing is the reverse for trajectories whose
+broadcast (the axis left out, or kept as a size-1 placeholder; any other shape raises
+EchoUserError naming the field), non-time-varying scalars become `params`. Writing is the reverse for trajectories whose
 points form a full regular grid; it adds `echo_*` attributes so that an ECHO -> Well -> ECHO
 round trip restores the exact field layout and metadata.
 """
@@ -266,8 +267,41 @@ def _frame_slice(times: np.ndarray, every: int, skip_time: float | None) -> slic
     return slice(start, None, every)
 
 
-def _read_field(ds, fl: WellField, b: int, frames: slice, n_frames: int, grid_shape: tuple[int, ...]) -> np.ndarray:
-    """(T', N, k) float32 for sample b, broadcasting the axes the file leaves out."""
+def field_grid_shape(fl: WellField, grid_shape: Sequence[int], path: str | os.PathLike = "") -> tuple[int, ...]:
+    """The stored field's shape without its sample/time axes, as (*per-axis size, *tensor tail).
+
+    Each spatial axis is either the grid's size or 1 (broadcast). The Well leaves non-varying axes
+    out (dim_varying False); its own reader, and files written from it, keep them as size-1
+    placeholders instead: both forms are accepted. Anything else raises EchoUserError naming the
+    field and its shape (never a silent reinterpretation as extra components).
+    """
+    grid = tuple(int(g) for g in grid_shape)
+    d, rank = len(grid), fl.order
+    rest = tuple(fl.shape[int(fl.sample_varying) + int(fl.time_varying):])
+    varying = list(fl.dim_varying[:d]) + [True] * max(0, d - len(fl.dim_varying))
+    if len(rest) == d + rank and all(s in (g, 1) for s, g in zip(rest[:d], grid)):
+        return rest  # every spatial axis present (size-1 placeholders included)
+    n_var = sum(varying)
+    if len(rest) == n_var + rank:
+        sizes = iter(rest[:n_var])
+        spatial = tuple(next(sizes) if v else 1 for v in varying)
+        if all(s in (g, 1) for s, g in zip(spatial, grid)):
+            return spatial + rest[n_var:]
+    from .errors import EchoUserError
+
+    tail = ["", " + (D,)", " + (D, D)"][rank]
+    raise EchoUserError(
+        f"{path}: field {fl.group}/{fl.name} has shape {tuple(fl.shape)}, which does not map onto the grid "
+        f"{grid} (expected [B,] [T,] + one size per varying axis or a size-1 placeholder{tail}, with "
+        f"sample_varying={fl.sample_varying}, time_varying={fl.time_varying}, dim_varying={tuple(varying)}); "
+        f"fix the field's attributes or leave the field out (fields=[...], `echopv import --fields`)"
+    )
+
+
+def _read_field(ds, fl: WellField, b: int, frames: slice, n_frames: int, grid_shape: tuple[int, ...],
+                path: str | os.PathLike = "") -> np.ndarray:
+    """(T', N, k) float32 for sample b in "ij" point order, broadcasting the axes the file leaves out."""
+    stored = field_grid_shape(fl, grid_shape, path)
     index: list[Any] = []
     if fl.sample_varying:
         index.append(b)
@@ -276,15 +310,82 @@ def _read_field(ds, fl: WellField, b: int, frames: slice, n_frames: int, grid_sh
     arr = np.asarray(ds[tuple(index)] if index else ds[()], dtype=np.float32)
     if not fl.time_varying:
         arr = arr[None]
+    arr = arr.reshape(arr.shape[0], *stored)
     d = len(grid_shape)
-    # insert the spatial axes that do not vary, then broadcast everything
-    for axis, varying in enumerate(fl.dim_varying[:d]):
-        if not varying:
-            arr = np.expand_dims(arr, 1 + axis)
-    tensor = arr.shape[1 + d :]
+    tensor = stored[d:]
     arr = np.broadcast_to(arr, (n_frames, *grid_shape, *tensor))
     k = int(np.prod(tensor)) if tensor else 1
     return arr.reshape(n_frames, -1, k)
+
+
+def _root_params(f, info: WellInfo) -> dict[str, float]:
+    params: dict[str, float] = {}
+    for name in info.simulation_parameters:
+        if name in f.attrs:
+            try:
+                params[name] = float(np.asarray(f.attrs[name]).reshape(-1)[0])
+            except (TypeError, ValueError):
+                pass
+    return params
+
+
+def sample_scalars(f, info: WellInfo, b: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(params, time series) of sample b: simulation parameters (root attrs) and non-time-varying
+    scalars are params; time-varying scalars are (T,) series."""
+    params = _root_params(f, info)
+    series: dict[str, np.ndarray] = {}
+    for name, ds in (f["scalars"].items() if "scalars" in f else ()):
+        sv = _bool_attr(ds.attrs, "sample_varying", False)
+        tv = _bool_attr(ds.attrs, "time_varying", False)
+        try:
+            v = np.asarray(ds[b] if sv and ds.ndim > 0 else ds[()], dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if tv:
+            series[name] = v.reshape(-1)
+        else:
+            params[name] = float(v.reshape(-1)[0])
+    return params, series
+
+
+def sample_times(f, b: int) -> np.ndarray:
+    """All times of sample b (dimensions/time, shared or per sample)."""
+    ds = f["dimensions"]["time"]
+    sv = _bool_attr(ds.attrs, "sample_varying", False) or ds.ndim > 1
+    return np.asarray(ds[b] if sv else ds[()], dtype=np.float64).reshape(-1)
+
+
+def sample_axes(f, info: WellInfo, b: int) -> list[np.ndarray]:
+    """Coordinate values per spatial axis for sample b."""
+    out = []
+    for name in info.spatial_dims:
+        c = f["dimensions"][name]
+        sv = _bool_attr(c.attrs, "sample_varying", False) or c.ndim > 1
+        out.append(np.asarray(c[b] if sv else c[()], dtype=np.float64).reshape(-1))
+    return out
+
+
+def read_field_frames(f, info: WellInfo, name: str, b: int, frames: slice) -> np.ndarray:
+    """(T', N, k) float32 of one field for sample b, "ij" point order; reads only those frames."""
+    known = {fl.name: fl for fl in info.fields}
+    if name not in known:
+        raise ValueError(f"{info.path} has no field {name!r}; available: {info.field_names}")
+    fl = known[name]
+    n = len(range(*frames.indices(info.n_steps)))
+    return _read_field(f[fl.group][fl.name], fl, b, frames, n, info.grid_shape, info.path)
+
+
+def open_well(path: str | os.PathLike):
+    """(h5py.File, WellInfo) for reading; the caller closes the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no The Well file at {path}")
+    f = _h5py().File(path, "r")
+    try:
+        return f, _read_info(f, path)
+    except Exception:
+        f.close()
+        raise
 
 
 def iter_well_trajectories(
@@ -298,11 +399,8 @@ def iter_well_trajectories(
 ) -> Iterator[Trajectory]:
     """Yield one Trajectory per sample of a The Well file, reading one sample at a time."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no The Well file at {path}")
-    h5py = _h5py()
-    with h5py.File(path, "r") as f:
-        info = _read_info(f, path)
+    f, info = open_well(path)
+    with f:
         d = info.n_spatial_dims
         if d not in (2, 3):
             raise ValueError(
@@ -320,52 +418,24 @@ def iter_well_trajectories(
         root = f.attrs
         layout_hint = json.loads(_str(root["echo_field_layout"])) if "echo_field_layout" in root else None
         traj_meta = json.loads(_str(root["echo_metadata"])) if "echo_metadata" in root else None
-        dims = f["dimensions"]
-        coord_ds = [dims[n] for n in info.spatial_dims]
-        coord_sv = [_bool_attr(c.attrs, "sample_varying", False) or c.ndim > 1 for c in coord_ds]
-        time_ds = dims["time"]
-        time_sv = _bool_attr(time_ds.attrs, "sample_varying", False) or time_ds.ndim > 1
-        static_points = None if any(coord_sv) else grid_points([c[()] for c in coord_ds])
         static_cells = grid_cells(info.grid_shape) if cells else None
-        base_params: dict[str, float] = {}
-        for name in info.simulation_parameters:
-            if name in root:
-                try:
-                    base_params[name] = float(np.asarray(root[name]).reshape(-1)[0])
-                except (TypeError, ValueError):
-                    pass
         samples = list(range(info.n_trajectories)) if trajectories is None else [int(i) for i in trajectories]
         for b in samples:
             if not 0 <= b < info.n_trajectories:
                 raise ValueError(f"trajectory {b} out of range: {path} holds {info.n_trajectories}")
-            all_times = np.asarray(time_ds[b] if time_sv else time_ds[()], dtype=np.float64)
+            all_times = sample_times(f, b)
             frames = _frame_slice(all_times, every, skip_time)
             times = all_times[frames]
-            points = static_points
-            if points is None:
-                points = grid_points([c[b] if sv else c[()] for c, sv in zip(coord_ds, coord_sv)])
+            points = grid_points(sample_axes(f, info, b))
             blocks, layout = [], []
             for fl in chosen:
-                ds = f[fl.group][fl.name]
-                block = _read_field(ds, fl, b, frames, len(times), info.grid_shape)
+                block = read_field_frames(f, info, fl.name, b, frames)
                 blocks.append(block)
                 layout.append((fl.name, block.shape[2]))
             values = np.concatenate(blocks, axis=2) if len(blocks) > 1 else blocks[0]
             values, layout = _apply_layout_hint(values, layout, layout_hint)
-            params = dict(base_params)
-            series: dict[str, list[float]] = {}
-            if "scalars" in f:
-                for name, ds in f["scalars"].items():
-                    sv = _bool_attr(ds.attrs, "sample_varying", False)
-                    tv = _bool_attr(ds.attrs, "time_varying", False)
-                    try:
-                        v = np.asarray(ds[b] if sv and ds.ndim > 0 else ds[()], dtype=np.float64)
-                    except (TypeError, ValueError):
-                        continue
-                    if tv:
-                        series[name] = v.reshape(-1)[frames].tolist()
-                    else:
-                        params[name] = float(v.reshape(-1)[0])
+            params, all_series = sample_scalars(f, info, b)
+            series = {k: v[frames].tolist() for k, v in all_series.items()}
             meta: dict[str, Any] = {}
             if traj_meta is not None and b < len(traj_meta):
                 meta.update(traj_meta[b])
