@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 from pathlib import Path
+from typing import Any, Iterator
 
 
 def describe_dataset(path: Path) -> str:
@@ -32,11 +33,101 @@ def describe_dataset(path: Path) -> str:
     return "\n".join(lines)
 
 
-def describe_model(path: Path) -> str:
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for k in sorted(value):
+            yield from _flatten(f"{prefix}.{k}" if prefix else str(k), value[k])
+    else:
+        yield prefix, _fmt(value)
+
+
+def _training_set(meta: dict) -> tuple[int | None, dict[str, tuple[float, float]]]:
+    """(points per trajectory, parameter ranges over the training split) from the dataset named in
+    the provenance, when that file is still there; (None, {}) otherwise."""
+    gen = (meta.get("provenance") or {}).get("generator") or {}
+    path = gen.get("dataset") or (meta.get("provenance") or {}).get("dataset")
+    if not path or not Path(path).is_file():
+        return None, {}
+    from .data.store import TrajectoryStore
+
+    try:
+        with TrajectoryStore(path) as store:
+            idx = [int(i) for i in store.info.split.get("train", [])] or list(range(len(store)))
+            values: dict[str, list[float]] = {}
+            for i in idx:
+                for k, v in store.params(i).items():
+                    values.setdefault(k, []).append(float(v))
+            return store.n_points(idx[0]), {k: (min(v), max(v)) for k, v in values.items()}
+    except (OSError, ValueError, KeyError):
+        return None, {}
+
+
+def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, str, str]]:
+    """An ECHO model file described as (section, property, value) rows: the summary an analyst
+    reads first, then every header entry flattened (what the ParaView model reader shows)."""
     from .bundle import read_meta
 
-    meta = read_meta(path)
-    return f"ECHO model file {path}\n" + json.dumps(meta, indent=2, sort_keys=True)
+    meta = read_meta(path) if meta is None else meta
+    rows: list[tuple[str, str, str]] = [("file", "path", str(path)),
+                                        ("file", "format", f"{meta.get('format')} v{meta.get('format_version')}")]
+    add = lambda key, value: rows.append(("summary", key, value))  # noqa: E731
+    layout = meta.get("field_layout") or []
+    add("fields", ", ".join(f"{n}[{c}]" for n, c in layout))
+    add("dimension", f"{meta.get('dim')}-D")
+    add("dt", _fmt(meta.get("dt")))
+    add("generator", f"{meta.get('generator_kind', meta.get('kind'))}, sampler {meta.get('sampler')} "
+                     f"{meta.get('steps')} steps")
+    dom = meta.get("domain") or {}
+    add("training domain", f"lo {_fmt(dom.get('lo'))} hi {_fmt(dom.get('hi'))} periodic {dom.get('periodic')}")
+    n_points, ranges = _training_set(meta)
+    for i, name in enumerate(meta.get("param_names") or []):
+        mean, std = (meta.get("param_mean") or [None] * (i + 1))[i], (meta.get("param_std") or [None] * (i + 1))[i]
+        text = f"mean {_fmt(mean)}, std {_fmt(std)}"
+        if name in ranges:
+            text += f", training range [{_fmt(ranges[name][0])}, {_fmt(ranges[name][1])}]"
+        add(f"parameter {name}", text)
+    ae = meta.get("autoencoder")
+    if ae:
+        from .nn.autoencoder import AutoencoderConfig
+
+        cfg = AutoencoderConfig(**{k: v for k, v in ae.items() if k in AutoencoderConfig.__dataclass_fields__})
+        t_l = int(meta.get("latent_frames") or 1)
+        frames = 1 + (t_l - 1) * cfg.time_factor
+        shape = cfg.latent_shape(frames)
+        add("latent grid", f"{_fmt(list(cfg.latent_grid))} x {cfg.latent_dim} channels "
+                           f"(encoder grid {_fmt(list(cfg.grid))})")
+        add("window", f"{frames} frames -> latent {shape} ({meta.get('known_latent_frames')} known latent frame(s))")
+        if n_points:
+            add("compression ratio", f"x{cfg.compression_ratio(n_points, frames):.1f} "
+                                     f"({frames} frames of {n_points} points, the training set's)")
+        else:
+            add("compression ratio", f"N * {frames * cfg.in_channels} / {math.prod(shape)} for N points")
+    preset = ((meta.get("provenance") or {}).get("generator") or {}).get("preset")
+    if preset:
+        add("preset", str(preset))
+    if meta.get("metrics"):
+        rows.extend(("metrics", k, v) for k, v in _flatten("", meta["metrics"]))
+    rows.extend(("provenance", k, v) for k, v in _flatten("", meta.get("provenance") or {}))
+    skip = {"format", "format_version", "provenance", "metrics"}
+    rows.extend(("header", k, v) for k, v in _flatten("", {k: v for k, v in meta.items() if k not in skip}))
+    return rows
+
+
+def describe_model(path: Path) -> str:
+    rows = model_rows(path)
+    width = max(len(k) for sec, k, _ in rows if sec == "summary")
+    lines = [f"ECHO model file {path}"]
+    lines += [f"  {k:<{width}}  {v}" for sec, k, v in rows if sec == "summary"]
+    lines += [f"  {sec}.{k} = {v}" for sec, k, v in rows if sec in ("metrics", "provenance", "header")]
+    return "\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -243,6 +243,14 @@ class TrajectoryStore:
     def times(self, i: int) -> np.ndarray:
         return self._group(i)["times"][()]
 
+    def cells(self, i: int) -> Cells | None:
+        """The trajectory's display cells, or None when it has none."""
+        g = self._group(i)
+        if "cells" not in g:
+            return None
+        c = g["cells"]
+        return Cells(c["connectivity"][()], c["offsets"][()], c["types"][()])
+
     def params(self, i: int) -> dict[str, float]:
         return json.loads(self._group(i).attrs["params"])
 
@@ -258,17 +266,13 @@ class TrajectoryStore:
 
     def __getitem__(self, i: int) -> Trajectory:
         g = self._group(i)
-        cells = None
-        if "cells" in g:
-            c = g["cells"]
-            cells = Cells(c["connectivity"][()], c["offsets"][()], c["types"][()])
         return Trajectory(
             points=g["points"][()],
             fields=g["fields"][()],
             times=g["times"][()],
             field_layout=self.info.field_layout,
             params=json.loads(g.attrs["params"]),
-            cells=cells,
+            cells=self.cells(i),
             metadata=json.loads(g.attrs["metadata"]),
         )
 
