@@ -133,24 +133,24 @@ def main() -> int:
         cmds[name] = "echopv " + " ".join(argv)
         _stage(name, done, argv, walls, args.force)
 
-    stage("1 autoencoder", work / "ae/model.safetensors", _with_overrides(
+    stage("1 autoencoder", work / "ae/autoencoder.safetensors", _with_overrides(
           ["train", "ae", "--data", args.data, "--run", str(work / "ae"), "--preset", "tiny", "--steps",
            str(args.ae_steps), "--batch-size", "2", "--n-query", "1024", "--ckpt-every", "250", "--lr", "2e-3",
            "--no-progress", *th], args.ae_extra))
-    stage("2 refine", work / "refine/model.safetensors", _with_overrides(
-          ["train", "refine", "--init", str(work / "ae/model.safetensors"), "--data", args.data, "--run",
+    stage("2 refine", work / "refine/autoencoder.safetensors", _with_overrides(
+          ["train", "refine", "--init", str(work / "ae/autoencoder.safetensors"), "--data", args.data, "--run",
            str(work / "refine"), "--steps", str(args.refine_steps), "--batch-size", "2", "--n-query", "2048",
-           "--no-progress", *th], args.refine_extra))
-    ae_file = work / "refine/model.safetensors"
+           "--replay", args.data, "--no-progress", *th], args.refine_extra))
+    ae_file = work / "refine/autoencoder.safetensors"
     stage("3a cache latents", work / "latents/latents.h5",
           ["cache-latents", "--ae", str(ae_file), "--data", args.data, "--out", str(work / "latents/latents.h5"),
            "--window-stride", "1", *th])
     gen_stages = [
-        ("3b DiT (flow)", work / "dit/echo_model.safetensors",
+        ("3b DiT (flow)", work / "dit/model.safetensors",
          ["train", "dit", "--cache", str(work / "latents/latents.h5"), "--run", str(work / "dit"), "--steps",
           str(args.dit_steps), "--batch-size", "16", "--lr", "1e-3", "--ckpt-every", "500", "--no-progress", *th,
           *args.dit_extra.split()]),
-        ("3c baseline (regression)", work / "baseline/echo_model.safetensors",
+        ("3c baseline (regression)", work / "baseline/model.safetensors",
          ["train", "baseline", "--cache", str(work / "latents/latents.h5"), "--run", str(work / "baseline"),
           "--steps", str(args.baseline_steps), "--batch-size", "16", "--lr", "1e-3", "--ckpt-every", "500",
           "--no-progress", *th]),
@@ -166,8 +166,8 @@ def main() -> int:
     from echo_model.nn.autoencoder import load_autoencoder
     from echo_model.rollout import Surrogate
 
-    echo = Surrogate.load(work / "dit/echo_model.safetensors", device="cpu", cache=False)
-    base = Surrogate.load(work / "baseline/echo_model.safetensors", device="cpu", cache=False)
+    echo = Surrogate.load(work / "dit/model.safetensors", device="cpu", cache=False)
+    base = Surrogate.load(work / "baseline/model.safetensors", device="cpu", cache=False)
     seg = echo.segment_frames
     horizon2 = 2 * seg
     store = TrajectoryStore(args.data)
@@ -330,7 +330,7 @@ def main() -> int:
     print("\n".join(lines))
     if args.model_out:
         dst = Path(args.model_out)
-        shutil.copyfile(work / "dit/echo_model.safetensors", dst)
+        shutil.copyfile(work / "dit/model.safetensors", dst)
         print(f"copied the ECHO model to {dst} ({dst.stat().st_size / 1e6:.2f} MB)")
     return 0
 

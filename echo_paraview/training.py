@@ -14,9 +14,6 @@ No VTK here: the dataset export (`export_training_dataset`) takes Trajectories.
 """
 from __future__ import annotations
 
-from echo_model.errors import EchoUserError
-
-import json
 import os
 import signal
 import subprocess
@@ -26,11 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from echo_model.errors import EchoUserError
+from echo_model.train.layout import LOG as LOG_FILE
+from echo_model.train.layout import PID as PID_FILE
+from echo_model.train.layout import PIPELINE_CONFIG
+from echo_model.train.layout import PIPELINE_STATUS as PIPELINE_JSON
+from echo_model.train.layout import read_progress, read_status
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOG_FILE = "train.log"
-PID_FILE = "train.pid"
-PIPELINE_JSON = "pipeline.json"  # written by echo_model.train.pipeline
-MODEL_FILE = "model.safetensors"
 
 
 class TrainingError(EchoUserError):
@@ -46,19 +46,33 @@ class TrainSettings:
     threads: int = 1
     frames: int = 0  # 0: the preset's window, shortened to the data
     grid: tuple[int, ...] = ()  # () = the preset's latent grid
-    extra_args: tuple[str, ...] = ()  # passed verbatim to `echopv train all`
+    extra_args: tuple[str, ...] = ()  # more `echopv train all` options, parsed into the PipelineRun
 
-    def argv(self) -> list[str]:
-        out = ["--preset", self.preset, "--ae-steps", str(int(self.ae_steps)),
-               "--refine-steps", str(int(self.refine_steps)), "--dit-steps", str(int(self.dit_steps)),
-               "--no-progress"]
+    def pipeline(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike):
+        """The `PipelineRun` these settings describe (extra arguments parsed and checked here, in
+        ParaView, so a typo is reported at Start instead of in the child's log)."""
+        import argparse
+
+        from echo_model.train.runs import PipelineRun, add_arguments_from, from_namespace
+
+        parser = argparse.ArgumentParser(prog="EchoTrain ExtraArguments", add_help=False, exit_on_error=False)
+        add_arguments_from(parser, PipelineRun)
+        argv = ["--data", str(dataset_path), "--run", str(run_dir), "--preset", self.preset,
+                "--ae-steps", str(int(self.ae_steps)), "--refine-steps", str(int(self.refine_steps)),
+                "--dit-steps", str(int(self.dit_steps)), "--no-progress"]
         if self.threads > 0:
-            out += ["--threads", str(int(self.threads))]
+            argv += ["--threads", str(int(self.threads))]
         if self.frames > 0:
-            out += ["--frames", str(int(self.frames))]
+            argv += ["--frames", str(int(self.frames))]
         if self.grid:
-            out += ["--grid", *map(str, self.grid)]
-        return out + list(self.extra_args)
+            argv += ["--grid", *map(str, self.grid)]
+        try:
+            ns, unknown = parser.parse_known_args(argv + list(self.extra_args))
+        except (argparse.ArgumentError, SystemExit) as exc:
+            raise TrainingError(f"ExtraArguments {' '.join(self.extra_args)!r}: {exc}") from None
+        if unknown:
+            raise TrainingError(f"ExtraArguments: unknown option(s) {' '.join(unknown)}; see `echopv train all --help`")
+        return from_namespace(PipelineRun, ns)
 
 
 @dataclass
@@ -142,13 +156,6 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _tail(path: Path, n: int = 8) -> list[str]:
     try:
         with open(path, "rb") as f:
@@ -170,10 +177,8 @@ class TrainingJob:
         self._proc: subprocess.Popen | None = None
         self._stopped = False
 
-    def command(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
-                settings: TrainSettings = TrainSettings()) -> list[str]:
-        return [training_python(), "-m", "echo_paraview.cli", "train", "all", "--data", str(dataset_path),
-                "--run", str(run_dir), *settings.argv()]
+    def command(self, config_path: str | os.PathLike) -> list[str]:
+        return [training_python(), "-m", "echo_paraview.cli", "train", "all", "--config", str(config_path)]
 
     def start(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
               settings: TrainSettings = TrainSettings()) -> int:
@@ -188,11 +193,17 @@ class TrainingJob:
                                 "Dataset empty to export the input's time series")
         self.run_dir = Path(run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = self.command(Path(dataset_path).resolve(), self.run_dir, settings)
+        from echo_model.train.runs import to_argv, to_json
+
+        cfg = settings.pipeline(Path(dataset_path).resolve(), self.run_dir)
+        config_path = self.run_dir / PIPELINE_CONFIG
+        config_path.write_text(to_json(cfg))
+        cmd = self.command(config_path)
         # a previous run's verdict must not be read as this run's
         (self.run_dir / PIPELINE_JSON).unlink(missing_ok=True)
         with open(self.run_dir / LOG_FILE, "ab") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n"
+                      f"    (equivalent: echopv train all {' '.join(to_argv(cfg))})\n".encode())
             log.flush()
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                           env=_child_env(), cwd=str(self.run_dir), start_new_session=True,
@@ -217,7 +228,7 @@ class TrainingJob:
         pid = self._pid()
         if pid is None or not _alive(pid):
             return False
-        st = _read_json(self.run_dir / PIPELINE_JSON) if self.run_dir else None
+        st = read_status(self.run_dir) if self.run_dir else None
         return st is None or st.get("pid") in (None, pid)  # not a recycled pid of another program
 
     def _wait_exit(self, timeout: float) -> bool:
@@ -250,7 +261,7 @@ class TrainingJob:
     def status(self) -> TrainStatus:
         if self.run_dir is None:
             return TrainStatus()
-        pipe = _read_json(self.run_dir / PIPELINE_JSON)
+        pipe = read_status(self.run_dir)
         running = self.running()
         if pipe is None and not running and self._pid() is None:
             return TrainStatus()
@@ -261,7 +272,7 @@ class TrainingJob:
             st.n_stages = int(pipe.get("n_stages") or 0)
             st.model = str(pipe.get("model") or "")
             st.error = str(pipe.get("error") or "")
-            prog = _read_json(Path(pipe["progress"])) if pipe.get("progress") else None
+            prog = read_progress(Path(pipe["progress"]).parent) if pipe.get("progress") else None
             if prog and prog.get("stage") == st.stage:
                 st.step, st.total = int(prog.get("step") or 0), int(prog.get("total") or 0)
                 st.loss = prog.get("loss")

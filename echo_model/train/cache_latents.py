@@ -12,7 +12,7 @@ Latent cache layout (format "echo-latents", version 1):
            header without weights), dataset, split, n_frames, frame_stride, window_stride,
            time_factor, dt (of the window frames), param_names (JSON), field_layout (JSON)
 
-Example:  echopv cache-latents --ae runs/ae/model.safetensors --data d.h5 --out runs/latents.h5
+Example:  echopv cache-latents --ae runs/ae/autoencoder.safetensors --data d.h5 --out runs/latents.h5
 """
 from __future__ import annotations
 
@@ -24,23 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .runs import CacheLatentsRun, add_arguments_from, apply_threads, from_namespace
+
 FORMAT = "echo-latents"
 FORMAT_VERSION = 1
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ae", required=True, type=Path, help="autoencoder model file (echopv train ae|refine)")
-    p.add_argument("--data", required=True, type=Path, help="ECHO dataset (.h5)")
-    p.add_argument("--out", required=True, type=Path, help="latent cache to write (.h5)")
-    p.add_argument("--split", default="train", help="train | val | test | all (default train)")
-    p.add_argument("--frames", type=int, default=None,
-                   help="window length 1 + f k (default: the autoencoder's training window)")
-    p.add_argument("--frame-stride", type=int, default=1, help="take every n-th frame inside a window")
-    p.add_argument("--window-stride", type=int, default=1, help="frames between window starts (default 1)")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--chunk-size", type=int, default=None, help="continuous-conv chunk (million-point data)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    add_arguments_from(p, CacheLatentsRun)
 
 
 def window_starts(n_frames_traj: int, span: int, stride: int) -> list[int]:
@@ -191,13 +182,19 @@ class LatentCache:
         return z.mean(1).numpy(), z.std(1).clamp_min(1e-6).numpy()
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    path = cache_latents(args.ae, args.data, args.out, split=args.split, n_frames=args.frames,
-                         frame_stride=args.frame_stride, window_stride=args.window_stride,
-                         batch_size=args.batch_size, chunk_size=args.chunk_size, device=args.device)
+def cache_latents_run(cfg: CacheLatentsRun) -> Path:
+    """`echopv cache-latents` as a function of its dataclass; returns the cache path."""
+    apply_threads(cfg.threads)
+    path = cache_latents(cfg.ae, cfg.data, cfg.out, split=cfg.split, n_frames=cfg.frames,
+                         frame_stride=cfg.frame_stride, window_stride=cfg.window_stride,
+                         batch_size=cfg.batch_size, chunk_size=cfg.chunk_size, device=cfg.device,
+                         progress=cfg.progress)
     c = LatentCache(path)
     print(f"wrote {path}: {len(c)} windows, latents {tuple(c.latents.shape[1:])}, "
           f"{c.latents.numel() * 4 / 1e6:.1f} MB")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    cache_latents_run(from_namespace(CacheLatentsRun, args))
     return 0

@@ -3,7 +3,8 @@
 Windows of T = 1 + f k frames, random input-point dropout (keep ~ U[keep-min, keep-max] of the
 points per sample), relative-MSE reconstruction loss on a random query subset (or all points).
 Resumable: run again with the same --run to continue from its last checkpoint.
-Writes RUN/model.safetensors (inference), RUN/checkpoint.safetensors, RUN/progress.json.
+Writes RUN/autoencoder.safetensors (inference), RUN/checkpoint.safetensors, RUN/progress.json
+(names in layout.py). Options: `runs.AutoencoderRun`; the function: `train_autoencoder(cfg)`.
 
 example (measured: 514 s on one shared CPU core, benchmarks/results/autoencoder.md):
     echopv train ae --data sample_cases/ns2d_vorticity/ns2d_64.h5 --run runs/ae_tiny --preset tiny \
@@ -22,8 +23,11 @@ from ..bundle import read_meta
 from ..data.store import TrajectoryStore
 from ..data.windows import WindowSampler
 from ..nn.autoencoder import MODEL_KEY, AutoencoderConfig, EchoAutoencoder, load_autoencoder
-from ..presets import AE_PRESETS, DEFAULT_FRAMES, autoencoder_config
-from .trainer import CHECKPOINT, TrainConfig, Trainer, add_schedule_arguments, schedule_config
+from ..errors import EchoUserError
+from ..presets import DEFAULT_FRAMES, autoencoder_config
+from .layout import AUTOENCODER, CHECKPOINT
+from .runs import AutoencoderRun, add_arguments_from, apply_threads, from_namespace
+from .trainer import Trainer
 
 
 def relative_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
@@ -58,90 +62,60 @@ def dataset_meta(store: TrajectoryStore, path: str) -> dict[str, Any]:
             "dataset": {"name": info.name, "path": str(path)}}
 
 
-def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float, batch: int) -> None:
-    p.add_argument("--data", required=True, help="ECHO dataset (.h5)")
-    p.add_argument("--run", required=True, help="run directory (checkpoints, model.safetensors, progress.json)")
-    p.add_argument("--steps", type=int, default=steps)
-    p.add_argument("--batch-size", type=int, default=batch)
-    p.add_argument("--lr", type=float, default=lr)
-    add_schedule_arguments(p)
-    p.add_argument("--n-query", type=int, default=None, help="loss points per sample (default: all points)")
-    p.add_argument("--keep-min", type=float, default=0.5, help="min fraction of input points kept")
-    p.add_argument("--keep-max", type=float, default=1.0)
-    p.add_argument("--chunk-size", type=int, default=None,
-                   help="max (neighbour pair x frame) per continuous-conv chunk (bounds memory)")
-    p.add_argument("--shift", type=float, default=1.0,
-                   help="random translation of each sample by up to +-shift/2 latent-grid spacings (0 = off); "
-                        "teaches the continuous kernels all point-node offsets, for decoding at other resolutions")
-    p.add_argument("--split", default="train")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (use 1 on a loaded shared machine: spin-waiting threads cost 5-20x there)")
-    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --run")
-    p.add_argument("--no-progress", action="store_true")
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_common_arguments(p, steps=1200, lr=2e-3, batch=4)
-    p.add_argument("--preset", default="tiny", choices=sorted(AE_PRESETS))
-    p.add_argument("--frames", type=int, default=None, help="window length 1 + f k (default per preset)")
-    p.add_argument("--frame-stride", type=int, default=1)
-    p.add_argument("--init", default=None, help="start from this model file instead of random weights")
-    p.add_argument("--grid", type=int, nargs="+", default=None,
-                   help="latent grid nodes per axis, overriding the preset (e.g. 64 16 for a 4:1 channel); "
-                        "each must be divisible by 2^(number of compress_space blocks)")
-    p.add_argument("--latent-dim", type=int, default=None, help="latent channels D, overriding the preset")
+    add_arguments_from(p, AutoencoderRun)
 
 
-def train_config(args: argparse.Namespace, stage: str) -> TrainConfig:
-    return schedule_config(args, stage)
+def build_autoencoder(cfg: AutoencoderRun, info) -> EchoAutoencoder:
+    """The model to train: the checkpoint's config when resuming, --init's weights, or a preset."""
+    ckpt = Path(cfg.run) / CHECKPOINT
+    if ckpt.exists() and cfg.resume:  # the checkpoint's own config wins: a resumed run is the same model
+        return EchoAutoencoder(AutoencoderConfig.from_dict(read_meta(ckpt)[MODEL_KEY]))
+    if cfg.init:
+        return load_autoencoder(cfg.init)[0]
+    overrides: dict[str, Any] = {}
+    if cfg.grid:
+        overrides["grid"] = tuple(cfg.grid) if len(cfg.grid) > 1 else (cfg.grid[0],) * info.dim
+    if cfg.latent_dim:
+        overrides["latent_dim"] = cfg.latent_dim
+    return EchoAutoencoder(autoencoder_config(cfg.preset, dim=info.dim, in_channels=info.n_channels,
+                                              periodic=info.domain.periodic, **overrides))
+
+
+def train_autoencoder(cfg: AutoencoderRun) -> dict[str, Any]:
+    """Stage 1. Returns the Trainer's result (step, loss, wall_s) plus the model file path."""
+    apply_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)  # before the model is built: equal seeds give equal initial weights
+    with TrajectoryStore(cfg.data) as store:
+        info = store.info
+        model = build_autoencoder(cfg, info)
+        mcfg = model.config
+        if mcfg.in_channels != info.n_channels or mcfg.dim != info.dim:
+            raise EchoUserError(f"model expects {mcfg.dim}-D data with {mcfg.in_channels} channels, dataset "
+                                f"{cfg.data} has {info.dim}-D with {info.n_channels}: use another run directory "
+                                "or --init")
+        frames = cfg.frames or DEFAULT_FRAMES.get(cfg.preset, 1 + 4 * mcfg.time_factor)
+        mcfg.latent_shape(frames)  # validates 1 + f k
+        sampler = WindowSampler(store, split=cfg.split, n_frames=frames, frame_stride=cfg.frame_stride,
+                                keep=(cfg.keep_min, cfg.keep_max), n_query=cfg.n_query, seed=cfg.seed,
+                                shift=cfg.shift / max(mcfg.grid))
+        n_pts = store.n_points(sampler.usable[0])
+        meta = {"kind": "autoencoder", MODEL_KEY: mcfg.to_dict(), **dataset_meta(store, cfg.data),
+                "stage": "ae", "n_frames": frames, "frame_stride": cfg.frame_stride,
+                "compression_ratio": mcfg.compression_ratio(n_pts, frames)}
+        trainer = Trainer(model, cfg.run, cfg.train_config("ae"), model_prefix=MODEL_KEY, meta=meta,
+                          resume=cfg.resume, output=AUTOENCODER)
+        print(f"autoencoder: {sum(p.numel() for p in model.parameters()):,} parameters, latent "
+              f"{mcfg.latent_shape(frames)} for {frames} x {n_pts} x {mcfg.in_channels} -> compression "
+              f"x{mcfg.compression_ratio(n_pts, frames):.1f}; device {trainer.device}"
+              + (f"; resuming at step {trainer.step}" if trainer.step else ""))
+        result = trainer.fit(lambda m, b: ae_step(m, b, cfg.chunk_size),
+                             lambda step: sampler.batch(step, cfg.batch_size, trainer.rank))
+    print(f"done: step {result['step']}, loss {result['loss']:.4e} (avg {result['loss_avg'] or float('nan'):.4e}), "
+          f"{result['wall_s']:.1f} s -> {trainer.output}")
+    return {**result, "model": trainer.output}
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    store = TrajectoryStore(args.data)
-    info = store.info
-    run_dir = Path(args.run)
-    ckpt = run_dir / CHECKPOINT
-    resume = ckpt.exists() and not args.no_resume
-    if resume:  # the checkpoint's own config wins: a resumed run is the same model
-        cfg = AutoencoderConfig.from_dict(read_meta(ckpt)[MODEL_KEY])
-        model = EchoAutoencoder(cfg)
-    elif args.init:
-        model, _ = load_autoencoder(args.init)
-        cfg = model.config
-    else:
-        overrides = {}
-        if args.grid:
-            overrides["grid"] = tuple(args.grid) if len(args.grid) > 1 else (args.grid[0],) * info.dim
-        if args.latent_dim:
-            overrides["latent_dim"] = args.latent_dim
-        cfg = autoencoder_config(args.preset, dim=info.dim, in_channels=info.n_channels,
-                                 periodic=info.domain.periodic, **overrides)
-        model = EchoAutoencoder(cfg)
-    if cfg.in_channels != info.n_channels or cfg.dim != info.dim:
-        raise ValueError(f"model expects {cfg.dim}-D data with {cfg.in_channels} channels, dataset {args.data} has "
-                         f"{info.dim}-D with {info.n_channels}: use another --run or --init")
-    frames = args.frames or DEFAULT_FRAMES.get(args.preset, 1 + 4 * cfg.time_factor)
-    cfg.latent_shape(frames)  # validates 1 + f k
-    sampler = WindowSampler(store, split=args.split, n_frames=frames, frame_stride=args.frame_stride,
-                            keep=(args.keep_min, args.keep_max), n_query=args.n_query, seed=args.seed,
-                            shift=args.shift / max(cfg.grid))
-    n_pts = store.n_points(sampler.usable[0])
-    meta = {"kind": "autoencoder", MODEL_KEY: cfg.to_dict(), **dataset_meta(store, args.data),
-            "stage": "ae", "n_frames": frames, "frame_stride": args.frame_stride,
-            "compression_ratio": cfg.compression_ratio(n_pts, frames)}
-    tcfg = train_config(args, "ae")
-    trainer = Trainer(model, run_dir, tcfg, model_prefix=MODEL_KEY, meta=meta, resume=not args.no_resume)
-    print(f"autoencoder: {sum(p.numel() for p in model.parameters()):,} parameters, latent "
-          f"{cfg.latent_shape(frames)} for {frames} x {n_pts} x {cfg.in_channels} -> compression "
-          f"x{cfg.compression_ratio(n_pts, frames):.1f}; device {trainer.device}"
-          + (f"; resuming at step {trainer.step}" if trainer.step else ""))
-    result = trainer.fit(lambda m, b: ae_step(m, b, args.chunk_size),
-                         lambda step: sampler.batch(step, args.batch_size, trainer.rank))
-    print(f"done: step {result['step']}, loss {result['loss']:.4e} (avg {result['loss_avg'] or float('nan'):.4e}), "
-          f"{result['wall_s']:.1f} s -> {run_dir / 'model.safetensors'}")
-    store.close()
+    train_autoencoder(from_namespace(AutoencoderRun, args))
     return 0

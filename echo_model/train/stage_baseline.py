@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 
-from .stage_dit import add_common_arguments, train_generator
+from .runs import GeneratorRun, add_arguments_from, from_namespace
+from .stage_dit import train_generator
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_common_arguments(p, steps=2000, lr=3e-4)
+    add_arguments_from(p, GeneratorRun)
 
 
 def run(args: argparse.Namespace) -> int:
-    return train_generator(args, "baseline")
+    train_generator(from_namespace(GeneratorRun, args, kind="baseline"))
+    return 0

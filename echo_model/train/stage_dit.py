@@ -5,10 +5,11 @@ cache, stored in the model file), draws per sample a task mask (forward / invers
 interpolation / unconditional), a flow time (logit-normal) and noise, and trains with the one
 generic Trainer (resumable from --run/checkpoint.safetensors, CUDA + bf16 autocast when present).
 At the end the complete model file (autoencoder + DiT + normalisation + domain...) is written to
---out (default RUN/echo_model.safetensors) and opens with `Surrogate.load`.
+--out (default RUN/model.safetensors; the generator alone is RUN/generator.safetensors) and opens
+with `Surrogate.load`. Options: `runs.GeneratorRun`; the function: `train_generator(cfg)`.
 
 Example:
-  echopv train dit --cache runs/latents.h5 --run runs/dit --steps 2000 --out model.safetensors
+  echopv train dit --cache runs/latents.h5 --run runs/dit --steps 2000 --out runs/model.safetensors
 """
 from __future__ import annotations
 
@@ -20,39 +21,14 @@ import numpy as np
 import torch
 
 from .. import flow
-from .trainer import add_schedule_arguments, schedule_config
-
-
-def add_common_arguments(p: argparse.ArgumentParser, steps: int, lr: float) -> None:
-    p.add_argument("--cache", required=True, type=Path, help="latent cache from `echopv cache-latents`")
-    p.add_argument("--ae", type=Path, default=None, help="autoencoder model file (default: the one the cache names)")
-    p.add_argument("--run", required=True, type=Path, help="run directory (checkpoint, progress.json)")
-    p.add_argument("--out", type=Path, default=None, help="model file to write (default RUN/echo_model.safetensors)")
-    p.add_argument("--preset", default="tiny", help="DiT preset: tiny | small | paper")
-    p.add_argument("--patch-space", type=int, default=None, help="override the preset's spatial patch")
-    p.add_argument("--known-latent-frames", type=int, default=1,
-                   help="latent frames the forecast conditions on (1 = initial-value problem)")
-    p.add_argument("--no-params", action="store_true", help="ignore PDE parameters")
-    p.add_argument("--steps", type=int, default=steps)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=lr)
-    add_schedule_arguments(p)
-    p.add_argument("--sampler", default="heun", choices=flow.SAMPLERS, help="default sampler stored in the model")
-    p.add_argument("--sample-steps", type=int, default=10, help="default sampler steps stored in the model")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-resume", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+from ..errors import EchoUserError
+from .layout import CHECKPOINT, GENERATOR, MODEL
+from .runs import GeneratorRun, add_arguments_from, apply_threads, from_namespace
+from .trainer import Trainer
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_common_arguments(p, steps=2000, lr=3e-4)
-    p.add_argument("--tau", default="logit_normal", choices=("logit_normal", "uniform"), help="flow-time sampling")
-    p.add_argument("--p-forward", type=float, default=0.5)
-    p.add_argument("--p-inverse", type=float, default=0.15)
-    p.add_argument("--p-interp", type=float, default=0.25)
-    p.add_argument("--p-uncond", type=float, default=0.1)
+    add_arguments_from(p, GeneratorRun)
 
 
 def make_batch_fn(latents: torch.Tensor, params: torch.Tensor | None, batch_size: int, seed: int, kind: str,
@@ -87,74 +63,86 @@ def regression_step(model, batch):
     return flow.regression_loss(model, batch["z"], batch["mask"], batch.get("params"))
 
 
-def train_generator(args: argparse.Namespace, kind: str) -> int:
-    """Shared by `train dit` (kind="flow") and `train baseline` (kind="baseline")."""
-    from ..nn.dit import DiT, DiTConfig, dit_config
-    from ..rollout import GEN_KEY, export_bundle
-    from .cache_latents import LatentCache
-    from .trainer import CHECKPOINT, MODEL, Trainer
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cache = LatentCache(args.cache)
-    ae_path = Path(args.ae or cache.attrs["autoencoder"])
-    if not ae_path.exists():
-        raise FileNotFoundError(f"autoencoder {ae_path} (named by the cache) is missing: pass --ae")
-    tl = cache.latent_frames
-    known = int(args.known_latent_frames)
-    if not 1 <= known < tl:
-        raise ValueError(f"--known-latent-frames must be in [1, {tl - 1}] for {tl}-frame latent windows")
+def normalised_latents(cache) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """The cache's latents z-scored per channel, with the statistics stored in the model file."""
     mean, std = cache.channel_stats()
     shape = (1, -1) + (1,) * (cache.latents.dim() - 2)
     latents = ((cache.latents - torch.as_tensor(mean, dtype=torch.float32).reshape(shape))
                / torch.as_tensor(std, dtype=torch.float32).reshape(shape))
-    names = [] if args.no_params else list(cache.param_names)
-    params = p_mean = p_std = None
-    if names:
-        raw = cache.params.double()
-        p_mean = raw.mean(0).numpy()
-        p_std = raw.std(0).numpy() if len(cache) > 1 else np.ones(len(names))
-        p_std = np.where(p_std > 1e-12, p_std, 1.0)
-        params = ((raw - torch.as_tensor(p_mean)) / torch.as_tensor(p_std)).float()
-    run_dir = Path(args.run)
-    overrides = {"latent_dim": int(latents.shape[1]), "spatial_dims": latents.dim() - 3, "param_dim": len(names)}
-    if args.patch_space:
-        overrides["patch_space"] = args.patch_space
-    if (run_dir / CHECKPOINT).exists() and not args.no_resume:
-        from ..bundle import read_meta
+    return latents, mean, std
 
-        cfg = DiTConfig.from_dict(read_meta(run_dir / CHECKPOINT)["dit"])
-    else:
-        cfg = dit_config(args.preset, **overrides)
-    model = DiT(cfg)
+
+def normalised_params(cache, use: bool) -> tuple[list[str], torch.Tensor | None, np.ndarray | None, np.ndarray | None]:
+    """PDE parameters z-scored over the cached windows (names, values, mean, std)."""
+    names = list(cache.param_names) if use else []
+    if not names:
+        return [], None, None, None
+    raw = cache.params.double()
+    p_mean = raw.mean(0).numpy()
+    p_std = raw.std(0).numpy() if len(cache) > 1 else np.ones(len(names))
+    p_std = np.where(p_std > 1e-12, p_std, 1.0)
+    return names, ((raw - torch.as_tensor(p_mean)) / torch.as_tensor(p_std)).float(), p_mean, p_std
+
+
+def build_generator(cfg: GeneratorRun, latents: torch.Tensor, n_params: int):
+    """The DiT: the checkpoint's config when resuming, else the preset adapted to the latents."""
+    from ..bundle import read_meta
+    from ..nn.dit import DiT, DiTConfig, dit_config
+
+    ckpt = Path(cfg.run) / CHECKPOINT
+    if ckpt.exists() and cfg.resume:
+        return DiT(DiTConfig.from_dict(read_meta(ckpt)["dit"]))
+    overrides = {"latent_dim": int(latents.shape[1]), "spatial_dims": latents.dim() - 3, "param_dim": n_params}
+    if cfg.patch_space:
+        overrides["patch_space"] = cfg.patch_space
+    return DiT(dit_config(cfg.preset, **overrides))
+
+
+def train_generator(cfg: GeneratorRun) -> dict[str, Any]:
+    """Stage 3 (`kind` "flow": ECHO's DiT; "baseline": deterministic regression). Writes the complete model."""
+    from ..rollout import GEN_KEY, export_bundle
+    from .cache_latents import LatentCache
+
+    apply_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    cache = LatentCache(cfg.cache)
+    ae_path = Path(cfg.ae or cache.attrs["autoencoder"])
+    if not ae_path.exists():
+        raise EchoUserError(f"autoencoder {ae_path} (named by the cache) is missing: pass --ae")
+    tl = cache.latent_frames
+    known = int(cfg.known_latent_frames)
+    if not 1 <= known < tl:
+        raise EchoUserError(f"--known-latent-frames must be in [1, {tl - 1}] for {tl}-frame latent windows")
+    latents, mean, std = normalised_latents(cache)
+    names, params, p_mean, p_std = normalised_params(cache, cfg.params)
+    model = build_generator(cfg, latents, len(names))
     meta = {
-        "kind": "dit-checkpoint", "dit": cfg.to_dict(), "generator_kind": kind,
+        "kind": "dit-checkpoint", "dit": model.cfg.to_dict(), "generator_kind": cfg.kind,
         "latent_frames": tl, "known_latent_frames": known, "latent_mean": mean.tolist(),
         "latent_std": std.tolist(), "param_names": names,
         "param_mean": None if p_mean is None else p_mean.tolist(),
         "param_std": None if p_std is None else p_std.tolist(),
-        "sampler": args.sampler, "steps": args.sample_steps, "dt": cache.dt,
-        "provenance": {"cache": str(args.cache), "dataset": cache.attrs.get("dataset"), "preset": args.preset,
-                       "n_windows": len(cache), "stage": "dit" if kind == "flow" else "baseline"},
+        "sampler": cfg.sampler, "steps": cfg.sample_steps, "dt": cache.dt,
+        "provenance": {"cache": str(cfg.cache), "dataset": cache.attrs.get("dataset"), "preset": cfg.preset,
+                       "n_windows": len(cache), "stage": "dit" if cfg.kind == "flow" else "baseline"},
     }
-    tcfg = schedule_config(args, "dit" if kind == "flow" else "baseline", beta2=0.95)
-    trainer = Trainer(model, run_dir, tcfg, model_prefix=GEN_KEY, meta=meta, resume=not args.no_resume)
-    probs = None
-    if kind == "flow":
-        probs = flow.TaskProbs(args.p_forward, args.p_inverse, args.p_interp, args.p_uncond)
-    get_batch = make_batch_fn(latents, params, args.batch_size, args.seed, kind, known, probs,
-                              getattr(args, "tau", "logit_normal"), trainer.rank)
+    tcfg = cfg.train_config("dit" if cfg.kind == "flow" else "baseline", beta2=0.95)
+    trainer = Trainer(model, cfg.run, tcfg, model_prefix=GEN_KEY, meta=meta, resume=cfg.resume, output=GENERATOR)
+    probs = flow.TaskProbs(cfg.p_forward, cfg.p_inverse, cfg.p_interp, cfg.p_uncond) if cfg.kind == "flow" else None
+    get_batch = make_batch_fn(latents, params, cfg.batch_size, cfg.seed, cfg.kind, known, probs, cfg.tau,
+                              trainer.rank)
     n_par = sum(p.numel() for p in model.parameters())
-    print(f"{'DiT (flow matching)' if kind == 'flow' else 'baseline (regression)'}: {n_par:,} parameters, "
+    print(f"{'DiT (flow matching)' if cfg.kind == 'flow' else 'baseline (regression)'}: {n_par:,} parameters, "
           f"{len(cache)} cached windows of latents {tuple(latents.shape[1:])}, device {trainer.device}"
           + (f"; resuming at step {trainer.step}" if trainer.step else ""))
-    result = trainer.fit(flow_step if kind == "flow" else regression_step, get_batch)
-    out = Path(args.out or run_dir / "echo_model.safetensors")
+    result = trainer.fit(flow_step if cfg.kind == "flow" else regression_step, get_batch)
+    out = Path(cfg.out or Path(cfg.run) / MODEL)
     if trainer.is_main:
-        export_bundle(ae_path, run_dir / MODEL, out)
+        export_bundle(ae_path, trainer.output, out)
     print(f"done: step {result['step']}, loss {result['loss']:.4e}, {result['wall_s']:.1f} s -> {out}")
-    return 0
+    return {**result, "model": out}
 
 
 def run(args: argparse.Namespace) -> int:
-    return train_generator(args, "flow")
+    train_generator(from_namespace(GeneratorRun, args, kind="flow"))
+    return 0

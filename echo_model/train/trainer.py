@@ -18,7 +18,8 @@
     checkpoint.safetensors  every ckpt_every steps and at the end: weights (under model_prefix, so a
                             checkpoint also loads as a model file) + optimizer state (flatten_state)
                             + header {**meta, "checkpoint": {step, optimizer skeleton, train config}}
-    model.safetensors       at the end: inference-only weights + meta (no optimizer)
+    <output>                at the end: inference-only weights + meta (no optimizer); the stage names it
+                            (layout.AUTOENCODER / layout.GENERATOR)
     progress.json           {stage, step, total, loss, loss_avg, lr, elapsed_s, eta_s, status} for watchers
 * Resume: if run_dir/checkpoint.safetensors exists (and resume=True) weights, optimizer and step are
   restored and training continues; data is a function of the step, so a resumed run sees the same
@@ -26,9 +27,6 @@
 """
 from __future__ import annotations
 
-import argparse
-
-import json
 import math
 import os
 import time
@@ -41,9 +39,7 @@ from torch import nn
 
 from ..bundle import flatten_state, load_tensors, prefixed, save_tensors, unflatten_state, unprefixed
 
-CHECKPOINT = "checkpoint.safetensors"
-MODEL = "model.safetensors"
-PROGRESS = "progress.json"
+from .layout import CHECKPOINT, PROGRESS, write_json_atomic
 
 
 @dataclass
@@ -69,25 +65,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-
-def add_schedule_arguments(p: "argparse.ArgumentParser") -> None:
-    """Optimizer/schedule options shared by every training command (values go to TrainConfig)."""
-    p.add_argument("--min-lr", type=float, default=1e-6)
-    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5%% of --steps)")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--ckpt-every", type=int, default=200)
-
-
-def schedule_config(args: "argparse.Namespace", stage: str, **overrides: Any) -> TrainConfig:
-    """TrainConfig from the options of add_schedule_arguments plus --steps/--lr/--seed/--device."""
-    return TrainConfig(
-        steps=args.steps, lr=args.lr, min_lr=args.min_lr,
-        warmup=args.warmup if args.warmup is not None else max(1, args.steps // 20),
-        weight_decay=args.weight_decay, grad_clip=args.grad_clip, ckpt_every=args.ckpt_every,
-        seed=args.seed, device=args.device, progress_bar=not args.no_progress, stage=stage, **overrides,
-    )
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -120,19 +97,14 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * frac))
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
 class Trainer:
     def __init__(self, model: nn.Module, run_dir: str | os.PathLike, cfg: TrainConfig, *,
                  model_prefix: str = "model", meta: dict[str, Any] | None = None, resume: bool = True,
-                 params: list[nn.Parameter] | None = None) -> None:
+                 params: list[nn.Parameter] | None = None, output: str = "model.safetensors") -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.model_prefix = model_prefix
+        self.output = self.run_dir / output  # the inference file written at the end (layout.py names)
         self.meta = dict(meta or {})
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
@@ -175,7 +147,7 @@ class Trainer:
         if not self.is_main:
             return None
         meta = {**self.meta, "training": {"step": self.step, "train_config": self.cfg.to_dict()}}
-        return save_tensors(path or self.run_dir / MODEL, self._state_tensors(), meta)
+        return save_tensors(path or self.output, self._state_tensors(), meta)
 
     def _load_checkpoint(self, path: Path) -> None:
         tensors, meta = load_tensors(path, device=self.device)
@@ -218,7 +190,7 @@ class Trainer:
         elapsed = time.time() - t0
         done = self.step - s0
         eta = elapsed / done * (self.cfg.steps - self.step) if done > 0 else None
-        _write_json(self.run_dir / PROGRESS, {
+        write_json_atomic(self.run_dir / PROGRESS, {
             "stage": self.cfg.stage, "step": self.step, "total": self.cfg.steps, "loss": loss, "loss_avg": avg,
             "lr": lr, "elapsed_s": round(elapsed, 2), "eta_s": None if eta is None else round(eta, 2),
             "status": status, "time": time.time()})

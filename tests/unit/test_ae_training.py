@@ -162,22 +162,22 @@ def test_stage_commands_train_resume_and_refine(tmp_path, capsys):
     common = ["--data", str(lo), "--run", str(run), "--preset", "tiny", "--batch-size", "1", "--no-progress",
               "--ckpt-every", "2", "--n-query", "256"]
     assert stage_ae.run(_args(stage_ae, common + ["--steps", "2"])) == 0
-    meta = read_meta(run / "model.safetensors")
+    meta = read_meta(run / "autoencoder.safetensors")
     assert meta["autoencoder"]["grid"] == [32, 32] and meta["autoencoder"]["periodic"] == [True, True]
     assert meta["compression_ratio"] == pytest.approx(32 * 32 * 9 / (8 * 5 * 8 * 8))
     assert "stats" in meta and "domain" in meta and meta["field_layout"] == [["vorticity", 1]]
     assert stage_ae.run(_args(stage_ae, common + ["--steps", "3"])) == 0  # resumes at 2
     assert "resuming at step 2" in capsys.readouterr().out
-    assert read_meta(run / "model.safetensors")["training"]["step"] == 3
+    assert read_meta(run / "autoencoder.safetensors")["training"]["step"] == 3
 
     ref = tmp_path / "refined"
-    argv = ["--init", str(run / "model.safetensors"), "--data", str(hi), "--run", str(ref), "--steps", "2",
-            "--no-progress", "--n-query", "300", "--chunk-size", "4096"]
+    argv = ["--init", str(run / "autoencoder.safetensors"), "--data", str(hi), "--run", str(ref), "--steps", "2",
+            "--no-progress", "--n-query", "300", "--chunk-size", "4096", "--replay", str(lo)]
     assert stage_refine.run(_args(stage_refine, argv)) == 0
-    model, meta = load_autoencoder(ref / "model.safetensors")
-    assert meta["stage"] == "refine" and meta["stats"] == read_meta(run / "model.safetensors")["stats"]
-    assert meta["refine_replay"]["path"] == str(lo)  # stage-1 windows replayed by default
-    assert stage_refine.run(_args(stage_refine, argv[:5] + [str(tmp_path / "r2")] + argv[6:] + ["--replay", "none"])) == 0
-    assert read_meta(tmp_path / "r2" / "model.safetensors")["refine_replay"] is None
+    model, meta = load_autoencoder(ref / "autoencoder.safetensors")
+    assert meta["stage"] == "refine" and meta["stats"] == read_meta(run / "autoencoder.safetensors")["stats"]
+    assert meta["refine_replay"]["path"] == str(lo)  # stage-1 windows replayed when asked
+    assert stage_refine.run(_args(stage_refine, argv[:5] + [str(tmp_path / "r2")] + argv[6:-2])) == 0
+    assert read_meta(tmp_path / "r2" / "autoencoder.safetensors")["refine_replay"] is None
     with pytest.raises(ValueError, match="--init"):
         stage_refine.run(_args(stage_refine, ["--data", str(hi), "--run", str(tmp_path / "x")]))

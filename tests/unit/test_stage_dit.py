@@ -55,7 +55,7 @@ def test_cache_train_resume_and_bundle(setup):
     assert echopv(args + ["--steps", "5"]) == 0  # resumes from step 3
     prog = json.loads((run / "progress.json").read_text())
     assert prog["step"] == 5 and prog["status"] == "done"
-    sur = Surrogate.load(run / "echo_model.safetensors", cache=False)
+    sur = Surrogate.load(run / "model.safetensors", cache=False)
     assert sur.generator_kind == "flow" and sur.param_names == ["nu"] and sur.dt == pytest.approx(0.5)
     assert sur.default_steps == 2 and sur.segment_frames == 8
     pts = np.random.default_rng(0).uniform(0, 1, (50, 2))

@@ -1,0 +1,60 @@
+"""The run directory's vocabulary: file names every stage, the pipeline and EchoTrain agree on.
+
+    RUN/                         (`echopv train all`, EchoTrain)
+        pipeline.json            the pipeline's status: stage, state running|done|failed, error, model
+        train_config.json        the PipelineRun the out-of-process trainer was started with
+        train.log / train.pid    EchoTrain's detached process
+        model.safetensors        the COMPLETE model (autoencoder + generator): Surrogate.load, EchoRollout
+        latents.h5               the latent cache
+        ae/ refine/              stage 1 / 2 run directories, each ending with autoencoder.safetensors
+        dit/                     stage 3 run directory, ending with generator.safetensors
+
+    any stage's run directory
+        checkpoint.safetensors   weights + optimizer state, resumable
+        progress.json            {stage, step, total, loss, eta_s, status} for watchers
+        <stage output>           autoencoder.safetensors | generator.safetensors (inference weights)
+
+Three kinds of weight file, three names: an autoencoder alone, a generator alone (no autoencoder:
+it cannot roll out by itself) and the complete model.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+CHECKPOINT = "checkpoint.safetensors"
+PROGRESS = "progress.json"
+AUTOENCODER = "autoencoder.safetensors"
+GENERATOR = "generator.safetensors"
+MODEL = "model.safetensors"
+PIPELINE_STATUS = "pipeline.json"
+PIPELINE_CONFIG = "train_config.json"
+LATENTS = "latents.h5"
+LOG = "train.log"
+PID = "train.pid"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_status(run_dir: str | os.PathLike) -> dict | None:
+    """The pipeline's status (pipeline.json) or None when there is none (yet)."""
+    return _read_json(Path(run_dir) / PIPELINE_STATUS)
+
+
+def read_progress(stage_dir: str | os.PathLike) -> dict | None:
+    """A stage's progress.json or None."""
+    return _read_json(Path(stage_dir) / PROGRESS)
+
+
+def write_json_atomic(path: Path, obj: dict) -> None:
+    """Readers (ParaView polling the run) never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)

@@ -1,0 +1,284 @@
+"""Run configurations: one dataclass per training stage, and the CLI built from their fields.
+
+Each stage is a pure function of its dataclass (`train_autoencoder(AutoencoderRun)`,
+`refine(RefineRun)`, `train_generator(GeneratorRun)`, `cache_latents_run(CacheLatentsRun)`,
+`train_all(PipelineRun)`); the `echopv train ...` commands only turn their options into the
+dataclass. A field's metadata holds its help text (and, where the flag is not `--field-name`,
+its flags), so an option is declared once, here, for the parser, the dataclass and the
+equivalent command printed in logs (`to_argv`).
+
+This module imports no torch: ParaView's EchoTrain builds a `PipelineRun` on the GUI thread.
+
+Example
+-------
+>>> cfg = AutoencoderRun(data="d.h5", run="runs/ae", steps=10)
+>>> to_argv(cfg)[:4]
+['--data', 'd.h5', '--run', 'runs/ae']
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import EchoUserError
+
+T = TypeVar("T")
+
+
+def opt(help: str, default: Any = MISSING, *, flags: tuple[str, ...] = (), required: bool = False,
+        choices: tuple[str, ...] | None = None, cli: bool = True) -> Any:
+    """A dataclass field with its command-line description."""
+    meta = {"help": help, "flags": flags, "required": required, "choices": choices, "cli": cli}
+    if required:
+        return field(default=None, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# ------------------------------------------------------------------------------------------
+# the dataclasses
+# ------------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class StageRun:
+    """What every trainer-driven stage shares: where it runs and its optimisation schedule."""
+
+    run: str = opt("run directory (checkpoint, progress.json, its model file)", required=True)
+    steps: int = opt("optimisation steps", 1000)
+    batch_size: int = opt("samples per step", 4)
+    lr: float = opt("peak learning rate", 1e-3)
+    min_lr: float = opt("final learning rate of the cosine schedule", 1e-6)
+    warmup: int | None = opt("warm-up steps (default 5%% of --steps)", None)
+    weight_decay: float = opt("AdamW weight decay", 1e-4)
+    grad_clip: float = opt("gradient clipping by global norm (0 = off)", 1.0)
+    ckpt_every: int = opt("steps between checkpoints (0 = only at the end)", 200)
+    device: str = opt("auto | cpu | cuda | cuda:N", "auto")
+    seed: int = opt("random seed (data order, dropout, initial weights)", 0)
+    threads: int | None = opt("torch CPU threads (1 on a loaded shared machine)", None)
+    resume: bool = opt("ignore an existing checkpoint in the run directory", True, flags=("--no-resume",))
+    progress: bool = opt("no progress bar (progress.json is still written)", True, flags=("--no-progress",))
+
+    def train_config(self, stage: str, **overrides: Any):
+        """The Trainer's TrainConfig for this run."""
+        from .trainer import TrainConfig
+
+        warmup = self.warmup if self.warmup is not None else max(1, self.steps // 20)
+        return TrainConfig(steps=self.steps, lr=self.lr, min_lr=self.min_lr, warmup=warmup,
+                           weight_decay=self.weight_decay, grad_clip=self.grad_clip, ckpt_every=self.ckpt_every,
+                           seed=self.seed, device=self.device, progress_bar=self.progress, stage=stage, **overrides)
+
+
+@dataclass(kw_only=True)
+class PointSampling:
+    """Which points an autoencoder stage sees (input dropout) and scores (loss points)."""
+
+    data: str = opt("ECHO dataset (.h5)", required=True)
+    split: str = opt("dataset split to train on", "train")
+    n_query: int | None = opt("loss points per sample (default: all points)", None)
+    keep_min: float = opt("min fraction of input points kept", 0.5)
+    keep_max: float = opt("max fraction of input points kept", 1.0)
+    chunk_size: int | None = opt("max (neighbour pair x frame) per continuous-conv chunk (bounds memory)", None)
+    shift: float = opt("random translation of each sample by up to +-shift/2 latent-grid spacings (0 = off): "
+                       "teaches the continuous kernels all point-node offsets", 1.0)
+
+
+@dataclass(kw_only=True)
+class AutoencoderRun(PointSampling, StageRun):
+    """Stage 1: the autoencoder on trajectory windows (`echopv train ae`)."""
+
+    steps: int = opt("optimisation steps", 1200)
+    lr: float = opt("peak learning rate", 2e-3)
+    preset: str = opt("autoencoder preset", "tiny", choices=("tiny", "small", "paper"))
+    frames: int | None = opt("window length 1 + f k (default per preset)", None)
+    frame_stride: int = opt("take every n-th frame inside a window", 1)
+    init: str | None = opt("start from this autoencoder file instead of random weights", None)
+    grid: tuple[int, ...] | None = opt("latent grid nodes per axis, overriding the preset (e.g. 64 16 for a 4:1 "
+                                       "channel); each divisible by 2^(number of compress_space blocks)", None)
+    latent_dim: int | None = opt("latent channels D, overriding the preset", None)
+
+
+@dataclass(kw_only=True)
+class RefineRun(PointSampling, StageRun):
+    """Stage 2: the autoencoder refined on single high-resolution frames (`echopv train refine`)."""
+
+    steps: int = opt("optimisation steps", 300)
+    lr: float = opt("peak learning rate", 2e-4)
+    batch_size: int = opt("frames per step", 2)
+    n_query: int | None = opt("loss points per frame", 4096)
+    chunk_size: int | None = opt("max (neighbour pair x frame) per continuous-conv chunk (bounds memory)", 1 << 18)
+    init: str | None = opt("stage-1 autoencoder file (not needed when resuming the run directory)", None)
+    replay: str | None = opt("low-resolution window dataset mixed into every step so the temporal layers keep "
+                             "their stage-1 behaviour (default: none; pass the stage-1 dataset)", None)
+    replay_weight: float = opt("weight of the replay loss", 1.0)
+    replay_batch: int = opt("replay windows per step", 2)
+    replay_query: int = opt("loss points per replay window", 1024)
+
+
+@dataclass(kw_only=True)
+class GeneratorRun(StageRun):
+    """Stage 3: the latent generator on cached latents (`echopv train dit` / `train baseline`)."""
+
+    steps: int = opt("optimisation steps", 2000)
+    lr: float = opt("peak learning rate", 3e-4)
+    batch_size: int = opt("latent windows per step", 16)
+    cache: str = opt("latent cache from `echopv cache-latents`", required=True)
+    ae: str | None = opt("autoencoder file (default: the one the cache was made with)", None)
+    out: str | None = opt("complete model file to write (default RUN/model.safetensors)", None)
+    preset: str = opt("DiT preset: tiny | small | paper", "tiny")
+    patch_space: int | None = opt("override the preset's spatial patch", None)
+    known_latent_frames: int = opt("latent frames the forecast conditions on (1 = initial-value problem)", 1)
+    params: bool = opt("ignore PDE parameters", True, flags=("--no-params",))
+    sampler: str = opt("default sampler stored in the model", "heun", choices=("euler", "heun", "midpoint"))
+    sample_steps: int = opt("default sampler steps stored in the model", 10)
+    tau: str = opt("flow-time sampling", "logit_normal", choices=("logit_normal", "uniform"))
+    p_forward: float = opt("probability of the forward (forecast) mask", 0.5)
+    p_inverse: float = opt("probability of the inverse mask", 0.15)
+    p_interp: float = opt("probability of the interpolation mask", 0.25)
+    p_uncond: float = opt("probability of the unconditional mask", 0.1)
+    kind: str = opt("flow (ECHO) or baseline (deterministic regression)", "flow", cli=False)
+
+
+@dataclass(kw_only=True)
+class CacheLatentsRun:
+    """Encode a dataset's windows once with the frozen autoencoder (`echopv cache-latents`)."""
+
+    ae: str = opt("autoencoder file (echopv train ae|refine)", required=True)
+    data: str = opt("ECHO dataset (.h5)", required=True)
+    out: str = opt("latent cache to write (.h5)", required=True)
+    split: str = opt("train | val | test | all", "train")
+    frames: int | None = opt("window length 1 + f k (default: the autoencoder's training window)", None)
+    frame_stride: int = opt("take every n-th frame inside a window", 1)
+    window_stride: int = opt("frames between window starts", 1)
+    batch_size: int = opt("windows encoded together", 4)
+    chunk_size: int | None = opt("continuous-conv chunk (million-point data)", None)
+    device: str = opt("auto | cpu | cuda", "auto")
+    threads: int | None = opt("torch CPU threads", None)
+    progress: bool = opt("no progress bar", True, flags=("--no-progress",))
+
+
+@dataclass(kw_only=True)
+class PipelineRun:
+    """Every stage from a dataset to a complete model file (`echopv train all`, ParaView's EchoTrain)."""
+
+    data: str = opt("ECHO dataset (.h5), e.g. from `echopv import` or the ParaView EchoTrain filter", required=True)
+    run: str = opt("run directory; the final model is RUN/model.safetensors", required=True)
+    preset: str = opt("autoencoder and DiT preset: tiny | small | paper", "tiny")
+    ae_steps: int = opt("stage-1 steps", 1500)
+    refine_steps: int = opt("stage-2 steps (0 skips stage 2)", 100)
+    dit_steps: int = opt("stage-3 steps", 3000)
+    ae_batch_size: int = opt("autoencoder windows per step", 2)
+    dit_batch_size: int = opt("latent windows per step", 16)
+    dit_lr: float = opt("DiT peak learning rate", 1e-3)
+    n_query: int = opt("loss points per autoencoder sample", 1024)
+    frames: int | None = opt("window length 1 + f k (default: the preset's, shortened to the shortest trajectory)",
+                             None)
+    grid: tuple[int, ...] | None = opt("latent grid override (train ae --grid)", None)
+    latent_dim: int | None = opt("latent channels override (train ae --latent-dim)", None)
+    ckpt_every: int = opt("steps between checkpoints", 250)
+    device: str = opt("auto | cpu | cuda", "auto")
+    seed: int = opt("random seed", 0)
+    threads: int | None = opt("torch CPU threads (1 on a shared machine)", None)
+    progress: bool = opt("no progress bars (progress.json is still written)", True, flags=("--no-progress",))
+
+
+# ------------------------------------------------------------------------------------------
+# dataclass <-> command line / JSON
+# ------------------------------------------------------------------------------------------
+def _cli_fields(cls: type) -> list:
+    return [f for f in fields(cls) if f.metadata.get("cli", True)]
+
+
+def _base_type(tp: Any) -> tuple[Any, bool]:
+    """(element type, is_tuple) of an annotation such as `int | None` or `tuple[int, ...] | None`."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        tp = args[0]
+    if typing.get_origin(tp) is tuple:
+        return typing.get_args(tp)[0], True
+    return tp, False
+
+
+def _flags(f) -> tuple[str, ...]:
+    return tuple(f.metadata.get("flags") or ("--" + f.name.replace("_", "-"),))
+
+
+def add_arguments_from(parser: argparse.ArgumentParser, cls: type, optional: tuple[str, ...] = ()) -> None:
+    """One option per field of `cls` (its help, default, type and flags from the field); fields named
+    in `optional` are not required on the command line (the caller gets them elsewhere)."""
+    hints = typing.get_type_hints(cls)
+    for f in _cli_fields(cls):
+        kw: dict[str, Any] = {"dest": f.name, "help": f.metadata["help"]}
+        tp, is_tuple = _base_type(hints[f.name])
+        if tp is bool:
+            kw["action"] = "store_false" if f.default else "store_true"
+        else:
+            kw["type"] = tp
+            kw["required"] = f.metadata.get("required", False) and f.name not in optional
+            if not kw["required"]:
+                kw["default"] = f.default
+            if is_tuple:
+                kw["nargs"] = "+"
+            if f.metadata.get("choices"):
+                kw["choices"] = f.metadata["choices"]
+        parser.add_argument(*_flags(f), **kw)
+
+
+def from_namespace(cls: type[T], ns: argparse.Namespace, **extra: Any) -> T:
+    """The dataclass from parsed options (lists become tuples)."""
+    values = {}
+    for f in _cli_fields(cls):
+        v = getattr(ns, f.name)
+        values[f.name] = tuple(v) if isinstance(v, list) else v
+    return cls(**values, **extra)
+
+
+def to_argv(cfg: Any) -> list[str]:
+    """The command-line options that rebuild `cfg` (defaults left out): for logs and reruns."""
+    argv: list[str] = []
+    for f in _cli_fields(type(cfg)):
+        v = getattr(cfg, f.name)
+        if v == f.default and not f.metadata.get("required"):
+            continue
+        flag = _flags(f)[0]
+        if isinstance(v, bool):
+            argv.append(flag)
+        elif isinstance(v, (tuple, list)):
+            argv += [flag, *map(str, v)]
+        else:
+            argv += [flag, str(v)]
+    return argv
+
+
+def to_json(cfg: Any) -> str:
+    return json.dumps({"kind": type(cfg).__name__, "config": asdict(cfg)}, indent=1)
+
+
+def from_json(cls: type[T], text: str, source: str = "run configuration") -> T:
+    """A dataclass written by `to_json`; unknown keys and a wrong kind are refused with a message."""
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise EchoUserError(f"{source} is not JSON ({exc}): write it with `to_json`") from exc
+    if not isinstance(obj, dict) or obj.get("kind") != cls.__name__ or not isinstance(obj.get("config"), dict):
+        raise EchoUserError(f"{source} does not hold a {cls.__name__} configuration")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(obj["config"]) - names)
+    if unknown:
+        raise EchoUserError(f"{source}: unknown {cls.__name__} options {unknown}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in obj["config"].items()}
+    return cls(**values)
+
+
+def apply_threads(threads: int | None) -> None:
+    """Set torch's CPU thread count when asked (None/0: leave torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+__all__ = ["AutoencoderRun", "RefineRun", "GeneratorRun", "CacheLatentsRun", "PipelineRun", "StageRun",
+           "add_arguments_from", "from_namespace", "to_argv", "to_json", "from_json", "apply_threads"]

@@ -1,0 +1,56 @@
+"""Run configurations: the dataclass, the command line and the JSON written for EchoTrain agree."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from echo_model.errors import EchoUserError
+from echo_model.train.runs import (AutoencoderRun, GeneratorRun, PipelineRun, RefineRun, add_arguments_from,
+                                   from_json, from_namespace, to_argv, to_json)
+
+
+def _parse(cls, argv):
+    p = argparse.ArgumentParser()
+    add_arguments_from(p, cls)
+    return from_namespace(cls, p.parse_args(argv))
+
+
+@pytest.mark.parametrize("cfg", [
+    AutoencoderRun(data="d.h5", run="r", steps=7, grid=(64, 16), resume=False, threads=1),
+    RefineRun(data="hi.h5", run="r2", init="a.safetensors", replay="lo.h5", chunk_size=4096),
+    GeneratorRun(cache="c.h5", run="r3", params=False, sampler="euler", p_uncond=0.2),
+    PipelineRun(data="d.h5", run="r4", dit_steps=12, progress=False, grid=(32,)),
+])
+def test_argv_round_trip(cfg):
+    assert _parse(type(cfg), to_argv(cfg)) == cfg
+
+
+def test_defaults_come_from_the_dataclass():
+    cfg = _parse(AutoencoderRun, ["--data", "d.h5", "--run", "r"])
+    assert cfg == AutoencoderRun(data="d.h5", run="r")
+    assert cfg.steps == 1200 and cfg.lr == 2e-3 and cfg.resume and cfg.grid is None
+    assert _parse(RefineRun, ["--data", "d", "--run", "r"]).chunk_size == 1 << 18  # stage-specific default
+
+
+def test_json_round_trip_and_refusals():
+    cfg = PipelineRun(data="d.h5", run="r", grid=(64, 16), threads=1)
+    assert from_json(PipelineRun, to_json(cfg)) == cfg
+    with pytest.raises(EchoUserError, match="not JSON"):
+        from_json(PipelineRun, "{nope", source="x.json")
+    with pytest.raises(EchoUserError, match="does not hold a PipelineRun"):
+        from_json(PipelineRun, to_json(AutoencoderRun(data="d", run="r")))
+    with pytest.raises(EchoUserError, match=r"unknown PipelineRun options \['bogus'\]"):
+        from_json(PipelineRun, '{"kind": "PipelineRun", "config": {"data": "d", "run": "r", "bogus": 1}}')
+
+
+def test_echotrain_settings_build_a_pipeline_run_and_refuse_bad_extra_arguments(tmp_path):
+    from echo_paraview.training import TrainingError, TrainSettings
+
+    cfg = TrainSettings(ae_steps=5, extra_args=("--grid", "16", "--n-query", "128")).pipeline("d.h5", tmp_path)
+    assert isinstance(cfg, PipelineRun)
+    assert cfg.ae_steps == 5 and cfg.grid == (16,) and cfg.n_query == 128 and not cfg.progress
+    with pytest.raises(TrainingError, match="unknown option"):
+        TrainSettings(extra_args=("--gird", "16")).pipeline("d.h5", tmp_path)
+    with pytest.raises(TrainingError, match="ExtraArguments"):
+        TrainSettings(extra_args=("--ae-steps", "many")).pipeline("d.h5", tmp_path)
