@@ -1,44 +1,58 @@
 """EchoRolloutAlgorithm: a temporal VTK filter that runs an ECHO surrogate rollout.
 
-Undecorated, so it works in plain VTK (``alg = EchoRolloutAlgorithm(); alg.SetInputConnection(...)``)
+Undecorated, so it works in plain VTK (``alg = EchoRolloutAlgorithm(); alg.SetInputData(ds)``)
 as well as behind the thin decorated subclass in ``plugins/EchoPlugin.py``.
 
-Input: any vtkDataSet with the model's point field(s) (by name, or chosen with InputArrays).
-Output: the same dataset type, a shallow copy of the input plus, per model field,
-``<name>_pred`` (and ``<name>_std`` when NumberOfSamples > 1), as a TEMPORAL dataset:
+Input: a vtkDataSet or a composite dataset (the OpenFOAM reader's multiblock: see Block) with
+the model's field(s) as point or cell data (cell data: the cell centres are the model's points;
+see `rollout_input`).
 
-    time steps = t_ic + k * dt, k = 0 .. NumberOfFrames
-    t_ic = the input time of the initial condition (0 for a static input), dt = the model's dt.
-    Step 0 holds the initial condition itself (``_pred`` = the input, ``_std`` = 0), so the
-    animation starts from what the model was given.
+Time, as ParaView's temporal filters do it:
 
-The whole rollout is computed once in RequestData and cached, keyed by the input's modification
-time, the checkpoint's path + mtime and every setting; scrubbing time only re-slices the cache.
-Any failure is reported as a VTK error naming the problem and the fix (ParaView's Output
-Messages, stderr in pvpython, ``last_error`` here) and RequestData returns 0: nothing raises.
+    output time steps = the input's steps up to the start  +  t_start + k * dt, k = 1 .. NumberOfFrames
 
-Observed frames: a model that needs 1 observed frame uses the input's first time step (or the
-static input). A model that needs n > 1 gathers the input's first n time steps (one upstream
-pass each, CONTINUE_EXECUTING) and errors clearly when the input has fewer.
+t_start is the input's first step (StartTime "first"; a model that needs n observed frames
+starts at the n-th), the current time ("current": the animation time when the filter is set up,
+snapped down to an input step) or a given value ("value", StartTimeValue). At or before t_start
+the output is the input itself plus `<field>_pred` (= the input); after it, the prediction (see
+`rollout_output`). On any failure the input's own time steps are announced unchanged, so
+ParaView's time keeper never loses them, and the input passes through.
+
+The rollout runs once and is cached, keyed on the CONTENT of the conditioning frames (plus the
+checkpoint file and every setting): another view stepping the same reader through time does not
+rerun it. Where the input has data after t_start, `<field>_truth`, `<field>_error` and per-frame
+rel-MSE field data compare the prediction with it (linear interpolation in time between input
+steps when the spacings differ; see `comparison`). Frames are gathered from the input with
+CONTINUE_EXECUTING passes, one input time each.
+
+Errors are reported once each (ParaView's Output Messages, stderr in pvpython, ``last_error``
+here); fit warnings (domain, dt, parameters) likewise. Nothing raises out of a pipeline pass.
 """
 from __future__ import annotations
-
-from echo_model.errors import EchoUserError
 
 import os
 import re
 import traceback
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
-from vtkmodules.vtkCommonDataModel import vtkDataSet
+from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vtkDataSet
+from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
-from . import convert, timesteps
+from echo_model.errors import EchoUserError
+
+from . import comparison, fitcheck, rollout_input, timesteps
+from .rollout_output import Frame, write_frame
+
+START_MODES = ("first", "current", "value")
+#: caps applied by the algorithm itself (pvpython scripts bypass the GUI's ranges)
+MAX_FRAMES = 2000
+MAX_SAMPLES = 64
 
 
 @dataclass(frozen=True)
@@ -52,10 +66,34 @@ class RolloutSettings:
     device: str = "auto"
     n_threads: int = 0  # 0: leave torch's default
     parameters: str = ""  # "nu=2.4e-4, Re=100": overrides the input's param_<name> field data
+    start_mode: str = "first"
+    start_value: float = 0.0
+    block: str = ""  # composite inputs: "" merges every leaf
+    association: str = "auto"  # auto | points | cells
+    compare: bool = True  # truth / error / rel-MSE where the input has data
 
 
 class RolloutError(EchoUserError):
     """A problem the user can fix; the message names the problem and the fix."""
+
+
+@dataclass
+class Plan:
+    """What RequestInformation decided: where the rollout starts and the output's times."""
+
+    in_times: list[float]
+    start: int  # index of t_start in in_times (-1: static input)
+    t_start: float
+    n_obs: int
+    dt: float
+    out_times: list[float]
+    error: Exception | None = None
+
+    @property
+    def predicted(self) -> list[float]:
+        return self.out_times[len(self.out_times) - self.n_pred:] if self.n_pred else []
+
+    n_pred: int = 0
 
 
 def _load_surrogate(path: str, device: str):
@@ -71,6 +109,23 @@ def _load_surrogate(path: str, device: str):
     return Surrogate.load(path, device=device)
 
 
+def resolve_checkpoint(path: str) -> str:
+    """A model file, or a training run directory (EchoTrain's RunDirectory): its finished model."""
+    p = Path(path)
+    if p.is_dir():
+        for name in ("model.safetensors", "dit/model.safetensors", "baseline/model.safetensors"):
+            if (p / name).is_file():
+                return str(p / name)
+        raise RolloutError(
+            f"Checkpoint {path!r} is a folder without a finished model (model.safetensors); the training "
+            f"there may still be running (EchoTrain's Status says) or pick a model file (.safetensors)"
+        )
+    if not p.is_file():
+        raise RolloutError(f"Checkpoint {path!r} does not exist; pick an ECHO model file (.safetensors) "
+                           f"or a finished training run's folder")
+    return str(p)
+
+
 class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     """Temporal surrogate rollout filter; see the module docstring."""
 
@@ -79,22 +134,39 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     def __init__(self) -> None:
         VTKPythonAlgorithmBase.__init__(
-            self, nInputPorts=1, inputType="vtkDataSet", nOutputPorts=1, outputType="vtkDataSet"
+            self, nInputPorts=1, inputType="vtkDataObject", nOutputPorts=1, outputType="vtkDataObject"
         )
         self._s = RolloutSettings()
-        self._cache: dict[str, Any] | None = None  # one rollout: key, times, per-step arrays
+        self._cache: dict[str, Any] | None = None
+        self._plan: Plan | None = None
         self._out_times: list[float] = []
-        self._gather: list[np.ndarray] | None = None  # observed frames collected so far
-        self._gather_times: list[float] = []
+        self._gather: dict[str, Any] | None = None  # frames collected during CONTINUE_EXECUTING passes
+        self._latched_current: float | None = None
+        self._last_requested: float | None = None
+        self._reported: set[str] = set()
         self.last_error: str | None = None
+        self.warnings: list[str] = []
         self.n_rollouts = 0  # how many times the model actually ran (tests check the cache)
         self.used_parameters: dict[str, tuple[float, str]] = {}
+
+    def FillInputPortInformation(self, port, info):
+        info.Remove(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE())
+        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkDataSet")
+        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkCompositeDataSet")
+        return 1
+
+    def SetInputData(self, data: vtkDataObject) -> None:
+        """Plain-VTK convenience (vtkAlgorithm only has SetInputDataObject)."""
+        self.SetInputDataObject(0, data)
 
     # --- properties -------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:
         new = RolloutSettings(**{**self._s.__dict__, **kw})
         if new != self._s:
             self._s = new
+            self._latched_current = None
+            self._reported.clear()
+            self.warnings = []
             self.Modified()
 
     def SetCheckpoint(self, path: str | None) -> None:
@@ -145,11 +217,35 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def SetParameters(self, text: str | None) -> None:
         """PDE parameters as "name=value" pairs ("nu=2.4e-4, Re=100"). Empty: read them from the
         input's field data (`param_<name>` arrays, written by `echopv export` and the .pvd writer);
-        a parameter found in neither place takes its training mean."""
+        a parameter found in neither place takes its training mean (reported)."""
         self._set(parameters=str(text or "").strip())
 
     def GetParameters(self) -> str:
         return self._s.parameters
+
+    def SetStartTime(self, mode: str | int) -> None:
+        """"first" | "current" | "value" (or 0 | 1 | 2, ParaView's enumeration)."""
+        if isinstance(mode, (int, np.integer)) or str(mode).isdigit():
+            mode = START_MODES[int(mode)] if 0 <= int(mode) < len(START_MODES) else str(mode)
+        self._set(start_mode=str(mode).strip().lower())
+
+    def GetStartTime(self) -> str:
+        return self._s.start_mode
+
+    def SetStartTimeValue(self, t: float) -> None:
+        self._set(start_value=float(t))
+
+    def SetBlock(self, block: str | None) -> None:
+        self._set(block=str(block or "").strip())
+
+    def SetFieldAssociation(self, assoc: str | int) -> None:
+        """"auto" | "points" | "cells" (or 0 | 1 | 2)."""
+        if isinstance(assoc, (int, np.integer)) or str(assoc).isdigit():
+            assoc = rollout_input.ASSOCIATIONS[int(assoc)] if 0 <= int(assoc) < 3 else str(assoc)
+        self._set(association=str(assoc).strip().lower())
+
+    def SetCompareWithInput(self, on: bool | int) -> None:
+        self._set(compare=bool(int(on)))
 
     def GetUsedParameters(self) -> dict[str, tuple[float, str]]:
         """What the last rollout was conditioned on: name -> (value, source)."""
@@ -159,14 +255,30 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         """Output time steps (what ParaView's TimeKeeper shows)."""
         return list(self._out_times)
 
+    def GetCacheRange(self, suffix: str = "_std") -> tuple[float, float] | None:
+        """Value range of `<first field><suffix>` over all predicted frames (colour maps)."""
+        c = self._cache
+        if c is None:
+            return None
+        arr = c.get("std") if suffix == "_std" else c.get("mean")
+        return None if arr is None else (float(np.min(arr)), float(np.max(arr)))
+
     def ClearCache(self) -> None:
         self._cache = None
         self.Modified()
 
-    # --- error reporting --------------------------------------------------------------
+    def current_time(self) -> float | None:
+        """The "current" time for StartTime "current": here the time last asked downstream; the
+        ParaView plugin overrides it with the animation time."""
+        return self._last_requested
+
+    # --- messages ---------------------------------------------------------------------
     def _report(self, problem: str) -> None:
-        """vtkErrorMacro equivalent: output window + ErrorEvent; never raises."""
+        """vtkErrorMacro equivalent, once per distinct message; never raises."""
         self.last_error = problem
+        if problem in self._reported:
+            return
+        self._reported.add(problem)
         text = f"ERROR: In EchoRollout: {problem}\n"
         try:
             vtkOutputWindow.GetInstance().DisplayErrorText(text)
@@ -174,10 +286,21 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         except Exception:  # the report itself must never take ParaView down
             pass
 
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+        if message in self._reported:
+            return
+        self._reported.add(message)
+        try:
+            vtkOutputWindow.GetInstance().DisplayWarningText(f"Warning: In EchoRollout: {message}\n")
+        except Exception:
+            pass
+
     def _guard(self, fn, *args) -> int:
         try:
             return fn(*args)
-        except (RolloutError, ValueError, KeyError, FileNotFoundError) as exc:
+        except (EchoUserError, ValueError, KeyError, FileNotFoundError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self._report(str(msg))
         except Exception as exc:  # an internal bug: still a message, not a crash
@@ -188,21 +311,45 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     # --- pipeline ---------------------------------------------------------------------
     def RequestDataObject(self, request, inInfo, outInfo):
-        return convert.output_like_input(inInfo, outInfo)
+        inp = vtkDataObject.GetData(inInfo[0], 0)
+        if inp is None:
+            return 1
+        out = vtkDataObject.GetData(outInfo, 0)
+        if out is None or out.GetClassName() != inp.GetClassName():
+            outInfo.GetInformationObject(0).Set(vtkDataObject.DATA_OBJECT(), inp.NewInstance())
+        return 1
 
     def RequestInformation(self, request, inInfo, outInfo):
-        return self._guard(self._information, inInfo, outInfo)
-
-    def _information(self, inInfo, outInfo) -> int:
-        self.last_error = None
-        out_info = outInfo.GetInformationObject(0)
-        self._out_times = []
-        timesteps.clear_time_steps(out_info)
-        if not self._s.checkpoint:
-            # Nothing to announce yet; RequestData reports what is missing.
-            return 1
-        sur = self._surrogate()
         in_times = timesteps.time_steps(inInfo[0].GetInformationObject(0))
+        out_info = outInfo.GetInformationObject(0)
+        # the input's own steps first: whatever fails below, the time keeper keeps them
+        self._out_times = list(in_times)
+        timesteps.announce_time_steps(out_info, in_times)
+        self._plan = None
+        self.last_error = None
+        try:
+            self._plan = self._make_plan(in_times)
+        except Exception as exc:  # reported by RequestData (once), the input passes through
+            self._plan = Plan(in_times, -1, 0.0, 1, 1.0, list(in_times), error=exc)
+            self._guard(self._raise, exc)
+            return 1
+        self._out_times = list(self._plan.out_times)
+        timesteps.announce_time_steps(out_info, self._out_times)
+        return 1
+
+    @staticmethod
+    def _raise(exc: Exception) -> int:
+        raise exc
+
+    def _make_plan(self, in_times: list[float]) -> Plan:
+        s = self._s
+        if not s.checkpoint:
+            raise RolloutError("no model file: set Checkpoint to an ECHO model (.safetensors, from "
+                               "`echopv train dit`) or to a finished training run's folder")
+        _check_settings(s)
+        sur = self._surrogate()
+        dt = float(sur.dt)
+        fitcheck.check_model(dt)
         n_obs = int(sur.n_observed_frames)
         if n_obs > 1 and len(in_times) < n_obs:
             raise RolloutError(
@@ -210,75 +357,220 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 f"{len(in_times) or 'no'} time steps; feed a temporal input (e.g. a .pvd series) "
                 f"with at least {n_obs} frames, or use a model trained with 1 observed frame"
             )
-        if self._s.n_frames < 1:
-            raise RolloutError(f"NumberOfFrames is {self._s.n_frames}; set it to 1 or more")
-        t_ic = in_times[n_obs - 1] if in_times else 0.0
-        self._out_times = [t_ic + k * float(sur.dt) for k in range(self._s.n_frames + 1)]
-        timesteps.announce_time_steps(out_info, self._out_times)
-        return 1
+        start, t_start = self._start(in_times, n_obs)
+        head = list(in_times[: start + 1]) if in_times else [t_start]
+        predicted = timesteps.exact_times(t_start, dt, s.n_frames)
+        for w in fitcheck.check_time(in_times, start, dt) if in_times else []:
+            self._warn(w)
+        return Plan(list(in_times), start, t_start, n_obs, dt, head + predicted, n_pred=len(predicted))
+
+    def _start(self, in_times: list[float], n_obs: int) -> tuple[int, float]:
+        """(index into the input's steps, t_start) for the StartTime setting."""
+        s = self._s
+        if s.start_mode == "first":
+            want = None
+        elif s.start_mode == "current":
+            if self._latched_current is None:
+                cur = self.current_time()
+                self._latched_current = float(cur) if cur is not None else (in_times[0] if in_times else 0.0)
+            want = self._latched_current
+        else:
+            want = s.start_value
+        if not in_times:
+            return -1, float(want or 0.0)
+        idx = n_obs - 1 if want is None else timesteps.snap_index(in_times, want)
+        if idx < n_obs - 1:
+            raise RolloutError(
+                f"StartTime {want:g} leaves {idx + 1} input step(s) before it but this model needs {n_obs} "
+                f"observed frames; start at {in_times[n_obs - 1]:g} or later"
+            )
+        return idx, float(in_times[idx])
 
     def RequestUpdateExtent(self, request, inInfo, outInfo):
         in_info = inInfo[0].GetInformationObject(0)
-        in_times = timesteps.time_steps(in_info)
-        if not in_times:
+        t_req = timesteps.requested_time(outInfo.GetInformationObject(0))
+        if self._gather is None and t_req is not None:
+            self._last_requested = t_req
+        plan = self._plan
+        if not timesteps.time_steps(in_info):
             return 1
-        if self._gather is not None and len(self._gather) < len(self._gather_times):
-            # gathering observed frames: ask for the next one
-            timesteps.set_requested_time(in_info, self._gather_times[len(self._gather)])
+        if self._gather is not None:
+            timesteps.set_requested_time(in_info, self._gather["todo"][0])
+        elif plan is None or plan.error is not None or plan.start < 0:
+            pass  # the downstream time goes upstream unchanged
+        elif t_req is not None and t_req <= plan.t_start + timesteps.time_tolerance(plan.out_times):
+            timesteps.set_requested_time(in_info, t_req)  # the input's own part of the series
         else:
-            # pin the input to the initial condition whatever time is asked downstream
-            timesteps.set_requested_time(in_info, in_times[max(0, self._n_obs_hint() - 1)])
+            timesteps.set_requested_time(in_info, plan.t_start)  # the conditioning frame
         return 1
-
-    def _n_obs_hint(self) -> int:
-        c = self._cache
-        if c is not None:
-            return int(c["n_obs"])
-        try:
-            return int(self._surrogate().n_observed_frames) if self._s.checkpoint else 1
-        except Exception:
-            return 1
 
     def RequestData(self, request, inInfo, outInfo):
         ok = self._guard(self._data, request, inInfo, outInfo)
         if not ok:
             request.Remove(sddp.CONTINUE_EXECUTING())  # a failed gather must not loop
-        return ok
+            self._pass_through(inInfo, outInfo)
+        return 1  # reported once above; a 0 here only adds VTK's own copies of the message
+
+    def _pass_through(self, inInfo, outInfo) -> None:
+        inp = vtkDataObject.GetData(inInfo[0], 0)
+        out = vtkDataObject.GetData(outInfo, 0)
+        if inp is not None and out is not None and out.GetClassName() == inp.GetClassName():
+            out.ShallowCopy(inp)
 
     def _data(self, request, inInfo, outInfo) -> int:
-        inp = vtkDataSet.GetData(inInfo[0], 0)
-        out = vtkDataSet.GetData(outInfo, 0)
-        out_info = outInfo.GetInformationObject(0)
+        inp = vtkDataObject.GetData(inInfo[0], 0)
+        out = vtkDataObject.GetData(outInfo, 0)
         if inp is None or out is None:
-            raise RolloutError("the input is not a vtkDataSet (composite inputs: apply Merge Blocks first)")
-        if not self._s.checkpoint:
-            raise RolloutError("no model file: set Checkpoint to an ECHO model (.safetensors, from `echopv train dit`)")
-        if not convert.point_field_names(inp):
-            raise RolloutError(
-                f"the input {inp.GetClassName()} has no point field; the filter predicts point "
-                f"fields, so give it a mesh with point data (e.g. add one with the Calculator, or "
-                f"convert cell data with Cell Data to Point Data)"
-            )
-        in_info = inInfo[0].GetInformationObject(0)
-        key = self._cache_key(inp)
-        if self._cache is None or self._cache["key"] != key:
-            done = self._compute(request, inp, in_info, key)
-            if not done:  # still gathering observed frames
+            raise RolloutError("the input is neither a dataset nor a composite dataset")
+        plan = self._plan
+        if plan is None:
+            raise RolloutError("no time information yet (the pipeline's information pass failed)")
+        if plan.error is not None:
+            raise plan.error
+        t_req = timesteps.requested_time(outInfo.GetInformationObject(0))
+        if self._gather is not None:
+            if not self._collect(request, inp):
                 return 1
-        c = self._cache
-        t_req = timesteps.requested_time(out_info)
-        k = timesteps.snap_index(c["times"], t_req)
-        out.ShallowCopy(inp)
-        for name, values in c["steps"][k].items():
-            convert.add_array(out, name, values)
-        timesteps.stamp_data_time(out, c["times"][k])
+        elif t_req is None or t_req <= plan.t_start + timesteps.time_tolerance(plan.out_times):
+            return self._serve_input(inp, out, t_req)
+        else:
+            mi, used, values = self._read(inp)
+            key = self._key(values, inp, used)
+            if self._cache is None or self._cache["key"] != key:
+                self._start_gather(request, mi, used, values, key, inp)
+                if self._gather is not None:
+                    return 1
+        return self._serve_prediction(inp, out, t_req)
+
+    # --- reading and gathering --------------------------------------------------------
+    def _read(self, inp) -> tuple[rollout_input.ModelInput, list, np.ndarray]:
+        sur = self._surrogate()
+        layout = [(str(n), int(c)) for n, c in sur.field_layout]
+        names = list(self._s.input_arrays) or [n for n, _ in layout]
+        if len(names) != len(layout):
+            want = ", ".join(f"{n} ({c} comp.)" for n, c in layout)
+            raise RolloutError(
+                f"InputArrays has {len(names)} array(s) {names} but the model takes {len(layout)}: {want}; "
+                f"select one input array per model field, in that order"
+            )
+        self._require_fields(inp)
+        mi, used = rollout_input.build(inp, self._s.block, names, layout, self._s.association, int(sur.dim))
+        values, notes = rollout_input.read_values(used, mi.specs, mi.association)
+        for note in mi.notes + notes:
+            self._warn(note)
+        return mi, used, values
+
+    def _require_fields(self, inp) -> None:
+        lvs = rollout_input.leaves(inp)
+        if lvs and not any(lf.data.GetNumberOfPoints() for lf in lvs):
+            raise RolloutError(
+                "the input is empty (no points) at this time; if it comes from a reader, a file of its "
+                "series may be missing or unreadable (see the reader's message above): fix or remove it"
+            )
+        from .convert import array_names
+
+        if lvs and not any(array_names(lf.data.GetPointData()) or array_names(lf.data.GetCellData()) for lf in lvs):
+            raise RolloutError(
+                f"the input {inp.GetClassName()} has no point field or cell field; the filter predicts "
+                f"fields, so give it a mesh with data (e.g. add one with the Calculator)"
+            )
+
+    def _key(self, values: np.ndarray, inp, used) -> tuple:
+        path = self._s.checkpoint
+        try:
+            resolved = resolve_checkpoint(path)
+            mtime = os.stat(resolved).st_mtime_ns
+        except (OSError, EchoUserError):
+            resolved, mtime = path, -1
+        plan = self._plan
+        params = tuple(sorted((k, u.value) for k, u in self._param_uses(inp, used).items()))
+        return (rollout_input.content_key(values), os.path.abspath(resolved), mtime, astuple(self._s),
+                tuple(plan.out_times), params)
+
+    def _start_gather(self, request, mi, used, values, key, inp) -> None:
+        """Plan the input times still to read: earlier observed frames, then the solver's truth."""
+        plan = self._plan
+        cond = plan.in_times[plan.start - plan.n_obs + 1 : plan.start] if plan.start >= 0 else []
+        truth_t = []
+        if self._s.compare and plan.start >= 0 and plan.n_pred:
+            truth_t = comparison.truth_times_needed(plan.in_times, plan.t_start, plan.out_times[-1])
+        self._gather = {"todo": list(cond) + truth_t, "cond_times": list(cond), "truth_times": truth_t,
+                        "frames": {}, "start_values": values, "key": key, "mi": mi,
+                        "params": self._param_uses(inp, used)}
+        if self._gather["todo"]:
+            request.Set(sddp.CONTINUE_EXECUTING(), 1)
+        else:
+            self._finish_gather(request)
+
+    def _collect(self, request, inp) -> bool:
+        """One gathering pass: store the input's frame; True once everything is read and rolled out."""
+        g = self._gather
+        t = g["todo"].pop(0)
+        used = rollout_input.select_leaves(inp, self._s.block)
+        values, _ = rollout_input.read_values(used, g["mi"].specs, g["mi"].association)
+        if values.shape != g["start_values"].shape:
+            raise RolloutError(f"the input's mesh changes over time (at t = {t:g}: {values.shape[0]} values, "
+                               f"at the start {g['start_values'].shape[0]}); the rollout needs one mesh")
+        g["frames"][t] = values
+        self.UpdateProgress(0.1 * len(g["frames"]) / max(1, len(g["frames"]) + len(g["todo"])))
+        if g["todo"]:
+            request.Set(sddp.CONTINUE_EXECUTING(), 1)
+            return False
+        request.Remove(sddp.CONTINUE_EXECUTING())
+        self._finish_gather(request)
+        return True
+
+    def _finish_gather(self, request) -> None:
+        g, plan = self._gather, self._plan
+        self._gather = None
+        observed = np.stack([g["frames"][t] for t in g["cond_times"]] + [g["start_values"]])
+        sur = self._surrogate()
+        mi = g["mi"]
+        for w in fitcheck.check_points(mi.points, *_domain(sur)):
+            self._warn(w)
+        params = {n: u.value for n, u in g["params"].items() if u.source != "training mean"}
+        res = self._rollout(sur, mi.points, observed, params)
+        mean = np.asarray(res.mean, dtype=np.float32)
+        if not np.isfinite(mean).all():
+            raise RolloutError("the model produced NaN or infinite values; its weights may be damaged (check "
+                               "`echopv info` on the model file) or the input holds NaN")
+        std = None if res.std is None else np.asarray(res.std, dtype=np.float32)
+        truth_frames = [g["frames"][t] for t in g["truth_times"]]
+        truths = [comparison.truth_at(g["truth_times"], truth_frames, t) for t in plan.predicted]
+        self._cache = {"key": g["key"], "mean": mean, "std": std, "truth": truths, "mi": mi}
+        for t, tr in zip(plan.predicted, truths):
+            if tr is not None and tr.interpolated:
+                self._warn(f"the input has no step at the predicted times (e.g. {t:.6g}): the truth there is "
+                           f"interpolated linearly in time between the input's steps "
+                           f"{tr.between[0]:.6g} and {tr.between[1]:.6g}")
+                break
+
+    # --- serving frames ---------------------------------------------------------------
+    def _serve_input(self, inp, out, t_req) -> int:
+        """At or before t_start: the input itself plus `<field>_pred` = the input."""
+        mi, used, _ = self._read(inp)
+        plan = self._plan
+        t = t_req if t_req is not None else plan.t_start
+        if plan.in_times:
+            t = plan.in_times[timesteps.snap_index(plan.in_times, t)]
+        frame = Frame(time=float(t), is_prediction=False)
+        write_frame(inp, out, used, mi, frame, plan.t_start, self._s.n_samples > 1, self._s.compare)
+        timesteps.stamp_data_time(out, frame.time)
         return 1
 
-    # --- the rollout ------------------------------------------------------------------
+    def _serve_prediction(self, inp, out, t_req) -> int:
+        c, plan = self._cache, self._plan
+        k = timesteps.snap_index(plan.predicted, t_req)
+        used = rollout_input.select_leaves(inp, self._s.block)
+        frame = Frame(time=plan.predicted[k], is_prediction=True, mean=c["mean"][k],
+                      std=None if c["std"] is None else c["std"][k], truth=c["truth"][k])
+        write_frame(inp, out, used, c["mi"], frame, plan.t_start, self._s.n_samples > 1, self._s.compare)
+        timesteps.stamp_data_time(out, frame.time)
+        return 1
+
+    # --- the model --------------------------------------------------------------------
     def _surrogate(self):
-        path = self._s.checkpoint
-        if not Path(path).is_file():
-            raise RolloutError(f"Checkpoint {path!r} does not exist; pick an ECHO model file (.safetensors)")
+        path = resolve_checkpoint(self._s.checkpoint)
         if self._s.device.startswith("cuda"):
             import torch
 
@@ -290,67 +582,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 )
         return self.surrogate_loader(path, self._s.device)
 
-    def _cache_key(self, inp) -> tuple:
-        path = self._s.checkpoint
-        mtime = os.stat(path).st_mtime_ns if os.path.exists(path) else -1
-        return (inp.GetMTime(), os.path.abspath(path), mtime, astuple(self._s))
-
-    def _match_arrays(self, inp, sur) -> tuple[list[str], list[tuple[str, int]]]:
-        """Input array names in model-channel order, and the model's layout."""
-        layout = [(str(n), int(c)) for n, c in sur.field_layout]
-        available = convert.point_field_names(inp)
-        names = list(self._s.input_arrays) or [n for n, _ in layout]
-        want = ", ".join(f"{n} ({c} comp.)" for n, c in layout)
-        if len(names) != len(layout):
-            raise RolloutError(
-                f"InputArrays has {len(names)} array(s) {names} but the model takes {len(layout)}: {want}; "
-                f"select one input array per model field, in that order"
-            )
-        pd = inp.GetPointData()
-        for name, (mname, ncomp) in zip(names, layout):
-            arr = pd.GetArray(name)
-            if arr is None:
-                raise RolloutError(
-                    f"the input has no point array {name!r} (it has {available}); the model needs {want}: "
-                    f"rename the input's arrays or choose them with InputArrays"
-                )
-            if arr.GetNumberOfComponents() != ncomp:
-                raise RolloutError(
-                    f"point array {name!r} has {arr.GetNumberOfComponents()} component(s) but model field "
-                    f"{mname!r} has {ncomp}; choose a matching array with InputArrays"
-                )
-        return names, layout
-
-    def _compute(self, request, inp, in_info, key) -> bool:
-        """Run (or continue gathering for) the rollout; True once the cache is filled."""
+    def _param_uses(self, inp, used) -> dict[str, fitcheck.ParamUse]:
+        """The model's PDE parameters: the Parameters property, else the input's field data, else
+        the training mean; checked against the training range (warnings, or refused)."""
         sur = self._surrogate()
-        names, layout = self._match_arrays(inp, sur)
-        n_obs = int(sur.n_observed_frames)
-        values, _ = convert.get_fields(inp, names)
-        in_times = timesteps.time_steps(in_info)
-        if n_obs > 1:
-            if self._gather is None:
-                self._gather, self._gather_times = [], list(in_times[:n_obs])
-                request.Set(sddp.CONTINUE_EXECUTING(), 1)
-                return False  # RequestUpdateExtent now walks the first n_obs input steps
-            self._gather.append(values)
-            self.UpdateProgress(0.1 * len(self._gather) / n_obs)
-            if len(self._gather) < n_obs:
-                request.Set(sddp.CONTINUE_EXECUTING(), 1)
-                return False
-            request.Remove(sddp.CONTINUE_EXECUTING())
-            observed = np.stack(self._gather)
-            self._gather = None
-            key = self._cache_key(inp)  # the input now holds the pinned (last observed) frame
-        else:
-            observed = values[None]
-        points = convert.get_points(inp, int(sur.dim))
-        res = self._rollout(sur, points, observed, self._parameters(inp, sur))
-        self._cache = self._to_cache(key, observed, res, layout, names, n_obs, in_times, float(sur.dt))
-        return True
-
-    def _parameters(self, inp, sur) -> dict[str, float]:
-        """The model's PDE parameters: the Parameters property, else the input's field data."""
         names = list(getattr(sur, "param_names", []) or [])
         given = parse_parameters(self._s.parameters)
         unknown = sorted(set(given) - set(names))
@@ -359,20 +594,21 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 f"Parameters names {unknown}, but this model is conditioned on {names or 'no parameters'}; "
                 f"write only those (e.g. {', '.join(f'{n}=...' for n in names) or 'leave it empty'})"
             )
-        used: dict[str, tuple[float, str]] = {}
-        fd = inp.GetFieldData()
-        for name in names:
-            arr = fd.GetArray(f"param_{name}") if fd is not None else None
+        means = list(getattr(sur, "param_mean", [])) or [0.0] * len(names)
+        stds = list(getattr(sur, "param_std", [])) or [1.0] * len(names)
+        uses: dict[str, fitcheck.ParamUse] = {}
+        for i, name in enumerate(names):
             if name in given:
-                used[name] = (given[name], "Parameters property")
-            elif arr is not None and arr.GetNumberOfTuples() >= 1:
-                used[name] = (float(arr.GetTuple1(0)), f"input field data param_{name}")
-        means = dict(zip(names, getattr(sur, "param_mean", [])))
-        self.used_parameters = {
-            **{n: (float(means[n]), "training mean") for n in names if n not in used and n in means},
-            **used,
-        }
-        return {n: v for n, (v, _) in used.items()}
+                uses[name] = fitcheck.ParamUse(given[name], "Parameters property")
+            else:
+                found = _field_parameter(inp, used, name)
+                uses[name] = found if found is not None else fitcheck.ParamUse(float(means[i]), "training mean")
+        for w in fitcheck.check_parameters(getattr(sur, "meta", {}) or {}, names, means, stds, uses):
+            self._warn(w)
+        if uses:
+            self._warn(fitcheck.describe_parameters(uses))
+        self.used_parameters = {n: (u.value, u.source) for n, u in uses.items()}
+        return uses
 
     def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None):
         s = self._s
@@ -382,17 +618,23 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
             old_threads = torch.get_num_threads()
             torch.set_num_threads(s.n_threads)
+        n = s.n_frames
+
+        def progress(f: float) -> None:
+            self.SetProgressText(f"EchoRollout: frame {min(n, int(round(float(f) * n)))}/{n}")
+            self.UpdateProgress(0.1 + 0.9 * float(f))
+
         try:
-            self.UpdateProgress(0.0)
+            progress(0.0)
             res = sur.rollout(
                 points,
                 observed,
-                n_frames=s.n_frames,
+                n_frames=n,
                 params=params or None,
                 n_samples=max(1, s.n_samples),
                 seed=s.seed,
                 steps=s.sampling_steps or None,
-                progress=lambda f: self.UpdateProgress(float(f)),
+                progress=progress,
                 should_abort=lambda: bool(self.GetAbortExecute()),
             )
         finally:
@@ -401,28 +643,58 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
                 torch.set_num_threads(old_threads)
         self.n_rollouts += 1
+        self.after_rollout()
         return res
 
-    def _to_cache(self, key, observed, res, layout, names, n_obs, in_times, dt) -> dict:
-        t_ic = in_times[n_obs - 1] if in_times else 0.0
-        times = [t_ic] + [t_ic + float(t) for t in np.asarray(res.times).reshape(-1)]
-        steps: list[dict[str, np.ndarray]] = []
-        frames = [observed[-1]] + [res.mean[i] for i in range(res.mean.shape[0])]
-        stds = None
-        if res.std is not None:
-            stds = [np.zeros_like(observed[-1])] + [res.std[i] for i in range(res.std.shape[0])]
-        for k, frame in enumerate(frames):
-            arrays: dict[str, np.ndarray] = {}
-            start = 0
-            for name, (_, ncomp) in zip(names, layout):
-                sl = slice(start, start + ncomp)
-                arrays[f"{name}_pred"] = _squeeze(frame[:, sl])
-                if stds is not None:
-                    arrays[f"{name}_std"] = _squeeze(stds[k][:, sl])
-                start += ncomp
-            steps.append(arrays)
-        self._out_times = times
-        return {"key": key, "times": times, "steps": steps, "n_obs": n_obs}
+    def after_rollout(self) -> None:
+        """Hook run after each rollout (the ParaView plugin rescales the std colour map here)."""
+
+
+def _check_settings(s: RolloutSettings) -> None:
+    """Caps and ranges the algorithm enforces itself (pvpython bypasses the GUI's domains)."""
+    if not 1 <= s.n_frames <= MAX_FRAMES:
+        raise RolloutError(f"NumberOfFrames is {s.n_frames}; set it between 1 and {MAX_FRAMES} (longer "
+                           f"forecasts: chain a second EchoRollout that starts where this one ends)")
+    if not 1 <= s.n_samples <= MAX_SAMPLES:
+        raise RolloutError(f"NumberOfSamples is {s.n_samples}; set it between 1 (a single forecast) and "
+                           f"{MAX_SAMPLES} (an ensemble with mean and spread)")
+    if s.start_mode not in START_MODES:
+        raise RolloutError(f"StartTime is {s.start_mode!r}; use one of {', '.join(START_MODES)}")
+    if s.association not in rollout_input.ASSOCIATIONS:
+        raise RolloutError(f"FieldAssociation is {s.association!r}; use one of "
+                           f"{', '.join(rollout_input.ASSOCIATIONS)}")
+    if s.sampling_steps < 0 or s.n_threads < 0:
+        raise RolloutError("SamplingSteps and NumberOfThreads must be 0 (default) or more")
+
+
+def _domain(sur) -> tuple[Sequence[float], Sequence[float]]:
+    dom = getattr(sur, "domain", None)
+    if dom is None:
+        dim = int(getattr(sur, "dim", 3))
+        return [-np.inf] * dim, [np.inf] * dim
+    return dom.lo, dom.hi
+
+
+def _field_parameter(inp, used, name: str) -> fitcheck.ParamUse | None:
+    """param_<name> from the input's field data (root, then the used leaves); strings parsed."""
+    holders = [inp] + [lf.data for lf in used]
+    for ds in holders:
+        fd = ds.GetFieldData() if ds is not None else None
+        arr = fd.GetAbstractArray(f"param_{name}") if fd is not None else None
+        if arr is None or arr.GetNumberOfTuples() < 1:
+            continue
+        source = f"input field data param_{name}"
+        if hasattr(arr, "GetTuple1"):
+            return fitcheck.ParamUse(float(arr.GetTuple1(0)), source)
+        text = str(arr.GetVariantValue(0).ToString())
+        try:
+            return fitcheck.ParamUse(float(text), source + " (stored as text)")
+        except ValueError:
+            raise RolloutError(
+                f"field data param_{name} holds the text {text!r}, not a number; store a number there or "
+                f"set {name}=<value> in Parameters"
+            ) from None
+    return None
 
 
 def parse_parameters(text: str) -> dict[str, float]:
@@ -441,8 +713,3 @@ def parse_parameters(text: str) -> dict[str, float]:
                 f"Parameters: cannot read {item!r}; write name=value pairs such as 'nu=1e-3, Re=100'"
             ) from None
     return out
-
-
-def _squeeze(block: np.ndarray) -> np.ndarray:
-    block = np.ascontiguousarray(block, dtype=np.float32)
-    return block[:, 0] if block.shape[1] == 1 else block

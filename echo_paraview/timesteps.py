@@ -60,7 +60,7 @@ def snap_index(times: Sequence[float], t: float | None) -> int:
         raise ValueError("no time steps to snap to")
     if t is None:
         return 0
-    tol = 1e-9 * max(1.0, float(np.abs(arr).max()))
+    tol = time_tolerance(arr)
     i = int(np.searchsorted(arr, float(t) + tol, side="right")) - 1
     return min(max(i, 0), arr.size - 1)
 
@@ -70,3 +70,14 @@ def stamp_data_time(data_object, t: float) -> None:
     from vtkmodules.vtkCommonDataModel import vtkDataObject
 
     data_object.GetInformation().Set(vtkDataObject.DATA_TIME_STEP(), float(t))
+
+
+def exact_times(t0: float, dt: float, n: int) -> list[float]:
+    """t0 + k*dt for k = 1..n, each computed directly (no accumulated float error)."""
+    return [float(t0) + k * float(dt) for k in range(1, int(n) + 1)]
+
+
+def time_tolerance(times: Sequence[float]) -> float:
+    """Absolute tolerance for comparing times of one series (float round trips through the GUI)."""
+    arr = np.asarray(times, dtype=np.float64)
+    return 1e-9 * max(1.0, float(np.abs(arr).max())) if arr.size else 1e-9

@@ -22,15 +22,24 @@ except ImportError as exc:  # shown in Output Messages when the plugin is loaded
 paraview_plugin_name = "EchoPlugin"
 paraview_plugin_version = "0.1.0"
 
+from xml.sax.saxutils import escape as _escape
+
+
+def _doc(text: str):
+    """Tooltip / help text of a property (ParaView shows it on hover and in Help)."""
+    return smdomain.xml(f"<Documentation>{_escape(' '.join(text.split()))}</Documentation>")
+
+
 _INPUT_ARRAYS_XML = """
 <StringVectorProperty name="InputArrays" command="P01_AddInputArray" clean_command="ClearInputArrays"
     repeat_command="1" number_of_elements_per_command="1" number_of_elements="0">
-  <ArrayListDomain name="array_list" input_domain_name="input_point_arrays">
+  <ArrayListDomain name="array_list" input_domain_name="input_arrays">
     <RequiredProperties><Property name="Input" function="Input"/></RequiredProperties>
   </ArrayListDomain>
   <Hints><NoDefault/></Hints>
-  <Documentation>Point arrays fed to the model, one per model field and in the model's field
-  order. Leave empty to match the model's fields by name.</Documentation>
+  <Documentation>Point or cell arrays fed to the model, one per model field and in the model's
+  field order. Leave empty to match the model's fields by name. A 3-component vector is accepted
+  for a 2-component field of a 2D model (z is dropped).</Documentation>
 </StringVectorProperty>
 """
 
@@ -40,22 +49,79 @@ _DEVICE_XML = """
   <StringListDomain name="list">
     <String value="auto"/><String value="cpu"/><String value="cuda"/>
   </StringListDomain>
-  <Documentation>Where the model runs: auto picks cuda when available.</Documentation>
+  <Documentation>Where the model runs: auto picks cuda when torch sees a GPU, else cpu.</Documentation>
 </StringVectorProperty>
 """
+
+_ROLLOUT_DOC = """
+<Documentation short_help="Predict fields forward in time with an ECHO surrogate model."
+    long_help="Predict the input's fields forward in time with an ECHO generative surrogate (temporal output).">
+EchoRollout predicts the input's field(s) forward in time with an ECHO model file (Checkpoint).
+It takes the input at the start time (StartTime: its first step, the current time, or a value)
+as the initial condition and adds NumberOfFrames predicted frames, each one model time step dt
+after the previous. The output's time steps are the input's steps up to the start followed by
+the predicted ones; at and before the start the output is the input itself.
+Output arrays: FIELD_pred (the prediction; the ensemble mean when NumberOfSamples is above 1),
+FIELD_std (ensemble spread), and where the input has data at a predicted time (the solver's
+own series): FIELD_truth, FIELD_error (= pred - truth) and the field data FIELD_rel_mse
+(relative MSE of the frame; use Plot Data Over Time, Field Data, for the error curve). Inputs:
+any dataset or multiblock (e.g. the OpenFOAM reader) with point or cell data; cell data is
+predicted at the cell centres and written back as cell data. Warnings about the fit between
+the data and the model (domain, time step, parameters) appear in Output Messages.
+</Documentation>
+"""
+
+_START_ENUM = ('<EnumerationDomain name="enum"><Entry value="0" text="first"/>'
+               '<Entry value="1" text="current"/><Entry value="2" text="value"/></EnumerationDomain>')
+_ASSOC_ENUM = ('<EnumerationDomain name="enum"><Entry value="0" text="auto"/>'
+               '<Entry value="1" text="points"/><Entry value="2" text="cells"/></EnumerationDomain>')
 
 
 @smproxy.filter(name="EchoRollout", label="EchoRollout")
 @smhint.xml('<ShowInMenu category="ECHO"/>')
+@smproperty.xml(_ROLLOUT_DOC)
 @smproperty.input(name="Input", port_index=0)
-@smdomain.datatype(dataTypes=["vtkDataSet"], composite_data_supported=False)
-@smdomain.xml('<InputArrayDomain name="input_point_arrays" attribute_type="point"/>')
+@smdomain.datatype(dataTypes=["vtkDataSet", "vtkCompositeDataSet"], composite_data_supported=True)
+@smdomain.xml('<InputArrayDomain name="input_arrays" attribute_type="any"/>')
 class EchoRollout(EchoRolloutAlgorithm):
-    """Predict the input's point field(s) forward in time with an ECHO surrogate (temporal output)."""
+    """Predict the input's field(s) forward in time with an ECHO surrogate (temporal output)."""
+
+    def current_time(self):
+        """StartTime "current": the animation time when the filter is set up (Apply)."""
+        try:
+            from paraview.simple import GetTimeKeeper
+
+            return float(GetTimeKeeper().Time)
+        except Exception:  # no session (plain VTK use of this class): the last requested time
+            return EchoRolloutAlgorithm.current_time(self)
+
+    def after_rollout(self):
+        """Colour map of FIELD_std over all predicted frames, not the all-zero start frame."""
+        try:
+            import sys
+
+            if "paraview.simple" not in sys.modules:
+                return
+            from paraview.simple import GetColorTransferFunction
+
+            rng = self.GetCacheRange("_std")
+            if rng is not None and rng[1] > 0:
+                for name in self._std_names():
+                    GetColorTransferFunction(name).RescaleTransferFunction(0.0, rng[1])
+        except Exception:  # cosmetic: never fail a rollout over a colour map
+            pass
+
+    def _std_names(self):
+        c = self._cache or {}
+        mi = c.get("mi")
+        return [f"{s.name}_std" for s in mi.specs] if mi is not None else []
 
     @smproperty.stringvector(name="Checkpoint", default_values="")
     @smdomain.filelist()
     @smhint.filechooser(extensions="safetensors", file_description="ECHO model files")
+    @_doc("""The ECHO model file (.safetensors, from `echopv train dit` or EchoTrain), or a finished
+    training run's folder (its model.safetensors is used). The model fixes the predicted fields,
+    the time step dt and the PDE parameters it is conditioned on.""")
     def P00_SetCheckpoint(self, path):
         self.SetCheckpoint(path)
 
@@ -65,39 +131,82 @@ class EchoRollout(EchoRolloutAlgorithm):
 
     @smproperty.intvector(name="NumberOfFrames", default_values=10)
     @smdomain.intrange(min=1, max=500)
+    @_doc("""Frames to predict after the start time. Each frame advances by the model's time step dt
+    (in the model's time units, e.g. seconds): the last predicted time is start + NumberOfFrames * dt,
+    printed in Output Messages and visible as the output's time steps. The algorithm caps it at 2000.""")
     def P02_SetNumberOfFrames(self, n):
         self.SetNumberOfFrames(n)
 
     @smproperty.intvector(name="NumberOfSamples", default_values=1)
     @smdomain.intrange(min=1, max=64)
+    @_doc("""Ensemble members drawn from the generative model (1 to 64). Above 1, FIELD_pred is the
+    ensemble mean and FIELD_std its standard deviation (same units as the field); cost grows linearly.""")
     def P03_SetNumberOfSamples(self, n):
         self.SetNumberOfSamples(n)
 
+    @smproperty.intvector(name="StartTime", default_values=0)
+    @smdomain.xml(_START_ENUM)
+    @_doc("""Where the prediction starts: first = the input's first time step (or the n-th for a model
+    that needs n observed frames); current = the animation time when Apply is pressed (snapped down to
+    an input step); value = StartTimeValue. The input's own steps up to the start stay in the output.""")
+    def P04_SetStartTime(self, mode):
+        self.SetStartTime(mode)
+
+    @smproperty.doublevector(name="StartTimeValue", default_values=0.0)
+    @_doc("""Start time (input time units) used when StartTime is 'value'; snapped down to an input step.""")
+    def P05_SetStartTimeValue(self, t):
+        self.SetStartTimeValue(t)
+
+    @smproperty.stringvector(name="Parameters", default_values="")
+    @_doc("""PDE parameters as name=value pairs (e.g. 'Um=1.5, Re=100' or 'nu=2.4e-4'), in the units of
+    the training data. Empty: the input's param_NAME field data (written by `echopv export`), else the
+    training mean, named in Output Messages. Values outside the training range are reported.""")
+    def P06_SetParameters(self, text):
+        self.SetParameters(text)
+
+    @smproperty.intvector(name="CompareWithInput", default_values=1)
+    @smdomain.xml('<BooleanDomain name="bool"/>')
+    @_doc("""Where the input has data at a predicted time (the solver's own series), add FIELD_truth,
+    FIELD_error (= pred - truth) and per-frame FIELD_rel_mse field data. Between input steps the truth
+    is interpolated linearly in time (field data truth_interpolated = 1).""")
+    def P07_SetCompareWithInput(self, on):
+        self.SetCompareWithInput(on)
+
+    @smproperty.stringvector(name="Block", default_values="", panel_visibility="advanced")
+    @_doc("""Multiblock inputs: the block the model reads, by name or path (e.g. internalMesh or
+    boundary/inlet). Empty: all blocks the reader loaded, merged into one point set and written back
+    per block.""")
+    def P08_SetBlock(self, block):
+        self.SetBlock(block)
+
+    @smproperty.intvector(name="FieldAssociation", default_values=0, panel_visibility="advanced")
+    @smdomain.xml(_ASSOC_ENUM)
+    @_doc("""Read point data or cell data. auto: point data when the model's arrays are there, else cell
+    data. Cell data is predicted at the cell centres and written back as cell data.""")
+    def P09_SetFieldAssociation(self, assoc):
+        self.SetFieldAssociation(assoc)
+
     @smproperty.intvector(name="Seed", default_values=0, panel_visibility="advanced")
-    def P04_SetSeed(self, seed):
+    @_doc("""Random seed of the generative sampler: the same seed gives the same prediction.""")
+    def P10_SetSeed(self, seed):
         self.SetSeed(seed)
 
     @smproperty.intvector(name="SamplingSteps", default_values=0, panel_visibility="advanced")
     @smdomain.intrange(min=0, max=200)
-    def P05_SetSamplingSteps(self, n):
-        """0 uses the model's own number of sampler steps."""
+    @_doc("""Steps of the flow-matching sampler per generated segment; 0 uses the model's own number.
+    More steps: slower, usually closer to the model's best.""")
+    def P11_SetSamplingSteps(self, n):
         self.SetSamplingSteps(n)
 
-    @smproperty.xml(_DEVICE_XML)
-    def P06_SetDevice(self, device):
+    @smproperty.xml(_DEVICE_XML.replace("P06_SetDevice", "P12_SetDevice"))
+    def P12_SetDevice(self, device):
         self.SetDevice(device)
 
     @smproperty.intvector(name="NumberOfThreads", default_values=0, panel_visibility="advanced")
     @smdomain.intrange(min=0, max=256)
-    def P07_SetNumberOfThreads(self, n):
-        """0 keeps torch's default thread count."""
+    @_doc("""CPU threads torch may use for the rollout; 0 keeps torch's default (all cores).""")
+    def P13_SetNumberOfThreads(self, n):
         self.SetNumberOfThreads(n)
-
-    @smproperty.stringvector(name="Parameters", default_values="")
-    def P08_SetParameters(self, text):
-        """PDE parameters as name=value pairs (e.g. nu=2.4e-4). Empty: the input's param_<name>
-        field data (written by `echopv export`), else the training mean."""
-        self.SetParameters(text)
 
     @smproperty.doublevector(name="TimestepValues", information_only="1", si_class="vtkSITimeStepsProperty")
     def GetTimestepValues(self):

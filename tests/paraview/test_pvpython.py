@@ -72,7 +72,8 @@ def _check_temporal(res: dict) -> None:
     assert len(a1) == len(a3) == 16 * (12 - 2) + 2  # sphere points: theta * (phi - 2) + 2 poles
     assert a1 != a3
     assert res["data_time"][repr(ts[1])] == pytest.approx(ts[1])
-    assert {"p", "p_pred", "Normals"} <= set(res["names"])
+    assert "p_pred" in res["names"]
+    assert "p" not in res["names"]  # predicted frames do not carry the frozen start frame as "p"
     assert res["n_rollouts"] == 1  # three updates at two times, one rollout
 
 

@@ -74,7 +74,10 @@ def test_real_model_temporal_output(model_file, errors):
     assert (t1, t3) == pytest.approx((times[1], times[3]))
     out = alg.GetOutputDataObject(0)
     assert isinstance(out, vtkPolyData)  # same type as the input
-    assert out.GetPointData().GetArray(TEST_FIELD) is not None  # input arrays are passed through
+    # the frozen start frame is not passed on under the field's own name on predicted frames
+    assert out.GetPointData().GetArray(TEST_FIELD) is None
+    assert out.GetFieldData().GetArray("is_prediction").GetValue(0) == 1
+    assert out.GetFieldData().GetArray("TimeValue").GetValue(0) == pytest.approx(times[3])
     assert a1.shape == (out.GetNumberOfPoints(),)
     assert np.isfinite(a1).all() and np.isfinite(a3).all()
     assert not np.allclose(a1, a3)
@@ -206,8 +209,7 @@ def test_no_point_field_reports_error_and_does_not_raise(fake_surrogate, errors)
     alg = EchoRolloutAlgorithm()
     alg.SetInputDataObject(0, ug)
     alg.SetCheckpoint(str(ckpt))
-    ok = alg.UpdateTimeStep(0.0)  # must not raise
-    assert not ok
+    alg.UpdateTimeStep(0.0)  # must not raise
     assert "no point field" in alg.last_error
     assert "Calculator" in alg.last_error  # names a fix
     assert "ERROR: In EchoRollout" in errors.GetOutput()
@@ -278,15 +280,21 @@ def test_temporal_input_gathers_observed_frames(fake_surrogate):
     alg.SetCheckpoint(str(ckpt))
     alg.SetNumberOfFrames(2)
     times = output_times(alg)
-    assert times == pytest.approx([0.5, 1.0, 1.5])  # starts at the last observed input time
-    v, t = pred_at(alg, times[2])
+    # the input's steps up to the start (its 2nd step: 2 observed frames), then t_start + k dt
+    assert times == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    v, t = pred_at(alg, times[3])
     assert t == pytest.approx(1.5)
     assert len(sur.calls) == 1
     np.testing.assert_allclose(sur.calls[0]["observed"][:, 0, 0], [0.0, 5.0])  # input frames 0 and 1
     np.testing.assert_allclose(v, 5.0 + 1.0)
+    # the truth was gathered too: input step 1.5 is the solver's frame at the last predicted time
+    out = alg.GetOutputDataObject(0)
+    np.testing.assert_allclose(ns.vtk_to_numpy(out.GetPointData().GetArray("p_truth")), 15.0)
+    np.testing.assert_allclose(ns.vtk_to_numpy(out.GetPointData().GetArray("p_error")), 6.0 - 15.0)
+    pred_at(alg, times[2])
     n_requests = len(src.requested)
-    pred_at(alg, times[1])
-    pred_at(alg, times[0])
+    pred_at(alg, times[3])
+    pred_at(alg, times[2])
     assert len(sur.calls) == 1  # scrubbing hits the cache ...
     assert len(src.requested) == n_requests  # ... and does not re-execute upstream
 
@@ -300,6 +308,7 @@ def test_static_input_with_single_frame_model_pins_first_time(fake_surrogate):
     alg.SetNumberOfFrames(3)
     times = output_times(alg)
     assert times == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    alg.SetCompareWithInput(False)  # no truth to read: only the conditioning step is asked for
     for t in times[::-1]:
         pred_at(alg, t)
     assert set(src.requested) == {0.0}  # the input was always asked for its first step

@@ -1,0 +1,133 @@
+"""Does the input fit the model? Checks against the model file's metadata, with the numbers.
+
+Each check returns warnings (shown in ParaView's Output Messages, the rollout still runs) or
+raises `FitError` where the result could not mean anything (a non-finite parameter, a mesh
+mostly outside the training domain, a model file with dt <= 0). Parameter ranges: the model file
+stores the training mean and standard deviation of each parameter (and `param_min`/`param_max`
+when the trainer wrote them); without min/max the training range is taken as mean +- 2 std and
+the message says so.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from echo_model.errors import EchoUserError
+
+#: fraction of points allowed outside the (1 %-padded) training box before the rollout is refused
+MAX_OUTSIDE_FRACTION = 0.5
+#: parameters further than this many training standard deviations from the mean are refused
+MAX_PARAM_Z = 10.0
+#: relative difference between the input's time spacing and the model's dt that is reported
+DT_TOLERANCE = 1e-3
+
+
+class FitError(EchoUserError):
+    """The input cannot be predicted by this model; the message says why and what to do."""
+
+
+@dataclass
+class ParamUse:
+    value: float
+    source: str  # "Parameters property", "input field data param_nu", "training mean"
+
+
+def check_model(dt: float) -> None:
+    if not (math.isfinite(dt) and dt > 0):
+        raise FitError(f"the model file declares dt = {dt}; a time step must be positive and finite: "
+                       f"the file is damaged or was written by a broken trainer, retrain or re-export it")
+
+
+def check_points(points: np.ndarray, lo: Sequence[float], hi: Sequence[float]) -> list[str]:
+    """Bounds of the input's points against the training domain box."""
+    n = int(points.shape[0])
+    if n < 2:
+        raise FitError(f"the input has {n} point(s); the model predicts a field on a mesh: give it the whole "
+                       f"mesh (not a single probe point)")
+    if not np.isfinite(points).all():
+        raise FitError("the input's coordinates contain NaN or infinity; clean the mesh first")
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    pad = 0.01 * (hi - lo)
+    outside = np.any((points < lo - pad) | (points > hi + pad), axis=1)
+    frac = float(outside.mean())
+    box = _box(points.min(axis=0), points.max(axis=0))
+    train = _box(lo, hi)
+    if frac > MAX_OUTSIDE_FRACTION:
+        raise FitError(
+            f"{frac:.0%} of the input's points lie outside the model's training domain (input {box}, "
+            f"training {train}); the model cannot predict there: use a model trained on this geometry, "
+            f"or transform the data into the training domain"
+        )
+    if frac > 0:
+        return [f"{frac:.1%} of the input's points lie outside the model's training domain (input {box}, "
+                f"training {train}): the prediction there is an extrapolation"]
+    return []
+
+
+def _box(lo, hi) -> str:
+    return " x ".join(f"[{a:.4g}, {b:.4g}]" for a, b in zip(lo, hi))
+
+
+def check_time(in_times: Sequence[float], start: int, dt: float) -> list[str]:
+    """The input's time spacing next to the start against the model's dt."""
+    if len(in_times) < 2:
+        return []
+    i = max(1, start)
+    spacing = float(in_times[i] - in_times[i - 1])
+    out = []
+    if abs(spacing - dt) > DT_TOLERANCE * dt:
+        out.append(
+            f"the input's time spacing is {spacing:.6g} but the model's dt is {dt:.6g}: the prediction advances "
+            f"by the model's dt (its frame times are t0 + k * {dt:.6g}); where the input has data at other "
+            f"times the comparison interpolates it linearly in time"
+        )
+    gaps = np.diff(np.asarray(in_times, dtype=np.float64))
+    if gaps.size > 1 and np.ptp(gaps) > 1e-6 * max(abs(gaps).max(), 1e-30):
+        out.append(f"the input's time steps are unevenly spaced ({gaps.min():.6g} to {gaps.max():.6g}); "
+                   f"a time step of the series may be missing")
+    return out
+
+
+def parameter_range(meta: Mapping[str, Any], i: int, mean: float, std: float) -> tuple[float, float, str]:
+    """Training range of parameter i: the file's min/max, else mean +- 2 std (stated)."""
+    lo, hi = meta.get("param_min"), meta.get("param_max")
+    if lo is not None and hi is not None and i < len(lo) and i < len(hi):
+        return float(lo[i]), float(hi[i]), "training range"
+    return mean - 2 * std, mean + 2 * std, "training mean +- 2 std"
+
+
+def check_parameters(meta: Mapping[str, Any], names: Sequence[str], means: Sequence[float],
+                     stds: Sequence[float], used: Mapping[str, ParamUse]) -> list[str]:
+    """Non-finite parameters refused, out-of-range ones reported, defaults named."""
+    out = []
+    for i, name in enumerate(names):
+        use = used.get(name)
+        if use is None:
+            continue
+        mean, std = float(means[i]), float(stds[i]) if i < len(stds) else 1.0
+        if not math.isfinite(use.value):
+            raise FitError(f"parameter {name} = {use.value} (from the {use.source}) is not a finite number; "
+                           f"set it in Parameters (e.g. {name}={mean:.4g})")
+        lo, hi, how = parameter_range(meta, i, mean, std)
+        z = abs(use.value - mean) / std if std > 0 else 0.0
+        if z > MAX_PARAM_Z:
+            raise FitError(
+                f"parameter {name} = {use.value:.6g} (from the {use.source}) is {z:.3g} training standard "
+                f"deviations from the training mean {mean:.6g} ({how} [{lo:.6g}, {hi:.6g}]); the model "
+                f"cannot extrapolate that far: set a value inside the range in Parameters"
+            )
+        if use.source == "training mean":
+            out.append(f"parameter {name} is not given (neither Parameters nor param_{name} field data): "
+                       f"using the training mean {mean:.6g}")
+        elif not lo <= use.value <= hi:
+            out.append(f"parameter {name} = {use.value:.6g} (from the {use.source}) is outside the {how} "
+                       f"[{lo:.6g}, {hi:.6g}]: the prediction is an extrapolation")
+    return out
+
+
+def describe_parameters(used: Mapping[str, ParamUse]) -> str:
+    """One line with every value the rollout is conditioned on and where it came from."""
+    return "conditioned on " + ", ".join(f"{n} = {u.value:.6g} ({u.source})" for n, u in used.items())
