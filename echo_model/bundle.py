@@ -10,12 +10,15 @@ state dict is flattened into tensors plus JSON, see `flatten_state` / `unflatten
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
+
+from .errors import EchoUserError
 
 FORMAT = "echo-model"
 FORMAT_VERSION = 1
@@ -34,10 +37,31 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     try:
         save_file(clean, str(tmp), metadata={_META_KEY: json.dumps(header, default=_json_default)})
         os.replace(tmp, path)
+    except OSError as exc:
+        raise disk_error(exc, path) from exc
+    except Exception as exc:  # safetensors reports a failed write as its own error type
+        if "No space left" in str(exc) or "too large" in str(exc):
+            raise disk_error(OSError(errno.ENOSPC, str(exc)), path) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def disk_error(exc: OSError, path: str | os.PathLike) -> Exception:
+    """A write that failed for lack of space or permission, as a message naming the file and the fix."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return EchoUserError(f"the disk holding {path} is full (or a quota / file-size limit was hit): free some "
+                             "space or write to another folder, then run again; nothing half-written was left behind")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return EchoUserError(f"cannot write {path} ({exc.strerror}): choose a folder you can write to")
+    return exc
+
+
+def _damaged(path: Path, what: str) -> EchoUserError:
+    return EchoUserError(f"{path} is damaged: {what}. Copy or export the model file again "
+                         "(or use an earlier checkpoint of its run)")
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
@@ -51,22 +75,87 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(_META_KEY)
     except Exception as exc:  # safetensors raises its own error types
-        raise ValueError(f"{path} is not a safetensors file ({exc}); ECHO models are `.safetensors` files") from exc
+        raise EchoUserError(f"{path} is not a safetensors file, or a truncated/damaged one ({exc}): copy it again, or "
+                            "pick an ECHO model (a `.safetensors` file written by `echopv train`)") from exc
     if raw is None:
-        raise ValueError(f"{path} is a safetensors file without an ECHO header: not an echo-paraview model")
-    meta = json.loads(raw)
+        raise EchoUserError(f"{path} is a safetensors file without an ECHO header: not an echo-paraview model")
+    try:
+        meta = json.loads(raw)
+    except RecursionError:
+        raise _damaged(path, "its header nests JSON deeper than Python can read") from None
+    except ValueError as exc:
+        raise _damaged(path, f"its header is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise _damaged(path, f"its header is a JSON {type(meta).__name__}, not an object")
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: unknown format {meta.get('format')!r}")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer echo-paraview (format {meta['format_version']})")
+        raise EchoUserError(f"{path}: unknown format {meta.get('format')!r}")
+    try:
+        version = int(meta.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise _damaged(path, f"format_version {meta.get('format_version')!r} is not a number") from None
+    if version > FORMAT_VERSION:
+        raise EchoUserError(f"{path} was written by a newer echo-paraview (format {version}): update echo-paraview")
     return meta
 
 
-def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu",
+                 check_finite: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors + header; refuses a file whose float tensors hold NaN or Inf (a NaN never leaves as a result)."""
     from safetensors.torch import load_file
 
     meta = read_meta(path)
-    return load_file(str(path), device=str(device)), meta
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except Exception as exc:  # truncated data after a valid header, or an unknown dtype
+        raise _damaged(Path(path), f"its tensors cannot be read ({exc})") from exc
+    if check_finite:
+        require_finite_tensors(tensors, path)
+    return tensors, meta
+
+
+def require_finite_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise EchoUserError(
+                f"{path}: weight {name!r} holds {bad} NaN/Inf value(s) of {t.numel()}: the model diverged or the "
+                "file is damaged; use an earlier checkpoint or retrain (lower --lr)")
+
+
+_LAYER_KEYS = ("depth", "n_layers", "num_layers")
+
+
+def build_from_file(factory: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor],
+                    path: str | os.PathLike, what: str, config: dict | None = None) -> torch.nn.Module:
+    """Build the module a file's header describes and load its weights, checking before allocating.
+
+    The module is first built on the meta device (no memory), so a header declaring a huge network or
+    weights of the wrong shape are refused with a message instead of an out-of-memory kill or a traceback.
+    """
+    # every layer owns tensors: more declared layers than tensors is a damaged or hostile header
+    for key in _LAYER_KEYS:
+        n = (config or {}).get(key)
+        if isinstance(n, (int, float)) and n > max(len(state), 1):
+            raise _damaged(Path(path), f"its {what} header declares {key}={n} but the file holds {len(state)} tensors")
+    try:
+        with torch.device("meta"):
+            skeleton = factory()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _damaged(Path(path), f"its {what} configuration is invalid ({type(exc).__name__}: {exc})") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    wrong = [f"{k} {got[k]} (expected {expected[k]})" for k in sorted(set(got) & set(expected)) if got[k] != expected[k]]
+    if missing or unexpected or wrong:
+        detail = "; ".join(x for x in (
+            f"missing {missing[:3]}" if missing else "", f"unexpected {unexpected[:3]}" if unexpected else "",
+            f"wrong shape {wrong[:3]}" if wrong else "") if x)
+        raise _damaged(Path(path), f"its {what} weights do not match the network its header declares ({detail})")
+    del skeleton
+    module = factory()
+    module.load_state_dict(state)
+    return module
 
 
 def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -33,6 +33,15 @@ def describe_dataset(path: Path) -> str:
     return "\n".join(lines)
 
 
+MAX_VALUE_CHARS = 300  # per printed value: a hostile 99 MB header still prints a page, not 99 MB
+MAX_HEADER_ROWS = 200
+MAX_DEPTH = 12  # nested header dicts deeper than this print as one clipped value
+
+
+def _clip(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]} ... ({len(text):,} characters, cut)"
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
@@ -41,12 +50,12 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
+def _flatten(prefix: str, value: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict) and depth < MAX_DEPTH:
         for k in sorted(value):
-            yield from _flatten(f"{prefix}.{k}" if prefix else str(k), value[k])
+            yield from _flatten(f"{prefix}.{k}" if prefix else str(k), value[k], depth + 1)
     else:
-        yield prefix, _fmt(value)
+        yield prefix, _clip(_fmt(value) if depth < MAX_DEPTH else str(value)[: MAX_VALUE_CHARS + 1])
 
 
 def _training_set(meta: dict) -> tuple[int | None, dict[str, tuple[float, float]]]:
@@ -125,8 +134,11 @@ def describe_model(path: Path) -> str:
     rows = model_rows(path)
     width = max(len(k) for sec, k, _ in rows if sec == "summary")
     lines = [f"ECHO model file {path}"]
-    lines += [f"  {k:<{width}}  {v}" for sec, k, v in rows if sec == "summary"]
-    lines += [f"  {sec}.{k} = {v}" for sec, k, v in rows if sec in ("metrics", "provenance", "header")]
+    lines += [f"  {k:<{width}}  {_clip(v)}" for sec, k, v in rows if sec == "summary"]
+    detail = [f"  {sec}.{_clip(k, 120)} = {_clip(v)}" for sec, k, v in rows if sec in ("metrics", "provenance", "header")]
+    lines += detail[:MAX_HEADER_ROWS]
+    if len(detail) > MAX_HEADER_ROWS:
+        lines.append(f"  ... {len(detail) - MAX_HEADER_ROWS} more header entries not shown")
     return "\n".join(lines)
 
 

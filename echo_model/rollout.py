@@ -68,7 +68,8 @@ import numpy as np
 import torch
 
 from . import flow
-from .bundle import load_tensors, prefixed, read_meta, save_tensors, unprefixed
+from .bundle import build_from_file, load_tensors, prefixed, read_meta, save_tensors, unprefixed
+from .errors import EchoUserError
 from .data.normalize import ChannelStats, Domain
 from .nn.dit import DiT, DiTConfig, dit_config
 
@@ -203,11 +204,14 @@ class Surrogate:
                 "assemble one with `echopv train dit` (it writes the bundle) or echo_model.rollout.export_bundle"
             )
         tensors, meta = load_tensors(path)
-        ae = build_autoencoder(meta[AE_KEY])
-        ae.load_state_dict(unprefixed(tensors, AE_KEY))
-        gen = DiT(DiTConfig.from_dict(meta["dit"]))
-        gen.load_state_dict(unprefixed(tensors, GEN_KEY))
-        sur = cls(ae, gen, meta, device)
+        ae = build_from_file(lambda: build_autoencoder(meta[AE_KEY]), unprefixed(tensors, AE_KEY), path,
+                             "autoencoder", meta.get(AE_KEY))
+        gen = build_from_file(lambda: DiT(DiTConfig.from_dict(meta["dit"])), unprefixed(tensors, GEN_KEY), path,
+                              "generator", meta.get("dit"))
+        try:
+            sur = cls(ae, gen, meta, device)
+        except (KeyError, TypeError) as exc:
+            raise EchoUserError(f"{path}: its header lacks or mangles {exc}: re-export the model file") from None
         sur.path = path
         return sur
 
@@ -364,6 +368,9 @@ class Surrogate:
                 z_obs = self._encode_batched(pts, dec_p[:, -n_obs:])
         pred = torch.cat(outs, dim=1).numpy()  # (K, n_frames, M, C) normalised
         samples = self.stats.denormalize(pred)
+        if not np.isfinite(samples).all():  # a NaN never leaves as a result
+            raise EchoUserError(f"the rollout of {getattr(self, 'path', 'this model')} produced NaN/Inf values: "
+                                "the input lies far outside the training data or the model is damaged")
         mean = samples.mean(axis=0).astype(np.float32)
         std = samples.std(axis=0).astype(np.float32) if n_samples > 1 else None
         if progress is not None:

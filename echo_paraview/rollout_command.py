@@ -69,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
 
     from .io.pvd import write_pvd
 
+    from echo_model.errors import EchoUserError
+
+    if args.frames is not None and args.frames < 1:
+        raise EchoUserError(f"--frames {args.frames}: give the number of frames to predict (>= 1), or leave it out "
+                            "for one segment")
+    if args.samples < 1:
+        raise EchoUserError(f"--samples {args.samples}: the ensemble needs at least 1 member")
     if args.threads:
         import torch
 

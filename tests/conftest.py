@@ -32,14 +32,33 @@ def pvpython_path() -> str | None:
     return shutil.which("pvpython")
 
 
+REQUIRE_PARAVIEW_ENV = "ECHOPV_REQUIRE_PARAVIEW"
+MISSING_PARAVIEW = "ParaView's pvpython is not installed (run `bash scripts/setup.sh`)"
+
+
+def paraview_required() -> bool:
+    """CI sets ECHOPV_REQUIRE_PARAVIEW=1 (.ci/run): there a missing ParaView fails, never skips."""
+    return os.environ.get(REQUIRE_PARAVIEW_ENV, "") not in ("", "0")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip tests marked `paraview` or `gui` only when ParaView itself is absent (CI has it)."""
+    """Tests marked `paraview` or `gui` skip when ParaView is absent, or fail when it is required."""
     if pvpython_path() is not None:
         return
-    skip = pytest.mark.skip(reason="ParaView's pvpython is not installed (run `bash scripts/setup.sh`; CI always has it)")
-    for item in items:
-        if "paraview" in item.keywords or "gui" in item.keywords:
-            item.add_marker(skip)
+    needs_pv = [item for item in items if "paraview" in item.keywords or "gui" in item.keywords]
+    if paraview_required():
+        fail = pytest.mark.usefixtures("_paraview_must_exist")
+        for item in needs_pv:
+            item.add_marker(fail)
+        return
+    skip = pytest.mark.skip(reason=MISSING_PARAVIEW)
+    for item in needs_pv:
+        item.add_marker(skip)
+
+
+@pytest.fixture
+def _paraview_must_exist():
+    pytest.fail(f"{MISSING_PARAVIEW}, and {REQUIRE_PARAVIEW_ENV}=1 says this run must have it")
 
 
 # ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..errors import EchoUserError
 from .normalize import ChannelStats, Domain, RunningStats
 from .trajectory import Cells, Trajectory
 
@@ -117,6 +118,7 @@ def write_dataset(
                         f"trajectory {n} has fields {traj.field_layout}, expected {layout}: "
                         "a dataset holds one set of fields"
                     )
+                _require_finite_trajectory(traj, n, path)
                 g = group.create_group(f"{n:06d}")
                 # points and cells of regular grids compress ~10x (fields of noisy floats hardly do)
                 g.create_dataset("points", data=traj.points, compression=compression)
@@ -178,6 +180,25 @@ def write_dataset(
     return read_info(path)
 
 
+def _require_finite_trajectory(traj: Trajectory, index: int, path: Path) -> None:
+    """A dataset never stores NaN/Inf: its statistics and every model trained on it would be NaN."""
+    if not np.isfinite(traj.points).all():
+        raise EchoUserError(f"trajectory {index} written to {path} has NaN/Inf point coordinates: fix the mesh")
+    finite = np.isfinite(traj.fields)
+    if finite.all():
+        return
+    frame = int(np.argwhere(~finite.all(axis=(1, 2)))[0, 0])
+    offset, channel = 0, int(np.argwhere(~finite[frame].all(axis=0))[0, 0])
+    name = "?"
+    for fname, ncomp in traj.field_layout:
+        if offset <= channel < offset + ncomp:
+            name = fname
+        offset += ncomp
+    raise EchoUserError(
+        f"trajectory {index} written to {path} has {int((~finite).sum())} NaN/Inf value(s), first in field "
+        f"{name!r} at frame {frame}: clean the source (or drop those time steps with --skip-time/--every) and import again")
+
+
 def read_info(path: str | os.PathLike) -> DatasetInfo:
     with TrajectoryStore(path) as store:
         return store.info
@@ -191,18 +212,31 @@ class TrajectoryStore:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"no dataset at {self.path} (create one with `echopv generate` or `echopv import`)")
-        self._file = h5py.File(self.path, "r")
+        self._file = None
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:  # h5py's message for a truncated or non-HDF5 file
+            raise EchoUserError(f"{self.path} cannot be opened as HDF5 ({exc}): it is truncated or not an HDF5 file; "
+                                "copy it again or re-create it with `echopv import` / `echopv generate`") from None
         attrs = self._file.attrs
         if attrs.get("format") != FORMAT:
             self._file.close()
-            raise ValueError(
+            raise EchoUserError(
                 f"{self.path} is not an ECHO dataset (format attribute {attrs.get('format')!r}); "
                 "convert it with `echopv import`"
             )
-        if int(attrs["format_version"]) > FORMAT_VERSION:
+        try:
+            self.info = self._read_info(attrs)
+        except (KeyError, TypeError, ValueError) as exc:
             self._file.close()
-            raise ValueError(f"{self.path} has format_version {attrs['format_version']}, newer than this echo-paraview")
-        self.info = DatasetInfo(
+            raise EchoUserError(f"{self.path} says it is an ECHO dataset but is incomplete or damaged ({exc}); "
+                                "re-create it with `echopv import` / `echopv generate`") from None
+
+    def _read_info(self, attrs) -> DatasetInfo:
+        if int(attrs["format_version"]) > FORMAT_VERSION:
+            raise EchoUserError(f"{self.path} has format_version {attrs['format_version']}, newer than this "
+                                "echo-paraview: update echo-paraview")
+        return DatasetInfo(
             name=str(attrs["name"]),
             field_layout=[(str(a), int(b)) for a, b in json.loads(attrs["field_layout"])],
             n_trajectories=int(attrs["n_trajectories"]),
@@ -213,6 +247,14 @@ class TrajectoryStore:
             extra=json.loads(attrs.get("extra", "{}")),
         )
 
+    def require_finite(self) -> None:
+        """Refuse a dataset whose statistics are NaN/Inf (it holds NaN/Inf values): checked at train start."""
+        bad = [name for name, arr in (("mean", self.info.stats.mean), ("std", self.info.stats.std))
+               if not np.isfinite(arr).all()]
+        if bad:
+            raise EchoUserError(f"{self.path} holds NaN or Inf values (its channel {' and '.join(bad)} are not "
+                                "finite): clean the source data and import it again with `echopv import`")
+
     def __enter__(self) -> "TrajectoryStore":
         return self
 
@@ -220,7 +262,7 @@ class TrajectoryStore:
         self.close()
 
     def close(self) -> None:
-        if self._file:
+        if self._file is not None:
             self._file.close()
 
     def __len__(self) -> int:

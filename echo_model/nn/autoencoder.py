@@ -287,19 +287,14 @@ def save_autoencoder(path: str | os.PathLike, model: EchoAutoencoder, meta: dict
 
 
 def autoencoder_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-                             prefix: str = MODEL_KEY) -> EchoAutoencoder:
-    from ..bundle import unprefixed
+                             prefix: str = MODEL_KEY, path: Any = "model file") -> EchoAutoencoder:
+    from ..bundle import build_from_file, unprefixed
 
     if MODEL_KEY not in meta:
         raise ValueError("this model file has no autoencoder config (header key 'autoencoder'): "
                          "train one with `echopv train ae`")
-    model = EchoAutoencoder(AutoencoderConfig.from_dict(meta[MODEL_KEY]))
-    state = unprefixed(tensors, prefix)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"model file does not match its autoencoder config: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}; the file is damaged or from another version")
-    return model
+    return build_from_file(lambda: EchoAutoencoder(AutoencoderConfig.from_dict(meta[MODEL_KEY])),
+                           unprefixed(tensors, prefix), path, "autoencoder", meta[MODEL_KEY])
 
 
 def load_autoencoder(source: str | os.PathLike | tuple[dict, dict], device: str | torch.device = "cpu",
@@ -311,6 +306,7 @@ def load_autoencoder(source: str | os.PathLike | tuple[dict, dict], device: str 
         tensors, meta = source
     else:
         tensors, meta = load_tensors(source)
-    model = autoencoder_from_tensors(tensors, meta, prefix).to(device)
+    path = "model file" if isinstance(source, tuple) else source
+    model = autoencoder_from_tensors(tensors, meta, prefix, path).to(device)
     model.eval()
     return model, meta

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from echo_model.data.store import TrajectoryStore
+from echo_model.errors import EchoUserError
 
 from .pvd import COMPRESSORS, write_pvd
 
@@ -93,10 +94,14 @@ def run(args: argparse.Namespace) -> int:
             if not indices:
                 raise ValueError(f"no trajectories of split {args.split!r} among those selected")
     t0 = time.perf_counter()
-    paths = export_dataset(
-        args.dataset, args.out, indices=indices, every=args.every, compressor=args.compressor,
-        progress=not args.quiet,
-    )
+    try:
+        paths = export_dataset(
+            args.dataset, args.out, indices=indices, every=args.every, compressor=args.compressor,
+            progress=not args.quiet,
+        )
+    except OSError as exc:  # VTK's writer cannot say why: a full disk, a quota or a read-only folder
+        raise EchoUserError(f"could not write the series into {args.out} ({exc}): the disk is full, over quota "
+                            "or the folder is not writable; free some space or choose another --out") from None
     size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
     print(
         f"wrote {len(paths)} series to {args.out} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s); "
