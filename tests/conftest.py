@@ -41,24 +41,23 @@ def paraview_required() -> bool:
     return os.environ.get(REQUIRE_PARAVIEW_ENV, "") not in ("", "0")
 
 
+def _needs_paraview(item) -> bool:
+    return "paraview" in item.keywords or "gui" in item.keywords
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `paraview` or `gui` skip when ParaView is absent, or fail when it is required."""
-    if pvpython_path() is not None:
-        return
-    needs_pv = [item for item in items if "paraview" in item.keywords or "gui" in item.keywords]
-    if paraview_required():
-        fail = pytest.mark.usefixtures("_paraview_must_exist")
-        for item in needs_pv:
-            item.add_marker(fail)
+    """Tests marked `paraview` or `gui` skip when ParaView is absent, unless it is required (then they fail)."""
+    if pvpython_path() is not None or paraview_required():
         return
     skip = pytest.mark.skip(reason=MISSING_PARAVIEW)
-    for item in needs_pv:
-        item.add_marker(skip)
+    for item in items:
+        if _needs_paraview(item):
+            item.add_marker(skip)
 
 
-@pytest.fixture
-def _paraview_must_exist():
-    pytest.fail(f"{MISSING_PARAVIEW}, and {REQUIRE_PARAVIEW_ENV}=1 says this run must have it")
+def pytest_runtest_setup(item):
+    if paraview_required() and _needs_paraview(item) and pvpython_path() is None:
+        pytest.fail(f"{MISSING_PARAVIEW}, and {REQUIRE_PARAVIEW_ENV}=1 says this run must have it", pytrace=False)
 
 
 # ------------------------------------------------------------------------------------------
