@@ -216,7 +216,8 @@ class TrajectoryStore:
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:  # h5py's message for a truncated or non-HDF5 file
-            raise EchoUserError(f"{self.path} cannot be opened as HDF5 ({exc}): it is truncated or not an HDF5 file; "
+            raise EchoUserError(f"{self.path} is not a readable ECHO dataset: HDF5 cannot open it ({exc}), it is "
+                                "truncated or not an HDF5 file; "
                                 "copy it again or re-create it with `echopv import` / `echopv generate`") from None
         attrs = self._file.attrs
         if attrs.get("format") != FORMAT:
