@@ -294,6 +294,7 @@ class Surrogate:
         progress: Callable[[float], None] | None = None,
         should_abort: Callable[[], bool] | None = None,
         cfg_scale: float = 1.0,
+        anchor: bool | None = None,
     ) -> RolloutResult:
         t0 = time.perf_counter()
         obs = np.asarray(observed, dtype=np.float32)
@@ -344,6 +345,8 @@ class Surrogate:
 
         z_obs = self.encode(pts, vals[None])
         z_obs = z_obs.expand(n_samples, *z_obs.shape[1:])
+        gains = self._anchor_gains(anchor) if same_query else None
+        last_known = vals[-1][None]  # (1, N, C): the last frame known exactly (normalised)
         outs: list[torch.Tensor] = []
         produced = 0
         for seg in range(n_seg):
@@ -360,6 +363,10 @@ class Surrogate:
                 tick()
             dec_q = self._decode_batched(z, qpts)  # (K, T_win, M, C)
             new = dec_q[:, n_obs:]
+            if gains is not None:  # decoder error feedback (see anchor_gains)
+                new = new + gains * (last_known - dec_q[:, n_obs - 1])[:, None]
+                dec_q = torch.cat([dec_q[:, :n_obs], new], dim=1)
+                last_known = new[:, -1]
             take = min(self.segment_frames, n_frames - produced)
             outs.append(new[:, :take].float().cpu())
             produced += take
@@ -386,6 +393,27 @@ class Surrogate:
             info={"segments": n_seg, "steps": steps, "sampler": sampler, "n_samples": n_samples,
                   "wall_s": time.perf_counter() - t0, "generator": self.generator_kind},
         )
+
+    def _anchor_gains(self, anchor: bool | None) -> torch.Tensor | None:
+        """Per-lead-time gains (T_seg, 1, C) of the decoder error feedback, or None when off.
+
+        The autoencoder's error on a predicted frame is largely the error it makes on the last
+        known frame (same scales lost, same grid aliasing). Adding gain_t x (known - decoded) of the
+        last known frame to frame t removes that shared part: with gain 1 this is decoding the
+        change from the last known frame, so the error scales with the increment, not the field.
+        Gains were fitted on training windows (`fit_anchor_gains`) and live in the model file;
+        `anchor=None` uses them when present, True requires them, False turns the feedback off.
+        """
+        stored = self.meta.get("anchor_gains")
+        if anchor is False or (anchor is None and not stored):
+            return None
+        if not stored:
+            raise ValueError("this model file has no anchor gains: add them with `echopv anchor-gains` "
+                             "or roll out with anchor=False")
+        g = torch.as_tensor(np.asarray(stored, dtype=np.float32), device=self.device)
+        if g.ndim == 1:
+            g = g[:, None]
+        return g[: self.segment_frames, None, :]
 
     # Decode/encode one sample at a time: bounds memory for million-point query sets.
     def _decode_batched(self, z: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:

@@ -39,6 +39,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("train", "all"), "echo_model.train.pipeline", "all stages (ae -> refine -> cache-latents -> dit) into RUN/model.safetensors"),
     (("train", "baseline"), "echo_model.train.stage_baseline", "deterministic latent baseline (same AE and transformer)"),
     (("rollout",), "echo_paraview.rollout_command", "predict a trajectory and write it as a .pvd series"),
+    (("anchor-gains",), "echo_model.anchor", "fit the decoder error feedback of a model on training data"),
     (("eval",), "echo_model.evaluate", "metrics and plots of a model on a dataset split"),
     (("paraview",), "echo_paraview.launcher", "start the ParaView GUI with the ECHO plugin loaded"),
     (("pvpython",), "echo_paraview.launcher", "start pvpython with the ECHO plugin available"),
