@@ -25,14 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-# Why: on a shared, oversubscribed machine OpenMP's default spin-waiting makes every parallel torch
-# op wait for a descheduled sibling thread (measured here, load 9 on 2 cores: one 64^2 x 8 RHS took
-# 77 ms with 2 spinning threads, 0.65 ms with PASSIVE). Only effective if torch is not imported yet.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import echo_model  # noqa: E402,F401  (applies the OpenMP thread policy before torch loads)
+import torch  # noqa: E402
 
 from echo_model.cases import spectral_ns as sns  # noqa: E402
 from echo_model.cases.ns2d import NS2DConfig, iter_trajectories  # noqa: E402

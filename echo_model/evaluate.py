@@ -147,6 +147,8 @@ def plot(out: dict, res: dict, outdir: Path, title: str = "") -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .flow import SAMPLERS
+
     parser.add_argument("model", type=Path, help="ECHO model file (.safetensors)")
     parser.add_argument("dataset", type=Path, help="ECHO dataset (.h5)")
     parser.add_argument("--split", default="test", help="train | val | test (default test)")
@@ -157,7 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-traj", type=int, default=None, help="evaluate at most this many trajectories")
     parser.add_argument("--samples", type=int, default=1, help="ensemble size (spread-skill needs > 1)")
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--sampler", choices=("euler", "heun", "midpoint"), default=None)
+    parser.add_argument("--sampler", choices=SAMPLERS, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
@@ -167,11 +169,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from .data.store import TrajectoryStore
     from .rollout import Surrogate
+    from .threads import set_threads
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     sur = Surrogate.load(args.model, device=args.device)
     with TrajectoryStore(args.dataset) as store:
         if store.info.field_layout != sur.field_layout:

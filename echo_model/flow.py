@@ -20,7 +20,17 @@ from typing import Callable
 
 import torch
 
-SAMPLERS = ("euler", "heun", "midpoint")
+# Network evaluations per sampler step (what diffusers schedulers call their `order`): the cost
+# of a sample is steps * SAMPLER_EVALS[sampler] evaluations (twice that with classifier-free guidance).
+SAMPLER_EVALS: dict[str, int] = {"euler": 1, "heun": 2, "midpoint": 2}
+SAMPLERS = tuple(SAMPLER_EVALS)
+
+
+def sampler_evaluations(sampler: str, steps: int) -> int:
+    """Network evaluations (on_step calls) of one `sample` call: steps x the sampler's order."""
+    if sampler not in SAMPLER_EVALS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+    return max(1, int(steps) * SAMPLER_EVALS[sampler])
 
 
 @dataclass
@@ -153,7 +163,7 @@ def sample(
     cond: (B, D, T_l, *S) clean latent (only observed frames matter), mask: (B, T_l).
     generator seeds the initial noise (drawn on the CPU, so results do not depend on the device).
     cfg_scale != 1 mixes the unconditional prediction: v = v_u + s (v_c - v_u).
-    steps counts network-evaluation intervals; heun / midpoint cost 2 evaluations per step.
+    steps counts sampler steps; each costs SAMPLER_EVALS[sampler] network evaluations.
     on_step() is called after every network evaluation (progress / abort; it may raise).
     """
     if sampler not in SAMPLERS:

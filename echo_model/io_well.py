@@ -29,12 +29,11 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .celltypes import CellType
 from .data.normalize import Domain
 from .data.trajectory import Cells, Trajectory
 
 FIELD_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
-VTK_QUAD = 9
-VTK_HEXAHEDRON = 12
 
 
 def _h5py():
@@ -200,12 +199,12 @@ def grid_cells(shape: Sequence[int]) -> Cells:
     if len(shape) == 2:
         a = ids[:-1, :-1]
         corners = [a, ids[1:, :-1], ids[1:, 1:], ids[:-1, 1:]]
-        ctype, npc = VTK_QUAD, 4
+        ctype, npc = CellType.QUAD, 4
     elif len(shape) == 3:
         lo = [ids[:-1, :-1, :-1], ids[1:, :-1, :-1], ids[1:, 1:, :-1], ids[:-1, 1:, :-1]]
         hi = [ids[:-1, :-1, 1:], ids[1:, :-1, 1:], ids[1:, 1:, 1:], ids[:-1, 1:, 1:]]
         corners = lo + hi
-        ctype, npc = VTK_HEXAHEDRON, 8
+        ctype, npc = CellType.HEXAHEDRON, 8
     else:
         raise ValueError(f"grid cells need a 2D or 3D grid, got shape {shape}")
     conn = np.stack([c.reshape(-1) for c in corners], axis=1).reshape(-1)

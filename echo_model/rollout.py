@@ -71,6 +71,7 @@ from . import flow
 from .bundle import build_from_file, load_tensors, prefixed, read_meta, save_tensors, unprefixed
 from .errors import EchoUserError
 from .data.normalize import ChannelStats, Domain
+from .device import resolve_device
 from .nn.dit import DiT, DiTConfig, dit_config
 
 KIND = "echo-surrogate"
@@ -104,12 +105,6 @@ def build_autoencoder(cfg: dict) -> torch.nn.Module:
 
 def ae_time_factor(ae: torch.nn.Module) -> int:
     return int(ae.time_factor)
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 # ------------------------------------------------------------------------------------------
@@ -333,7 +328,7 @@ class Surrogate:
         p_vec = self._param_vector(params, n_samples)
         mask = flow.forward_mask(n_samples, tl, k, device=self.device)
 
-        work_total = n_seg * max(1, steps * (1 if sampler == "euler" else 2))
+        work_total = n_seg * flow.sampler_evaluations(sampler, steps)
         done = [0]
 
         def tick() -> None:
@@ -359,7 +354,7 @@ class Surrogate:
             gen = torch.Generator().manual_seed(int(seed) + SEGMENT_SEED_STRIDE * seg)
             z = self.generate(z_known, mask, p_vec, steps, sampler, gen, cfg_scale, on_step=tick)
             if self.generator_kind == "baseline":
-                done[0] += max(1, steps * (1 if sampler == "euler" else 2)) - 1
+                done[0] += flow.sampler_evaluations(sampler, steps) - 1
                 tick()
             dec_q = self._decode_batched(z, qpts)  # (K, T_win, M, C)
             new = dec_q[:, n_obs:]

@@ -10,17 +10,13 @@ nothing from VTK itself.
 """
 from __future__ import annotations
 
-from echo_model.errors import EchoUserError
+from echo_model.errors import EchoUserError  # importing echo_model applies its thread policy first
 
 import argparse
 import importlib
 import os
 import sys
 from typing import Sequence
-
-# Idle OpenMP threads must sleep, not spin: on a busy 2-core machine spinning made torch ~100x
-# slower (measured on the spectral solver). Set before any command imports torch.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # (words, module, one-line help). Longest match wins, so "train ae" beats "train".
 COMMANDS: list[tuple[tuple[str, ...], str, str]] = [

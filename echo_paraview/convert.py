@@ -33,16 +33,13 @@ from vtkmodules.vtkCommonDataModel import (
     vtkUnstructuredGrid,
 )
 
+from echo_model.celltypes import CellType
 from echo_model.data.trajectory import Cells, Trajectory
 
 FIELD_DTYPE = np.float32
 _F32_EXACT_INT = 2**24  # largest integer magnitude float32 represents exactly
 _F32_MAX = float(np.finfo(np.float32).max)
 
-# VTK cell type ids used below (vtkCellType.h)
-VTK_VERTEX, VTK_POLY_VERTEX, VTK_LINE, VTK_POLY_LINE = 1, 2, 3, 4
-VTK_TRIANGLE, VTK_TRIANGLE_STRIP, VTK_POLYGON, VTK_QUAD = 5, 6, 7, 9
-VTK_POLYHEDRON = 42
 
 
 class LossyConversionWarning(UserWarning):
@@ -221,7 +218,7 @@ def get_cells(ds: vtkDataSet) -> Cells | None:
         ds = app.GetOutput()
     off, conn = _cellarray_numpy(ds.GetCells())
     types = np.asarray(ns.vtk_to_numpy(_cell_types_array(ds)), dtype=np.uint8).copy()
-    if (types == VTK_POLYHEDRON).any():
+    if (types == CellType.POLYHEDRON).any():
         raise ValueError("polyhedral cells are not supported; triangulate the mesh first (Tetrahedralize filter)")
     return Cells(connectivity=conn.copy(), offsets=off.copy(), types=types)
 
@@ -241,13 +238,13 @@ def _polydata_cells(pd: vtkPolyData) -> Cells:
         off, conn = _cellarray_numpy(ca)
         sizes = np.diff(off)
         if kind == "vert":
-            t = np.where(sizes == 1, VTK_VERTEX, VTK_POLY_VERTEX)
+            t = np.where(sizes == 1, CellType.VERTEX, CellType.POLY_VERTEX)
         elif kind == "line":
-            t = np.where(sizes == 2, VTK_LINE, VTK_POLY_LINE)
+            t = np.where(sizes == 2, CellType.LINE, CellType.POLY_LINE)
         elif kind == "poly":
-            t = np.select([sizes == 3, sizes == 4], [VTK_TRIANGLE, VTK_QUAD], VTK_POLYGON)
+            t = np.select([sizes == 3, sizes == 4], [CellType.TRIANGLE, CellType.QUAD], CellType.POLYGON)
         else:
-            t = np.full(sizes.shape, VTK_TRIANGLE_STRIP)
+            t = np.full(sizes.shape, CellType.TRIANGLE_STRIP)
         offs.append(off[1:] + base)
         conns.append(conn)
         types.append(t)
@@ -375,7 +372,7 @@ def _id_dtype():
 def make_unstructured_grid(
     points: np.ndarray, cells: Cells | None = None, point_data: Mapping[str, np.ndarray] | None = None
 ) -> vtkUnstructuredGrid:
-    """points (N, 2|3) + Cells (None: one VTK_VERTEX per point, so it still renders)."""
+    """points (N, 2|3) + Cells (None: one VTK vertex per point, so it still renders)."""
     ug = vtkUnstructuredGrid()
     ug.SetPoints(make_vtk_points(points))
     n = ug.GetNumberOfPoints()
@@ -383,11 +380,11 @@ def make_unstructured_grid(
         cells = Cells(
             connectivity=np.arange(n, dtype=np.int64),
             offsets=np.arange(n + 1, dtype=np.int64),
-            types=np.full(n, VTK_VERTEX, dtype=np.uint8),
+            types=np.full(n, CellType.VERTEX, dtype=np.uint8),
         )
     if cells.offsets.shape[0] != cells.n_cells + 1:
         raise ValueError(f"offsets must have n_cells + 1 = {cells.n_cells + 1} entries, got {cells.offsets.shape[0]}")
-    if (cells.types == VTK_POLYHEDRON).any():
+    if (cells.types == CellType.POLYHEDRON).any():
         raise ValueError("polyhedral cells are not supported; triangulate the mesh first")
     types = vtkUnsignedCharArray()
     types.DeepCopy(ns.numpy_to_vtk(np.ascontiguousarray(cells.types, dtype=np.uint8), deep=True))

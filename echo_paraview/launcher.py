@@ -54,6 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from echo_model.threads import apply_omp_policy
+
 TOOLS = ("paraview", "pvpython", "pvbatch")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = REPO_ROOT / "plugins"
@@ -155,7 +157,7 @@ def paraview_env(base: Mapping[str, str] | None = None, venv: str | None = None)
     env["PV_PLUGIN_PATH"] = os.pathsep.join([str(PLUGIN_DIR), *old_plug])
     env["ECHOPV_PYTHON"] = str(venv_python(venv))
     env.setdefault("ECHOPV_VENV", str(Path(venv or sys.prefix)))
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # torch's idle threads sleep: ParaView shares the cores
+    apply_omp_policy(env)  # torch's idle threads sleep: ParaView shares the cores
     return env
 
 

@@ -22,6 +22,8 @@ import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from echo_model.flow import SAMPLERS
+
     parser.add_argument("model", type=Path, help="ECHO model file (.safetensors)")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", type=Path, help="ECHO dataset (.h5) holding the input trajectory")
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=1, help="ensemble size (mean + std written when > 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
-    parser.add_argument("--sampler", choices=("euler", "heun", "midpoint"), default=None)
+    parser.add_argument("--sampler", choices=SAMPLERS, default=None)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:i]")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     parser.add_argument("--name", default="prediction", help="stem of the written .pvd (default prediction)")
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     from echo_model.data.trajectory import Trajectory
     from echo_model.rollout import Surrogate
+    from echo_model.threads import set_threads
 
     from .io.pvd import write_pvd
 
@@ -76,10 +79,7 @@ def run(args: argparse.Namespace) -> int:
                             "for one segment")
     if args.samples < 1:
         raise EchoUserError(f"--samples {args.samples}: the ensemble needs at least 1 member")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     sur = Surrogate.load(args.model, device=args.device)
     traj, source = _load_input(args, sur)
     n_obs = sur.n_observed_frames

@@ -570,16 +570,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     # --- the model --------------------------------------------------------------------
     def _surrogate(self):
-        path = resolve_checkpoint(self._s.checkpoint)
-        if self._s.device.startswith("cuda"):
-            import torch
+        from echo_model.device import resolve_device
 
-            if not torch.cuda.is_available():
-                raise RolloutError(
-                    f"Device is {self._s.device!r} but this torch ({torch.__version__}) sees no CUDA GPU; "
-                    f"set Device to auto or cpu, or install a CUDA build of torch "
-                    f"(ECHOPV_TORCH_INDEX_URL, see scripts/setup.sh)"
-                )
+        path = resolve_checkpoint(self._s.checkpoint)
+        resolve_device(self._s.device, setting="Device")  # cuda without a GPU: a clear error
         return self.surrogate_loader(path, self._s.device)
 
     def _param_uses(self, inp, used) -> dict[str, fitcheck.ParamUse]:
@@ -611,20 +605,16 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         return uses
 
     def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None):
-        s = self._s
-        old_threads = None
-        if s.n_threads > 0:
-            import torch
+        from echo_model.threads import torch_threads
 
-            old_threads = torch.get_num_threads()
-            torch.set_num_threads(s.n_threads)
+        s = self._s
         n = s.n_frames
 
         def progress(f: float) -> None:
             self.SetProgressText(f"EchoRollout: frame {min(n, int(round(float(f) * n)))}/{n}")
             self.UpdateProgress(0.1 + 0.9 * float(f))
 
-        try:
+        with torch_threads(max(0, s.n_threads)):
             progress(0.0)
             res = sur.rollout(
                 points,
@@ -637,11 +627,6 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 progress=progress,
                 should_abort=lambda: bool(self.GetAbortExecute()),
             )
-        finally:
-            if old_threads is not None:
-                import torch
-
-                torch.set_num_threads(old_threads)
         self.n_rollouts += 1
         self.after_rollout()
         return res

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 # Idle OpenMP threads sleep instead of spinning (same policy as `echopv`); must precede torch.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from echo_model.threads import apply_omp_policy  # noqa: E402
+
+apply_omp_policy()
 
 REPO = Path(__file__).resolve().parent.parent
 

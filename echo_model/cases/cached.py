@@ -8,8 +8,65 @@ a changed generator gives a new file instead of a stale one. Prints the dataset'
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
 
-from .ns2d import PRESETS, cache_dir, ensure_dataset
+from . import ns2d, ns3d
+
+# name -> (generator, settings); `ensure_dataset(name, **overrides)` generates them once into the cache.
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    # the committed sample's settings, at training scale
+    "ns2d-64": ("ns2d", dict(n_traj=1000, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0)),
+    "ns2d-64-sample": ("ns2d", dict(n_traj=32, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0)),
+    "ns2d-128": ("ns2d", dict(n_traj=200, resolution=128, frames=21, dt_frame=0.5, burn_in=5.0)),
+    "ns2d-256": ("ns2d", dict(n_traj=50, resolution=256, frames=21, dt_frame=0.5, burn_in=5.0)),
+    "ns2d-64-irregular": ("ns2d", dict(n_traj=1000, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0, keep_fraction=0.5)),
+    "ns3d-32": ("ns3d", dict(n_traj=64, resolution=32, frames=13, dt_frame=0.1, cells=False)),
+}
+# generator -> (config class, generate function, generator version)
+GENERATORS = {
+    "ns2d": (ns2d.NS2DConfig, ns2d.generate, ns2d.GENERATOR_VERSION),
+    "ns3d": (ns3d.NS3DConfig, ns3d.generate, ns3d.GENERATOR_VERSION),
+}
+
+
+def cache_dir() -> Path:
+    """$ECHOPV_CACHE, else ~/.cache/echopv."""
+    return Path(os.environ.get("ECHOPV_CACHE") or Path.home() / ".cache" / "echopv")
+
+
+def ensure_dataset(
+    name: str,
+    *,
+    cache: str | os.PathLike | None = None,
+    device: str = "cpu",
+    batch: int = 32,
+    progress: bool = True,
+    **overrides: Any,
+) -> Path:
+    """Path of the named dataset in the cache, generating it first if it is not there yet.
+
+    The file name carries a hash of the full generator configuration, so changed settings
+    (overrides, or a new generator version) give a new file instead of a stale one.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(PRESETS)}")
+    kind, preset = PRESETS[name]
+    config_class, generate, version = GENERATORS[kind]
+    config = config_class(**{**preset, **overrides})
+    config.validate()
+    key = json.dumps({"kind": kind, "version": version, "config": config.to_dict()}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    path = Path(cache or cache_dir()) / f"{name}-{digest}.h5"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    generate(config, path, device=device, batch=batch, progress=progress)
+    (path.with_suffix(".json")).write_text(json.dumps(json.loads(key), indent=2))
+    return path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

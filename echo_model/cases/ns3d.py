@@ -16,21 +16,25 @@ import argparse
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
+import torch
 
-# Why: on a shared, oversubscribed machine OpenMP's default spin-waiting makes every parallel torch
-# op wait for a descheduled sibling thread (measured here, load 9 on 2 cores: one 64^2 x 8 RHS took
-# 77 ms with 2 spinning threads, 0.65 ms with PASSIVE). Only effective if torch is not imported yet.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
-
-from ..data.normalize import Domain
-from ..data.store import DatasetInfo, write_dataset
+from ..data.store import DatasetInfo
 from ..data.trajectory import Trajectory
 from . import spectral_ns as sns
-from .ns2d import GridConfigMixin, _common_config_kwargs, add_common_arguments, batches, grid_run, report
+from ._grid import (
+    BatchStats,
+    GridConfigMixin,
+    add_common_arguments,
+    batches,
+    common_config_kwargs,
+    grid_run,
+    grid_trajectory,
+    run_generator,
+    write_grid_dataset,
+)
 
 GENERATOR_VERSION = 1
 INITS = ("taylor-green", "random")
@@ -76,14 +80,33 @@ def initial_velocity(config: NS3DConfig, rng: np.random.Generator) -> np.ndarray
     return sns.random_solenoidal_3d(n, rng, rms=0.5)  # per component, |u| ~ 0.9
 
 
+def _simulate_batch(
+    config: NS3DConfig, solver: sns.VelocitySolver3D, u0: np.ndarray, nus: list[float], sim_times: list[float], skip: int
+) -> np.ndarray:
+    """Saved frames (B, T, N, C) of one batch: velocity, then the vorticity magnitude if asked."""
+    frames: list[np.ndarray] = []
+
+    def keep(j: int, u_hat: torch.Tensor) -> None:
+        if j < skip:
+            return
+        u = solver.to_physical(u_hat)  # (B, 3, n, n, n)
+        parts = [sns.to_points_order(u, 3)]  # (B, 3, N)
+        if config.vorticity:
+            w = solver.vorticity(u_hat)
+            parts.append(sns.to_points_order(torch.sqrt((w * w).sum(1, keepdim=True)), 3))
+        frames.append(np.concatenate(parts, axis=1).transpose(0, 2, 1))  # (B, N, C)
+
+    solver.simulate_hat(solver.to_hat(u0), torch.tensor(nus, dtype=torch.float64), sim_times, keep)
+    return np.stack(frames, axis=1)
+
+
 def iter_trajectories(
     config: NS3DConfig, device: str = "cpu", batch: int = 4, progress: bool = True
 ) -> Iterator[Trajectory]:
     config.validate()
-    run = grid_run(config, 3, device)
+    run = grid_run(config, "ns3d", 3, device)
     solver = sns.VelocitySolver3D(run.solver_settings)
     n = config.resolution
-    full_points, full_cells, out_times, sim_times, skip = run.points, run.cells, run.out_times, run.sim_times, run.skip
     layout = [("velocity", 3)] + ([("vorticity_magnitude", 1)] if config.vorticity else [])
     for idx in batches(config.n_traj, batch, f"ns3d {n}^3", progress):
         rngs = [sns.trajectory_rng(config.seed, i) for i in idx]
@@ -91,67 +114,22 @@ def iter_trajectories(
         u0 = np.stack([initial_velocity(config, r) for r in rngs])
         steps0 = solver.n_steps
         t0 = time.perf_counter()
-        frames: list[np.ndarray] = []
-
-        def keep(j: int, u_hat: torch.Tensor) -> None:
-            if j < skip:
-                return
-            u = solver.to_physical(u_hat)  # (B, 3, n, n, n)
-            parts = [sns.to_points_order(u, 3)]  # (B, 3, N)
-            if config.vorticity:
-                w = solver.vorticity(u_hat)
-                parts.append(sns.to_points_order(torch.sqrt((w * w).sum(1, keepdim=True)), 3))
-            frames.append(np.concatenate(parts, axis=1).transpose(0, 2, 1))  # (B, N, C)
-
-        solver.simulate_hat(solver.to_hat(u0), torch.tensor(nus, dtype=torch.float64), sim_times, keep)
-        wall = time.perf_counter() - t0
-        data = np.stack(frames, axis=1)  # (B, T, N, C)
+        data = _simulate_batch(config, solver, u0, nus, run.sim_times, run.skip)  # (B, T, N, C)
+        stats = BatchStats(solver.n_steps - steps0, time.perf_counter() - t0)
         for b, i in enumerate(idx):
-            fields, points, cells = data[b], full_points, full_cells
-            meta = {
-                "case": "ns3d",
-                "init": config.init,
-                "index": i,
-                "seed": config.seed,
-                "grid": [n, n, n],
-                "point_order": "x fastest (VTK)",
-                "spacing": 1.0 / n,
-                "burn_in": config.burn_in,
-                "solver_steps": solver.n_steps - steps0,
-                "wall_s_batch": round(wall, 3),
-            }
-            if config.keep_fraction < 1:
-                k = max(1, int(round(config.keep_fraction * n**3)))
-                ids = np.sort(rngs[b].choice(n**3, size=k, replace=False))
-                points, fields = full_points[ids], fields[:, ids]
-                meta["keep_fraction"] = config.keep_fraction
-            yield Trajectory(
-                points=points,
-                fields=fields,
-                times=out_times,
-                field_layout=layout,
-                params={"nu": nus[b]},
-                cells=cells,
-                metadata=meta,
-            )
+            yield grid_trajectory(config, run, i, data[b], rngs[b], {"nu": nus[b]}, layout, stats,
+                                  extra_meta={"init": config.init})
 
 
 def generate(
-    config: NS3DConfig, out, device: str = "cpu", batch: int = 4, progress: bool = True
+    config: NS3DConfig, out: str | os.PathLike, device: str = "cpu", batch: int = 4, progress: bool = True
 ) -> DatasetInfo:
-    domain = Domain(np.zeros(3), np.ones(3), periodic=(True, True, True))
     desc = (
         f"3D incompressible Navier-Stokes, periodic unit cube, {config.resolution}^3 pseudo-spectral "
         f"({config.scheme}), init {config.init}, nu log-uniform in [{config.nu_min:g}, {config.nu_max:g}]"
     )
-    return write_dataset(
-        out,
-        iter_trajectories(config, device=device, batch=batch, progress=progress),
-        name=f"ns3d_{config.resolution}",
-        domain=domain,
-        description=desc,
-        extra={"generator": "echo_model.cases.ns3d", "generator_version": GENERATOR_VERSION, "config": config.to_dict()},
-    )
+    trajectories = iter_trajectories(config, device=device, batch=batch, progress=progress)
+    return write_grid_dataset(out, trajectories, config, "ns3d", 3, desc, GENERATOR_VERSION)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,15 +145,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    torch.set_num_threads(max(1, args.threads))
     config = NS3DConfig(
         init=args.init,
         perturbation=args.perturbation,
         forcing_amplitude=args.forcing,
         vorticity=args.vorticity,
-        **_common_config_kwargs(args),
+        **common_config_kwargs(args),
     )
-    t0 = time.perf_counter()
-    info = generate(config, args.out, device=args.device, batch=args.batch, progress=not args.quiet)
-    report(info, args.out, time.perf_counter() - t0)
-    return 0
+    return run_generator(generate, config, args)

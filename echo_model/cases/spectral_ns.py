@@ -32,6 +32,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..celltypes import CellType
+from ..device import resolve_device
+
 TWO_PI = 2.0 * math.pi
 SCHEMES = ("cn_heun", "ifrk4")
 # Initial-condition modes are drawn on |k|_inf <= this band whatever the grid (see module doc).
@@ -49,15 +52,6 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     if out not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return out
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA device; use --device cpu")
-    return dev
 
 
 class SpectralGrid:
@@ -125,7 +119,7 @@ def to_points_order(field: torch.Tensor | np.ndarray, dim: int) -> np.ndarray:
 
 
 def grid_cells(n: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """VTK quads (2D, type 9) or hexahedra (3D, type 12) between neighbouring grid points.
+    """VTK quads (2D) or hexahedra (3D) between neighbouring grid points.
 
     The periodic wrap-around cells are left out: they would span the whole box on screen.
     Returns (connectivity, offsets, types) in VTK >= 9 layout for `Cells`.
@@ -134,12 +128,12 @@ def grid_cells(n: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if dim == 2:
         a = idx[:-1, :-1]  # (j, i)
         corners = [a, a + 1, a + 1 + n, a + n]
-        vtk_type = 9
+        vtk_type = CellType.QUAD
     else:
         a = idx[:-1, :-1, :-1]  # (k, j, i)
         s = n * n
         corners = [a, a + 1, a + 1 + n, a + n, a + s, a + s + 1, a + s + 1 + n, a + s + n]
-        vtk_type = 12
+        vtk_type = CellType.HEXAHEDRON
     conn = np.stack([c.reshape(-1) for c in corners], axis=1)
     n_cells, per = conn.shape
     offsets = np.arange(n_cells + 1, dtype=np.int64) * per

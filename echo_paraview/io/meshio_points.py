@@ -13,13 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from echo_model.celltypes import CellType
 from echo_model.data.trajectory import Cells
 
-# meshio cell type name -> VTK cell type id (vtkCellType.h)
+# meshio cell type name -> VTK cell type (the pairs meshio's own VTK writers use)
 MESHIO_TO_VTK = {
-    "vertex": 1, "line": 3, "triangle": 5, "polygon": 7, "quad": 9, "tetra": 10, "hexahedron": 12,
-    "wedge": 13, "pyramid": 14, "line3": 21, "triangle6": 22, "quad8": 23, "tetra10": 24,
-    "hexahedron20": 25, "quad9": 28, "triangle7": 34,
+    "vertex": CellType.VERTEX, "line": CellType.LINE, "triangle": CellType.TRIANGLE,
+    "polygon": CellType.POLYGON, "quad": CellType.QUAD, "tetra": CellType.TETRA,
+    "hexahedron": CellType.HEXAHEDRON, "wedge": CellType.WEDGE, "pyramid": CellType.PYRAMID,
+    "line3": CellType.QUADRATIC_EDGE, "triangle6": CellType.QUADRATIC_TRIANGLE,
+    "quad8": CellType.QUADRATIC_QUAD, "tetra10": CellType.QUADRATIC_TETRA,
+    "hexahedron20": CellType.QUADRATIC_HEXAHEDRON, "quad9": CellType.BIQUADRATIC_QUAD,
+    "triangle7": CellType.BIQUADRATIC_TRIANGLE,
 }
 
 

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from echo_model.celltypes import CellType
 from echo_model.data.trajectory import Trajectory
 
 from .. import convert
@@ -390,7 +391,7 @@ def read_series(
             cells = convert.get_cells(first)
         except ValueError as exc:  # polyhedra: keep the points, lose the display cells
             warnings.warn(f"{src}: cells dropped ({exc})")
-    if cells is not None and cells.n_cells == points.shape[0] and np.all(cells.types == convert.VTK_VERTEX):
+    if cells is not None and cells.n_cells == points.shape[0] and np.all(cells.types == CellType.VERTEX):
         cells = None  # one vertex per point is what we write for cell-less trajectories
     return Trajectory(
         points=points,

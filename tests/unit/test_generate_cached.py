@@ -2,11 +2,11 @@
 import subprocess
 import sys
 
-from echo_model.cases import ns2d
+from echo_model.cases import cached
 
 
 def test_cached_dataset_is_generated_once_and_reused(tmp_path, monkeypatch):
-    monkeypatch.setitem(ns2d.PRESETS, "tiny-test", ("ns2d", dict(n_traj=2, resolution=16, frames=3, dt_frame=0.1, burn_in=0.0)))
+    monkeypatch.setitem(cached.PRESETS, "tiny-test", ("ns2d", dict(n_traj=2, resolution=16, frames=3, dt_frame=0.1, burn_in=0.0)))
     from echo_paraview.cli import main
 
     assert main(["generate", "cached", "tiny-test", "--cache", str(tmp_path), "--batch", "2"]) == 0

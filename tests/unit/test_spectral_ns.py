@@ -1,14 +1,10 @@
 """Pseudo-spectral Navier–Stokes (2D vorticity, 3D velocity): exact solutions, conservation, dealiasing,
 reproducibility, and the `echopv generate ns2d/ns3d` commands. Small grids, float64 where it matters."""
 import math
-import os
 
 import numpy as np
 import pytest
-
-# spinning OpenMP threads crawl on the shared 2-core machine (see echo_model/cases/ns2d.py)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+import torch
 
 from echo_model.cases import spectral_ns as sns
 from echo_model.data.store import TrajectoryStore
@@ -253,7 +249,7 @@ def test_cli_generate_ns3d(tmp_path):
 
 
 def test_ensure_dataset_generates_once_into_the_cache(tmp_path, monkeypatch):
-    from echo_model.cases.ns2d import ensure_dataset
+    from echo_model.cases.cached import ensure_dataset
 
     monkeypatch.setenv("ECHOPV_CACHE", str(tmp_path))
     small = dict(n_traj=2, resolution=16, frames=2, burn_in=0.0, dt_frame=0.1)

@@ -10,6 +10,7 @@ vtk_cc = pytest.importorskip("vtkmodules.vtkCommonCore")
 from vtkmodules.util import numpy_support as ns  # noqa: E402
 from vtkmodules.vtkFiltersSources import vtkSphereSource  # noqa: E402
 
+from echo_model.celltypes import CellType  # noqa: E402
 from echo_model.data.trajectory import Cells, Trajectory  # noqa: E402
 from echo_paraview import convert  # noqa: E402
 
@@ -19,7 +20,7 @@ def _tri_mesh():
     cells = Cells(
         connectivity=np.array([0, 1, 2, 0, 2, 3, 1, 4, 2], dtype=np.int64),
         offsets=np.array([0, 3, 6, 9], dtype=np.int64),
-        types=np.full(3, convert.VTK_TRIANGLE, dtype=np.uint8),
+        types=np.full(3, CellType.TRIANGLE, dtype=np.uint8),
     )
     return pts, cells
 
@@ -79,7 +80,7 @@ def test_polydata_cells_and_internal_arrays_skipped():
     assert "Normals" in convert.point_field_names(pd)
     cells = convert.get_cells(pd)
     assert cells.n_cells == pd.GetNumberOfCells()
-    assert set(np.unique(cells.types)) == {convert.VTK_TRIANGLE}
+    assert set(np.unique(cells.types)) == {CellType.TRIANGLE}
     # round trip through an unstructured grid preserves the triangles
     ug = convert.make_unstructured_grid(convert.get_points(pd), cells)
     assert ug.GetNumberOfCells() == pd.GetNumberOfCells()
