@@ -1,0 +1,43 @@
+"""Import structure of the packages (scripts/code_health.py): no cycles, layers point one way."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _code_health():
+    spec = importlib.util.spec_from_file_location("code_health", ROOT / "scripts" / "code_health.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_no_import_cycle():
+    ch = _code_health()
+    assert ch.import_cycles(ch.package_files()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle(tmp_path, monkeypatch):
+    ch = _code_health()
+    pkg = tmp_path / "echo_model"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("def f():\n    from .a import x\n")
+    monkeypatch.setattr(ch, "ROOT", tmp_path)
+    monkeypatch.setattr(ch, "PACKAGES", ("echo_model",))
+    assert ch.import_cycles(ch.package_files()) == [["echo_model.a", "echo_model.b"]]
+
+
+def test_echo_model_never_imports_vtk():
+    import ast
+
+    banned = {"vtk", "vtkmodules", "paraview", "pyvista"}
+    for path in (ROOT / "echo_model").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for name in names:
+                assert name.split(".")[0] not in banned, f"{path.relative_to(ROOT)} imports {name}: echo_model stays VTK-free"
