@@ -138,7 +138,12 @@ def build_from_file(factory: Callable[[], torch.nn.Module], state: dict[str, tor
         if isinstance(n, (int, float)) and n > max(len(state), 1):
             raise _damaged(Path(path), f"its {what} header declares {key}={n} but the file holds {len(state)} tensors")
     try:
-        with torch.device("meta"):
+        try:
+            with torch.device("meta"):
+                skeleton = factory()
+        except ImportError:
+            # meta-device init goes through torch._refs -> torch._dynamo -> sympy; inside ParaView the
+            # distribution's older sympy comes first on the path and that import fails: check on CPU
             skeleton = factory()
     except (KeyError, TypeError, ValueError) as exc:
         raise _damaged(Path(path), f"its {what} configuration is invalid ({type(exc).__name__}: {exc})") from None
