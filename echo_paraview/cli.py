@@ -40,6 +40,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("paraview",), "echo_paraview.launcher", "start the ParaView GUI with the ECHO plugin loaded"),
     (("pvpython",), "echo_paraview.launcher", "start pvpython with the ECHO plugin available"),
     (("pvbatch",), "echo_paraview.launcher", "start pvbatch with the ECHO plugin available"),
+    (("pvserver",), "echo_paraview.launcher", "start a ParaView server (pvserver) with the ECHO plugin loaded"),
 ]
 
 

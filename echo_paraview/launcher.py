@@ -1,4 +1,4 @@
-"""`echopv paraview | pvpython | pvbatch [launcher options] [--] [ParaView args...]`
+"""`echopv paraview | pvpython | pvbatch | pvserver [launcher options] [--] [ParaView args...]`
 
 Starts the real ParaView binaries with the ECHO plugin available:
 
@@ -56,7 +56,7 @@ from typing import Mapping, Sequence
 
 from echo_model.threads import apply_omp_policy
 
-TOOLS = ("paraview", "pvpython", "pvbatch")
+TOOLS = ("paraview", "pvpython", "pvbatch", "pvserver")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = REPO_ROOT / "plugins"
 
