@@ -36,6 +36,7 @@ class WindowSampler:
                  cache_bytes: int = 1 << 30, stats: ChannelStats | None = None,
                  domain: Domain | None = None, shift: float = 0.0) -> None:
         self.store = store if isinstance(store, TrajectoryStore) else TrajectoryStore(store)
+        self.store.require_finite()  # NaN data would train a NaN model that still says "done"
         info = self.store.info
         # stats/domain override the dataset's: a model refined on new data keeps its own normalisation
         self.stats, self.domain, self.field_layout = stats or info.stats, domain or info.domain, info.field_layout
@@ -112,9 +113,13 @@ class WindowSampler:
         return item
 
     def batch(self, step: int, batch_size: int, rank: int = 0) -> dict[str, torch.Tensor]:
-        """A collated batch that depends only on (seed, step, rank): resumable and shard-distinct."""
-        rng = np.random.default_rng([self.seed, step, rank])
-        return collate([self.sample(rng) for _ in range(batch_size)])
+        """Rank `rank`'s share of the step's global batch: samples rank*batch_size ... of that step.
+
+        Sample j of a step depends only on (seed, step, j): resumable, shard-distinct, and the global
+        batch of W ranks x B equals one process's batch of W*B (so data parallel = a bigger batch)."""
+        first = rank * batch_size
+        return collate([self.sample(np.random.default_rng([self.seed, step, j]))
+                        for j in range(first, first + batch_size)])
 
 
 def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

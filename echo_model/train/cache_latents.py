@@ -68,6 +68,7 @@ def cache_latents(
     span = (n_frames - 1) * frame_stride + 1
     out_path = Path(out_path)
     with TrajectoryStore(data_path) as store:
+        store.require_finite()
         info = store.info
         layout = [list(x) for x in ae_meta.get("field_layout", info.field_layout)]
         if [tuple(x) for x in layout] != list(info.field_layout):

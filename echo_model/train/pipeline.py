@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import EchoUserError
+from .lock import RunLock
 from .layout import (AUTOENCODER, CHECKPOINT, LATENTS, MODEL, PIPELINE_CONFIG, PIPELINE_STATUS, PROGRESS,
                      read_progress, read_status, write_json_atomic)
 from .runs import (AutoencoderRun, CacheLatentsRun, GeneratorRun, PipelineRun, RefineRun, add_arguments_from,
@@ -84,6 +85,7 @@ def check_dataset(path: str | os.PathLike) -> int:
     except (OSError, KeyError) as exc:
         raise EchoUserError(f"{path} is not a readable ECHO dataset ({exc}); create one with `echopv import`") from exc
     with store:
+        store.require_finite()
         train = store.split_indices("train")
         if len(train) == 0:
             raise EchoUserError(f"{path} has no training trajectory; rewrite it with a 'train' split")
@@ -169,6 +171,12 @@ def run_stage(stage: Stage) -> Any:
 
 def train_all(cfg: PipelineRun, runner: Callable[[Stage], Any] = run_stage) -> Path:
     """Every stage of `cfg`, skipping finished ones; returns the complete model file."""
+    # taken before pipeline.json is touched: a second pipeline on RUN must not clobber the first's status
+    with RunLock(cfg.run):
+        return _train_stages(cfg, runner)
+
+
+def _train_stages(cfg: PipelineRun, runner: Callable[[Stage], Any]) -> Path:
     run = Path(cfg.run)
     run.mkdir(parents=True, exist_ok=True)
     write_status(run, stage="check", stage_index=0, n_stages=0, state="running", error=None, model=None,

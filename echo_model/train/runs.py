@@ -46,7 +46,9 @@ def opt(help: str, default: Any = MISSING, *, flags: tuple[str, ...] = (), requi
 class StageRun:
     """What every trainer-driven stage shares: where it runs and its optimisation schedule."""
 
-    run: str = opt("run directory (checkpoint, progress.json, its model file)", required=True)
+    # --run-dir: the spelling torchrun passes through (torchrun reads `--run` as its own --run-path)
+    run: str = opt("run directory (checkpoint, progress.json, its model file); --run-dir under torchrun",
+                   required=True, flags=("--run", "--run-dir"))
     steps: int = opt("optimisation steps", 1000)
     batch_size: int = opt("samples per step", 4)
     lr: float = opt("peak learning rate", 1e-3)
@@ -164,7 +166,8 @@ class PipelineRun:
     """Every stage from a dataset to a complete model file (`echopv train all`, ParaView's EchoTrain)."""
 
     data: str = opt("ECHO dataset (.h5), e.g. from `echopv import` or the ParaView EchoTrain filter", required=True)
-    run: str = opt("run directory; the final model is RUN/model.safetensors", required=True)
+    run: str = opt("run directory; the final model is RUN/model.safetensors (--run-dir under torchrun)",
+                   required=True, flags=("--run", "--run-dir"))
     preset: str = opt("autoencoder and DiT preset: tiny | small | paper", "tiny")
     ae_steps: int = opt("stage-1 steps", 1500)
     refine_steps: int = opt("stage-2 steps (0 skips stage 2)", 100)

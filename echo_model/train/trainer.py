@@ -21,6 +21,9 @@
     <output>                at the end: inference-only weights + meta (no optimizer); the stage names it
                             (layout.AUTOENCODER / layout.GENERATOR)
     progress.json           {stage, step, total, loss, loss_avg, lr, elapsed_s, eta_s, status} for watchers
+* One trainer per run directory: rank 0 holds RUN/train.lock (train/lock.py) from construction to
+  the end of fit(); a second trainer on the same directory refuses with the first one's pid.
+* A run whose loss was never finite or whose weights became NaN writes no model (EchoUserError).
 * Resume: if run_dir/checkpoint.safetensors exists (and resume=True) weights, optimizer and step are
   restored and training continues; data is a function of the step, so a resumed run sees the same
   batches as an uninterrupted one.
@@ -29,17 +32,21 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
 from ..bundle import flatten_state, load_tensors, prefixed, save_tensors, unflatten_state, unprefixed
-
+from ..errors import EchoUserError
 from .layout import CHECKPOINT, PROGRESS, write_json_atomic
+from .lock import RunLock
 
 
 @dataclass
@@ -123,13 +130,23 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
                                            weight_decay=cfg.weight_decay)
         self.step = 0
+        self._stop_requested = False
         self.is_main = self.rank == 0
-        if self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        if resume and (self.run_dir / CHECKPOINT).exists():
-            self._load_checkpoint(self.run_dir / CHECKPOINT)
-        if self.world_size > 1:
-            self._broadcast_params()
+        # one trainer per run directory (rank 0 writes the files, so rank 0 holds the lock)
+        self.lock = RunLock(self.run_dir).acquire() if self.is_main else None
+        try:
+            if resume and (self.run_dir / CHECKPOINT).exists():
+                self._load_checkpoint(self.run_dir / CHECKPOINT)
+            if self.world_size > 1:
+                self._broadcast_params()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run directory (fit() does it when it ends, however it ends)."""
+        if self.lock is not None:
+            self.lock.release()
 
     # --- checkpoints -------------------------------------------------------------------------
     def _state_tensors(self) -> dict[str, torch.Tensor]:
@@ -196,6 +213,57 @@ class Trainer:
             "status": status, "time": time.time()})
 
     def fit(self, step_fn: Callable[[nn.Module, Any], Any], get_batch: Callable[[int], Any]) -> dict[str, Any]:
+        try:
+            return self._fit(step_fn, get_batch)
+        finally:
+            self.close()
+
+    def _require_finite_result(self, s0: int, history: list[float]) -> None:
+        """A run whose every step was skipped (non-finite loss) or whose weights are NaN writes no model."""
+        if self.step > s0 and not history:
+            raise EchoUserError(
+                f"{self.cfg.stage}: the loss was NaN/Inf at every step ({s0}..{self.step}): no model was written. "
+                "Check the dataset for NaN values (`echopv info`) and lower --lr")
+        bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise EchoUserError(f"{self.cfg.stage}: weights {bad[:3]} became NaN/Inf: no model was written; "
+                                "lower --lr or --grad-clip and start a new run directory")
+
+    @contextmanager
+    def _stop_at_step_boundary(self) -> Iterator[None]:
+        """SIGTERM/SIGINT (EchoTrain's Stop, Ctrl-C) end fit() at the next step boundary with a checkpoint,
+        so Start resumes without losing steps; a second signal acts at once."""
+        self._stop_requested = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old: dict[int, Any] = {}
+
+        def request_stop(signum, frame) -> None:
+            self._stop_requested = True
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, request_stop)
+        try:
+            yield
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+    def _rank_weight_spread(self) -> float:
+        """Largest |w - w_rank0| over all weights and ranks: 0.0 when data parallelism kept ranks in sync."""
+        import torch.distributed as dist
+
+        flat = torch.cat([p.detach().reshape(-1).float() for p in self.model.parameters()])
+        ref = flat.clone()
+        dist.broadcast(ref, src=0)
+        diff = (flat - ref).abs().max()
+        dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+        return float(diff)
+
+    def _fit(self, step_fn: Callable[[nn.Module, Any], Any], get_batch: Callable[[int], Any]) -> dict[str, Any]:
         cfg = self.cfg
         use_amp = cfg.amp and self.device.type == "cuda"
         self.model.train()
@@ -206,7 +274,30 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.stage, unit="step", mininterval=1.0, dynamic_ncols=True)
         avg, loss_val, lr, bad, history = None, float("nan"), cfg.lr, 0, []
+        with self._stop_at_step_boundary():
+            loss_val, avg, lr = self._loop(step_fn, get_batch, bar, t0, s0, history)
+        if bar is not None:
+            bar.close()
+        self._require_finite_result(s0, history)
+        if self.world_size > 1:
+            spread = self._rank_weight_spread()
+            self.meta["data_parallel"] = {"world_size": self.world_size, "max_weight_diff_between_ranks": spread}
+        self.save_checkpoint()
+        self.save_model()
+        self._progress(loss_val, avg if avg is not None else float("nan"), lr, t0, s0, "done")
+        self.model.eval()
+        return {"step": self.step, "loss": loss_val, "loss_avg": avg, "history": history,
+                "wall_s": time.time() - t0}
+
+    def _loop(self, step_fn, get_batch, bar, t0: float, s0: int, history: list[float]) -> tuple[float, Any, float]:
+        """The optimisation steps; returns (last loss, running average, last lr)."""
+        cfg = self.cfg
+        use_amp = cfg.amp and self.device.type == "cuda"
+        avg, loss_val, lr, bad = None, float("nan"), cfg.lr, 0
         while self.step < cfg.steps:
+            if self._stop_requested:  # between two steps: the checkpoint is exactly this step's state
+                self.save_checkpoint()
+                raise KeyboardInterrupt(f"stopped at step {self.step}; run the same command again to resume")
             lr = lr_at(self.step, cfg)
             for g in self.optimizer.param_groups:
                 g["lr"] = lr
@@ -241,11 +332,4 @@ class Trainer:
                 self._progress(loss_val, avg, lr, t0, s0, "running")
             if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
                 self.save_checkpoint()
-        if bar is not None:
-            bar.close()
-        self.save_checkpoint()
-        self.save_model()
-        self._progress(loss_val, avg if avg is not None else float("nan"), lr, t0, s0, "done")
-        self.model.eval()
-        return {"step": self.step, "loss": loss_val, "loss_avg": avg, "history": history,
-                "wall_s": time.time() - t0}
+        return loss_val, avg, lr

@@ -39,7 +39,7 @@ def setup(tmp_path_factory):
     return tmp, data, ae
 
 
-def test_cache_train_resume_and_bundle(setup):
+def test_cache_train_resume_and_bundle(setup, capsys):
     tmp, data, ae = setup
     cache = tmp / "lat.h5"
     assert echopv(["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(cache), "--threads", "1"]) == 0
@@ -52,7 +52,9 @@ def test_cache_train_resume_and_bundle(setup):
             "--threads", "1", "--ckpt-every", "0", "--sample-steps", "2", "--sampler", "euler"]
     assert echopv(args + ["--steps", "3"]) == 0
     assert json.loads((run / "progress.json").read_text())["step"] == 3
-    assert echopv(args + ["--steps", "5"]) == 0  # resumes from step 3
+    capsys.readouterr()
+    assert echopv(args + ["--steps", "5"]) == 0
+    assert "resuming at step 3" in capsys.readouterr().out  # a fresh run would also end at step 5
     prog = json.loads((run / "progress.json").read_text())
     assert prog["step"] == 5 and prog["status"] == "done"
     sur = Surrogate.load(run / "model.safetensors", cache=False)

@@ -5,6 +5,7 @@ training uses tiny step counts so the whole job takes seconds.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -83,18 +84,13 @@ def test_start_trains_out_of_process_and_refresh_reports_done(tmp_path):
     src = WaveSource()
     run = tmp_path / "run"
     f = _filter(src, run)
-    t0 = time.time()
     assert f.Start() is True, f.last_error
-    start_s = time.time() - t0
-    assert start_s < 10, f"Start blocked for {start_s:.1f} s"  # export + spawn only
     assert (run / "dataset.h5").is_file()
     assert src.requested[-len(TIMES):] == TIMES  # every input step was gathered
     assert f.GetStatus().startswith("started")
     deadline = time.time() + 150
-    seen_running = False
     while time.time() < deadline:
-        text = f.Refresh()
-        seen_running |= text.startswith("running")
+        f.Refresh()
         if f.GetState() in ("done", "failed", "stopped"):
             break
         time.sleep(0.5)
@@ -106,7 +102,9 @@ def test_start_trains_out_of_process_and_refresh_reports_done(tmp_path):
     sur = Surrogate.load(model, device="cpu", cache=False)
     assert [tuple(x) for x in sur.field_layout] == [("w", 1)] and sur.dim == 2
     assert sur.dt == pytest.approx(0.5)
-    assert seen_running or "done" in f.GetStatus()
+    for stage in ("ae", "dit"):  # every stage ran to its last step in the child process
+        prog = json.loads((run / stage / "progress.json").read_text())
+        assert prog["status"] == "done" and prog["step"] == prog["total"] == 20, prog
     # Start again on the same input: the exported dataset is kept and every stage is skipped
     data_mtime = (run / "dataset.h5").stat().st_mtime_ns
     model_mtime = model.stat().st_mtime_ns
@@ -175,9 +173,15 @@ def test_second_start_refused_stop_then_start_resumes(tmp_path):
     f.Stop()
     assert f.GetState() == "stopped"
     assert "stopped" in f.Refresh()
-    step = __import__("json").loads((run / "ae" / "progress.json").read_text())["step"]
+    from echo_model.bundle import read_meta
+
+    step = read_meta(run / "ae" / "checkpoint.safetensors")["checkpoint"]["step"]  # Stop saved its state
     assert step > 0
     assert f.Start() is True, f.last_error  # continues in the same run directory
+    deadline = time.time() + 60
+    while time.time() < deadline and "resuming at step" not in (run / "train.log").read_text():
+        time.sleep(0.3)
     f.Stop()
     log = (run / "train.log").read_text()
     assert log.count("train all --data") == 2
+    assert f"resuming at step {step}" in log, log[-3000:]  # the second run read the first one's checkpoint
