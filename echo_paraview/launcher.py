@@ -19,6 +19,12 @@ Launcher options (before any ParaView argument; ``--`` ends them):
   --venv DIR           the virtual environment to expose (env ECHOPV_VENV; default: the one
                        running echopv)
   --print-env          print the command and environment instead of starting ParaView
+  --no-xvfb            never start a private X server (see below); env ECHOPV_NO_XVFB=1
+  --xvfb               always start one (e.g. to keep a GUI off the real screen)
+
+Headless machines: Debian's ParaView renders only through X. When DISPLAY is unset,
+`echopv pvbatch|pvpython` start a private Xvfb for the lifetime of the ParaView process (so a
+script's Render/SaveScreenshot works on a cluster node, in CI or over ssh) and stop it after.
 
 README section (paste as is)
 ----------------------------
@@ -104,6 +110,7 @@ class LaunchConfig:
     paraview_bin: str | None = None
     venv: str | None = None
     print_env: bool = False
+    xvfb: str = "auto"  # auto | always | never
 
 
 def venv_python(venv: str | os.PathLike | None = None) -> Path:
@@ -208,6 +215,9 @@ def parse(words: Sequence[str], argv: Sequence[str]) -> LaunchConfig:
         elif a == "--print-env":
             rest.pop(0)
             cfg.print_env = True
+        elif a in ("--no-xvfb", "--xvfb"):
+            rest.pop(0)
+            cfg.xvfb = "never" if a == "--no-xvfb" else "always"
         else:
             break
     cfg.args = rest
@@ -227,7 +237,16 @@ def run_raw(words: Sequence[str], argv: Sequence[str]) -> int:
             print(f"{k}={env[k]}")
         print(" ".join(cmd))
         return 0
-    return _run_forwarding_signals(cmd, env)
+    from . import xvfb
+
+    if not xvfb.needed(cfg.tool, env, cfg.xvfb):
+        return _run_forwarding_signals(cmd, env)
+    x = xvfb.start()
+    env["DISPLAY"] = x.display
+    try:
+        return _run_forwarding_signals(cmd, env)
+    finally:
+        x.stop()
 
 
 def _run_forwarding_signals(cmd: list[str], env: dict[str, str]) -> int:

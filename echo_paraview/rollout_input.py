@@ -159,10 +159,12 @@ def _attrs(ds: vtkDataSet, association: str):
 
 
 def resolve_association(lvs: Sequence[Leaf], names: Sequence[str], wanted: str) -> str:
-    """'points' or 'cells': as asked, or (auto) where every named array is found."""
+    """'points' or 'cells': as asked, or (auto) where every named array is found, cell data
+    first: where a reader offers both (OpenFOAM's cell-to-point option) the cell values are the
+    solver's own unknowns and the point values an interpolation of them."""
     if wanted in ("points", "cells"):
         return wanted
-    for assoc in ("points", "cells"):
+    for assoc in ("cells", "points"):
         if all(_attrs(lf.data, assoc).GetArray(n) is not None for lf in lvs for n in names):
             return assoc
     return "points"

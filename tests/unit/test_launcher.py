@@ -75,3 +75,29 @@ def test_print_env_cli(capsys):
     assert launcher.run_raw(("pvpython",), ["--print-env", "--", "x.py"]) == 0
     out = capsys.readouterr().out
     assert "PV_PLUGIN_PATH=" in out and out.strip().endswith("pvpython x.py")
+
+
+def test_xvfb_options_and_when_it_is_needed():
+    from echo_paraview import xvfb
+
+    assert launcher.parse(("pvbatch",), ["--no-xvfb", "s.py"]).xvfb == "never"
+    assert launcher.parse(("pvbatch",), ["--xvfb", "s.py"]).xvfb == "always"
+    assert launcher.parse(("pvbatch",), ["s.py", "--no-xvfb"]).args == ["s.py", "--no-xvfb"]  # the script's
+    assert xvfb.needed("pvbatch", {}, "auto") and xvfb.needed("pvpython", {"DISPLAY": ""}, "auto")
+    assert not xvfb.needed("pvbatch", {"DISPLAY": ":0"}, "auto")
+    assert not xvfb.needed("paraview", {}, "auto")
+    assert not xvfb.needed("pvbatch", {"ECHOPV_NO_XVFB": "1"}, "auto")
+    assert not xvfb.needed("pvbatch", {}, "never") and xvfb.needed("paraview", {"DISPLAY": ":0"}, "always")
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb not installed")
+def test_private_xvfb_starts_and_stops():
+    from echo_paraview import xvfb
+
+    x = xvfb.start()
+    try:
+        n = x.display.lstrip(":")
+        assert Path(f"/tmp/.X11-unix/X{n}").exists() and x.proc.poll() is None
+    finally:
+        x.stop()
+    assert x.proc.poll() is not None
