@@ -2,7 +2,7 @@
 
 Each check returns warnings (shown in ParaView's Output Messages, the rollout still runs) or
 raises `FitError` where the result could not mean anything (a non-finite parameter, a mesh
-mostly outside the training domain, a model file with dt <= 0). Parameter ranges: the model file
+mostly outside the training domain or reaching far beyond it, a model file with dt <= 0). Parameter ranges: the model file
 stores the training mean and standard deviation of each parameter (and `param_min`/`param_max`
 when the trainer wrote them); without min/max the training range is taken as mean +- 2 std and
 the message says so.
@@ -19,6 +19,8 @@ from echo_model.errors import EchoUserError
 
 #: fraction of points allowed outside the (1 %-padded) training box before the rollout is refused
 MAX_OUTSIDE_FRACTION = 0.5
+#: how far (fraction of the domain's size) the input's bounding box may reach beyond the domain
+MAX_OVERSHOOT = 0.5
 #: parameters further than this many training standard deviations from the mean are refused
 MAX_PARAM_Z = 10.0
 #: relative difference between the input's time spacing and the model's dt that is reported
@@ -41,23 +43,28 @@ def check_model(dt: float) -> None:
                        f"the file is damaged or was written by a broken trainer, retrain or re-export it")
 
 
-def check_points(points: np.ndarray, lo: Sequence[float], hi: Sequence[float]) -> list[str]:
-    """Bounds of the input's points against the training domain box."""
+def check_points(points: np.ndarray, lo: Sequence[float] | None, hi: Sequence[float] | None) -> list[str]:
+    """Bounds of the input's points against the training domain box (None: no box known)."""
     n = int(points.shape[0])
     if n < 2:
         raise FitError(f"the input has {n} point(s); the model predicts a field on a mesh: give it the whole "
                        f"mesh (not a single probe point)")
     if not np.isfinite(points).all():
         raise FitError("the input's coordinates contain NaN or infinity; clean the mesh first")
+    if lo is None or hi is None:
+        return []
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     pad = 0.01 * (hi - lo)
     outside = np.any((points < lo - pad) | (points > hi + pad), axis=1)
     frac = float(outside.mean())
     box = _box(points.min(axis=0), points.max(axis=0))
     train = _box(lo, hi)
-    if frac > MAX_OUTSIDE_FRACTION:
+    size = hi - lo
+    overshoot = float(np.max(np.maximum(lo - points.min(axis=0), points.max(axis=0) - hi) / size))
+    if frac > MAX_OUTSIDE_FRACTION or overshoot > MAX_OVERSHOOT:
         raise FitError(
-            f"{frac:.0%} of the input's points lie outside the model's training domain (input {box}, "
+            f"{frac:.0%} of the input's points lie outside the model's training domain and the input reaches "
+            f"{overshoot:.0%} of the domain's size beyond it (input {box}, "
             f"training {train}); the model cannot predict there: use a model trained on this geometry, "
             f"or transform the data into the training domain"
         )

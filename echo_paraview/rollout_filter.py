@@ -144,6 +144,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self._latched_current: float | None = None
         self._last_requested: float | None = None
         self._reported: set[str] = set()
+        self._notes: list[str] = []
         self.last_error: str | None = None
         self.warnings: list[str] = []
         self.n_rollouts = 0  # how many times the model actually ran (tests check the cache)
@@ -165,7 +166,6 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         if new != self._s:
             self._s = new
             self._latched_current = None
-            self._reported.clear()
             self.warnings = []
             self.Modified()
 
@@ -456,7 +456,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self._require_fields(inp)
         mi, used = rollout_input.build(inp, self._s.block, names, layout, self._s.association, int(sur.dim))
         values, notes = rollout_input.read_values(used, mi.specs, mi.association)
-        for note in mi.notes + notes:
+        self._notes = mi.notes + notes
+        for note in self._notes:
             self._warn(note)
         return mi, used, values
 
@@ -489,6 +490,11 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     def _start_gather(self, request, mi, used, values, key, inp) -> None:
         """Plan the input times still to read: earlier observed frames, then the solver's truth."""
+        # a new rollout: its messages are news again (between rollouts each one is shown once,
+        # however many passes ParaView makes while properties are set one by one)
+        self._reported.clear()
+        for note in self._notes:
+            self._warn(note)
         plan = self._plan
         cond = plan.in_times[plan.start - plan.n_obs + 1 : plan.start] if plan.start >= 0 else []
         truth_t = []
@@ -506,6 +512,11 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         """One gathering pass: store the input's frame; True once everything is read and rolled out."""
         g = self._gather
         t = g["todo"].pop(0)
+        if not any(lf.data.GetNumberOfPoints() for lf in rollout_input.leaves(inp)):
+            raise RolloutError(
+                f"the input is empty at t = {t:g} (no points); a file of its series is missing or unreadable "
+                f"(see the reader's message above): restore it, or remove that step from the series"
+            )
         used = rollout_input.select_leaves(inp, self._s.block)
         values, _ = rollout_input.read_values(used, g["mi"].specs, g["mi"].association)
         if values.shape != g["start_values"].shape:
@@ -535,8 +546,11 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             raise RolloutError("the model produced NaN or infinite values; its weights may be damaged (check "
                                "`echopv info` on the model file) or the input holds NaN")
         std = None if res.std is None else np.asarray(res.std, dtype=np.float32)
-        truth_frames = [g["frames"][t] for t in g["truth_times"]]
-        truths = [comparison.truth_at(g["truth_times"], truth_frames, t) for t in plan.predicted]
+        truths = [None] * len(plan.predicted)
+        if g["truth_times"]:  # the start frame is the left end of the first interpolation interval
+            t_series = [plan.t_start] + g["truth_times"]
+            frames = [g["start_values"]] + [g["frames"][t] for t in g["truth_times"]]
+            truths = [comparison.truth_at(t_series, frames, t) for t in plan.predicted]
         self._cache = {"key": g["key"], "mean": mean, "std": std, "truth": truths, "mi": mi}
         for t, tr in zip(plan.predicted, truths):
             if tr is not None and tr.interpolated:
@@ -652,12 +666,9 @@ def _check_settings(s: RolloutSettings) -> None:
         raise RolloutError("SamplingSteps and NumberOfThreads must be 0 (default) or more")
 
 
-def _domain(sur) -> tuple[Sequence[float], Sequence[float]]:
+def _domain(sur) -> tuple[Sequence[float] | None, Sequence[float] | None]:
     dom = getattr(sur, "domain", None)
-    if dom is None:
-        dim = int(getattr(sur, "dim", 3))
-        return [-np.inf] * dim, [np.inf] * dim
-    return dom.lo, dom.hi
+    return (None, None) if dom is None else (dom.lo, dom.hi)
 
 
 def _field_parameter(inp, used, name: str) -> fitcheck.ParamUse | None:

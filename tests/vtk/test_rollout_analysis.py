@@ -346,6 +346,10 @@ def test_fit_domain_warning_and_refusal(fake_surrogate, messages):
     alg.ClearCache()
     leaf_at(alg, 0.5)
     assert "100% of the input's points lie outside" in alg.last_error
+    sur.domain = Domain(np.array([0.0, 0.0]), np.array([0.5, 1.0]))  # half the points inside, but the mesh
+    alg.ClearCache()  # reaches a whole domain width beyond it
+    leaf_at(alg, 0.5)
+    assert "beyond it" in alg.last_error
 
 
 def test_fit_dt_warning(fake_surrogate, messages):
