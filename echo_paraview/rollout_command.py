@@ -3,9 +3,10 @@
 Input frames come from an ECHO dataset (--dataset D.h5 --traj i) or from VTK files
 (--input run.pvd | frame.vtu | dir | *.series). The model needs `n_observed_frames` input frames
 (`echopv info MODEL` shows the model's settings); they are taken from --start on. The
-prediction is evaluated at the input points, or at the points of --query-mesh (any .vtu/.vtp/
-.vti... file: super-resolution or another mesh). With --samples K > 1 the ensemble mean is
-written under the field names and the ensemble standard deviation as `<name>_std`.
+prediction is evaluated at the input points, or at the points of --query-mesh (a .vtu/.vtp/.vti...
+file, or any mesh meshio reads: .msh, legacy .vtk, .inp, ...: super-resolution or another mesh).
+With --samples K > 1 the ensemble mean is written under the field names and the ensemble standard
+deviation as `<name>_std`.
 
 Example:
   echopv rollout sample_cases/ns2d_vorticity/model_tiny.safetensors \\
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--traj", type=int, default=0, help="trajectory index in --dataset (default 0)")
     parser.add_argument("--start", type=int, default=0, help="first observed frame (default 0)")
     parser.add_argument("--frames", type=int, default=None, help="frames to predict (default: one segment)")
-    parser.add_argument("--query-mesh", type=Path, default=None, help="evaluate the prediction on this mesh's points")
+    parser.add_argument("--query-mesh", type=Path, default=None, help="evaluate the prediction on this mesh's points (VTK XML, or any format meshio reads)")
     parser.add_argument("--samples", type=int, default=1, help="ensemble size (mean + std written when > 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the model's)")
@@ -94,12 +95,9 @@ def run(args: argparse.Namespace) -> int:
     query = None
     out_points, out_cells = traj.points, traj.cells
     if args.query_mesh is not None:
-        from .convert import get_cells, get_points
-        from .io.pvd import read_frame
+        from .io.meshio_points import load_query_mesh
 
-        ds = read_frame(args.query_mesh)
-        out_points = get_points(ds, dim=sur.dim)
-        out_cells = get_cells(ds)
+        out_points, out_cells = load_query_mesh(args.query_mesh, dim=sur.dim)
         query = out_points
 
     bar = tqdm(total=100, desc="rollout", unit="%")

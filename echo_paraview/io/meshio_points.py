@@ -1,8 +1,9 @@
-"""Any meshio-readable static mesh -> query points (+ VTK-layout cells) for
-`echopv rollout --query-mesh` (predict on a mesh the model never saw).
+"""Query meshes for `echopv rollout --query-mesh` (predict on a mesh the model never saw).
 
-meshio is an optional tool dependency: it is imported only when this runs, and a missing
-install gives an error that says how to add it.
+`load_query_mesh` reads VTK XML files (.vtu, .vtp, .vti, ...) with VTK's own readers and any other
+static mesh meshio reads (gmsh .msh, legacy .vtk, Abaqus .inp, .med, .xdmf, .stl, .obj, ...) with
+meshio, into points (+ VTK-layout cells for display). meshio is an optional tool dependency: it is
+imported only when such a file is read, and a missing install gives an error that says how to add it.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from echo_model.celltypes import CellType
+from echo_model.errors import EchoUserError
 from echo_model.data.trajectory import Cells
 
 # meshio cell type name -> VTK cell type (the pairs meshio's own VTK writers use)
@@ -26,6 +28,8 @@ MESHIO_TO_VTK = {
     "hexahedron20": CellType.QUADRATIC_HEXAHEDRON, "quad9": CellType.BIQUADRATIC_QUAD,
     "triangle7": CellType.BIQUADRATIC_TRIANGLE,
 }
+# meshio node order -> VTK node order, where they differ (meshio takes gmsh's wedge orientation)
+MESHIO_TO_VTK_ORDER = {"wedge": np.array([0, 2, 1, 3, 5, 4])}
 
 
 @dataclass
@@ -40,8 +44,8 @@ def _meshio():
     try:
         import meshio
     except ImportError as exc:
-        raise ImportError(
-            "reading query meshes needs meshio: `.venv/bin/pip install meshio` "
+        raise EchoUserError(
+            "reading query meshes other than VTK XML files needs meshio: `.venv/bin/pip install meshio` "
             "(or `pip install echo-paraview[tools]`); or give a .vtu/.vtp/.vti file instead"
         ) from exc
     return meshio
@@ -57,10 +61,12 @@ def read_query_mesh(path: str | os.PathLike, dim: int | None = None, with_cells:
     try:
         mesh = meshio.read(path)
     except Exception as exc:  # meshio raises its own ReadError / KeyError for unknown formats
-        raise ValueError(f"meshio cannot read {path} ({type(exc).__name__}: {exc}); convert it to .vtu first") from exc
+        raise EchoUserError(
+            f"meshio cannot read {path} ({type(exc).__name__}: {exc}); convert it to .vtu first"
+        ) from exc
     pts = np.asarray(mesh.points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[0] == 0:
-        raise ValueError(f"{path} has no points")
+        raise EchoUserError(f"{path} has no points; give a mesh file with nodes")
     if pts.shape[1] == 2:
         pts3 = np.concatenate([pts, np.zeros((pts.shape[0], 1))], axis=1)
     else:
@@ -69,9 +75,9 @@ def read_query_mesh(path: str | os.PathLike, dim: int | None = None, with_cells:
         span = np.ptp(pts3, axis=0)
         dim = 2 if span[2] <= 1e-12 * max(1.0, float(np.abs(pts3).max())) else 3
     if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim}")
+        raise EchoUserError(f"dim must be 2 or 3, got {dim}")
     if dim == 2 and np.ptp(pts3[:, 2]) > 1e-12 * max(1.0, float(np.abs(pts3).max())):
-        raise ValueError(f"{path} is not planar (z varies) but 2D points were asked for")
+        raise EchoUserError(f"{path} is not planar (z varies) but the model is 2D; give a planar mesh")
     points = np.ascontiguousarray(pts3[:, :dim])
     cells = _cells(mesh, path) if with_cells else None
     point_data = {}
@@ -90,6 +96,9 @@ def _cells(mesh, path: Path) -> Cells | None:
         if vtk is None or not isinstance(data, np.ndarray) or data.ndim != 2:
             skipped.add(block.type)
             continue
+        order = MESHIO_TO_VTK_ORDER.get(block.type)
+        if order is not None:
+            data = data[:, order]
         conns.append(data.reshape(-1).astype(np.int64))
         sizes.append(np.full(data.shape[0], data.shape[1], dtype=np.int64))
         types.append(np.full(data.shape[0], vtk, dtype=np.uint8))
@@ -103,3 +112,19 @@ def _cells(mesh, path: Path) -> Cells | None:
         offsets=np.concatenate([[0], np.cumsum(sz)]).astype(np.int64),
         types=np.concatenate(types),
     )
+
+
+def load_query_mesh(path: str | os.PathLike, dim: int) -> tuple[np.ndarray, Cells | None]:
+    """Points (N, dim) and cells of a query mesh: VTK XML through VTK, anything else through meshio."""
+    from .pvd import FRAME_EXTENSIONS, read_frame
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no query mesh file {path}")
+    if path.suffix.lower() in FRAME_EXTENSIONS:
+        from ..convert import get_cells, get_points
+
+        ds = read_frame(path)
+        return get_points(ds, dim=dim), get_cells(ds)
+    mesh = read_query_mesh(path, dim=dim)
+    return mesh.points, mesh.cells
