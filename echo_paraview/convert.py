@@ -394,24 +394,6 @@ def make_unstructured_grid(
     return ug
 
 
-def make_polydata(
-    points: np.ndarray,
-    polys: Cells | None = None,
-    point_data: Mapping[str, np.ndarray] | None = None,
-) -> vtkPolyData:
-    """points + surface cells (offsets/connectivity; types ignored). None: vertices only."""
-    pd = vtkPolyData()
-    pd.SetPoints(make_vtk_points(points))
-    n = pd.GetNumberOfPoints()
-    if polys is None:
-        pd.SetVerts(_cellarray(np.arange(n + 1), np.arange(n)))
-    else:
-        pd.SetPolys(_cellarray(polys.offsets, polys.connectivity))
-    for name, values in (point_data or {}).items():
-        add_array(pd, name, values)
-    return pd
-
-
 def make_image_data(
     dims: Sequence[int],
     spacing: Sequence[float] = (1.0, 1.0, 1.0),

@@ -283,10 +283,6 @@ def cell_centres(case_dir: str | Path) -> np.ndarray:
     return ctr / np.maximum(vol, 1e-300)[:, None]
 
 
-def mesh_points_z(case_dir: str | Path) -> np.ndarray:
-    return _read_mesh_list(Path(case_dir) / "constant" / "polyMesh" / "points", 3, integer=False)[:, 2]
-
-
 # --------------------------------------------------------------------------------------------
 # case level
 # --------------------------------------------------------------------------------------------

@@ -451,12 +451,6 @@ class VelocitySolver3D(_SpectralSolver):
 # --------------------------------------------------------------------------------------------
 # diagnostics
 # --------------------------------------------------------------------------------------------
-def energy_2d(solver: VorticitySolver2D, w_hat: torch.Tensor) -> torch.Tensor:
-    """Kinetic energy 0.5 <|u|^2> per trajectory."""
-    u, v = solver.velocity(w_hat)
-    return 0.5 * (u * u + v * v).mean(dim=(-2, -1))
-
-
 def energy_3d(u: torch.Tensor) -> torch.Tensor:
     """0.5 <|u|^2> per trajectory for u (B, 3, n, n, n)."""
     return 0.5 * (u * u).sum(1).mean(dim=(-3, -2, -1))

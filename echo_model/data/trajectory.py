@@ -112,19 +112,6 @@ class Trajectory:
             metadata=dict(self.metadata),
         )
 
-    def subset_points(self, ids: np.ndarray) -> "Trajectory":
-        """A copy restricted to some points; cells are dropped (their ids would be stale)."""
-        ids = np.asarray(ids)
-        return Trajectory(
-            points=self.points[ids],
-            fields=self.fields[:, ids],
-            times=self.times,
-            field_layout=list(self.field_layout),
-            params=dict(self.params),
-            cells=None,
-            metadata=dict(self.metadata),
-        )
-
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return self.points.min(axis=0), self.points.max(axis=0)
 
