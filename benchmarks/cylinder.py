@@ -1,0 +1,220 @@
+"""Cylinder family on unseen meshes: does ECHO generalise to new cylinder positions, Reynolds numbers and
+the meshes that come with them?
+
+    nice -n 5 .venv/bin/python benchmarks/cylinder.py --work runs/cylinder
+
+Data (OpenFOAM pimpleFoam, DFG 2D-2 channel, each case its own gmsh mesh of ~8.4k cells; generated
+once into $ECHOPV_CACHE by the commands in `DATASETS`, reused afterwards; ~40-200 s of solver CPU
+per case):
+  family       24 cases, Um 0.75-3 (Re 50-200), random cylinder centres: the training set
+  held-in      4 more cases from the same ranges (other seed): unseen meshes inside the range
+  held-out     2 cases with Um 3.0-3.6 (Re 200-240): outside the range
+Frames every 0.025 s from t = 3 s to 6 s (121 frames).
+
+Per model recipe (`--recipe NAME=extra train-all options`, default the tiny preset on a 64 x 16
+latent grid):
+  reconstruction   autoencoder rel-MSE of the first 9-frame window, U and p, on training meshes and on
+                   unseen ones (held-in, held-out)
+  forecast         from the first frame, 80 frames = 2 s (chained segments), rel-MSE per frame for U
+                   and p against the solver at the solver's own times (the model's dt equals the frame
+                   spacing here, so no time interpolation is needed), and persistence for reference
+  Strouhal         dominant frequency of U_y at a wake probe (the cell centre nearest to
+                   (cx + 0.3, cy)) over the 2 s, zero-padded periodogram with parabolic peak refinement,
+                   St = f D / (2/3 Um); the solver's St by the same method on its own probe series
+Writes benchmarks/results/cylinder_generalisation.{md,json} and cylinder_generalisation.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+COMMON = ["--mesh", "coarse", "--end-time", "6", "--skip-time", "3", "--jobs", "2", "--nice", "19"]
+DATASETS = {
+    "family": ["--n", "24", "--seed", "11", *COMMON],
+    "held-in": ["--n", "4", "--seed", "12", *COMMON],
+    "held-out": ["--n", "2", "--seed", "13", "--um", "3.0,3.6", *COMMON],
+}
+FILES = {"family": "cyl_family24.h5", "held-in": "cyl_heldout_in.h5", "held-out": "cyl_heldout_out.h5"}
+FORECAST_FRAMES = 80
+D = 0.1
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def echopv(argv: list[str]) -> None:
+    from echo_paraview.cli import main
+
+    print("$ echopv " + " ".join(argv), flush=True)
+    if main(argv):
+        raise SystemExit(f"echopv {' '.join(argv[:2])} failed")
+
+
+def dataset(name: str) -> Path:
+    from echo_model.cases.ns2d import cache_dir
+
+    path = cache_dir() / FILES[name]
+    if not path.exists():
+        echopv(["generate", "cylinder", *DATASETS[name], "--out", str(path)])
+    return path
+
+
+def strouhal(series: np.ndarray, dt: float, um: float) -> float:
+    """St of the dominant oscillation of a probe series (zero-padded periodogram, parabolic peak)."""
+    x = np.asarray(series, np.float64) - np.mean(series)
+    n = 16 * len(x)
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n)) ** 2
+    k = int(np.argmax(spec[1:])) + 1
+    if 0 < k < len(spec) - 1:
+        a, b, c = np.log(spec[k - 1 : k + 2] + 1e-300)
+        k = k + 0.5 * (a - c) / (a - 2 * b + c)
+    return float(k / (n * dt) * D / (2.0 / 3.0 * um))
+
+
+def rel(p: np.ndarray, t: np.ndarray) -> float:
+    return float(((p - t) ** 2).sum() / max((t ** 2).sum(), 1e-30))
+
+
+def reconstruction(sur, store, idx) -> dict:
+    """Autoencoder round trip of each trajectory's first window, rel-MSE for U and p."""
+    import torch
+
+    out = {"U": [], "p": []}
+    n = sur.window_frames
+    for i in idx:
+        f = store.read_fields(int(i), slice(0, n))
+        pts = sur._points(store.points(int(i)))
+        with torch.inference_mode():
+            z = sur.encode(pts, torch.as_tensor(sur.stats.normalize(f))[None])
+            rec = sur.stats.denormalize(sur.decode(z, pts)[0].numpy())
+        out["U"].append(rel(rec[..., :2], f[..., :2]))
+        out["p"].append(rel(rec[..., 2:], f[..., 2:]))
+    return {k: float(np.mean(v)) for k, v in out.items()} | {"per_case": out}
+
+
+def forecast(sur, store, idx) -> dict:
+    rows = []
+    for i in idx:
+        i = int(i)
+        f = store.read_fields(i, slice(0, 1 + FORECAST_FRAMES))
+        prm = store.params(i)
+        res = sur.rollout(store.points(i), f[:1], FORECAST_FRAMES, params=prm, seed=i)
+        pred, true = res.mean, f[1:]
+        pts = store.points(i)
+        probe = int(np.argmin(((pts - [prm["cx"] + 0.3, prm["cy"]]) ** 2).sum(1)))
+        dt = float(np.median(np.diff(store.times(i))))
+        rows.append({
+            "case": i, "Re": prm["Re"], "cx": prm["cx"], "cy": prm["cy"],
+            "U": [rel(pred[k, :, :2], true[k, :, :2]) for k in range(FORECAST_FRAMES)],
+            "p": [rel(pred[k, :, 2:], true[k, :, 2:]) for k in range(FORECAST_FRAMES)],
+            "U_persist": [rel(f[0, :, :2], true[k, :, :2]) for k in range(FORECAST_FRAMES)],
+            "p_persist": [rel(f[0, :, 2:], true[k, :, 2:]) for k in range(FORECAST_FRAMES)],
+            "St_model": strouhal(pred[:, probe, 1], dt, prm["Um"]),
+            "St_solver": strouhal(true[:, probe, 1], dt, prm["Um"]),
+            "rollout_s": res.info["wall_s"],
+        })
+    return {"cases": rows}
+
+
+def train(name: str, extra: list[str], data: Path, work: Path) -> tuple[Path, float]:
+    model = work / name / "model.safetensors"
+    cost_file = work / name / "cpu_s.json"
+    if not model.exists():
+        c0 = cpu_s()
+        echopv(["train", "all", "--data", str(data), "--run", str(work / name), "--preset", "tiny",
+                "--grid", "64", "16", "--threads", "1", "--no-progress", *extra])
+        cost_file.write_text(json.dumps({"cpu_s": cpu_s() - c0}))
+    return model, json.loads(cost_file.read_text())["cpu_s"] if cost_file.exists() else float("nan")
+
+
+def main() -> int:
+    global FORECAST_FRAMES
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=Path("runs/cylinder"))
+    ap.add_argument("--recipe", action="append", default=None,
+                    help="NAME=train-all options, e.g. 'long=--ae-steps 3000 --dit-steps 6000' (repeatable)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
+    ap.add_argument("--frames", type=int, default=80, help="forecast length (80 = 2 s)")
+    args = ap.parse_args()
+    FORECAST_FRAMES = args.frames
+
+    import torch
+
+    from echo_model.data.store import TrajectoryStore
+    from echo_model.rollout import Surrogate
+
+    torch.set_num_threads(1)
+    recipes = dict(r.split("=", 1) for r in (args.recipe or ["tiny=--ae-steps 1500 --dit-steps 3000"]))
+    data = {k: dataset(k) for k in DATASETS}
+    stores = {k: TrajectoryStore(p) for k, p in data.items()}
+    result: dict = {"command": "benchmarks/cylinder.py " + " ".join(sys.argv[1:]), "recipes": {}}
+    for name, extra in recipes.items():
+        model, cost = train(name, extra.split(), data["family"], args.work)
+        sur = Surrogate.load(model, device="cpu", cache=False)
+        fam = stores["family"]
+        r = {"train_cpu_s": cost, "recon": {
+            "training meshes": reconstruction(sur, fam, fam.split_indices("train")),
+            "held-in": reconstruction(sur, stores["held-in"], range(len(stores["held-in"]))),
+            "held-out": reconstruction(sur, stores["held-out"], range(len(stores["held-out"]))),
+        }}
+        r["forecast"] = {k: forecast(sur, stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")}
+        result["recipes"][name] = r
+    write_report(result, args.out)
+    return 0
+
+
+def write_report(res: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cylinder_generalisation.json").write_text(json.dumps(res, indent=1))
+    lines = [f"# Cylinder family on unseen meshes", "", f"`{res['command']}`", "",
+             "| recipe | train CPU s | recon U train / held-in / held-out | recon p train / held-in / held-out |",
+             "|---|---|---|---|"]
+    for name, r in res["recipes"].items():
+        rc = r["recon"]
+        lines.append(f"| {name} | {r['train_cpu_s']:.0f} | " + " / ".join(f"{rc[k]['U']:.3f}" for k in rc)
+                     + " | " + " / ".join(f"{rc[k]['p']:.3f}" for k in rc) + " |")
+    lines += ["", "Forecast over 2 s (80 frames) from the first frame, mean rel-MSE over the frames; St from a "
+              "wake probe:", "",
+              "| recipe | set | case Re | U ECHO | U persistence | p ECHO | p persistence | frames better than "
+              "persistence (U, p) | St ECHO | St solver | St error |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, r in res["recipes"].items():
+        for split, fc in r["forecast"].items():
+            for c in fc["cases"]:
+                u, up, p, pp = (np.asarray(c[k]) for k in ("U", "U_persist", "p", "p_persist"))
+                err = (c["St_model"] - c["St_solver"]) / c["St_solver"]
+                lines.append(f"| {name} | {split} | {c['Re']:.0f} | {u.mean():.3f} | {up.mean():.3f} | {p.mean():.3f} "
+                             f"| {pp.mean():.3f} | {int((u < up).sum())}/{len(u)}, {int((p < pp).sum())}/{len(p)} "
+                             f"| {c['St_model']:.4f} | {c['St_solver']:.4f} | {100 * err:+.1f} % |")
+                t = 0.025 * np.arange(1, len(u) + 1)
+                axes[0].semilogy(t, u, label=f"{name} {split} Re {c['Re']:.0f}")
+                axes[1].semilogy(t, p, label=f"{name} {split} Re {c['Re']:.0f}")
+                axes[0].semilogy(t, up, "k:", lw=0.6)
+                axes[1].semilogy(t, pp, "k:", lw=0.6)
+    for ax, f in zip(axes, ("U", "p")):
+        ax.set_title(f"{f}: rel-MSE per frame (dotted: persistence)")
+        ax.set_xlabel("time after the observed frame (s)")
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "cylinder_generalisation.png", dpi=110)
+    lines += ["", "![per-frame rel-MSE](cylinder_generalisation.png)", ""]
+    (out / "cylinder_generalisation.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
