@@ -26,7 +26,10 @@ from .. import convert, timesteps
 from ..io.exporter import parse_indices
 from .base import ReaderBase, ReaderError, set_field_data
 
-_MESH_CACHE = 8  # meshes kept per reader (trajectories of a multiblock beyond this are re-read)
+# meshes kept per reader, by total points (~100 B each with cells): stepping a multiblock through
+# time re-reads only the meshes beyond this
+_MESH_CACHE_POINTS = 2_000_000
+_INFO_LINES = 20  # TrajectoryInfo lists this many trajectories, then a count
 
 
 def is_echo_dataset(path: str | os.PathLike) -> bool:
@@ -60,6 +63,7 @@ class EchoDatasetReaderAlgorithm(ReaderBase):
         self._trajectory = 0
         self._trajectories = ""
         self._meshes: OrderedDict[tuple, vtkUnstructuredGrid] = OrderedDict()
+        self._cached_points = 0
         self._info: dict[int, _TrajectoryInfo] = {}
         self._n_trajectories = 0
         self.frames_read: list[tuple[int, int]] = []
@@ -90,12 +94,14 @@ class EchoDatasetReaderAlgorithm(ReaderBase):
     def GetTrajectoryInfo(self) -> str:
         """One line per shown trajectory: index, split, parameters, frames, points."""
         lines = []
-        for i, ti in sorted(self._info.items()):
+        for i, ti in sorted(self._info.items())[:_INFO_LINES]:
             params = ", ".join(f"{k}={v:.6g}" for k, v in sorted(ti.params.items())) or "no parameters"
             t = ti.times
             span = f"t={t[0]:.6g}..{t[-1]:.6g}" if t.size else "no frames"
             lines.append(f"trajectory {i} of {self._n_trajectories} ({ti.split}): {params}; "
                          f"{t.size} frames {span}; {ti.n_points} points")
+        if len(self._info) > _INFO_LINES:
+            lines.append(f"... and {len(self._info) - _INFO_LINES} more trajectories")
         return "\n".join(lines)
 
     def CanReadFile(self, name: str) -> int:
@@ -179,8 +185,10 @@ class EchoDatasetReaderAlgorithm(ReaderBase):
         if mesh is None:
             mesh = convert.make_unstructured_grid(store.points(i), store.cells(i))
             self._meshes[key] = mesh
-            while len(self._meshes) > _MESH_CACHE:
-                self._meshes.popitem(last=False)
+            self._cached_points += mesh.GetNumberOfPoints()
+            while len(self._meshes) > 1 and self._cached_points > _MESH_CACHE_POINTS:
+                _, old = self._meshes.popitem(last=False)
+                self._cached_points -= old.GetNumberOfPoints()
         self._meshes.move_to_end(key)
         return mesh
 

@@ -109,6 +109,12 @@ d, res["well_fd"] = save("well", w, res["well_times"][2], ["u", "p", "S"])
 res["well_cls"], res["well_dims"] = d.GetClassName(), list(d.GetDimensions())
 res["well_ncomp"] = {{n: d.GetPointData().GetArray(n).GetNumberOfComponents() for n in ("u", "p", "S")}}
 
+nu = OpenDataFile({wellnu!r})
+nu.UpdatePipeline(0.5)
+d = nu.GetClientSideObject().GetOutputDataObject(0)  # 5.11's Fetch pads a rectilinear grid's
+res["wellnu_cls"], res["wellnu_x"] = d.GetClassName(), vtk_to_numpy(d.GetXCoordinates()).tolist()  # coordinates
+np.save(os.path.join(out, "wellnu_U.npy"), vtk_to_numpy(d.GetPointData().GetArray("U")))
+
 lazy = EchoDatasetReader(FileName={long!r}, Trajectory=1)
 lazy.UpdatePipelineInformation()
 alg = lazy.GetClientSideObject()  # builtin session: the Python algorithm itself
@@ -133,10 +139,14 @@ def test_readers_on_sample_files(run_pv, tmp_path):
     trajs = [grid_trajectory(s, (7, 5), 4, (("u", 2), ("p", 1), ("S", 4))) for s in range(2)]
     well = write_well(tmp_path / "w.hdf5", trajs)
     long = write_small_dataset(tmp_path / "long.h5", n_traj=2, n_frames=100, shape=(4, 4))
+    axes = [np.array([0.0, 0.1, 0.3, 0.7]), np.linspace(0, 1, 3), np.linspace(0, 2, 5)]  # x not uniform
+    wellnu = write_well(tmp_path / "nonuniform.hdf5", [grid_trajectory(0, n_frames=3, layout=(("U", 3),),
+                                                                       spacing=axes)])
     corrupt = tmp_path / "corrupt.h5"
     corrupt.write_bytes(NS2D.read_bytes()[:4000])
     run = run_pv("pvpython", SAMPLES.format(out=str(tmp_path), ns2d=str(NS2D), cyl=str(CYL), well=str(well),
-                                           long=str(long), model=str(MODEL), corrupt=str(corrupt)))
+                                           long=str(long), model=str(MODEL), corrupt=str(corrupt),
+                                           wellnu=str(wellnu)))
     assert run.returncode == 0, run.output[-4000:]
     res = _result(run)
     load = lambda tag, n: np.load(tmp_path / f"{tag}_{n}.npy")  # noqa: E731
@@ -171,6 +181,11 @@ def test_readers_on_sample_files(run_pv, tmp_path):
         vtk_vals = load("well", name).reshape(5, 7, k).transpose(1, 0, 2).reshape(-1, k)
         np.testing.assert_array_equal(vtk_vals, ref.field(name)[2].reshape(ref.n_points, k))
 
+    assert res["wellnu_cls"] == "vtkRectilinearGrid"
+    np.testing.assert_allclose(res["wellnu_x"], axes[0], rtol=1e-6)
+    ref_nu = read_well(wellnu)[0]  # t = 0.5 is frame 1; VTK order (x fastest) -> "ij" (z fastest)
+    vtk_u = load("wellnu", "U").reshape(5, 3, 4, 3).transpose(2, 1, 0, 3).reshape(-1, 3)
+    np.testing.assert_array_equal(vtk_u, ref_nu.field("U")[1])
     assert res["lazy_after_open"] == [] and res["lazy_after_update"] == [[1, 40]]
     assert res["model_rows"]["fields"] == "vorticity[1]" and res["model_rows"]["dt"] == "0.5"
     assert "ALIVE after a corrupt file" in run.output
