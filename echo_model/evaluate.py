@@ -23,6 +23,23 @@ from typing import Sequence
 import numpy as np
 
 from . import metrics
+from .errors import EchoUserError
+
+
+def frame_stride(model_dt: float, data_dt: float, source: str = "the dataset") -> int:
+    """How many dataset frames make one model step: 1 when the spacings agree, k when the dataset is
+    k times finer (every k-th frame is compared); anything else is refused, never compared silently.
+
+    >>> frame_stride(0.5, 0.5), frame_stride(0.5, 0.125)
+    (1, 4)
+    """
+    ratio = model_dt / data_dt
+    k = int(round(ratio))
+    if k >= 1 and abs(ratio - k) < 1e-3 * max(1.0, ratio):
+        return k
+    raise EchoUserError(f"{source} has frames {data_dt:g} s apart but the model steps {model_dt:g} s: the "
+                        f"spacing must equal the model's dt or divide it (a finer dataset is subsampled); "
+                        "re-export the data at the model's dt")
 
 
 def forecast_split(
@@ -37,6 +54,7 @@ def forecast_split(
     sampler: str | None = None,
     seed: int = 0,
     progress: bool = True,
+    stride: int = 1,
 ) -> dict:
     """Run the surrogate on each trajectory; returns arrays pred/true (B, T, N, C), samples, wall."""
     preds, trues, samples, walls = [], [], [], []
@@ -48,13 +66,13 @@ def forecast_split(
         it = tqdm(it, desc="forecast", unit="traj")
     for i in it:
         i = int(i)
-        avail = store.n_frames(i) - start - n_obs
+        avail = (store.n_frames(i) - 1 - start) // stride + 1 - n_obs
         if avail < n_frames:
             raise ValueError(
                 f"trajectory {i} has {store.n_frames(i)} frames: not enough for {n_obs} observed + {n_frames} "
                 f"predicted from --start {start}; lower --frames"
             )
-        fields = store.read_fields(i, slice(start, start + n_obs + n_frames))
+        fields = store.read_fields(i, list(range(start, start + (n_obs + n_frames - 1) * stride + 1, stride)))
         t0 = time.perf_counter()
         res = sur.rollout(store.points(i), fields[:n_obs], n_frames, params=store.params(i) or None,
                           n_samples=n_samples, steps=steps, sampler=sampler, seed=seed + i)
@@ -180,10 +198,15 @@ def run(args: argparse.Namespace) -> int:
         if len(idx) == 0:
             raise ValueError(f"split {args.split!r} of {args.dataset} is empty; choose another with --split")
         idx = idx[: args.max_traj] if args.max_traj else idx
-        avail = min(store.n_frames(int(i)) for i in idx) - args.start - sur.n_observed_frames
+        data_dt = float(np.median(np.diff(store.times(int(idx[0]))))) if store.n_frames(int(idx[0])) > 1 else sur.dt
+        stride = frame_stride(sur.dt, data_dt, str(args.dataset))
+        if stride > 1:
+            print(f"{args.dataset}: frames {data_dt:g} s apart, the model steps {sur.dt:g} s: every {stride}th frame "
+                  "is compared")
+        avail = (min(store.n_frames(int(i)) for i in idx) - 1 - args.start) // stride + 1 - sur.n_observed_frames
         n_frames = args.frames or min(avail, args.max_frames)
         out = forecast_split(sur, store, idx, n_frames, start=args.start, n_samples=args.samples,
-                             steps=args.steps, sampler=args.sampler, seed=args.seed)
+                             steps=args.steps, sampler=args.sampler, seed=args.seed, stride=stride)
     res = score(out)
     res.update({"model": str(args.model), "dataset": str(args.dataset), "split": args.split,
                 "n_trajectories": int(len(idx)), "n_frames": int(n_frames), "n_samples": args.samples,

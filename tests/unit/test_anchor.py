@@ -48,3 +48,4 @@ def test_least_squares_gains_recover_a_known_share():
     """Residual built as 0.3 d: the least-squares gains come out 0.3 at every lead time."""
     resid = 0.3 * np.ones((2, 8, 10, 1))
     np.testing.assert_allclose(anchor.least_squares_gains(resid, np.ones_like(resid)), 0.3)
+
