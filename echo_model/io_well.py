@@ -501,6 +501,101 @@ def _compact(a: np.ndarray) -> np.ndarray:
     return a32 if np.array_equal(a32.astype(np.float64), a) else a
 
 
+def _check_same_grid(trajs: list[Trajectory]) -> None:
+    first = trajs[0]
+    for i, t in enumerate(trajs[1:], 1):
+        if t.points.shape != first.points.shape or not np.array_equal(t.points, first.points):
+            raise ValueError(f"trajectory {i} has other points than trajectory 0: a Well file has one grid")
+        if t.field_layout != first.field_layout:
+            raise ValueError(f"trajectory {i} has fields {t.field_layout}, expected {first.field_layout}")
+        if t.n_frames != first.n_frames:
+            raise ValueError(f"trajectory {i} has {t.n_frames} frames, expected {first.n_frames}")
+
+
+def _write_dimensions(f, trajs: list[Trajectory], names: list[str], coords: list[np.ndarray]) -> None:
+    dims = f.create_group("dimensions")
+    dims.attrs["spatial_dims"] = names
+    for name, c in zip(names, coords):
+        ds = dims.create_dataset(name, data=_compact(c))
+        ds.attrs["sample_varying"] = False
+        ds.attrs["time_varying"] = False
+    first = trajs[0]
+    same_times = all(np.array_equal(t.times, first.times) for t in trajs)
+    tds = dims.create_dataset("time", data=_compact(first.times if same_times else np.stack([t.times for t in trajs])))
+    tds.attrs["sample_varying"] = not same_times
+
+
+def _write_boundaries(f, names: list[str], grid_shape: tuple[int, ...], periodic: Sequence[bool] | None) -> None:
+    bcs = f.create_group("boundary_conditions")
+    for axis, (name, per) in enumerate(zip(names, periodic or ())):
+        g = bcs.create_group(f"{name}_{'periodic' if per else 'open'}")
+        g.attrs["associated_dims"] = [name]
+        g.attrs["associated_fields"] = []
+        g.attrs["bc_type"] = "PERIODIC" if per else "OPEN"
+        g.attrs["sample_varying"] = False
+        g.attrs["time_varying"] = False
+        mask = np.zeros(grid_shape[axis], dtype=bool)
+        mask[[0, -1]] = True
+        g.create_dataset("mask", data=mask)
+
+
+def _write_scalars(f, trajs: list[Trajectory]) -> None:
+    """params -> scalars (+ root attrs when constant over samples)."""
+    keys = sorted({k for t in trajs for k in t.params})
+    sc = f.create_group("scalars")
+    sc.attrs["field_names"] = keys
+    f.attrs["simulation_parameters"] = keys
+    for k in keys:
+        vals = np.array([t.params.get(k, np.nan) for t in trajs], dtype=np.float64)
+        constant = bool(np.all(vals == vals[0]))
+        ds = sc.create_dataset(k, data=_compact(vals[:1].reshape(()) if constant else vals))
+        ds.attrs["sample_varying"] = not constant
+        ds.attrs["time_varying"] = False
+        if constant:
+            f.attrs[k] = float(vals[0])
+
+
+def _field_plan(layout: Sequence[tuple[str, int]], d: int) -> list[tuple[str, str, int, int, tuple[int, ...]]]:
+    """(group, name, first channel, channels, tensor tail) per stored field."""
+    plan: list[tuple[str, str, int, int, tuple[int, ...]]] = []
+    start = 0
+    for name, k in layout:
+        if k == 1:
+            plan.append(("t0_fields", name, start, 1, ()))
+        elif k == d:
+            plan.append(("t1_fields", name, start, k, (d,)))
+        elif k == d * d:
+            plan.append(("t2_fields", name, start, k, (d, d)))
+        else:
+            plan.extend(("t0_fields", f"{name}_{i}", start + i, 1, ()) for i in range(k))
+        start += k
+    return plan
+
+
+def _write_fields(f, trajs: list[Trajectory], order: np.ndarray, grid_shape: tuple[int, ...],
+                  compression: str | None) -> None:
+    first = trajs[0]
+    d, B, T = first.dim, len(trajs), first.n_frames
+    groups = {g: f.create_group(g) for g in FIELD_GROUPS}
+    listed: dict[str, list[str]] = {g: [] for g in FIELD_GROUPS}
+    for gname, name, s, k, tail in _field_plan(first.field_layout, d):
+        ds = groups[gname].create_dataset(
+            name, shape=(B, T, *grid_shape, *tail), dtype=np.float32, chunks=(1, 1, *grid_shape, *tail),
+            compression=compression,
+        )
+        ds.attrs["sample_varying"] = True
+        ds.attrs["time_varying"] = True
+        ds.attrs["dim_varying"] = np.ones(d, dtype=bool)
+        if gname == "t2_fields":
+            ds.attrs["symmetric"] = False
+            ds.attrs["antisymmetric"] = False
+        listed[gname].append(name)
+        for b, t in enumerate(trajs):
+            ds[b] = t.fields[:, order, s : s + k].reshape(T, *grid_shape, *tail)
+    for gname, group in groups.items():
+        group.attrs["field_names"] = listed[gname]
+
+
 def write_well(
     path: str | os.PathLike,
     trajectories: Sequence[Trajectory],
@@ -525,100 +620,25 @@ def write_well(
     d = first.dim
     coords, order = regular_grid(first.points)
     grid_shape = tuple(len(c) for c in coords)
-    for i, t in enumerate(trajs[1:], 1):
-        if t.points.shape != first.points.shape or not np.array_equal(t.points, first.points):
-            raise ValueError(f"trajectory {i} has other points than trajectory 0: a Well file has one grid")
-        if t.field_layout != first.field_layout:
-            raise ValueError(f"trajectory {i} has fields {t.field_layout}, expected {first.field_layout}")
-        if t.n_frames != first.n_frames:
-            raise ValueError(f"trajectory {i} has {t.n_frames} frames, expected {first.n_frames}")
+    _check_same_grid(trajs)
     names = list(spatial_dims or ["x", "y", "z"][:d])
     if len(names) != d:
         raise ValueError(f"spatial_dims {names} does not match {d}-D points")
-    same_times = all(np.array_equal(t.times, first.times) for t in trajs)
-    B, T = len(trajs), first.n_frames
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    h5py = _h5py()
     try:
-        with h5py.File(tmp, "w") as f:
+        with _h5py().File(tmp, "w") as f:
             f.attrs["dataset_name"] = dataset_name
             f.attrs["grid_type"] = grid_type
             f.attrs["n_spatial_dims"] = d
-            f.attrs["n_trajectories"] = B
+            f.attrs["n_trajectories"] = len(trajs)
             f.attrs["echo_field_layout"] = json.dumps(first.field_layout)
             f.attrs["echo_metadata"] = json.dumps([t.metadata for t in trajs], default=str)
-            dims = f.create_group("dimensions")
-            dims.attrs["spatial_dims"] = names
-            for name, c in zip(names, coords):
-                ds = dims.create_dataset(name, data=_compact(c))
-                ds.attrs["sample_varying"] = False
-                ds.attrs["time_varying"] = False
-            tds = dims.create_dataset(
-                "time", data=_compact(first.times if same_times else np.stack([t.times for t in trajs]))
-            )
-            tds.attrs["sample_varying"] = not same_times
-            bcs = f.create_group("boundary_conditions")
-            if periodic is not None:
-                for axis, (name, per) in enumerate(zip(names, periodic)):
-                    g = bcs.create_group(f"{name}_{'periodic' if per else 'open'}")
-                    g.attrs["associated_dims"] = [name]
-                    g.attrs["associated_fields"] = []
-                    g.attrs["bc_type"] = "PERIODIC" if per else "OPEN"
-                    g.attrs["sample_varying"] = False
-                    g.attrs["time_varying"] = False
-                    mask = np.zeros(grid_shape[axis], dtype=bool)
-                    mask[[0, -1]] = True
-                    g.create_dataset("mask", data=mask)
-            # params -> scalars (+ root attrs when constant)
-            keys = sorted({k for t in trajs for k in t.params})
-            sc = f.create_group("scalars")
-            sc.attrs["field_names"] = keys
-            f.attrs["simulation_parameters"] = keys
-            for k in keys:
-                vals = np.array([t.params.get(k, np.nan) for t in trajs], dtype=np.float64)
-                constant = bool(np.all(vals == vals[0]))
-                ds = sc.create_dataset(k, data=_compact(vals[:1].reshape(()) if constant else vals))
-                ds.attrs["sample_varying"] = not constant
-                ds.attrs["time_varying"] = False
-                if constant:
-                    f.attrs[k] = float(vals[0])
-            # fields
-            groups = {g: f.create_group(g) for g in FIELD_GROUPS}
-            listed: dict[str, list[str]] = {g: [] for g in FIELD_GROUPS}
-            plan: list[tuple[str, str, int, int, tuple[int, ...]]] = []  # group, name, start, k, tail
-            start = 0
-            for name, k in first.field_layout:
-                if k == 1:
-                    plan.append(("t0_fields", name, start, 1, ()))
-                elif k == d:
-                    plan.append(("t1_fields", name, start, k, (d,)))
-                elif k == d * d:
-                    plan.append(("t2_fields", name, start, k, (d, d)))
-                else:
-                    plan.extend(("t0_fields", f"{name}_{i}", start + i, 1, ()) for i in range(k))
-                start += k
-            for gname, name, s, k, tail in plan:
-                ds = groups[gname].create_dataset(
-                    name,
-                    shape=(B, T, *grid_shape, *tail),
-                    dtype=np.float32,
-                    chunks=(1, 1, *grid_shape, *tail),
-                    compression=compression,
-                )
-                ds.attrs["sample_varying"] = True
-                ds.attrs["time_varying"] = True
-                ds.attrs["dim_varying"] = np.ones(d, dtype=bool)
-                if gname == "t2_fields":
-                    ds.attrs["symmetric"] = False
-                    ds.attrs["antisymmetric"] = False
-                listed[gname].append(name)
-                for b, t in enumerate(trajs):
-                    block = t.fields[:, order, s : s + k]
-                    ds[b] = block.reshape(T, *grid_shape, *tail)
-            for gname, group in groups.items():
-                group.attrs["field_names"] = listed[gname]
+            _write_dimensions(f, trajs, names, coords)
+            _write_boundaries(f, names, grid_shape, periodic)
+            _write_scalars(f, trajs)
+            _write_fields(f, trajs, order, grid_shape, compression)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
