@@ -283,46 +283,104 @@ def read_series(
     entries = resolve_series(src, part)
     if association not in ("auto", "point", "cell"):
         raise ValueError(f"association must be auto, point or cell, got {association!r}")
-    known = [e.time for e in entries]
-    have_times = all(t is not None for t in known)
-    if have_times:
-        order = np.argsort(np.asarray(known, dtype=np.float64), kind="stable")
-        entries = [entries[i] for i in order]
-        times_all = np.asarray([entries[i].time for i in range(len(entries))], dtype=np.float64)
-        if np.any(np.diff(times_all) <= 0):
-            dup = times_all[1:][np.diff(times_all) <= 0][0]
-            raise ValueError(f"{src}: time {dup:g} appears more than once; pass part= or remove duplicates")
-        chosen = _frame_selection(times_all, every, skip_time)
-    else:
-        times_all = None
-        chosen = np.arange(len(entries))[:: max(every, 1)] if skip_time is None else np.arange(len(entries))
-        if every < 1:
-            raise ValueError(f"--every must be >= 1, got {every}")
+    entries, times_all, chosen = _ordered_entries(src, entries, every, skip_time)
     first = read_frame(entries[int(chosen[0])].path, block)
     assoc = association
     if assoc == "auto":
         assoc = "point" if convert.point_field_names(first) else "cell"
-    if assoc == "point":
-        xyz = convert.get_points(first)
-    else:
-        xyz = _cell_centres(first)
     fd0 = _field_data(first)
+    points = _series_points(first, assoc, dim, fd0, src)
+    names = _field_names(first, fd0, assoc, fields)
+    frames = _read_frames(entries, chosen, first, block, assoc, names, points, progress, times_all is None)
+    times = np.asarray([times_all[int(i)] for i in chosen] if times_all is not None else frames.times,
+                       dtype=np.float64)
+    values = frames.values
+    if times_all is None:
+        if np.any(np.diff(times) <= 0):  # TimeValue missing or inconsistent: fall back to indices
+            times = np.asarray(chosen, dtype=np.float64)
+        if skip_time is not None:
+            keep = _frame_selection(times, every, skip_time)
+            values = values[keep]
+            times = times[keep]
+    metadata = _series_metadata(fd0, entries, chosen, assoc)
+    if frames.moved > 1e-6 * max(1.0, float(np.abs(points).max())):
+        warnings.warn(f"{src}: point coordinates move by up to {frames.moved:g} between frames; using the first "
+                      f"frame's points")
+        metadata["points_moved_max"] = frames.moved
+    return Trajectory(
+        points=points,
+        fields=values,
+        times=times,
+        field_layout=frames.layout or [],
+        params=_series_params(fd0),
+        cells=_display_cells(first, assoc, with_cells, points.shape[0], src),
+        metadata=metadata,
+    )
+
+
+def _ordered_entries(
+    src: Any, entries: list[SeriesEntry], every: int, skip_time: float | None
+) -> tuple[list[SeriesEntry], np.ndarray | None, np.ndarray]:
+    """Entries sorted by their known times, those times (None if any is unknown), the chosen indices."""
+    known = [e.time for e in entries]
+    if not all(t is not None for t in known):
+        if every < 1:
+            raise ValueError(f"--every must be >= 1, got {every}")
+        # without times, --skip-time is applied after reading (on TimeValue or the frame index)
+        return entries, None, np.arange(len(entries))[::every] if skip_time is None else np.arange(len(entries))
+    order = np.argsort(np.asarray(known, dtype=np.float64), kind="stable")
+    entries = [entries[i] for i in order]
+    times_all = np.asarray([e.time for e in entries], dtype=np.float64)
+    if np.any(np.diff(times_all) <= 0):
+        dup = times_all[1:][np.diff(times_all) <= 0][0]
+        raise ValueError(f"{src}: time {dup:g} appears more than once; pass part= or remove duplicates")
+    return entries, times_all, _frame_selection(times_all, every, skip_time)
+
+
+def _series_points(first, assoc: str, dim: int | None, fd0: Mapping[str, Any], src: Any) -> np.ndarray:
+    """The trajectory's points (N, d): the first frame's points, or its cell centres for cell data."""
+    xyz = convert.get_points(first) if assoc == "point" else _cell_centres(first)
     d = dim or (int(fd0["echo_dim"]) if "echo_dim" in fd0 else convert.infer_dim(xyz))
-    points = np.ascontiguousarray(xyz[:, :d]) if d == 2 else xyz
     if d == 2 and np.ptp(xyz[:, 2]) > 1e-12 * max(1.0, float(np.abs(xyz).max())):
         raise ValueError(f"{src}: the data is not planar (z varies) but dim=2 was asked for")
+    return np.ascontiguousarray(xyz[:, :d]) if d == 2 else xyz
+
+
+def _field_names(first, fd0: Mapping[str, Any], assoc: str, fields: Sequence[str] | None) -> list[str] | None:
+    """The arrays to read (None: every numeric array of the first frame)."""
     if fields is None and "echo_field_layout" in fd0:
         # frames we wrote: our field order first (a tool may have reordered the arrays), then
         # whatever a tool added (e.g. a ParaView Calculator result)
         present = convert.array_names(first.GetPointData() if assoc == "point" else first.GetCellData())
         wanted = [n for n, _ in json.loads(fd0["echo_field_layout"])]
-        names = [n for n in wanted if n in present] + [n for n in present if n not in wanted] or None
-    else:
-        names = list(fields) if fields else None
+        return [n for n in wanted if n in present] + [n for n in present if n not in wanted] or None
+    return list(fields) if fields else None
+
+
+@dataclass
+class _Frames:
+    values: np.ndarray  # (T, N, C) float32
+    layout: list[tuple[str, int]]
+    times: list[float]  # each frame's TimeValue field data, else its index (when asked for)
+    moved: float  # largest point displacement from the first frame
+
+
+def _read_frames(
+    entries: list[SeriesEntry],
+    chosen: np.ndarray,
+    first,
+    block: str | None,
+    assoc: str,
+    names: list[str] | None,
+    points: np.ndarray,
+    progress: bool,
+    want_times: bool,
+) -> _Frames:
+    """Every chosen frame's fields into one array, filled in place (no second copy of the series)."""
     n_ref = points.shape[0]
-    values: np.ndarray | None = None  # filled in place: no second copy of the whole series
-    frame_times, layout = [], None
-    moved = 0.0
+    values: np.ndarray | None = None
+    frame_times: list[float] = []
+    layout, moved = None, 0.0
     iterator: Iterable[int] = chosen
     if progress:
         from tqdm import tqdm
@@ -331,18 +389,7 @@ def read_series(
     for k, i in enumerate(iterator):
         e = entries[int(i)]
         ds = first if k == 0 else read_frame(e.path, block)
-        n = ds.GetNumberOfPoints() if assoc == "point" else ds.GetNumberOfCells()
-        if n != n_ref:
-            raise ValueError(
-                f"{e.path.name} has {n} {'points' if assoc == 'point' else 'cells'} but the first frame has "
-                f"{n_ref}: a trajectory needs one fixed mesh (remesh/resample the series first)"
-            )
-        try:
-            v, lay = convert.get_fields(ds, names, assoc)
-        except KeyError as exc:
-            raise ValueError(f"{e.path.name}: {exc.args[0]} (choose fields with --fields)") from exc
-        if not lay:
-            raise ValueError(f"{e.path.name} has no numeric {assoc} arrays to use as fields")
+        v, lay = _frame_fields(ds, e.path, assoc, names, n_ref)
         if layout is not None and lay != layout:
             raise ValueError(f"{e.path.name} has fields {lay} but the first frame has {layout}")
         layout = lay
@@ -353,55 +400,63 @@ def read_series(
         if values is None:
             values = np.empty((len(chosen), n_ref, v.shape[1]), dtype=np.float32)
         values[k] = v
-        if times_all is not None:
-            frame_times.append(times_all[int(i)])
-        else:
+        if want_times:
             frame_times.append(_field_data(ds).get("TimeValue", float(i)))
-    times = np.asarray(frame_times, dtype=np.float64)
-    if times_all is None:
-        if np.any(np.diff(times) <= 0):  # TimeValue missing or inconsistent: fall back to indices
-            times = np.asarray(chosen, dtype=np.float64)
-        if skip_time is not None:
-            keep = _frame_selection(times, every, skip_time)
-            values = values[keep]
-            times = times[keep]
+    return _Frames(values, layout, frame_times, moved)
+
+
+def _frame_fields(ds, path: Path, assoc: str, names: list[str] | None, n_ref: int):
+    """(values (N, C), layout) of one frame, checked against the first frame's mesh size."""
+    n = ds.GetNumberOfPoints() if assoc == "point" else ds.GetNumberOfCells()
+    if n != n_ref:
+        raise ValueError(
+            f"{path.name} has {n} {'points' if assoc == 'point' else 'cells'} but the first frame has "
+            f"{n_ref}: a trajectory needs one fixed mesh (remesh/resample the series first)"
+        )
+    try:
+        v, lay = convert.get_fields(ds, names, assoc)
+    except KeyError as exc:
+        raise ValueError(f"{path.name}: {exc.args[0]} (choose fields with --fields)") from exc
+    if not lay:
+        raise ValueError(f"{path.name} has no numeric {assoc} arrays to use as fields")
+    return v, lay
+
+
+def _series_params(fd0: Mapping[str, Any]) -> dict[str, float]:
+    """PDE parameters: our echo_params JSON, else param_<name> numbers in the field data."""
+    if "echo_params" in fd0:
+        return {k: float(v) for k, v in json.loads(fd0["echo_params"]).items()}
+    return {k[len("param_"):]: float(v) for k, v in fd0.items() if k.startswith("param_") and isinstance(v, float)}
+
+
+def _series_metadata(fd0: Mapping[str, Any], entries: list[SeriesEntry], chosen: np.ndarray, assoc: str) -> dict:
     metadata: dict[str, Any] = {}
     if "echo_metadata" in fd0:
         try:
             metadata.update(json.loads(fd0["echo_metadata"]))
         except json.JSONDecodeError:
             pass
-    params: dict[str, float] = {}
-    if "echo_params" in fd0:
-        params = {k: float(v) for k, v in json.loads(fd0["echo_params"]).items()}
-    else:
-        params = {k[len("param_"):]: float(v) for k, v in fd0.items() if k.startswith("param_") and isinstance(v, float)}
     for key in ("is_prediction", "echo_model_id"):
         if key in fd0:
             metadata[key.replace("echo_", "")] = bool(fd0[key]) if key == "is_prediction" else fd0[key]
     metadata.setdefault("source", "vtk_series")
     metadata["source_files"] = [str(entries[int(chosen[0])].path), str(entries[int(chosen[-1])].path)]
     metadata["association"] = assoc
-    if moved > 1e-6 * max(1.0, float(np.abs(points).max())):
-        warnings.warn(f"{src}: point coordinates move by up to {moved:g} between frames; using the first frame's points")
-        metadata["points_moved_max"] = moved
-    cells = None
-    if with_cells and assoc == "point":
-        try:
-            cells = convert.get_cells(first)
-        except ValueError as exc:  # polyhedra: keep the points, lose the display cells
-            warnings.warn(f"{src}: cells dropped ({exc})")
-    if cells is not None and cells.n_cells == points.shape[0] and np.all(cells.types == CellType.VERTEX):
-        cells = None  # one vertex per point is what we write for cell-less trajectories
-    return Trajectory(
-        points=points,
-        fields=values,
-        times=times,
-        field_layout=layout or [],
-        params=params,
-        cells=cells,
-        metadata=metadata,
-    )
+    return metadata
+
+
+def _display_cells(first, assoc: str, with_cells: bool, n_points: int, src: Any):
+    """The first frame's cells for display (point data only; none for one vertex per point)."""
+    if not with_cells or assoc != "point":
+        return None
+    try:
+        cells = convert.get_cells(first)
+    except ValueError as exc:  # polyhedra: keep the points, lose the display cells
+        warnings.warn(f"{src}: cells dropped ({exc})")
+        return None
+    if cells is not None and cells.n_cells == n_points and np.all(cells.types == CellType.VERTEX):
+        return None  # one vertex per point is what we write for cell-less trajectories
+    return cells
 
 
 # --------------------------------------------------------------------------------------------
