@@ -85,8 +85,20 @@ def _write(path: Path, cls: str, obj: str, body: str) -> None:
 
 def write_dictionaries(case_dir: Path, case: CylinderCase) -> None:
     """controlDict, fvSchemes, fvSolution, transport, turbulence and the 0/ fields."""
-    H = CHANNEL_HEIGHT
-    _write(case_dir / "system/controlDict", "dictionary", "controlDict", f"""
+    _write(case_dir / "system/controlDict", "dictionary", "controlDict", _control_dict(case))
+    _write(case_dir / "system/fvSchemes", "dictionary", "fvSchemes", FV_SCHEMES)
+    _write(case_dir / "system/fvSolution", "dictionary", "fvSolution", FV_SOLUTION)
+    _write(case_dir / "constant/transportProperties", "dictionary", "transportProperties",
+           f"\ntransportModel  Newtonian;\nnu              {case.nu:g};\n")
+    _write(case_dir / "constant/turbulenceProperties", "dictionary", "turbulenceProperties",
+           "\nsimulationType  laminar;\n")
+    _write(case_dir / "0/U", "volVectorField", "U", _velocity_field(case))
+    _write(case_dir / "0/p", "volScalarField", "p", PRESSURE_FIELD)
+
+
+def _control_dict(case: CylinderCase) -> str:
+    """Run control: adjustable time step at maxCo, writes every write_interval, forceCoeffs for Cd, Cl."""
+    return f"""
 application     pimpleFoam;
 startFrom       startTime;
 startTime       0;
@@ -127,8 +139,38 @@ functions
         Aref            {case.D * SLAB_DZ:g};
     }}
 }}
-""")
-    _write(case_dir / "system/fvSchemes", "dictionary", "fvSchemes", """
+"""
+
+
+def _velocity_field(case: CylinderCase) -> str:
+    """0/U: at rest, no-slip walls and cylinder, the parabolic DFG inlet as an expression."""
+    H = CHANNEL_HEIGHT
+    # Parabolic profile with peak Um at mid-height (DFG 2D-2). Without a disturbance a
+    # perfectly symmetric set-up sheds late; the mesh's own asymmetry is enough here.
+    inlet = (
+        f'vector({4 * case.Um:.10g}*pos().y()*({H:g}-pos().y())/{H * H:.10g}, 0, 0)'
+    )
+    return f"""
+dimensions      [0 1 -1 0 0 0 0];
+internalField   uniform (0 0 0);
+boundaryField
+{{
+    inlet
+    {{
+        type            exprFixedValue;
+        value           uniform (0 0 0);
+        valueExpr       "{inlet}";
+    }}
+    outlet          {{ type zeroGradient; }}
+    walls           {{ type noSlip; }}
+    cylinder        {{ type noSlip; }}
+    frontAndBack    {{ type empty; }}
+}}
+"""
+
+
+# Discretisation: backward Euler 2nd order in time, linearUpwind convection.
+FV_SCHEMES = """
 ddtSchemes      { default backward; }
 gradSchemes     { default Gauss linear; grad(U) cellLimited Gauss linear 1; }
 divSchemes
@@ -140,8 +182,10 @@ divSchemes
 laplacianSchemes { default Gauss linear corrected; }
 interpolationSchemes { default linear; }
 snGradSchemes   { default corrected; }
-""")
-    _write(case_dir / "system/fvSolution", "dictionary", "fvSolution", """
+"""
+
+# PISO mode (one outer corrector), no non-orthogonal correctors.
+FV_SOLUTION = """
 solvers
 {
     p
@@ -173,34 +217,9 @@ PIMPLE
     pRefCell        0;
     pRefValue       0;
 }
-""")
-    _write(case_dir / "constant/transportProperties", "dictionary", "transportProperties",
-           f"\ntransportModel  Newtonian;\nnu              {case.nu:g};\n")
-    _write(case_dir / "constant/turbulenceProperties", "dictionary", "turbulenceProperties",
-           "\nsimulationType  laminar;\n")
-    # Parabolic profile with peak Um at mid-height (DFG 2D-2). Without a disturbance a
-    # perfectly symmetric set-up sheds late; the mesh's own asymmetry is enough here.
-    inlet = (
-        f'vector({4 * case.Um:.10g}*pos().y()*({H:g}-pos().y())/{H * H:.10g}, 0, 0)'
-    )
-    _write(case_dir / "0/U", "volVectorField", "U", f"""
-dimensions      [0 1 -1 0 0 0 0];
-internalField   uniform (0 0 0);
-boundaryField
-{{
-    inlet
-    {{
-        type            exprFixedValue;
-        value           uniform (0 0 0);
-        valueExpr       "{inlet}";
-    }}
-    outlet          {{ type zeroGradient; }}
-    walls           {{ type noSlip; }}
-    cylinder        {{ type noSlip; }}
-    frontAndBack    {{ type empty; }}
-}}
-""")
-    _write(case_dir / "0/p", "volScalarField", "p", """
+"""
+
+PRESSURE_FIELD = """
 dimensions      [0 2 -2 0 0 0 0];
 internalField   uniform 0;
 boundaryField
@@ -211,7 +230,7 @@ boundaryField
     cylinder        { type zeroGradient; }
     frontAndBack    { type empty; }
 }
-""")
+"""
 
 
 def _run(cmd: list[str], case_dir: Path, log_name: str, nice: int = 0) -> None:
