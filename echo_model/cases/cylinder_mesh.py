@@ -83,53 +83,10 @@ def write_mesh(path: str | Path, cx: float, cy: float, sizes: MeshSizes) -> int:
                 c for _, c in gmsh.model.getBoundary([(2, surface)], oriented=False)
                 if _is_circle(gmsh, c, cx, cy)
             ]
-            field = gmsh.model.mesh.field
-            dist = field.add("Distance")
-            field.setNumbers(dist, "CurvesList", circle)
-            field.setNumber(dist, "Sampling", 200)
-            near = field.add("Threshold")
-            field.setNumber(near, "InField", dist)
-            field.setNumber(near, "SizeMin", sizes.cylinder)
-            field.setNumber(near, "SizeMax", sizes.far)
-            field.setNumber(near, "DistMin", 0.0)
-            field.setNumber(near, "DistMax", 0.25)
-            wake = field.add("Box")
-            field.setNumber(wake, "VIn", sizes.wake)
-            field.setNumber(wake, "VOut", sizes.far)
-            field.setNumber(wake, "XMin", cx - 2 * RADIUS)
-            field.setNumber(wake, "XMax", min(cx + sizes.wake_length, CHANNEL_LENGTH))
-            field.setNumber(wake, "YMin", max(cy - 2.5 * RADIUS, 0.0))
-            field.setNumber(wake, "YMax", min(cy + 2.5 * RADIUS, CHANNEL_HEIGHT))
-            field.setNumber(wake, "Thickness", 0.1)
-            both = field.add("Min")
-            field.setNumbers(both, "FieldsList", [near, wake])
-            field.setAsBackgroundMesh(both)
-            for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
-                gmsh.option.setNumber(f"Mesh.{opt}", 0)
-            gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay: well-shaped triangles
-
+            _size_fields(gmsh, circle, cx, cy, sizes)
             ext = occ.extrude([(2, surface)], 0, 0, SLAB_DZ, numElements=[1], recombine=True)
             occ.synchronize()
-            volume = [t for d, t in ext if d == 3]
-            groups: dict[str, list[int]] = {k: [] for k in PATCH_TYPES}
-            for dim, tag in gmsh.model.getEntities(2):
-                x0, y0, z0, x1, y1, z1 = gmsh.model.getBoundingBox(dim, tag)
-                tol = 1e-6
-                if abs(z1 - z0) < tol:
-                    groups["frontAndBack"].append(tag)
-                elif abs(x1 - x0) < tol and abs(x0) < tol:
-                    groups["inlet"].append(tag)
-                elif abs(x1 - x0) < tol and abs(x0 - CHANNEL_LENGTH) < tol:
-                    groups["outlet"].append(tag)
-                elif abs(y1 - y0) < tol:
-                    groups["walls"].append(tag)
-                else:
-                    groups["cylinder"].append(tag)
-            for name, tags in groups.items():
-                if not tags:
-                    raise RuntimeError(f"gmsh: no surface classified as {name}")
-                gmsh.model.setPhysicalName(2, gmsh.model.addPhysicalGroup(2, tags), name)
-            gmsh.model.setPhysicalName(3, gmsh.model.addPhysicalGroup(3, volume), "fluid")
+            _physical_groups(gmsh, [t for d, t in ext if d == 3])
             gmsh.model.mesh.generate(3)
             gmsh.option.setNumber("Mesh.MshFileVersion", 2.2)
             gmsh.option.setNumber("Mesh.Binary", 0)
@@ -141,6 +98,57 @@ def write_mesh(path: str | Path, cx: float, cy: float, sizes: MeshSizes) -> int:
             return n_prisms
         finally:
             gmsh.finalize()
+
+
+def _size_fields(gmsh, circle: list[int], cx: float, cy: float, sizes: MeshSizes) -> None:
+    """Background size: fine near the cylinder (distance threshold) and in the wake box, far elsewhere."""
+    field = gmsh.model.mesh.field
+    dist = field.add("Distance")
+    field.setNumbers(dist, "CurvesList", circle)
+    field.setNumber(dist, "Sampling", 200)
+    near = field.add("Threshold")
+    field.setNumber(near, "InField", dist)
+    field.setNumber(near, "SizeMin", sizes.cylinder)
+    field.setNumber(near, "SizeMax", sizes.far)
+    field.setNumber(near, "DistMin", 0.0)
+    field.setNumber(near, "DistMax", 0.25)
+    wake = field.add("Box")
+    field.setNumber(wake, "VIn", sizes.wake)
+    field.setNumber(wake, "VOut", sizes.far)
+    field.setNumber(wake, "XMin", cx - 2 * RADIUS)
+    field.setNumber(wake, "XMax", min(cx + sizes.wake_length, CHANNEL_LENGTH))
+    field.setNumber(wake, "YMin", max(cy - 2.5 * RADIUS, 0.0))
+    field.setNumber(wake, "YMax", min(cy + 2.5 * RADIUS, CHANNEL_HEIGHT))
+    field.setNumber(wake, "Thickness", 0.1)
+    both = field.add("Min")
+    field.setNumbers(both, "FieldsList", [near, wake])
+    field.setAsBackgroundMesh(both)
+    for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
+        gmsh.option.setNumber(f"Mesh.{opt}", 0)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay: well-shaped triangles
+
+
+def _physical_groups(gmsh, volume: list[int]) -> None:
+    """Name the slab's surfaces by where they lie (the OpenFOAM patches) and its volume "fluid"."""
+    groups: dict[str, list[int]] = {k: [] for k in PATCH_TYPES}
+    for dim, tag in gmsh.model.getEntities(2):
+        x0, y0, z0, x1, y1, z1 = gmsh.model.getBoundingBox(dim, tag)
+        tol = 1e-6
+        if abs(z1 - z0) < tol:
+            groups["frontAndBack"].append(tag)
+        elif abs(x1 - x0) < tol and abs(x0) < tol:
+            groups["inlet"].append(tag)
+        elif abs(x1 - x0) < tol and abs(x0 - CHANNEL_LENGTH) < tol:
+            groups["outlet"].append(tag)
+        elif abs(y1 - y0) < tol:
+            groups["walls"].append(tag)
+        else:
+            groups["cylinder"].append(tag)
+    for name, tags in groups.items():
+        if not tags:
+            raise RuntimeError(f"gmsh: no surface classified as {name}")
+        gmsh.model.setPhysicalName(2, gmsh.model.addPhysicalGroup(2, tags), name)
+    gmsh.model.setPhysicalName(3, gmsh.model.addPhysicalGroup(3, volume), "fluid")
 
 
 def _is_circle(gmsh, curve: int, cx: float, cy: float) -> bool:
