@@ -67,7 +67,7 @@ def bicubic_up(frames: np.ndarray, res: int, factor: int = 2) -> np.ndarray:
     return up.reshape(frames.shape[0], -1).numpy()
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="model file(s); the label is its run dir")
     ap.add_argument("--label", action="append", default=None)
@@ -80,75 +80,84 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "autoencoder_reconstruction.json"))
     ap.add_argument("--png", default=str(RESULTS / "autoencoder_reconstruction.png"))
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    labels = args.label or [Path(m).parent.name for m in args.model]
-    store = TrajectoryStore(args.data)
-    rows = []
-    examples = {}
-    for label, path in zip(labels, args.model):
-        model, meta = load_autoencoder(path)
-        stats, domain = ChannelStats.from_dict(meta["stats"]), Domain.from_dict(meta["domain"])
-        T = int(meta.get("n_frames", 1 + 4 * model.time_factor))
-        res = int(round(np.sqrt(store.n_points(0))))
-        row = {"model": label, "path": str(path), "n_frames": T, "latent": list(model.latent_shape(T)),
-               "compression": model.compression_ratio(store.n_points(0), T), "stage": meta.get("stage"),
-               "train_steps": meta.get("training", {}).get("step")}
-        t0 = time.time()
-        for keep in args.keep:
-            errs = []
-            for i in store.split_indices(args.split):
-                pts = domain.to_unit(store.points(int(i)))
-                raw = store.read_fields(int(i))
-                for s in range(0, raw.shape[0] - T + 1, args.window_stride):
-                    w = raw[s : s + T]
-                    for seed in range(args.seeds if keep < 1 else 1):
-                        pred = stats.denormalize(reconstruct(model, pts, stats.normalize(w), keep, seed))
-                        errs.append(rel_mse(pred, w))
-                        if (keep == 1.0 and int(i) == int(store.split_indices(args.split)[0]) and s == 0
-                                and res * res == pts.shape[0]):  # images only for square grids
-                            examples[label] = (w[-1, :, 0], pred[-1, :, 0], res)
-            row[f"rel_mse_{int(keep * 100)}"] = float(np.mean(errs))
-            row[f"rel_mse_{int(keep * 100)}_n"] = len(errs)
-        # super-resolution on the 128^2 twins
-        if args.superres and Path(args.superres).exists():  # "none" skips
-            hi = TrajectoryStore(args.superres)
-            sr, bic, bic_rec, same = [], [], [], []
-            for j in range(len(hi)):
-                idx = int(hi[j].metadata.get("index", j))
-                split = "test" if idx in set(int(k) for k in store.split_indices("test")) else "train"
-                pts_lo = domain.to_unit(store.points(idx))
-                pts_hi = domain.to_unit(hi.points(j))
-                lo_raw, hi_raw = store.read_fields(idx), hi.read_fields(j)
-                hres = int(round(np.sqrt(hi.n_points(j))))
-                for s in range(0, lo_raw.shape[0] - T + 1, args.window_stride):
-                    w_lo, w_hi = lo_raw[s : s + T], hi_raw[s : s + T]
-                    pred_hi = stats.denormalize(reconstruct(model, pts_lo, stats.normalize(w_lo), 1.0, 0, pts_hi))
-                    pred_lo = stats.denormalize(reconstruct(model, pts_lo, stats.normalize(w_lo), 1.0, 0))
-                    sr.append((split, rel_mse(pred_hi, w_hi)))
-                    bic.append((split, rel_mse(bicubic_up(w_lo[..., 0], res)[..., None], w_hi)))
-                    bic_rec.append((split, rel_mse(bicubic_up(pred_lo[..., 0], res)[..., None], w_hi)))
-                    same.append((split, rel_mse(pred_lo, w_lo)))
-                    if split == "test" and s == 0:
-                        examples[label + " 128^2"] = (w_hi[-1, :, 0], pred_hi[-1, :, 0], hres)
-            for name, vals in (("superres", sr), ("bicubic_input", bic), ("bicubic_recon", bic_rec), ("same_res", same)):
-                for split in ("test", "train"):
-                    v = [e for sp, e in vals if sp == split]
-                    if v:
-                        row[f"{name}_{split}"] = float(np.mean(v))
-            hi.close()
-        row["eval_wall_s"] = round(time.time() - t0, 1)
-        rows.append(row)
-        print(json.dumps(row, indent=1))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=1))
+    return ap.parse_args()
 
-    cols = ["model", "compression"] + [f"rel_mse_{int(k * 100)}" for k in args.keep] + [
+
+def score_point_subsets(args, label, model, stats, domain, store, T, res, row, examples) -> None:
+    """rel-MSE on all points from each --keep fraction of input points, over the split's windows."""
+    split_ids = store.split_indices(args.split)
+    first = int(split_ids[0]) if len(split_ids) else -1
+    for keep in args.keep:
+        errs = []
+        for i in store.split_indices(args.split):
+            pts = domain.to_unit(store.points(int(i)))
+            raw = store.read_fields(int(i))
+            for s in range(0, raw.shape[0] - T + 1, args.window_stride):
+                w = raw[s : s + T]
+                for seed in range(args.seeds if keep < 1 else 1):
+                    pred = stats.denormalize(reconstruct(model, pts, stats.normalize(w), keep, seed))
+                    errs.append(rel_mse(pred, w))
+                    if keep == 1.0 and int(i) == first and s == 0 and res * res == pts.shape[0]:
+                        examples[label] = (w[-1, :, 0], pred[-1, :, 0], res)  # images only for square grids
+        row[f"rel_mse_{int(keep * 100)}"] = float(np.mean(errs))
+        row[f"rel_mse_{int(keep * 100)}_n"] = len(errs)
+
+
+def score_superres(args, label, model, stats, domain, store, T, res, row, examples) -> None:
+    """Encode the low-resolution windows, decode at the --superres twins' nodes; bicubic references."""
+    hi = TrajectoryStore(args.superres)
+    test = set(int(k) for k in store.split_indices("test"))
+    scores: dict[str, list[tuple[str, float]]] = {"superres": [], "bicubic_input": [], "bicubic_recon": [],
+                                                  "same_res": []}
+    for j in range(len(hi)):
+        idx = int(hi[j].metadata.get("index", j))
+        split = "test" if idx in test else "train"
+        pts_lo, pts_hi = domain.to_unit(store.points(idx)), domain.to_unit(hi.points(j))
+        lo_raw, hi_raw = store.read_fields(idx), hi.read_fields(j)
+        hres = int(round(np.sqrt(hi.n_points(j))))
+        for s in range(0, lo_raw.shape[0] - T + 1, args.window_stride):
+            w_lo, w_hi = lo_raw[s : s + T], hi_raw[s : s + T]
+            pred_hi = stats.denormalize(reconstruct(model, pts_lo, stats.normalize(w_lo), 1.0, 0, pts_hi))
+            pred_lo = stats.denormalize(reconstruct(model, pts_lo, stats.normalize(w_lo), 1.0, 0))
+            scores["superres"].append((split, rel_mse(pred_hi, w_hi)))
+            scores["bicubic_input"].append((split, rel_mse(bicubic_up(w_lo[..., 0], res)[..., None], w_hi)))
+            scores["bicubic_recon"].append((split, rel_mse(bicubic_up(pred_lo[..., 0], res)[..., None], w_hi)))
+            scores["same_res"].append((split, rel_mse(pred_lo, w_lo)))
+            if split == "test" and s == 0:
+                examples[label + " 128^2"] = (w_hi[-1, :, 0], pred_hi[-1, :, 0], hres)
+    for name, vals in scores.items():
+        for split in ("test", "train"):
+            v = [e for sp, e in vals if sp == split]
+            if v:
+                row[f"{name}_{split}"] = float(np.mean(v))
+    hi.close()
+
+
+def evaluate_model(args, label: str, path: str, store: TrajectoryStore, examples: dict) -> dict:
+    model, meta = load_autoencoder(path)
+    stats, domain = ChannelStats.from_dict(meta["stats"]), Domain.from_dict(meta["domain"])
+    T = int(meta.get("n_frames", 1 + 4 * model.time_factor))
+    res = int(round(np.sqrt(store.n_points(0))))
+    row = {"model": label, "path": str(path), "n_frames": T, "latent": list(model.latent_shape(T)),
+           "compression": model.compression_ratio(store.n_points(0), T), "stage": meta.get("stage"),
+           "train_steps": meta.get("training", {}).get("step")}
+    t0 = time.time()
+    score_point_subsets(args, label, model, stats, domain, store, T, res, row, examples)
+    if args.superres and Path(args.superres).exists():  # "none" skips
+        score_superres(args, label, model, stats, domain, store, T, res, row, examples)
+    row["eval_wall_s"] = round(time.time() - t0, 1)
+    return row
+
+
+def print_table(rows: list[dict], keeps: list[float]) -> None:
+    cols = ["model", "compression"] + [f"rel_mse_{int(k * 100)}" for k in keeps] + [
         "superres_test", "bicubic_input_test", "superres_train", "bicubic_input_train"]
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(f"{r.get(c):.3e}" if isinstance(r.get(c), float) else str(r.get(c)) for c in cols) + " |")
 
+
+def plot_examples(examples: dict, png: str) -> None:
     try:
         import matplotlib
 
@@ -166,10 +175,27 @@ def main() -> int:
                 ax.set_title(f"{name}: {title}", fontsize=8)
                 ax.axis("off")
         fig.tight_layout()
-        fig.savefig(args.png, dpi=90)
-        print(f"wrote {args.png}")
+        fig.savefig(png, dpi=90)
+        print(f"wrote {png}")
     except ImportError:
         print("no PNG (matplotlib missing, or no square-grid example to draw)")
+
+
+def main() -> int:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    labels = args.label or [Path(m).parent.name for m in args.model]
+    store = TrajectoryStore(args.data)
+    rows = []
+    examples: dict = {}
+    for label, path in zip(labels, args.model):
+        row = evaluate_model(args, label, path, store, examples)
+        rows.append(row)
+        print(json.dumps(row, indent=1))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rows, indent=1))
+    print_table(rows, args.keep)
+    plot_examples(examples, args.png)
     return 0
 
 
