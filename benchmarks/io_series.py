@@ -51,54 +51,42 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="64,128,256", help="grid sides n (n*n points)")
-    ap.add_argument("--frames", type=int, default=100)
-    ap.add_argument("--no-plot", action="store_true")
-    args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
-    work = Path(tempfile.mkdtemp(prefix="echo_io_bench_"))
-    try:
-        for n in sizes:
-            traj = make_traj(n, args.frames)
-            raw = traj.fields.nbytes + traj.points.nbytes
-            row = {"points": n * n, "frames": args.frames, "raw_MB": raw / 1e6}
-            for comp in ("zlib", "lz4", "none"):
-                d = work / f"{n}_{comp}"
-                _, dt = timed(lambda: write_pvd(traj, d / "run.pvd", compressor=comp))
-                row[f"write_{comp}_s"] = dt
-                row[f"pvd_{comp}_MB"] = dir_size(d) / 1e6
-            back, dt = timed(lambda: read_series(work / f"{n}_zlib" / "run.pvd"))
-            assert np.array_equal(back.fields, traj.fields)
-            row["read_pvd_s"] = dt
-            out = work / f"{n}.h5"
-            _, dt = timed(lambda: import_sources([str(work / f"{n}_zlib" / "run.pvd")], out,
-                                                 options=ImportOptions(progress=False), split="none"))
-            row["import_s"] = dt
-            row["dataset_MB"] = out.stat().st_size / 1e6
-            out2 = work / f"{n}_raw.h5"
-            _, dt = timed(lambda: import_sources([str(work / f"{n}_zlib" / "run.pvd")], out2,
-                                                 options=ImportOptions(progress=False), split="none",
-                                                 compression=None))
-            row["import_none_s"] = dt
-            row["dataset_none_MB"] = out2.stat().st_size / 1e6
-            with TrajectoryStore(out) as s:
-                assert np.array_equal(s[0].fields, traj.fields)
-            w = work / f"{n}_well.hdf5"
-            _, dt = timed(lambda: write_well(w, [traj]))
-            row["well_write_s"] = dt
-            row["well_MB"] = w.stat().st_size / 1e6
-            _, dt = timed(lambda: read_well(w))
-            row["well_read_s"] = dt
-            rows.append(row)
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-            for p in work.iterdir():
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+def measure(n: int, frames: int, work: Path) -> dict:
+    """One grid size: .pvd write (three compressors) and read, import, The Well write/read, sizes."""
+    traj = make_traj(n, frames)
+    raw = traj.fields.nbytes + traj.points.nbytes
+    row = {"points": n * n, "frames": frames, "raw_MB": raw / 1e6}
+    for comp in ("zlib", "lz4", "none"):
+        d = work / f"{n}_{comp}"
+        _, dt = timed(lambda: write_pvd(traj, d / "run.pvd", compressor=comp))
+        row[f"write_{comp}_s"] = dt
+        row[f"pvd_{comp}_MB"] = dir_size(d) / 1e6
+    back, dt = timed(lambda: read_series(work / f"{n}_zlib" / "run.pvd"))
+    assert np.array_equal(back.fields, traj.fields)
+    row["read_pvd_s"] = dt
+    out = work / f"{n}.h5"
+    _, dt = timed(lambda: import_sources([str(work / f"{n}_zlib" / "run.pvd")], out,
+                                         options=ImportOptions(progress=False), split="none"))
+    row["import_s"] = dt
+    row["dataset_MB"] = out.stat().st_size / 1e6
+    out2 = work / f"{n}_raw.h5"
+    _, dt = timed(lambda: import_sources([str(work / f"{n}_zlib" / "run.pvd")], out2,
+                                         options=ImportOptions(progress=False), split="none",
+                                         compression=None))
+    row["import_none_s"] = dt
+    row["dataset_none_MB"] = out2.stat().st_size / 1e6
+    with TrajectoryStore(out) as s:
+        assert np.array_equal(s[0].fields, traj.fields)
+    w = work / f"{n}_well.hdf5"
+    _, dt = timed(lambda: write_well(w, [traj]))
+    row["well_write_s"] = dt
+    row["well_MB"] = w.stat().st_size / 1e6
+    _, dt = timed(lambda: read_well(w))
+    row["well_read_s"] = dt
+    return row
+
+
+def table(rows: list[dict]) -> str:
     head = ("| points | frames | raw MB | .pvd write zlib / lz4 / none (s) | .pvd MB zlib / lz4 / none | "
             "read .pvd (s) | `echopv import` gzip / none (s) | dataset .h5 MB gzip / none | Well write / read (s) | Well MB |")
     lines = [head, "|" + "|".join(["---"] * 10) + "|"]
@@ -110,8 +98,56 @@ def main() -> None:
             f"{r['import_s']:.2f} / {r['import_none_s']:.2f} | {r['dataset_MB']:.1f} / {r['dataset_none_MB']:.1f} | {r['well_write_s']:.2f} / {r['well_read_s']:.2f} | "
             f"{r['well_MB']:.1f} |"
         )
-    table = "\n".join(lines)
-    print(table)
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], frames: int, cores: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [r["points"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("write_zlib_s", ".pvd write (zlib)"), ("write_lz4_s", ".pvd write (lz4)"),
+                       ("read_pvd_s", ".pvd read"), ("import_s", "echopv import (gzip)"),
+                       ("import_none_s", "echopv import (none)"),
+                       ("well_write_s", "Well write"), ("well_read_s", "Well read")):
+        ax[0].loglog(pts, [r[key] for r in rows], "o-", label=label)
+    ax[0].set_xlabel("points per frame")
+    ax[0].set_ylabel(f"seconds for {frames} frames")
+    ax[0].legend(fontsize=8)
+    for key, label in (("raw_MB", "raw float32"), ("pvd_zlib_MB", ".pvd zlib"), ("pvd_lz4_MB", ".pvd lz4"),
+                       ("pvd_none_MB", ".pvd none"), ("dataset_MB", "ECHO .h5 (gzip)"), ("well_MB", "Well")):
+        ax[1].loglog(pts, [r[key] for r in rows], "o-", label=label)
+    ax[1].set_xlabel("points per frame")
+    ax[1].set_ylabel("MB")
+    ax[1].legend(fontsize=8)
+    fig.suptitle(f"trajectory I/O, {frames} frames, {cores} cores")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "io_series.png", dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="64,128,256", help="grid sides n (n*n points)")
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--no-plot", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="echo_io_bench_"))
+    try:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            row = measure(n, args.frames, work)
+            rows.append(row)
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+            for p in work.iterdir():
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    text = table(rows)
+    print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     md = RESULTS / "io_series.md"
     md.write_text(
@@ -120,33 +156,10 @@ def main() -> None:
         "wave + 1 % noise. `.pvd` = one .vtu per frame (binary appended, zlib level 1 by default); "
         "`echopv import` = read the zlib .pvd + write the chunked ECHO dataset (gzip, or `--compression none`).\n\n"
         f"Command: `nice -n 10 .venv/bin/python benchmarks/io_series.py --sizes {args.sizes} --frames {args.frames}`\n\n"
-        + table + "\n"
+        + text + "\n"
     )
     if not args.no_plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        pts = [r["points"] for r in rows]
-        fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-        for key, label in (("write_zlib_s", ".pvd write (zlib)"), ("write_lz4_s", ".pvd write (lz4)"),
-                           ("read_pvd_s", ".pvd read"), ("import_s", "echopv import (gzip)"),
-                           ("import_none_s", "echopv import (none)"),
-                           ("well_write_s", "Well write"), ("well_read_s", "Well read")):
-            ax[0].loglog(pts, [r[key] for r in rows], "o-", label=label)
-        ax[0].set_xlabel("points per frame")
-        ax[0].set_ylabel(f"seconds for {args.frames} frames")
-        ax[0].legend(fontsize=8)
-        for key, label in (("raw_MB", "raw float32"), ("pvd_zlib_MB", ".pvd zlib"), ("pvd_lz4_MB", ".pvd lz4"),
-                           ("pvd_none_MB", ".pvd none"), ("dataset_MB", "ECHO .h5 (gzip)"), ("well_MB", "Well")):
-            ax[1].loglog(pts, [r[key] for r in rows], "o-", label=label)
-        ax[1].set_xlabel("points per frame")
-        ax[1].set_ylabel("MB")
-        ax[1].legend(fontsize=8)
-        fig.suptitle(f"trajectory I/O, {args.frames} frames, {cores} cores")
-        fig.tight_layout()
-        fig.savefig(RESULTS / "io_series.png", dpi=110)
+        plot(rows, args.frames, cores)
     print(f"wrote {md}")
 
 
