@@ -52,7 +52,6 @@ def status():
 
 t0 = time.time()
 tr.SMProxy.InvokeCommand("Start")
-res["start_s"] = time.time() - t0
 res["after_start"] = status()[0]
 seen = []
 while time.time() - t0 < 150:
@@ -101,8 +100,8 @@ def test_train_in_paraview_then_rollout_with_the_model(run_pv, tmp_path):
     log_text = log.read_text()[-3000:] if log.exists() else "(no train.log)"
     assert res["passthrough_points"] == 100
     assert len(res["props"]) == 6
-    assert res["start_s"] < 15, res  # Start only exports and spawns
-    assert res["after_start"].startswith(("started", "running", "done")), res["after_start"]
+    # Start only exports and spawns: it returns while the child process still trains
+    assert res["after_start"].startswith(("started", "running")), res["after_start"]
     assert res["status"].startswith("done: model"), f"{res}\n{log_text}"
     assert res["model"] == str((tmp_path / "run" / "model.safetensors").resolve())
     assert (tmp_path / "run" / "dataset.h5").is_file()
