@@ -46,7 +46,7 @@ from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline 
 
 from echo_model.errors import EchoUserError
 
-from . import comparison, fitcheck, rollout_input, timesteps
+from . import comparison, fitcheck, parallel, rollout_input, timesteps
 from .rollout_output import Frame, write_frame
 
 START_MODES = ("first", "current", "value")
@@ -630,9 +630,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
         with torch_threads(max(0, s.n_threads)):
             progress(0.0)
-            res = sur.rollout(
-                points,
-                observed,
+            # under MPI (mpiexec pvbatch/pvserver) rank 0 rolls out the gathered field: parallel.py
+            res = parallel.gathered_rollout(lambda pts, obs: sur.rollout(
+                pts,
+                obs,
                 n_frames=n,
                 params=params or None,
                 n_samples=max(1, s.n_samples),
@@ -640,7 +641,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 steps=s.sampling_steps or None,
                 progress=progress,
                 should_abort=lambda: bool(self.GetAbortExecute()),
-            )
+            ), points, observed)
         self.n_rollouts += 1
         self.after_rollout()
         return res
