@@ -456,6 +456,15 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self._require_fields(inp)
         mi, used = rollout_input.build(inp, self._s.block, names, layout, self._s.association, int(sur.dim))
         values, notes = rollout_input.read_values(used, mi.specs, mi.association)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            col, names = 0, []
+            for spec in mi.specs:
+                n_bad = int(bad[:, col : col + spec.model_ncomp].any(axis=1).sum())
+                names += [f"{spec.name} ({n_bad} of {values.shape[0]} values)"] if n_bad else []
+                col += spec.model_ncomp
+            raise RolloutError(f"the input's field(s) {', '.join(names)} hold NaN or infinity; the model cannot "
+                               f"start from them: fix the data or cut those cells away (Threshold, Clip)")
         self._notes = mi.notes + notes
         for note in self._notes:
             self._warn(note)
@@ -466,7 +475,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         if lvs and not any(lf.data.GetNumberOfPoints() for lf in lvs):
             raise RolloutError(
                 "the input is empty (no points) at this time; if it comes from a reader, a file of its "
-                "series may be missing or unreadable (see the reader's message above): fix or remove it"
+                "series is missing or unreadable (see the reader's message above): restore it, or remove "
+                "that step from the series"
             )
         from .convert import array_names
 
