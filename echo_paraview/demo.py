@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -30,25 +29,27 @@ SAMPLE = REPO_ROOT / "sample_cases" / "ns2d_vorticity"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=SAMPLE / "model_tiny.safetensors", help="ECHO model file")
+    from . import demo_cylinder
+
+    parser.add_argument("case", nargs="?", choices=["vorticity", "cylinder"], default="vorticity",
+                        help="vorticity: the embedded 2D vorticity sample (.pvd); cylinder: an OpenFOAM case "
+                             "through ParaView's OpenFOAM reader (see `echopv demo cylinder --help`)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="ECHO model file (default: the sample case's committed model)")
     parser.add_argument("--dataset", type=Path, default=SAMPLE / "ns2d_64.h5", help="ECHO dataset")
     parser.add_argument("--traj", type=int, default=None, help="trajectory index (default: first of the test split)")
     parser.add_argument("--frames", type=int, default=None, help="frames to predict (default: all the solver has)")
     parser.add_argument("--samples", type=int, default=4, help="ensemble members (mean and std are shown)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/demo[_cylinder])")
+    demo_cylinder.add_arguments(parser)
 
 
-def _pvbatch(args_file: Path, log: Path) -> None:
-    """pvbatch renders through X: use the display we have, else a private Xvfb (retried once:
-    a first Xvfb start on a fresh machine has been seen to abort)."""
-    import os
-
-    cmd = [sys.executable, "-m", "echo_paraview.cli", "pvbatch", "--", str(REPO_ROOT / "scripts" / "pv_demo.py"), str(args_file)]
-    if not os.environ.get("DISPLAY"):
-        if shutil.which("xvfb-run") is None:
-            raise FileNotFoundError("no DISPLAY and no xvfb-run: install Xvfb (`bash scripts/setup.sh`) or run under X")
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"] + cmd
+def _pvbatch(args_file: Path, log: Path, script: Path = REPO_ROOT / "scripts" / "pv_demo.py") -> None:
+    """pvbatch renders through X: the display we have, else the launcher's private Xvfb (retried
+    once: a first Xvfb start on a fresh machine has been seen to abort)."""
+    # without a DISPLAY the launcher starts (and stops) its own Xvfb
+    cmd = [sys.executable, "-m", "echo_paraview.cli", "pvbatch", "--", str(script), str(args_file)]
     for attempt in (1, 2):
         with open(log, "w") as fh:
             rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT).returncode
@@ -64,6 +65,15 @@ def _pvbatch(args_file: Path, log: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.model_given = args.model is not None
+    if args.out is None:
+        args.out = Path("runs/demo_cylinder" if args.case == "cylinder" else "runs/demo")
+    if args.case == "cylinder":
+        from . import demo_cylinder
+
+        return demo_cylinder.run(args)
+    if args.model is None:
+        args.model = SAMPLE / "model_tiny.safetensors"
     from echo_model.bundle import read_meta
     from echo_model.data.store import TrajectoryStore
     from echo_model.metrics import rel_mse, rel_mse_per_step

@@ -164,6 +164,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def _set(self, **kw: Any) -> None:
         new = RolloutSettings(**{**self._s.__dict__, **kw})
         if new != self._s:
+            if new.checkpoint != self._s.checkpoint:  # another model: its fit warnings are news
+                self._reported = {m for m in self._reported if m not in self.warnings}
             self._s = new
             self._latched_current = None
             self.warnings = []
@@ -500,11 +502,9 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     def _start_gather(self, request, mi, used, values, key, inp) -> None:
         """Plan the input times still to read: earlier observed frames, then the solver's truth."""
-        # a new rollout: its messages are news again (between rollouts each one is shown once,
-        # however many passes ParaView makes while properties are set one by one)
-        self._reported.clear()
-        for note in self._notes:
-            self._warn(note)
+        # a new rollout: an error seen before is news again; warnings already shown stay shown
+        # once (ParaView makes many passes while properties are set one by one)
+        self._reported = {m for m in self._reported if m in self.warnings}
         plan = self._plan
         cond = plan.in_times[plan.start - plan.n_obs + 1 : plan.start] if plan.start >= 0 else []
         truth_t = []
