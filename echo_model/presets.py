@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from .nn.autoencoder import AutoencoderConfig
@@ -53,6 +54,29 @@ def autoencoder_config(preset: str = "tiny", *, dim: int = 2, in_channels: int =
     # The continuous convolutions wrap periodic axes; the CNN keeps zero padding by default because
     # circular padding costs ~2x in the CPU backward pass (pass padding_mode="circular" to change).
     return replace(base, dim=dim, in_channels=in_channels, grid=grid, periodic=periodic, **overrides)
+
+
+def grid_for_domain(base_grid: tuple[int, ...], extent, multiple: int, min_latent: int = 4) -> tuple[int, ...]:
+    """A latent grid with the base grid's node count, shaped like the domain.
+
+    Latent cells stay roughly square on an elongated domain (a 2.2 x 0.41 channel gets 64 x 16
+    instead of 32 x 32, whose cells would be 5x longer than wide); each axis is a multiple of
+    `multiple` (2^#compress_space) with at least `min_latent` latent nodes.
+
+    >>> grid_for_domain((32, 32), (2.2, 0.41), 4), grid_for_domain((32, 32), (1.0, 1.0), 4)
+    ((64, 16), (32, 32))
+    """
+    import numpy as np
+
+    ext = np.asarray(extent, dtype=np.float64)
+    total = math.prod(base_grid)
+    ideal = total ** (1 / len(ext)) * ext / np.prod(ext) ** (1 / len(ext))
+    lo = multiple * min_latent
+    grid = [max(lo, multiple * int(round(x / multiple))) for x in ideal]
+    longest = int(np.argmax(ext))
+    others = math.prod(g for a, g in enumerate(grid) if a != longest)
+    grid[longest] = max(lo, multiple * int(round(total / others / multiple)))
+    return tuple(grid)
 
 
 def compression_table(cases=(("tiny", 64, 9), ("small", 128, 9), ("paper", 256, 17), ("paper", 512, 17),

@@ -97,8 +97,9 @@ class AutoencoderRun(PointSampling, StageRun):
     frames: int | None = opt("window length 1 + f k (default per preset)", None)
     frame_stride: int = opt("take every n-th frame inside a window", 1)
     init: str | None = opt("start from this autoencoder file instead of random weights", None)
-    grid: tuple[int, ...] | None = opt("latent grid nodes per axis, overriding the preset (e.g. 64 16 for a 4:1 "
-                                       "channel); each divisible by 2^(number of compress_space blocks)", None)
+    grid: tuple[int, ...] | None = opt("latent grid nodes per axis (default: the preset's node count shaped like the "
+                                       "domain, e.g. 64 16 for a 2.2 x 0.41 channel); each divisible by 2^(number "
+                                       "of compress_space blocks)", None)
     latent_dim: int | None = opt("latent channels D, overriding the preset", None)
 
 

@@ -24,7 +24,7 @@ from ..data.store import TrajectoryStore
 from ..data.windows import WindowSampler
 from ..nn.autoencoder import MODEL_KEY, AutoencoderConfig, EchoAutoencoder, load_autoencoder
 from ..errors import EchoUserError
-from ..presets import DEFAULT_FRAMES, autoencoder_config
+from ..presets import DEFAULT_FRAMES, autoencoder_config, grid_for_domain
 from .layout import AUTOENCODER, CHECKPOINT
 from .runs import AutoencoderRun, add_arguments_from, apply_threads, from_namespace
 from .trainer import Trainer
@@ -76,6 +76,13 @@ def build_autoencoder(cfg: AutoencoderRun, info) -> EchoAutoencoder:
     overrides: dict[str, Any] = {}
     if cfg.grid:
         overrides["grid"] = tuple(cfg.grid) if len(cfg.grid) > 1 else (cfg.grid[0],) * info.dim
+    else:  # latent cells roughly square on elongated domains (a channel flow gets 64 x 16, not 32 x 32)
+        base = autoencoder_config(cfg.preset, dim=info.dim, in_channels=info.n_channels)
+        extent = np.asarray(info.domain.hi) - np.asarray(info.domain.lo)
+        overrides["grid"] = grid_for_domain(base.grid, extent, base.space_factor)
+        if overrides["grid"] != base.grid:
+            print(f"latent grid {' x '.join(map(str, overrides['grid']))} from the domain's extent "
+                  f"{' x '.join(f'{e:.3g}' for e in extent)} (override with --grid)")
     if cfg.latent_dim:
         overrides["latent_dim"] = cfg.latent_dim
     return EchoAutoencoder(autoencoder_config(cfg.preset, dim=info.dim, in_channels=info.n_channels,

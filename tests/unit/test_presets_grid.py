@@ -1,0 +1,25 @@
+"""The automatic latent grid follows the domain's shape (a channel flow needs no --grid)."""
+from __future__ import annotations
+
+import doctest
+
+import echo_model.presets as presets
+from echo_model.presets import grid_for_domain
+
+
+def test_doctest():
+    assert doctest.testmod(presets).failed == 0
+
+
+def test_square_and_cubic_domains_keep_the_preset_grid():
+    assert grid_for_domain((32, 32), (3.0, 3.0), 4) == (32, 32)
+    assert grid_for_domain((16, 16, 16), (1, 1, 1), 4) == (16, 16, 16)
+
+
+def test_elongated_domains_get_square_cells_with_a_floor_on_the_short_axis():
+    assert grid_for_domain((32, 32), (2.2, 0.41), 4) == (64, 16)
+    assert grid_for_domain((32, 32), (0.41, 2.2), 4) == (16, 64)
+    g = grid_for_domain((32, 32), (100.0, 1.0), 4)
+    assert g[1] == 16 and g[0] % 4 == 0  # never fewer than 4 latent nodes
+    assert grid_for_domain((32, 32, 32), (4.0, 1.0, 1.0), 4) == (128, 16, 16)  # same node count
+    assert grid_for_domain((16, 16, 16), (4.0, 1.0, 1.0), 4) == (16, 16, 16)  # the floor binds: kept
