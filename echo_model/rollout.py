@@ -72,6 +72,7 @@ from .bundle import build_from_file, load_tensors, prefixed, read_meta, save_ten
 from .errors import EchoUserError
 from .data.normalize import ChannelStats, Domain
 from .device import resolve_device
+from .memory import MemoryBudget, RolloutPlan, RolloutShape, plan_rollout
 from .nn.dit import DiT, DiTConfig, dit_config
 
 KIND = "echo-surrogate"
@@ -240,19 +241,30 @@ class Surrogate:
         return (1, z.shape[1]) + (1,) * (z.dim() - 2)
 
     @torch.no_grad()
-    def encode(self, points_u: torch.Tensor, values_n: torch.Tensor) -> torch.Tensor:
+    def encode(self, points_u: torch.Tensor, values_n: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
         """points (N, d) unit coords, values (B, T, N, C) z-scored -> normalised z (B, D, T_l, *S)."""
         b = values_n.shape[0]
         pts = points_u[None].expand(b, -1, -1)
-        z = self.ae.encode(pts, values_n)
+        z = self.ae.encode(pts, values_n, chunk_size=chunk_size)
         return (z - self.latent_mean.reshape(self._lat_shape(z))) / self.latent_std.reshape(self._lat_shape(z))
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor, points_u: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, points_u: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
         """normalised z (B, D, T_l, *S) -> (B, T, M, C) z-scored values at points_u (M, d)."""
         z = z * self.latent_std.reshape(self._lat_shape(z)) + self.latent_mean.reshape(self._lat_shape(z))
         pts = points_u[None].expand(z.shape[0], -1, -1)
-        return self.ae.decode(z, pts)
+        return self.ae.decode(z, pts, chunk_size=chunk_size)
+
+    @torch.no_grad()
+    def decode_frames(self, z: torch.Tensor, points_u: torch.Tensor, frames: Sequence[int],
+                      chunk_size: int | None = None) -> torch.Tensor:
+        """One member's normalised z (1, D, T_l, *S) -> (len(frames), M, C) z-scored values of the
+        chosen window frames only: the grid CNN runs on the whole window (it is causal in time and
+        small), the continuous convolution to the points only on the frames asked for."""
+        z = z * self.latent_std.reshape(self._lat_shape(z)) + self.latent_mean.reshape(self._lat_shape(z))
+        h = self.ae.decoder.cnn(z)  # (1, C0, T, *S)
+        h = h[0, :, list(frames)].transpose(0, 1)  # (F, C0, *S)
+        return self.ae.decoder.to_points(h, points_u, chunk_size=chunk_size)
 
     def generate(
         self,
@@ -274,25 +286,27 @@ class Surrogate:
         )
 
     # --- the rollout ---------------------------------------------------------------------
-    @torch.no_grad()
-    def rollout(
-        self,
-        points: np.ndarray,
-        observed: np.ndarray,
-        n_frames: int,
-        query_points: np.ndarray | None = None,
-        params: dict[str, float] | None = None,
-        n_samples: int = 1,
-        seed: int = 0,
-        steps: int | None = None,
-        sampler: str | None = None,
-        progress: Callable[[float], None] | None = None,
-        should_abort: Callable[[], bool] | None = None,
-        cfg_scale: float = 1.0,
-        anchor: bool | None = None,
-    ) -> RolloutResult:
-        t0 = time.perf_counter()
-        obs = np.asarray(observed, dtype=np.float32)
+    def rollout_shape(self, n_points: int, n_query: int, n_frames: int, n_samples: int = 1,
+                      keep_samples: bool = True, output_copies: int = 1) -> RolloutShape:
+        """What decides the memory of a rollout of this model (for `memory.plan_rollout`)."""
+        cfg = self.ae.config
+        n_samples = 1 if self.generator_kind == "baseline" else max(1, int(n_samples))
+        return RolloutShape(
+            n_points=int(n_points), n_query=int(n_query), n_channels=self.n_channels,
+            n_observed=self.n_observed_frames, n_frames=int(n_frames), window_frames=self.window_frames,
+            n_samples=n_samples, keep_samples=bool(keep_samples), dim=self.dim,
+            enc_radius=float(cfg.enc_radius), dec_radius=float(cfg.dec_radius),
+            n_nodes=int(math.prod(cfg.grid)), output_copies=int(output_copies),
+        )
+
+    def plan(self, n_points: int, n_query: int, n_frames: int, n_samples: int = 1, keep_samples: bool = True,
+             memory: MemoryBudget | str | int | None = None, output_copies: int = 1) -> RolloutPlan:
+        """Memory estimate + chunk size of a rollout; raises EchoUserError when it cannot fit."""
+        budget = memory if isinstance(memory, MemoryBudget) else MemoryBudget.parse(memory)
+        return plan_rollout(self.rollout_shape(n_points, n_query, n_frames, n_samples, keep_samples, output_copies),
+                            budget)
+
+    def _check_rollout_inputs(self, points: np.ndarray, obs: np.ndarray, n_frames: int) -> np.ndarray:
         if obs.ndim == 2:
             obs = obs[..., None]
         n_obs = self.n_observed_frames
@@ -309,25 +323,55 @@ class Surrogate:
             )
         if obs.shape[1] != np.asarray(points).shape[0]:
             raise ValueError(f"observed has {obs.shape[1]} points but points has {np.asarray(points).shape[0]}")
-        if not np.all(np.isfinite(obs)):
+        if not np.all(np.isfinite(obs[-n_obs:])):
             raise ValueError("observed frames contain NaN or Inf: clean the input fields first")
         if n_frames < 1:
             raise ValueError("n_frames must be >= 1")
+        return obs
+
+    @torch.no_grad()
+    def rollout(
+        self,
+        points: np.ndarray,
+        observed: np.ndarray,
+        n_frames: int,
+        query_points: np.ndarray | None = None,
+        params: dict[str, float] | None = None,
+        n_samples: int = 1,
+        seed: int = 0,
+        steps: int | None = None,
+        sampler: str | None = None,
+        progress: Callable[[float], None] | None = None,
+        should_abort: Callable[[], bool] | None = None,
+        cfg_scale: float = 1.0,
+        keep_samples: bool = True,
+        memory: MemoryBudget | str | int | None = None,
+        output_copies: int = 1,
+        chunk_size: int | None = None,
+        anchor: bool | None = None,
+    ) -> RolloutResult:
+        """See the module docstring. Memory: the ensemble is reduced on the fly (running mean and
+        variance); `keep_samples=False` also drops the members themselves (res.samples is None).
+        `memory` (bytes, "2GB", a MemoryBudget; None = what is available) bounds the rollout: it is
+        estimated first and refused with an EchoUserError naming the estimate when it cannot fit.
+        `output_copies`: copies the caller will make of the outputs (counted in the estimate);
+        `chunk_size` overrides the planned continuous-convolution chunk (tests, benchmarks)."""
+        t0 = time.perf_counter()
+        obs = self._check_rollout_inputs(points, np.asarray(observed, dtype=np.float32), n_frames)
+        n_obs = self.n_observed_frames
         if self.generator_kind == "baseline":
             n_samples = 1  # deterministic: an ensemble would be K copies of one prediction
         if n_samples < 1:
             raise ValueError("n_samples must be >= 1")
+        n_query = obs.shape[1] if query_points is None else np.asarray(query_points).shape[0]
+        plan = self.plan(obs.shape[1], n_query, n_frames, n_samples, keep_samples, memory, output_copies)
+        chunk = int(chunk_size or plan.chunk_size)
         steps = int(steps or self.default_steps)
         sampler = sampler or self.default_sampler
         pts = self._points(points)
         qpts = pts if query_points is None else self._points(query_points)
-        same_query = query_points is None
         vals = torch.as_tensor(self.stats.normalize(obs[-n_obs:]), device=self.device)
-        k, tl = self.known_latent_frames, self.latent_frames
         n_seg = math.ceil(n_frames / self.segment_frames)
-        p_vec = self._param_vector(params, n_samples)
-        mask = flow.forward_mask(n_samples, tl, k, device=self.device)
-
         work_total = n_seg * flow.sampler_evaluations(sampler, steps)
         done = [0]
 
@@ -338,56 +382,83 @@ class Surrogate:
             if progress is not None:
                 progress(min(1.0, done[0] / work_total))
 
-        z_obs = self.encode(pts, vals[None])
-        z_obs = z_obs.expand(n_samples, *z_obs.shape[1:])
-        gains = self._anchor_gains(anchor) if same_query else None
-        last_known = vals[-1][None]  # (1, N, C): the last frame known exactly (normalised)
-        outs: list[torch.Tensor] = []
+        acc = _EnsembleAccumulator(n_samples, (n_frames, n_query, self.n_channels), keep_samples)
+        gains = self._anchor_gains(anchor) if query_points is None else None
+        # per member: the last frame known exactly (normalised), for the decoder error feedback
+        last_known = vals[-1][None].expand(n_samples, -1, -1) if gains is not None else None
+        z_cond = self.encode(pts, vals[None], chunk)
+        z_cond = z_cond.expand(n_samples, *z_cond.shape[1:])
         produced = 0
         for seg in range(n_seg):
             if should_abort is not None and should_abort():
                 raise RolloutAborted("rollout aborted by the caller")
-            z_known = torch.zeros(n_samples, z_obs.shape[1], tl, *z_obs.shape[3:], device=self.device)
-            z_known[:, :, :k] = z_obs[:, :, :k]
-            # segment s draws its noise from seed + SEGMENT_SEED_STRIDE * s: a rollout restarted
-            # from the end of segment s with that seed reproduces segment s + 1 (tests rely on it)
-            gen = torch.Generator().manual_seed(int(seed) + SEGMENT_SEED_STRIDE * seg)
-            z = self.generate(z_known, mask, p_vec, steps, sampler, gen, cfg_scale, on_step=tick)
-            if self.generator_kind == "baseline":
-                done[0] += flow.sampler_evaluations(sampler, steps) - 1
-                tick()
-            dec_q = self._decode_batched(z, qpts)  # (K, T_win, M, C)
-            new = dec_q[:, n_obs:]
-            if gains is not None:  # decoder error feedback (see anchor_gains)
-                new = new + gains * (last_known - dec_q[:, n_obs - 1])[:, None]
-                dec_q = torch.cat([dec_q[:, :n_obs], new], dim=1)
-                last_known = new[:, -1]
             take = min(self.segment_frames, n_frames - produced)
-            outs.append(new[:, :take].float().cpu())
+            z = self._generate_segment(z_cond, seg, seed, p_vec=self._param_vector(params, n_samples),
+                                       steps=steps, sampler=sampler, cfg_scale=cfg_scale, tick=tick)
+            z_cond, last_known = self._decode_segment(z, pts, qpts, query_points is None, take, produced,
+                                                      seg + 1 < n_seg, acc, chunk, gains, last_known)
             produced += take
-            if seg + 1 < n_seg:
-                dec_p = dec_q if same_query else self._decode_batched(z, pts)
-                z_obs = self._encode_batched(pts, dec_p[:, -n_obs:])
-        pred = torch.cat(outs, dim=1).numpy()  # (K, n_frames, M, C) normalised
-        samples = self.stats.denormalize(pred)
-        if not np.isfinite(samples).all():  # a NaN never leaves as a result
+        mean, std, samples = acc.result()
+        if not (np.isfinite(mean).all() and (std is None or np.isfinite(std).all())):  # no NaN leaves as a result
             raise EchoUserError(f"the rollout of {getattr(self, 'path', 'this model')} produced NaN/Inf values: "
                                 "the input lies far outside the training data or the model is damaged")
-        mean = samples.mean(axis=0).astype(np.float32)
-        std = samples.std(axis=0).astype(np.float32) if n_samples > 1 else None
         if progress is not None:
             progress(1.0)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         return RolloutResult(
-            mean=mean,
-            std=std,
-            samples=samples.astype(np.float32) if n_samples > 1 else None,
+            mean=mean, std=std, samples=samples,
             times=self.dt * np.arange(1, n_frames + 1, dtype=np.float64),
             field_layout=list(self.field_layout),
             info={"segments": n_seg, "steps": steps, "sampler": sampler, "n_samples": n_samples,
-                  "wall_s": time.perf_counter() - t0, "generator": self.generator_kind},
+                  "wall_s": time.perf_counter() - t0, "generator": self.generator_kind,
+                  "chunk_size": chunk, "memory_estimate_bytes": plan.total},
         )
+
+    def _generate_segment(self, z_cond: torch.Tensor, seg: int, seed: int, *, p_vec, steps: int, sampler: str,
+                          cfg_scale: float, tick: Callable[[], None]) -> torch.Tensor:
+        """One segment's latent window for every ensemble member, conditioned on z_cond's first k frames."""
+        k, tl, n_samples = self.known_latent_frames, self.latent_frames, z_cond.shape[0]
+        z_known = torch.zeros(n_samples, z_cond.shape[1], tl, *z_cond.shape[3:], device=self.device)
+        z_known[:, :, :k] = z_cond[:, :, :k]
+        mask = flow.forward_mask(n_samples, tl, k, device=self.device)
+        # segment s draws its noise from seed + SEGMENT_SEED_STRIDE * s: a rollout restarted
+        # from the end of segment s with that seed reproduces segment s + 1 (tests rely on it)
+        gen = torch.Generator().manual_seed(int(seed) + SEGMENT_SEED_STRIDE * seg)
+        z = self.generate(z_known, mask, p_vec, steps, sampler, gen, cfg_scale, on_step=tick)
+        if self.generator_kind == "baseline":
+            for _ in range(flow.sampler_evaluations(sampler, steps)):
+                tick()
+        return z
+
+    def _decode_segment(self, z: torch.Tensor, pts: torch.Tensor, qpts: torch.Tensor, same_query: bool, take: int,
+                        produced: int, more: bool, acc: "_EnsembleAccumulator", chunk: int,
+                        gains: torch.Tensor | None, last_known: torch.Tensor | None
+                        ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Decode only the frames asked for, member by member, into the accumulator; re-encode the
+        last n_obs frames as the next segment's condition when `more`. With anchor gains, the
+        decoder error feedback is applied to the new frames (see _anchor_gains)."""
+        n_obs, t_win = self.n_observed_frames, self.window_frames
+        new = list(range(n_obs, n_obs + (self.segment_frames if gains is not None and more else take)))
+        last = list(range(t_win - n_obs, t_win)) if more else []
+        ref = [n_obs - 1] if gains is not None else []
+        sel = sorted(set(new) | set(last) | set(ref)) if same_query else new
+        nxt, known = [], []
+        for i in range(z.shape[0]):
+            dec = self.decode_frames(z[i : i + 1], qpts, sel, chunk)  # (len(sel), M, C) normalised
+            pos = {f: j for j, f in enumerate(sel)}
+            if gains is not None:  # decoder error feedback, in place on the new frames
+                ids = [pos[f] for f in new]
+                dec[ids] += gains[: len(new)] * (last_known[i] - dec[pos[n_obs - 1]])[None]
+                known.append(dec[pos[new[-1]]].clone())
+            for j, f in enumerate(new[:take]):
+                acc.add(i, produced + j, self.stats.denormalize(dec[pos[f]].float().cpu().numpy()))
+            if more:
+                dec_p = dec[[pos[f] for f in last]] if same_query else self.decode_frames(z[i : i + 1], pts, last, chunk)
+                del dec
+                nxt.append(self.encode(pts, dec_p[None], chunk))
+        z_next = torch.cat(nxt, 0) if more else None
+        return z_next, (torch.stack(known, 0) if known else None)
 
     def _anchor_gains(self, anchor: bool | None) -> torch.Tensor | None:
         """Per-lead-time gains (T_seg, 1, C) of the decoder error feedback, or None when off.
@@ -410,12 +481,38 @@ class Surrogate:
             g = g[:, None]
         return g[: self.segment_frames, None, :]
 
-    # Decode/encode one sample at a time: bounds memory for million-point query sets.
-    def _decode_batched(self, z: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.decode(z[i : i + 1], pts) for i in range(z.shape[0])], dim=0)
 
-    def _encode_batched(self, pts: torch.Tensor, vals: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.encode(pts, vals[i : i + 1]) for i in range(vals.shape[0])], dim=0)
+class _EnsembleAccumulator:
+    """Ensemble mean and variance reduced on the fly (Welford, float32, in preallocated arrays);
+    members are kept only when asked. Member i must be added frame by frame before member i + 1
+    for a given frame (any frame order)."""
+
+    def __init__(self, n_samples: int, shape: tuple[int, int, int], keep: bool) -> None:
+        self.n = n_samples
+        self.mean = np.zeros(shape, dtype=np.float32)
+        self.m2 = np.zeros(shape, dtype=np.float32) if n_samples > 1 else None
+        self.samples = np.empty((n_samples, *shape), dtype=np.float32) if keep and n_samples > 1 else None
+
+    def add(self, member: int, frame: int, x: np.ndarray) -> None:
+        if self.samples is not None:
+            self.samples[member, frame] = x
+        mean = self.mean[frame]
+        if member == 0:
+            mean[...] = x
+            return
+        d = x - mean
+        mean += d / np.float32(member + 1)
+        d *= x - mean
+        self.m2[frame] += d
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        std = None
+        if self.m2 is not None:
+            std = self.m2
+            std /= np.float32(self.n)
+            np.sqrt(std, out=std)
+            self.m2 = None
+        return self.mean, std, self.samples
 
 
 # ------------------------------------------------------------------------------------------

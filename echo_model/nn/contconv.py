@@ -24,14 +24,19 @@ Neighbour search is grid binning, not a search: the grid is regular, so the node
 point are in a fixed box of floor(2R)+1 nodes per axis around it. Building the pairs costs
 O(N (2R+1)^d) in chunks of points, never an N x G matrix, needs no scipy (so it runs inside
 ParaView's Python) and runs on CUDA. Pair lists are cached per static point set (keyed by a hash
-of the coordinates): `clear_neighbour_cache()` empties it.
+of the coordinates): `clear_neighbour_cache()` empties it. A cached list keeps only indices
+(int32 source per pair, an int8 periodic image shift, int64 CSR offsets): ~4-6 bytes per pair,
+so ~70 bytes per point for encoder + decoder in 2-D. Offsets and normalised weights are
+recomputed per chunk with the same float operations that built them (identical values).
 
 Chunking: pairs are stored grouped by target (CSR). A chunk is a contiguous range of targets whose
 pairs x frames fit in `chunk_size`; frames are chunked too when one target range is already too
 big. Targets of different chunks are disjoint, so chunked == unchunked up to float rounding, and
-peak memory is bounded by `chunk_size` (plus the grid and the inputs/outputs themselves) whatever
-the point count. Under autograd each chunk is gradient-checkpointed, so training memory is bounded
-too. These layers always compute in float32 (autocast is switched off inside): sums of thousands
+peak memory is bounded by `chunk_size` (plus the grid, the inputs/outputs themselves and the
+compact pair lists) whatever the point count; without autograd the chunks are written into one
+preallocated output, and `echo_model.memory` picks `chunk_size` from the available memory. Under
+autograd each chunk (when there are several) is gradient-checkpointed, so training memory is
+bounded too. These layers always compute in float32 (autocast is switched off inside): sums of thousands
 of neighbours in bf16 would lose the signal.
 
 Batches: these layers take ONE point set. Trajectories with different point sets are processed one
@@ -53,25 +58,31 @@ from torch.utils.checkpoint import checkpoint
 # neighbour pairs (grid binning) and their cache
 # --------------------------------------------------------------------------------------------
 
-_BUILD_CHUNK = 1 << 16  # points per block while building pairs (bounds the candidate tensors, ~4 MB per 1k points)
+_BUILD_CHUNK = 1 << 14  # points per block while building pairs (bounds the candidate tensors, ~1.3 KB per point in 2-D)
 _CACHE_MAX = 8
 _CACHE: "OrderedDict[tuple, PairList]" = OrderedDict()
 
 
 @dataclass
 class PairList:
-    """Point/grid-node pairs grouped by target, CSR style.
+    """Point/grid-node pairs grouped by target, CSR style, stored compactly.
 
     ptr (n_targets + 1,) int64 start of each target's pairs; src (E,) int32 source index of each
-    pair; delta (E, d) float32 offset point - node in grid spacings; weight (E,) float32
-    normalised distance weight (sums to 1 per target that has pairs); has (n_targets,) bool.
+    pair; shift (E, d) int8 periodic image of the node (None without periodic axes); total
+    (n_targets,) float32 sum of the raw distance weights of each target; u (N, d) float32 point
+    positions in node-index units. Offsets and normalised weights are NOT stored: `gather`
+    recomputes them per chunk from u (the same float operations, so the values are identical),
+    which keeps a cached list at ~4-6 bytes per pair instead of ~20.
     """
 
     ptr: torch.Tensor
     src: torch.Tensor
-    delta: torch.Tensor
-    weight: torch.Tensor
-    has: torch.Tensor
+    shift: torch.Tensor | None
+    total: torch.Tensor
+    u: torch.Tensor
+    grid: tuple[int, ...]
+    radius: float
+    to_grid: bool
 
     @property
     def n_targets(self) -> int:
@@ -81,8 +92,47 @@ class PairList:
     def n_pairs(self) -> int:
         return int(self.src.shape[0])
 
+    @property
+    def has(self) -> torch.Tensor:
+        return self.total > 0
+
+    @property
+    def delta(self) -> torch.Tensor:
+        """(E, d) offsets point - node in grid spacings (computed on demand: whole list)."""
+        return self.gather(torch.arange(self.n_pairs, device=self.src.device))[1]
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """(E,) normalised weights (computed on demand: whole list)."""
+        return self.gather(torch.arange(self.n_pairs, device=self.src.device))[2]
+
     def nbytes(self) -> int:
-        return sum(t.element_size() * t.numel() for t in (self.ptr, self.src, self.delta, self.weight, self.has))
+        ts = [self.ptr, self.src, self.total, self.u] + ([self.shift] if self.shift is not None else [])
+        return sum(t.element_size() * t.numel() for t in ts)
+
+    def targets_of(self, pos: torch.Tensor) -> torch.Tensor:
+        """Target index of the pairs at positions `pos` (any shape)."""
+        return torch.searchsorted(self.ptr, pos.reshape(-1), right=True).reshape(pos.shape) - 1
+
+    def gather(self, pos: torch.Tensor, target: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pairs at positions `pos` (any shape S) -> source index (S) int64, delta (S, d), weight (S)."""
+        if target is None:
+            target = self.targets_of(pos)
+        src = self.src[pos].long()
+        point, node = (src, target) if self.to_grid else (target, src)
+        d = len(self.grid)
+        idx = torch.empty(*node.shape, d, dtype=torch.int64, device=node.device)
+        rest = node
+        for a in range(d - 1, -1, -1):  # flat node index -> per-axis index (row-major)
+            idx[..., a] = rest % self.grid[a]
+            rest = rest // self.grid[a]
+        if self.shift is not None:  # back to the unwrapped (minimum-image) node the pair was built with
+            idx += self.shift[pos].long() * torch.tensor(self.grid, device=idx.device)
+        delta = self.u[point] - idx.to(torch.float32)
+        s2 = (delta * delta).sum(-1) / (self.radius * self.radius)
+        weight = _distance_weight(s2) / self.total.clamp(min=1e-30)[target]
+        return src, delta, weight
 
 
 def clear_neighbour_cache() -> None:
@@ -92,6 +142,11 @@ def clear_neighbour_cache() -> None:
 
 def neighbour_cache_size() -> int:
     return len(_CACHE)
+
+
+def neighbour_cache_nbytes() -> int:
+    """Bytes held by the cached pair lists."""
+    return sum(p.nbytes() for p in _CACHE.values())
 
 
 def _fingerprint(points: torch.Tensor) -> str:
@@ -104,79 +159,107 @@ def _distance_weight(s2: torch.Tensor) -> torch.Tensor:
     return (1.0 - s2).clamp(min=0.0) ** 2
 
 
-def _point_node_pairs(
-    points: torch.Tensor, grid: Sequence[int], radius: float, periodic: Sequence[bool]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All (point, node) pairs with |point - node| < radius grid spacings, point-major order.
-
-    Returns point index (E,), flat node index (E,), delta (E, d) and raw weight (E,).
-    Nodes sit at cell centres (i + 0.5) / S_a, so a 2S-point mesh and an S grid nest neatly.
-    """
-    device = points.device
-    d = points.shape[1]
-    sizes = torch.tensor(list(grid), device=device, dtype=torch.float32)
-    n_c = int(math.floor(2 * radius)) + 1  # candidate nodes per axis
-    offs = torch.stack(
-        torch.meshgrid(*[torch.arange(n_c, device=device)] * d, indexing="ij"), dim=-1
-    ).reshape(-1, d)  # (K, d)
-    strides = [1] * d
-    for a in range(d - 2, -1, -1):
-        strides[a] = strides[a + 1] * int(grid[a + 1])
-    strides_t = torch.tensor(strides, device=device, dtype=torch.int64)
-    per = torch.tensor([bool(p) for p in periodic], device=device)
-    out_p, out_n, out_d, out_w = [], [], [], []
-    for start in range(0, points.shape[0], _BUILD_CHUNK):
-        x = points[start : start + _BUILD_CHUNK].to(torch.float32)
-        x = torch.where(per, torch.remainder(x, 1.0), x)
-        u = x * sizes - 0.5  # position in node-index units
-        base = torch.ceil(u - radius).to(torch.int64)  # (n, d)
-        idx = base[:, None, :] + offs[None, :, :]  # (n, K, d)
-        delta = u[:, None, :] - idx.to(torch.float32)  # min image: idx is not wrapped yet
-        s2 = (delta * delta).sum(-1) / (radius * radius)
-        ok = s2 < 1.0
-        inside = (idx >= 0) & (idx < sizes.to(torch.int64))
-        ok &= (inside | per).all(-1)
-        idx = torch.where(per, torch.remainder(idx, sizes.to(torch.int64)), idx)
-        flat = (idx * strides_t).sum(-1)
-        pi, ki = ok.nonzero(as_tuple=True)
-        out_p.append((pi + start).to(torch.int32))  # int32 halves the O(N) lists (2^31 points is plenty)
-        out_n.append(flat[pi, ki].to(torch.int32))
-        out_d.append(delta[pi, ki])
-        out_w.append(_distance_weight(s2[pi, ki]))
-    cat = [torch.cat(out_p)]
-    del out_p
-    cat.append(torch.cat(out_n))
-    del out_n
-    cat.append(torch.cat(out_d))
-    del out_d
-    cat.append(torch.cat(out_w))
-    return tuple(cat)
+def _node_units(points: torch.Tensor, grid: Sequence[int], periodic: Sequence[bool]) -> torch.Tensor:
+    """Point positions in node-index units (nodes at cell centres: node i sits at i), periodic axes wrapped."""
+    sizes = torch.tensor(list(grid), device=points.device, dtype=torch.float32)
+    per = torch.tensor([bool(p) for p in periodic], device=points.device)
+    x = points.to(torch.float32)
+    x = torch.where(per, torch.remainder(x, 1.0), x)
+    return x * sizes - 0.5
 
 
-def _csr(parts: list[torch.Tensor], to_grid: bool, n_targets: int) -> PairList:
-    """Group pairs by target. `parts` = [point, node, delta, weight] is consumed (emptied) so that
-    arrays are freed as soon as they are reordered: the transient peak stays ~2x the final lists."""
-    pi, ni, delta, w = parts
-    parts.clear()
-    target, source = (ni, pi) if to_grid else (pi, ni)
-    del pi, ni
-    if to_grid:  # point-major generation: sort by node (decoder pairs are already target-major)
-        order = torch.argsort(target, stable=True)
-        target = target[order]
-        source = source[order]
-        delta = delta[order]
-        w = w[order]
-        del order
-    tl = target.long()
-    del target
-    counts = torch.bincount(tl, minlength=n_targets)
-    ptr = torch.zeros(n_targets + 1, dtype=torch.int64, device=tl.device)
+def _candidates(uc: torch.Tensor, radius: float, grid: Sequence[int], per: Sequence[bool]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Candidate nodes of a block of points (n, d) in node units: the fixed box of floor(2R)+1
+    nodes per axis. -> ok (n, K) bool (within R and inside or periodic), flat node index (n, K),
+    raw weight (n, K), periodic image shift (n, K, d) int8 (None without periodic axes).
+
+    The box is a product of per-axis ranges, so everything is computed per axis on (n, floor(2R)+1)
+    and combined by broadcasting (4-5x less work than on the full (n, K, d) box)."""
+    n, d = uc.shape
+    n_c = int(math.floor(2 * radius)) + 1
+    ar = torch.arange(n_c, device=uc.device)
+    s2 = flat = valid = None
+    shifts = []
+    stride = 1
+    for a in range(d - 1, -1, -1):
+        view = [n] + [1] * d
+        view[1 + a] = n_c
+        idx = torch.ceil(uc[:, a] - radius).to(torch.int64)[:, None] + ar  # (n, n_c) unwrapped
+        dl = uc[:, a : a + 1] - idx.to(torch.float32)  # min image: idx is not wrapped yet
+        q = (dl * dl).reshape(view)
+        if per[a]:
+            wrapped = torch.remainder(idx, grid[a])
+            shifts.append(((idx - wrapped) // grid[a]).to(torch.int8).reshape(view))
+            ok_a = None
+        else:
+            wrapped = idx
+            shifts.append(None)
+            ok_a = ((idx >= 0) & (idx < grid[a])).reshape(view)
+        s2 = q if s2 is None else q + s2
+        f = (wrapped * stride).reshape(view)
+        flat = f if flat is None else flat + f
+        if ok_a is not None:
+            valid = ok_a if valid is None else valid & ok_a
+        stride *= int(grid[a])
+    shape = [n] + [n_c] * d
+    s2 = s2.expand(shape).reshape(n, -1) / (radius * radius)
+    ok = s2 < 1.0
+    if valid is not None:
+        ok &= valid.expand(shape).reshape(n, -1)
+    shift = None
+    if any(per):
+        shifts.reverse()
+        z = torch.zeros((), dtype=torch.int8, device=uc.device)
+        shift = torch.stack([(s if s is not None else z).expand(shape).reshape(n, -1) for s in shifts], -1)
+    return ok, flat.expand(shape).reshape(n, -1), _distance_weight(s2), shift
+
+
+def _build_pairs(u: torch.Tensor, grid: tuple[int, ...], radius: float, periodic: tuple[bool, ...],
+                 to_grid: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """CSR pair list (ptr, src int32, shift int8 | None, total raw weight per target) in two passes
+    over blocks of points (count, then fill), so nothing bigger than the final lists and one block's
+    candidates is ever alive. Within a target, pairs keep point order (the order a stable sort by
+    target of the point-major pairs would give)."""
+    device, d = u.device, u.shape[1]
+    per = periodic
+    n_t = int(math.prod(grid)) if to_grid else u.shape[0]
+    counts = torch.zeros(n_t, dtype=torch.int64, device=device)
+    total = torch.zeros(n_t, dtype=torch.float32, device=device)
+    blocks = [(s, min(s + _BUILD_CHUNK, u.shape[0])) for s in range(0, u.shape[0], _BUILD_CHUNK)]
+    for s, e in blocks:  # pass 1: pairs per target and weight sums
+        ok, flat, w, _ = _candidates(u[s:e], radius, grid, per)
+        if to_grid:
+            nodes = flat[ok]
+            counts += torch.bincount(nodes, minlength=n_t)
+            total.index_add_(0, nodes, w[ok])
+        else:
+            counts[s:e] = ok.sum(1)
+            total[s:e] = (w * ok).sum(1)
+    ptr = torch.zeros(n_t + 1, dtype=torch.int64, device=device)
     ptr[1:] = torch.cumsum(counts, 0)
-    total = torch.zeros(n_targets, dtype=torch.float32, device=tl.device).index_add_(0, tl, w)
-    has = total > 0
-    w = w / total.clamp(min=1e-30)[tl]
-    # int32 sources: the lists are O(N) and cached, so they dominate memory at 10^6 points
-    return PairList(ptr=ptr, src=source.to(torch.int32), delta=delta.contiguous(), weight=w.contiguous(), has=has)
+    n_pairs = int(ptr[-1])
+    src = torch.empty(n_pairs, dtype=torch.int32, device=device)
+    shift = torch.empty(n_pairs, d, dtype=torch.int8, device=device) if any(periodic) else None
+    fill = ptr[:-1].clone()
+    for s, e in blocks:  # pass 2: write each block's pairs at their targets' next free slots
+        ok, flat, _, sh = _candidates(u[s:e], radius, grid, per)
+        pi, ki = ok.nonzero(as_tuple=True)
+        if to_grid:
+            nodes = flat[pi, ki]
+            order = torch.argsort(nodes, stable=True)
+            nodes, pi, ki = nodes[order], pi[order], ki[order]
+            c = torch.bincount(nodes, minlength=n_t)
+            rank = torch.arange(nodes.shape[0], device=device) - (torch.cumsum(c, 0) - c)[nodes]
+            pos = fill[nodes] + rank
+            fill += c
+            src[pos] = (pi + s).to(torch.int32)
+        else:
+            pos = torch.arange(int(ptr[s]), int(ptr[e]), device=device)
+            src[pos] = flat[pi, ki].to(torch.int32)
+        if sh is not None:
+            shift[pos] = sh[pi, ki]
+    return ptr, src, shift, total
 
 
 def neighbour_pairs(
@@ -198,17 +281,19 @@ def neighbour_pairs(
     if radius <= 0.5:
         raise ValueError(f"radius {radius} grid spacings is too small: a point could see no node (use >= 1)")
     periodic = tuple(bool(p) for p in (periodic or (False,) * len(grid)))
+    grid = tuple(int(g) for g in grid)
     key = None
     if cache:
-        key = (_fingerprint(points), tuple(int(g) for g in grid), float(radius), periodic, to_grid, str(points.device))
+        key = (_fingerprint(points), grid, float(radius), periodic, to_grid, str(points.device))
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
     with torch.no_grad():
-        parts = list(_point_node_pairs(points.detach(), grid, radius, periodic))
-        n_nodes = int(math.prod(int(g) for g in grid))
-        pairs = _csr(parts, to_grid, n_nodes if to_grid else points.shape[0])
+        u = _node_units(points.detach(), grid, periodic)
+        ptr, source, shift, total = _build_pairs(u, grid, float(radius), periodic, to_grid)
+        pairs = PairList(ptr=ptr, src=source, shift=shift, total=total, u=u, grid=grid, radius=float(radius),
+                         to_grid=to_grid)
     if key is not None:
         _CACHE[key] = pairs
         while len(_CACHE) > _CACHE_MAX:
@@ -353,21 +438,36 @@ class GridToPoints(nn.Module):
 
 def _chunked_neighbour_sum(chunk_fn, src: torch.Tensor, pairs: PairList, chunk_size: int | None) -> torch.Tensor:
     """chunk_fn over frame batches x target ranges, so at most ~chunk_size (pair x frame) terms
-    are alive at once; chunks are gradient-checkpointed when training. src (N_src, F, C) -> (N_tgt, F, C')."""
+    are alive at once; chunks are gradient-checkpointed when training. src (N_src, F, C) -> (N_tgt, F, C').
+
+    Without autograd every chunk is written straight into one preallocated output (no list of
+    parts and no concatenation, which would double the output's memory at the end)."""
     n_f = src.shape[1]
     fc = n_f if chunk_size is None else max(1, min(n_f, chunk_size // max(1, pairs_max_degree(pairs))))
+    grad = torch.is_grad_enabled()
+    out: torch.Tensor | None = None
     outs_f = []
     for f0 in range(0, n_f, fc):
         v = src[:, f0 : f0 + fc]
         budget = None if chunk_size is None else max(1, chunk_size // v.shape[1])
+        ranges = _target_chunks(pairs.ptr, budget)
         parts = []
-        for t0, t1 in _target_chunks(pairs.ptr, budget):
+        for t0, t1 in ranges:
             args = (v, *_padded(pairs, t0, t1))
-            if torch.is_grad_enabled() and budget is not None:
+            if not grad:
+                res = chunk_fn(*args)
+                if out is None:
+                    out = res.new_empty((pairs.n_targets, n_f, res.shape[-1]))
+                out[t0:t1, f0 : f0 + v.shape[1]] = res
+                del res
+            elif len(ranges) > 1:
                 parts.append(checkpoint(chunk_fn, *args, use_reentrant=False))
             else:
                 parts.append(chunk_fn(*args))
-        outs_f.append(torch.cat(parts, 0) if len(parts) > 1 else parts[0])
+        if grad:
+            outs_f.append(torch.cat(parts, 0) if len(parts) > 1 else parts[0])
+    if not grad:
+        return out
     return torch.cat(outs_f, 1) if len(outs_f) > 1 else outs_f[0]
 
 
@@ -375,20 +475,21 @@ def _padded(pairs: PairList, t0: int, t1: int) -> tuple[torch.Tensor, torch.Tens
     """Targets t0..t1 as a dense (n_t, K) neighbour table (K = their max degree; padding has weight 0).
 
     Dense tables turn the neighbour sums into batched matmuls / reductions instead of scatters.
+    Offsets and weights are recomputed here for this chunk only (the cached list keeps indices).
     """
     start = pairs.ptr[t0:t1]
     deg = pairs.ptr[t0 + 1 : t1 + 1] - start
     k = max(1, int(deg.max())) if t1 > t0 else 1
+    n_t = t1 - t0
+    if pairs.n_pairs == 0:
+        z = torch.zeros(n_t, k, device=start.device)
+        return z.long(), torch.zeros(n_t, k, len(pairs.grid), device=start.device), z
     ar = torch.arange(k, device=start.device)
     valid = ar[None, :] < deg[:, None]
-    pos = torch.where(valid, start[:, None] + ar[None, :], start[:, None].clamp(max=max(0, pairs.n_pairs - 1)))
-    if pairs.n_pairs == 0:
-        n_t = t1 - t0
-        z = torch.zeros(n_t, k, device=start.device)
-        return z.long(), torch.zeros(n_t, k, pairs.delta.shape[1], device=start.device), z
-    src = pairs.src[pos].long()
-    delta = pairs.delta[pos]
-    weight = torch.where(valid, pairs.weight[pos], torch.zeros((), device=start.device))
+    pos = torch.where(valid, start[:, None] + ar[None, :], start[:, None].clamp(max=pairs.n_pairs - 1))
+    target = torch.arange(t0, t1, device=start.device)[:, None].expand(n_t, k)
+    src, delta, weight = pairs.gather(pos, target)
+    weight = torch.where(valid, weight, torch.zeros((), device=start.device))
     return src, delta, weight
 
 
