@@ -562,6 +562,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             frames = [g["start_values"]] + [g["frames"][t] for t in g["truth_times"]]
             truths = [comparison.truth_at(t_series, frames, t) for t in plan.predicted]
         self._cache = {"key": g["key"], "mean": mean, "std": std, "truth": truths, "mi": mi}
+        self.after_rollout()
         for t, tr in zip(plan.predicted, truths):
             if tr is not None and tr.interpolated:
                 self._warn(f"the input has no step at the predicted times (e.g. {t:.6g}): the truth there is "
@@ -653,7 +654,6 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 should_abort=lambda: bool(self.GetAbortExecute()),
             ), points, observed)
         self.n_rollouts += 1
-        self.after_rollout()
         return res
 
     def after_rollout(self) -> None:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 from vtkmodules.vtkCommonCore import vtkDoubleArray, vtkIntArray
-from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet
+from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet, vtkDataSetAttributes
 
 from . import convert
 from .comparison import Truth, rel_mse
@@ -131,9 +131,13 @@ def write_frame(inp: vtkDataObject, out: vtkDataObject, used: Sequence[Leaf], mi
 def _active_scalars(leaf: vtkDataSet, mi: ModelInput, assoc: str) -> None:
     """ParaView colours a new display by the active scalars: make that the first prediction."""
     attrs = leaf.GetPointData() if assoc == "point" else leaf.GetCellData()
+    other = leaf.GetCellData() if assoc == "point" else leaf.GetPointData()
     name = f"{mi.specs[0].name}_pred"
     if attrs.GetArray(name) is not None:
         attrs.SetActiveScalars(name)
+        # ParaView looks at the point data's active scalars first: a reader's (e.g. OpenFOAM's
+        # interpolated point p) would win over the prediction
+        other.SetActiveAttribute(-1, vtkDataSetAttributes.SCALARS)
 
 
 def _copy_tree(inp: vtkDataObject, out: vtkDataObject, used: Sequence[Leaf], prediction: bool) -> list[vtkDataSet]:

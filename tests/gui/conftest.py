@@ -63,3 +63,9 @@ def xvfb_display():
             proc.kill()
         log.close()
     pytest.fail("Xvfb did not start: " + "; ".join(errors))
+
+
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from foam_fixtures import cylinder_model, foam_case, make_model  # noqa: E402,F401
