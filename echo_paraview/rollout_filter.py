@@ -574,6 +574,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def _serve_input(self, inp, out, t_req) -> int:
         """At or before t_start: the input itself plus `<field>_pred` = the input."""
         mi, used, _ = self._read(inp)
+        self._param_uses(inp, used)  # what a rollout from here would be conditioned on (and checks)
         plan = self._plan
         t = t_req if t_req is not None else plan.t_start
         if plan.in_times:
