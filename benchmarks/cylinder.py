@@ -60,7 +60,7 @@ def echopv(argv: list[str]) -> None:
 
 
 def dataset(name: str) -> Path:
-    from echo_model.cases.ns2d import cache_dir
+    from echo_model.cases.cached import cache_dir
 
     path = cache_dir() / FILES[name]
     if not path.exists():

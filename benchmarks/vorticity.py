@@ -129,65 +129,99 @@ def spectra(pred: np.ndarray, true: np.ndarray, points: np.ndarray, frame: int) 
     return {"pred": ep.tolist(), "true": et.tolist()}
 
 
+def run_echo(data: Path, store, idx, args) -> tuple[dict, dict]:
+    preds, cost = {}, {}  # the shipped model's own training cost: benchmarks/results/forecast.md
+    preds["ECHO shipped"] = evaluate_surrogate(SHIPPED, store, idx, anchor=False)[0]
+    shipped_anchor = with_gains(SHIPPED, data, args.work / "shipped_anchor.safetensors")
+    preds["ECHO shipped + anchor"] = evaluate_surrogate(shipped_anchor, store, idx, anchor=True)[0]
+    for seed in args.seeds:
+        work = args.work / f"seed{seed}"
+        costs = train_echo(data, work, seed, args)
+        tag = f" (seed {seed})" if len(args.seeds) > 1 else ""
+        model = work / "dit" / "model.safetensors"
+        preds["ECHO 1k" + tag] = evaluate_surrogate(model, store, idx, anchor=False)[0]
+        anchored = with_gains(model, data, work / "dit_anchor.safetensors")
+        preds["ECHO 1k + anchor" + tag] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
+        cost["ECHO 1k" + tag] = cost["ECHO 1k + anchor" + tag] = AE_CPU_S + costs["cache"] + costs["dit"]
+        if "baseline" in costs:
+            base = work / "baseline" / "model.safetensors"
+            preds["baseline 1k" + tag] = evaluate_surrogate(base, store, idx, anchor=False)[0]
+            cost["baseline 1k" + tag] = AE_CPU_S + costs["cache"] + costs["baseline"]
+    return preds, cost
+
+
+def run_fno(store, idx, args) -> tuple[dict, dict]:
+    from fno_peer import train_fno
+
+    preds, cost = {}, {}
+    for seed in args.seeds:
+        tag = f" (seed {seed})" if len(args.seeds) > 1 else ""
+        peer = train_fno(store, store.split_indices("train"), args.fno_budget, seed=seed)
+        preds["FNO-2d" + tag] = evaluate_fno(peer, store, idx)
+        cost["FNO-2d" + tag] = peer.cpu_s
+    return preds, cost
+
+
+def save_part(path: Path, preds: dict, cost: dict) -> None:
+    np.savez_compressed(path, **{f"pred::{k}": v.astype(np.float32) for k, v in preds.items()})
+    path.with_suffix(".json").write_text(json.dumps(cost))
+
+
+def load_parts(work: Path) -> tuple[dict, dict]:
+    preds, cost = {}, {}
+    for part in ("persistence", "echo", "fno"):
+        f = work / f"{part}.npz"
+        if f.exists():
+            with np.load(f) as z:
+                preds.update({k.split("::", 1)[1]: z[k] for k in z.files})
+            cost.update(json.loads(f.with_suffix(".json").read_text()))
+    return preds, cost
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("runs/vorticity"))
     ap.add_argument("--n-test", type=int, default=100)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--dit-steps", type=int, default=6000)
-    ap.add_argument("--baseline-steps", type=int, default=3000)
+    ap.add_argument("--dit-steps", type=int, default=4000)
+    ap.add_argument("--baseline-steps", type=int, default=2000)
     ap.add_argument("--window-stride", type=int, default=4, help="frames between cached training windows")
-    ap.add_argument("--fno-budget", type=float, default=None,
-                    help="FNO training CPU-s (default: ECHO 1k's, autoencoder share included)")
+    ap.add_argument("--fno-budget", type=float, default=1500.0, help="FNO training CPU-s per seed")
+    ap.add_argument("--only", choices=("echo", "fno", "report"), default=None,
+                    help="one part (run 'echo' and 'fno' as two processes to use two cores, then 'report'); "
+                         "default: everything in this process")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     ap.add_argument("--data", type=Path, default=None, help="dataset (default: the cached ns2d-64 set)")
     args = ap.parse_args()
 
     import torch
 
-    from echo_model.cases.ns2d import ensure_dataset
+    from echo_model.cases.cached import ensure_dataset
     from echo_model.data.store import TrajectoryStore
 
     torch.set_num_threads(1)
     data = args.data or ensure_dataset("ns2d-64")
     store = TrajectoryStore(data)
     idx = [int(i) for i in store.split_indices("test")[: args.n_test]]
-    train_idx = store.split_indices("train")
-    results: dict = {"n_test": len(idx), "n_train": int(len(train_idx)), "dataset": data.name, "models": {},
-                     "command": "benchmarks/vorticity.py " + " ".join(sys.argv[1:])}
-    preds = {}
-    pred, true = evaluate_surrogate(SHIPPED, store, idx, anchor=False)
-    preds["persistence"] = np.repeat(store_first(store, idx)[:, None], N_FRAMES, 1)
-    preds["ECHO shipped"] = pred
-    preds["ECHO shipped + anchor"] = evaluate_surrogate(with_gains(SHIPPED, data, args.work / "shipped_anchor.safetensors"),
-                                                        store, idx, anchor=True)[0]
-    cost: dict = {}  # the shipped model's training: benchmarks/results/forecast.md
-    for seed in args.seeds:
-        work = args.work / f"seed{seed}"
-        costs = train_echo(data, work, seed, args)
-        echo_cpu = AE_CPU_S + costs["cache"] + costs["dit"]
-        tag = f" (seed {seed})" if len(args.seeds) > 1 else ""
-        preds["ECHO 1k" + tag] = evaluate_surrogate(work / "dit" / "model.safetensors", store, idx, anchor=False)[0]
-        anchored = with_gains(work / "dit" / "model.safetensors", data, work / "dit_anchor.safetensors")
-        preds["ECHO 1k + anchor" + tag] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
-        cost["ECHO 1k" + tag] = cost["ECHO 1k + anchor" + tag] = echo_cpu
-        if "baseline" in costs:
-            preds["baseline 1k" + tag] = evaluate_surrogate(work / "baseline" / "model.safetensors", store, idx,
-                                                            anchor=False)[0]
-            cost["baseline 1k" + tag] = AE_CPU_S + costs["cache"] + costs["baseline"]
-        from fno_peer import train_fno
-
-        budget = args.fno_budget or echo_cpu
-        peer = train_fno(store, train_idx, budget, seed=seed)
-        preds["FNO-2d" + tag] = evaluate_fno(peer, store, idx)
-        cost["FNO-2d" + tag] = peer.cpu_s
-        results.setdefault("fno", {})[str(seed)] = {"steps": peer.steps, "cpu_s": peer.cpu_s}
-    points = store.points(idx[0])
-    for name, p in preds.items():
-        results["models"][name] = {**scores(p, true), "train_cpu_s": cost.get(name),
-                                   "spectrum_2H": spectra(p, true, points, 2 * H - 1)}
-    results["models"]["truth"] = {"spectrum_2H": spectra(true, true, points, 2 * H - 1)}
-    write_report(results, args.out)
+    args.work.mkdir(parents=True, exist_ok=True)
+    true = np.stack([store.read_fields(i, slice(1, 1 + N_FRAMES)) for i in idx])
+    first = store_first(store, idx)
+    save_part(args.work / "persistence.npz", {"persistence": np.repeat(first[:, None], N_FRAMES, 1)}, {})
+    if args.only in (None, "echo"):
+        save_part(args.work / "echo.npz", *run_echo(data, store, idx, args))
+    if args.only in (None, "fno"):
+        save_part(args.work / "fno.npz", *run_fno(store, idx, args))
+    if args.only in (None, "report"):
+        preds, cost = load_parts(args.work)
+        results: dict = {"n_test": len(idx), "n_train": int(len(store.split_indices("train"))),
+                         "dataset": data.name, "models": {},
+                         "command": "benchmarks/vorticity.py " + " ".join(sys.argv[1:])}
+        points = store.points(idx[0])
+        for name, p in preds.items():
+            results["models"][name] = {**scores(p, true), "train_cpu_s": cost.get(name),
+                                       "spectrum_2H": spectra(p, true, points, 2 * H - 1)}
+        results["models"]["truth"] = {"spectrum_2H": spectra(true, true, points, 2 * H - 1)}
+        write_report(results, args.out)
     return 0
 
 
