@@ -22,18 +22,9 @@ import torch
 
 from ..data.store import DatasetInfo
 from ..data.trajectory import Trajectory
+from . import _grid
 from . import spectral_ns as sns
-from ._grid import (
-    BatchStats,
-    GridConfigMixin,
-    add_common_arguments,
-    batches,
-    common_config_kwargs,
-    grid_run,
-    grid_trajectory,
-    run_generator,
-    write_grid_dataset,
-)
+from ._grid import GridConfigMixin, add_common_arguments
 
 GENERATOR_VERSION = 1
 
@@ -71,21 +62,22 @@ def iter_trajectories(
 ) -> Iterator[Trajectory]:
     """Simulate in batches and yield one Trajectory per index, in order."""
     config.validate()
-    run = grid_run(config, "ns2d", 2, device)
+    run = _grid.grid_run(config, "ns2d", 2, device)
     solver = sns.VorticitySolver2D(run.solver_settings)
     n = config.resolution
-    for idx in batches(config.n_traj, batch, f"ns2d {n}x{n}", progress):
+    for idx in _grid.batches(config.n_traj, batch, f"ns2d {n}x{n}", progress):
         draws = [_draw(config, i) for i in idx]
         nus = torch.tensor([d[0] for d in draws], dtype=torch.float64)
         w0 = np.stack([d[1] for d in draws])
         steps0 = solver.n_steps
         t0 = time.perf_counter()
         w = solver.simulate(w0, nus, run.sim_times)[:, run.skip:]  # (B, T, n, n)
-        stats = BatchStats(solver.n_steps - steps0, time.perf_counter() - t0)
+        stats = _grid.BatchStats(solver.n_steps - steps0, time.perf_counter() - t0)
         flat = sns.to_points_order(w, 2)  # (B, T, n*n)
         for b, i in enumerate(idx):
             nu, _, rng = draws[b]
-            yield grid_trajectory(config, run, i, flat[b][:, :, None], rng, {"nu": nu}, [("vorticity", 1)], stats)
+            fields = flat[b][:, :, None]
+            yield _grid.grid_trajectory(config, run, i, fields, rng, {"nu": nu}, [("vorticity", 1)], stats)
 
 
 def generate(
@@ -97,7 +89,7 @@ def generate(
         f"pseudo-spectral ({config.scheme}), FNO forcing, nu log-uniform in [{config.nu_min:g}, {config.nu_max:g}]"
     )
     trajectories = iter_trajectories(config, device=device, batch=batch, progress=progress)
-    return write_grid_dataset(out, trajectories, config, "ns2d", 2, desc, GENERATOR_VERSION)
+    return _grid.write_grid_dataset(out, trajectories, config, "ns2d", 2, desc, GENERATOR_VERSION)
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,5 +102,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = NS2DConfig(forcing_amplitude=args.forcing, **common_config_kwargs(args))
-    return run_generator(generate, config, args)
+    config = NS2DConfig(forcing_amplitude=args.forcing, **_grid.common_config_kwargs(args))
+    return _grid.run_generator(generate, config, args)

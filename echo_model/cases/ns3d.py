@@ -23,18 +23,9 @@ import torch
 
 from ..data.store import DatasetInfo
 from ..data.trajectory import Trajectory
+from . import _grid
 from . import spectral_ns as sns
-from ._grid import (
-    BatchStats,
-    GridConfigMixin,
-    add_common_arguments,
-    batches,
-    common_config_kwargs,
-    grid_run,
-    grid_trajectory,
-    run_generator,
-    write_grid_dataset,
-)
+from ._grid import GridConfigMixin, add_common_arguments
 
 GENERATOR_VERSION = 1
 INITS = ("taylor-green", "random")
@@ -104,20 +95,20 @@ def iter_trajectories(
     config: NS3DConfig, device: str = "cpu", batch: int = 4, progress: bool = True
 ) -> Iterator[Trajectory]:
     config.validate()
-    run = grid_run(config, "ns3d", 3, device)
+    run = _grid.grid_run(config, "ns3d", 3, device)
     solver = sns.VelocitySolver3D(run.solver_settings)
     n = config.resolution
     layout = [("velocity", 3)] + ([("vorticity_magnitude", 1)] if config.vorticity else [])
-    for idx in batches(config.n_traj, batch, f"ns3d {n}^3", progress):
+    for idx in _grid.batches(config.n_traj, batch, f"ns3d {n}^3", progress):
         rngs = [sns.trajectory_rng(config.seed, i) for i in idx]
         nus = [sns.log_uniform(r, config.nu_min, config.nu_max) for r in rngs]
         u0 = np.stack([initial_velocity(config, r) for r in rngs])
         steps0 = solver.n_steps
         t0 = time.perf_counter()
         data = _simulate_batch(config, solver, u0, nus, run.sim_times, run.skip)  # (B, T, N, C)
-        stats = BatchStats(solver.n_steps - steps0, time.perf_counter() - t0)
+        stats = _grid.BatchStats(solver.n_steps - steps0, time.perf_counter() - t0)
         for b, i in enumerate(idx):
-            yield grid_trajectory(config, run, i, data[b], rngs[b], {"nu": nus[b]}, layout, stats,
+            yield _grid.grid_trajectory(config, run, i, data[b], rngs[b], {"nu": nus[b]}, layout, stats,
                                   extra_meta={"init": config.init})
 
 
@@ -129,7 +120,7 @@ def generate(
         f"({config.scheme}), init {config.init}, nu log-uniform in [{config.nu_min:g}, {config.nu_max:g}]"
     )
     trajectories = iter_trajectories(config, device=device, batch=batch, progress=progress)
-    return write_grid_dataset(out, trajectories, config, "ns3d", 3, desc, GENERATOR_VERSION)
+    return _grid.write_grid_dataset(out, trajectories, config, "ns3d", 3, desc, GENERATOR_VERSION)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +141,6 @@ def run(args: argparse.Namespace) -> int:
         perturbation=args.perturbation,
         forcing_amplitude=args.forcing,
         vorticity=args.vorticity,
-        **common_config_kwargs(args),
+        **_grid.common_config_kwargs(args),
     )
-    return run_generator(generate, config, args)
+    return _grid.run_generator(generate, config, args)
