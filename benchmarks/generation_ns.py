@@ -40,14 +40,18 @@ SAMPLE_2D = dict(frames=21, dt_frame=0.5, burn_in=5.0, nu_min=2e-4, nu_max=2e-3,
 SAMPLE_3D = dict(frames=5, dt_frame=0.3, nu_min=2e-3, nu_max=1e-2, seed=0, cells=False)
 
 
-def time_2d(n: int, n_traj: int, batch: int) -> dict:
-    cfg = NS2DConfig(n_traj=n_traj, resolution=n, cells=False, **SAMPLE_2D)
+def _time_generator(case: str, trajectories, n_traj: int, batch: int) -> dict:
     t0 = time.perf_counter()
-    trajs = list(iter_trajectories(cfg, batch=batch, progress=False))
+    trajs = list(trajectories)
     wall = time.perf_counter() - t0
     steps = [t.metadata["solver_steps"] for t in trajs]
-    return dict(case=f"ns2d {n}^2", n_traj=n_traj, batch=batch, wall=wall, per_traj=wall / n_traj,
+    return dict(case=case, n_traj=n_traj, batch=batch, wall=wall, per_traj=wall / n_traj,
                 steps=int(np.mean(steps)), how="measured")
+
+
+def time_2d(n: int, n_traj: int, batch: int) -> dict:
+    cfg = NS2DConfig(n_traj=n_traj, resolution=n, cells=False, **SAMPLE_2D)
+    return _time_generator(f"ns2d {n}^2", iter_trajectories(cfg, batch=batch, progress=False), n_traj, batch)
 
 
 def step_cost_2d(n: int, batch: int, repeats: int = 20) -> float:
@@ -86,12 +90,7 @@ def largest_step_costs() -> list[tuple[str, float]]:
 
 def time_3d(n: int, n_traj: int, batch: int) -> dict:
     cfg = NS3DConfig(n_traj=n_traj, resolution=n, **SAMPLE_3D)
-    t0 = time.perf_counter()
-    trajs = list(iter3d(cfg, batch=batch, progress=False))
-    wall = time.perf_counter() - t0
-    steps = [t.metadata["solver_steps"] for t in trajs]
-    return dict(case=f"ns3d {n}^3", n_traj=n_traj, batch=batch, wall=wall, per_traj=wall / n_traj,
-                steps=int(np.mean(steps)), how="measured")
+    return _time_generator(f"ns3d {n}^3", iter3d(cfg, batch=batch, progress=False), n_traj, batch)
 
 
 def decay_errors() -> list[tuple[str, float]]:

@@ -21,9 +21,17 @@ from . import spectral_ns as sns
 
 
 class GridConfigMixin:
-    """Checks and helpers shared by the ns2d and ns3d configs (their fields and defaults differ)."""
+    """Checks and helpers shared by the ns2d and ns3d configs (their fields and defaults differ).
+
+    A config class sets CASE (the generator's name) and DIM, and describes its physics in describe().
+    """
 
     MAX_RESOLUTION = 1024
+    CASE: str
+    DIM: int
+
+    def describe(self) -> str:
+        raise NotImplementedError
 
     def validate(self) -> None:
         if self.n_traj < 1:
@@ -62,7 +70,7 @@ class GridRun:
     skip: int  # leading solver frames that are not saved
 
 
-def grid_run(config: Any, case: str, dim: int, device: str) -> GridRun:
+def grid_run(config: Any, device: str) -> GridRun:
     settings = sns.SolverSettings(
         resolution=config.resolution,
         dt_max=config.dt_max,
@@ -72,12 +80,12 @@ def grid_run(config: Any, case: str, dim: int, device: str) -> GridRun:
         dtype=config.dtype,
         forcing_amplitude=config.forcing_amplitude,
     )
-    n = config.resolution
+    n, dim = config.resolution, config.DIM
     cells = Cells(*sns.grid_cells(n, dim)) if config.cells and config.keep_fraction >= 1 else None
     out_times = config.times()
     sim_times = [0.0] + list(out_times) if config.burn_in > 0 else list(out_times)
     skip = 1 if config.burn_in > 0 else 0
-    return GridRun(case, dim, settings, sns.grid_points(n, dim), cells, out_times, sim_times, skip)
+    return GridRun(config.CASE, dim, settings, sns.grid_points(n, dim), cells, out_times, sim_times, skip)
 
 
 def batches(n_traj: int, batch: int, desc: str, progress: bool) -> Iterator[list[int]]:
@@ -206,21 +214,16 @@ def report(info: DatasetInfo, out: str | os.PathLike, wall: float) -> None:
 
 
 def write_grid_dataset(
-    out: str | os.PathLike,
-    trajectories: Iterator[Trajectory],
-    config: Any,
-    case: str,
-    dim: int,
-    description: str,
-    generator_version: int,
+    out: str | os.PathLike, trajectories: Iterator[Trajectory], config: Any, generator_version: int
 ) -> DatasetInfo:
     """Write a generator's trajectories atomically, on the periodic unit box, with its config."""
+    case, dim = config.CASE, config.DIM
     return write_dataset(
         out,
         trajectories,
         name=f"{case}_{config.resolution}",
         domain=Domain(np.zeros(dim), np.ones(dim), periodic=(True,) * dim),
-        description=description,
+        description=config.describe(),
         extra={"generator": f"echo_model.cases.{case}", "generator_version": generator_version,
                "config": config.to_dict()},
     )

@@ -49,6 +49,14 @@ class NS2DConfig(GridConfigMixin):
     scheme: str = "cn_heun"
     dtype: str = "float32"
 
+    CASE, DIM = "ns2d", 2
+
+    def describe(self) -> str:
+        return (
+            f"2D incompressible Navier-Stokes, vorticity form, periodic unit square, {self.resolution}^2 "
+            f"pseudo-spectral ({self.scheme}), FNO forcing, nu log-uniform in [{self.nu_min:g}, {self.nu_max:g}]"
+        )
+
 
 def _draw(config: NS2DConfig, index: int) -> tuple[float, np.ndarray, np.random.Generator]:
     rng = sns.trajectory_rng(config.seed, index)
@@ -62,7 +70,7 @@ def iter_trajectories(
 ) -> Iterator[Trajectory]:
     """Simulate in batches and yield one Trajectory per index, in order."""
     config.validate()
-    run = _grid.grid_run(config, "ns2d", 2, device)
+    run = _grid.grid_run(config, device)
     solver = sns.VorticitySolver2D(run.solver_settings)
     n = config.resolution
     for idx in _grid.batches(config.n_traj, batch, f"ns2d {n}x{n}", progress):
@@ -84,12 +92,8 @@ def generate(
     config: NS2DConfig, out: str | os.PathLike, device: str = "cpu", batch: int = 32, progress: bool = True
 ) -> DatasetInfo:
     """Simulate and write the dataset atomically to `out`."""
-    desc = (
-        f"2D incompressible Navier-Stokes, vorticity form, periodic unit square, {config.resolution}^2 "
-        f"pseudo-spectral ({config.scheme}), FNO forcing, nu log-uniform in [{config.nu_min:g}, {config.nu_max:g}]"
-    )
     trajectories = iter_trajectories(config, device=device, batch=batch, progress=progress)
-    return _grid.write_grid_dataset(out, trajectories, config, "ns2d", 2, desc, GENERATOR_VERSION)
+    return _grid.write_grid_dataset(out, trajectories, config, GENERATOR_VERSION)
 
 
 # --------------------------------------------------------------------------------------------

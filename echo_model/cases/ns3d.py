@@ -53,6 +53,13 @@ class NS3DConfig(GridConfigMixin):
     dtype: str = "float32"
 
     MAX_RESOLUTION = 256  # 3D: 256^3 is already 16.8 M points
+    CASE, DIM = "ns3d", 3
+
+    def describe(self) -> str:
+        return (
+            f"3D incompressible Navier-Stokes, periodic unit cube, {self.resolution}^3 pseudo-spectral "
+            f"({self.scheme}), init {self.init}, nu log-uniform in [{self.nu_min:g}, {self.nu_max:g}]"
+        )
 
     def validate(self) -> None:
         if self.init not in INITS:
@@ -95,7 +102,7 @@ def iter_trajectories(
     config: NS3DConfig, device: str = "cpu", batch: int = 4, progress: bool = True
 ) -> Iterator[Trajectory]:
     config.validate()
-    run = _grid.grid_run(config, "ns3d", 3, device)
+    run = _grid.grid_run(config, device)
     solver = sns.VelocitySolver3D(run.solver_settings)
     n = config.resolution
     layout = [("velocity", 3)] + ([("vorticity_magnitude", 1)] if config.vorticity else [])
@@ -115,12 +122,9 @@ def iter_trajectories(
 def generate(
     config: NS3DConfig, out: str | os.PathLike, device: str = "cpu", batch: int = 4, progress: bool = True
 ) -> DatasetInfo:
-    desc = (
-        f"3D incompressible Navier-Stokes, periodic unit cube, {config.resolution}^3 pseudo-spectral "
-        f"({config.scheme}), init {config.init}, nu log-uniform in [{config.nu_min:g}, {config.nu_max:g}]"
-    )
+    """Simulate and write the dataset atomically to `out`."""
     trajectories = iter_trajectories(config, device=device, batch=batch, progress=progress)
-    return _grid.write_grid_dataset(out, trajectories, config, "ns3d", 3, desc, GENERATOR_VERSION)
+    return _grid.write_grid_dataset(out, trajectories, config, GENERATOR_VERSION)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
