@@ -186,23 +186,13 @@ def add_common_arguments(parser: argparse.ArgumentParser, defaults: Any) -> None
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+# config fields that `add_common_arguments` exposes under the same name (`cells` is `--no-cells`)
+COMMON_FIELDS = ("n_traj", "resolution", "frames", "dt_frame", "burn_in", "nu_min", "nu_max", "seed",
+                 "keep_fraction", "cfl", "dt_max", "scheme", "dtype")
+
+
 def common_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(
-        n_traj=args.n_traj,
-        resolution=args.resolution,
-        frames=args.frames,
-        dt_frame=args.dt_frame,
-        burn_in=args.burn_in,
-        nu_min=args.nu_min,
-        nu_max=args.nu_max,
-        seed=args.seed,
-        keep_fraction=args.keep_fraction,
-        cells=not args.no_cells,
-        cfl=args.cfl,
-        dt_max=args.dt_max,
-        scheme=args.scheme,
-        dtype=args.dtype,
-    )
+    return {**{name: getattr(args, name) for name in COMMON_FIELDS}, "cells": not args.no_cells}
 
 
 def report(info: DatasetInfo, out: str | os.PathLike, wall: float) -> None:
