@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .cli import UserError
 from .launcher import REPO_ROOT
+from .pvbatch_job import run_pvbatch as _pvbatch
 
 SAMPLE = REPO_ROOT / "sample_cases" / "ns2d_vorticity"
 
@@ -43,25 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/demo[_cylinder])")
     demo_cylinder.add_arguments(parser)
-
-
-def _pvbatch(args_file: Path, log: Path, script: Path = REPO_ROOT / "scripts" / "pv_demo.py") -> None:
-    """pvbatch renders through X: the display we have, else the launcher's private Xvfb (retried
-    once: a first Xvfb start on a fresh machine has been seen to abort)."""
-    # without a DISPLAY the launcher starts (and stops) its own Xvfb
-    cmd = [sys.executable, "-m", "echo_paraview.cli", "pvbatch", "--", str(script), str(args_file)]
-    for attempt in (1, 2):
-        with open(log, "w") as fh:
-            rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT).returncode
-        text = log.read_text()
-        if rc == 0 and "RENDERED" in text:
-            return
-        if attempt == 2 or "Traceback" in text:  # a Python error in the script: retrying won't help
-            raise UserError(f"pvbatch failed (exit {rc}); its output is in {log}:\n" + text[-3000:])
-        failed = log.with_name(log.stem + "-attempt1.log")
-        log.replace(failed)  # kept for diagnosis
-        print(f"      pvbatch exited with {rc} without a Python error (X server start-up?): retrying once; "
-              f"first output kept in {failed}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ def solve_reference_case(folder: Path, mesh: str, dt: float, end_time: float) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from .demo import _pvbatch
+    from .pvbatch_job import run_pvbatch as _pvbatch
 
     model = Path(args.model if args.model_given else DEFAULT_MODEL).resolve()
     meta = _model_meta(model)
