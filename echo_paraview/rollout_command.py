@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", choices=SAMPLERS, default=None)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:i]")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
+    parser.add_argument("--max-memory", default="", metavar="SIZE",
+                        help="most memory the rollout may use, e.g. 2GB (default: what is available); a rollout "
+                             "that cannot fit is refused up front with its estimate")
     parser.add_argument("--name", default="prediction", help="stem of the written .pvd (default prediction)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
 
@@ -80,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
                             "for one segment")
     if args.samples < 1:
         raise EchoUserError(f"--samples {args.samples}: the ensemble needs at least 1 member")
+    from echo_model.memory import MemoryBudget
+
+    budget = MemoryBudget.parse(args.max_memory, where="--max-memory")  # bad values fail before loading anything
     set_threads(args.threads)
     sur = Surrogate.load(args.model, device=args.device)
     traj, source = _load_input(args, sur)
@@ -113,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     res = sur.rollout(
         traj.points, observed, n_frames, query_points=query, params=traj.params or None,
         n_samples=args.samples, seed=args.seed, steps=args.steps, sampler=args.sampler, progress=progress,
+        keep_samples=False, memory=budget,
     )
     bar.close()
     wall = time.perf_counter() - t0

@@ -45,6 +45,7 @@ from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from echo_model.errors import EchoUserError
+from echo_model.memory import MemoryBudget
 
 from . import comparison, fitcheck, parallel, rollout_input, timesteps
 from .rollout_output import Frame, write_frame
@@ -71,6 +72,7 @@ class RolloutSettings:
     block: str = ""  # composite inputs: "" merges every leaf
     association: str = "auto"  # auto | points | cells
     compare: bool = True  # truth / error / rel-MSE where the input has data
+    memory_budget: str = ""  # "" = automatic (available memory); "2GB": the rollout must fit (else refused)
 
 
 class RolloutError(EchoUserError):
@@ -215,6 +217,11 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     def SetNumberOfThreads(self, n: int) -> None:
         self._set(n_threads=int(n))
+
+    def SetMemoryBudget(self, text: str | None) -> None:
+        """Most memory the rollout may use ("2GB", "1500MB"); empty = what is available. A rollout
+        that cannot fit is refused up front with its estimate (echo_model.memory)."""
+        self._set(memory_budget=str(text or "").strip())
 
     def SetParameters(self, text: str | None) -> None:
         """PDE parameters as "name=value" pairs ("nu=2.4e-4, Re=100"). Empty: read them from the
@@ -653,6 +660,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 steps=s.sampling_steps or None,
                 progress=progress,
                 should_abort=lambda: bool(self.GetAbortExecute()),
+                keep_samples=False,
+                memory=MemoryBudget.parse(s.memory_budget, where="MemoryBudget"),
             ), points, observed)
         self.n_rollouts += 1
         return res

@@ -243,6 +243,12 @@ class EchoRollout(EchoRolloutAlgorithm):
     def P13_SetNumberOfThreads(self, n):
         self.SetNumberOfThreads(n)
 
+    @smproperty.stringvector(name="MemoryBudget", default_values="", panel_visibility="advanced")
+    @_doc("""Most memory the rollout may use, e.g. 2GB or 1500MB; empty: what the machine has free.
+    A rollout that cannot fit is refused up front with its memory estimate.""")
+    def P14_SetMemoryBudget(self, text):
+        self.SetMemoryBudget(text)
+
     @smproperty.doublevector(name="TimestepValues", information_only="1", si_class="vtkSITimeStepsProperty")
     def GetTimestepValues(self):
         return EchoRolloutAlgorithm.GetTimestepValues(self)

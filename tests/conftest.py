@@ -111,7 +111,7 @@ class FakeSurrogate:
     calls: list = field(default_factory=list)
 
     def rollout(self, points, observed, n_frames, query_points=None, params=None, n_samples=1,
-                seed=0, steps=None, sampler=None, progress=None, should_abort=None):
+                seed=0, steps=None, sampler=None, progress=None, should_abort=None, **memory_options):
         observed = np.asarray(observed, dtype=np.float32)
         if observed.shape[0] < self.n_observed_frames:
             raise ValueError(f"this model needs {self.n_observed_frames} observed frame(s)")

@@ -58,7 +58,7 @@ from torch.utils.checkpoint import checkpoint
 # neighbour pairs (grid binning) and their cache
 # --------------------------------------------------------------------------------------------
 
-_BUILD_CHUNK = 1 << 14  # points per block while building pairs (bounds the candidate tensors, ~1.3 KB per point in 2-D)
+_BUILD_CANDIDATES = 1 << 18  # candidate (point, node) pairs per block while building (~100 bytes each, transient)
 _CACHE_MAX = 8
 _CACHE: "OrderedDict[tuple, PairList]" = OrderedDict()
 
@@ -226,7 +226,8 @@ def _build_pairs(u: torch.Tensor, grid: tuple[int, ...], radius: float, periodic
     n_t = int(math.prod(grid)) if to_grid else u.shape[0]
     counts = torch.zeros(n_t, dtype=torch.int64, device=device)
     total = torch.zeros(n_t, dtype=torch.float32, device=device)
-    blocks = [(s, min(s + _BUILD_CHUNK, u.shape[0])) for s in range(0, u.shape[0], _BUILD_CHUNK)]
+    step = max(1, _BUILD_CANDIDATES // (int(math.floor(2 * radius)) + 1) ** d)  # points per block
+    blocks = [(s, min(s + step, u.shape[0])) for s in range(0, u.shape[0], step)]
     for s, e in blocks:  # pass 1: pairs per target and weight sums
         ok, flat, w, _ = _candidates(u[s:e], radius, grid, per)
         if to_grid:
