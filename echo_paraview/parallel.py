@@ -52,6 +52,44 @@ def is_parallel() -> bool:
     return controller() is not None
 
 
+# --- decisions every rank must share ----------------------------------------------------------
+def _all_reduce_max(c, values: list[float]) -> np.ndarray:
+    from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+    from vtkmodules.vtkCommonCore import vtkDoubleArray
+    from vtkmodules.vtkParallelCore import vtkCommunicator
+
+    send = numpy_to_vtk(np.asarray(values, dtype=np.float64), deep=1)
+    recv = vtkDoubleArray()
+    c.AllReduce(send, recv, vtkCommunicator.MAX_OP)
+    return vtk_to_numpy(recv).copy()
+
+
+def any_rank(flag: bool) -> bool:
+    """True on every rank when it is True on any rank (e.g. "my piece changed: roll out again").
+
+    Keeps the ranks' decisions identical, so all of them reach gathered_rollout together."""
+    c = controller()
+    return bool(flag) if c is None else bool(_all_reduce_max(c, [float(bool(flag))])[0])
+
+
+def require_every_piece(n_points: int) -> None:
+    """Under MPI every rank must hold part of the input: an empty piece (a single-piece file read by
+    several ranks) is refused on every rank alike, instead of leaving rank 0 waiting for it."""
+    c = controller()
+    if c is None:
+        return
+    size, rank = c.GetNumberOfProcesses(), c.GetLocalProcessId()
+    empty = np.zeros(size)
+    empty[rank] = float(n_points == 0)
+    empty = _all_reduce_max(c, list(empty))
+    if empty.any() and not empty.all():
+        ranks = [int(r) for r in np.flatnonzero(empty)]
+        raise EchoUserError(
+            f"EchoRollout runs on {size} MPI ranks but rank(s) {ranks} hold no part of the input (a file with "
+            "fewer pieces than ranks is read by some ranks only): put a RedistributeDataSet filter before "
+            "EchoRollout, or run on one rank")
+
+
 # --- numpy over the controller ----------------------------------------------------------------
 def _send(c, arr: np.ndarray, dest: int, tag: int) -> None:
     from vtkmodules.util.numpy_support import numpy_to_vtk
@@ -142,4 +180,5 @@ def _receive_share(c) -> PieceResult:
     return PieceResult(mean, std if std.size else None, times)
 
 
-__all__ = ["gathered_rollout", "merge_pieces", "is_parallel", "controller", "PieceResult", "RemoteRolloutError"]
+__all__ = ["gathered_rollout", "merge_pieces", "is_parallel", "any_rank", "require_every_piece", "controller",
+           "PieceResult", "RemoteRolloutError"]

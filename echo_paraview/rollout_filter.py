@@ -437,6 +437,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         if plan.error is not None:
             raise plan.error
         t_req = timesteps.requested_time(outInfo.GetInformationObject(0))
+        parallel.require_every_piece(inp.GetNumberOfPoints())  # MPI only: every rank holds a part
         if self._gather is not None:
             if not self._collect(request, inp):
                 return 1
@@ -445,7 +446,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         else:
             mi, used, values = self._read(inp)
             key = self._key(values, inp, used)
-            if self._cache is None or self._cache["key"] != key:
+            if parallel.any_rank(self._cache is None or self._cache["key"] != key):  # MPI: all ranks agree
                 self._start_gather(request, mi, used, values, key, inp)
                 if self._gather is not None:
                     return 1

@@ -5,7 +5,8 @@
   it equals the same pipeline in the client's builtin session.
 * MPI pvbatch: `mpiexec -n 2 echopv pvbatch` on the cylinder case, the input partitioned across the
   ranks by RedistributeDataSet; EchoRollout gathers the field on rank 0, rolls out once and
-  scatters back: every point's prediction equals the serial run's.
+  scatters back: every point's prediction equals the serial run's. A single-piece file read by two
+  ranks (one of them empty) is refused on both ranks with the fix, instead of hanging.
 """
 from __future__ import annotations
 
@@ -70,6 +71,16 @@ pd = d.GetPointData()
 json.dump({"ranks": size, "n_rollouts": alg.n_rollouts, "points": vtk_to_numpy(d.GetPoints().GetData()).tolist(),
            **{k: vtk_to_numpy(pd.GetArray(k)).tolist() for k in ("p_pred", "U_pred", "p_std")}},
           open(f"{out}.{rank}.json", "w"))
+'''
+
+
+UNSPLIT_SCRIPT = r'''
+import sys
+from paraview.simple import *
+r = EchoRollout(Input=PVDReader(FileName=sys.argv[1]), Checkpoint=sys.argv[2], NumberOfFrames=2, Device="cpu")
+r.UpdatePipelineInformation()
+r.UpdatePipeline(r.TimestepValues[-1])
+print("ALIVE", flush=True)
 '''
 
 
@@ -201,3 +212,14 @@ def test_mpi_pvbatch_2_ranks_on_the_cylinder_equals_serial(tmp_path, cylinder):
         for key in ("p_pred", "U_pred", "p_std"):
             np.testing.assert_allclose(np.asarray(part[key]), np.asarray(serial[key])[idx], rtol=0,
                                        atol=1e-5 * scale, err_msg=key)
+
+
+def test_mpi_pvbatch_with_an_empty_rank_is_refused_not_hung(tmp_path, cylinder):
+    pvd, model = cylinder
+    script = tmp_path / "unsplit.py"
+    script.write_text(UNSPLIT_SCRIPT)
+    proc = _launch(["pvbatch", str(script), str(pvd), str(model)], mpi=2, stdout=subprocess.PIPE,
+                   stderr=subprocess.STDOUT)
+    out = _finish(proc, 300)
+    assert proc.returncode == 0 and "ALIVE" in out, out[-4000:]
+    assert "rank(s) [1] hold no part of the input" in out and "RedistributeDataSet" in out, out[-4000:]
