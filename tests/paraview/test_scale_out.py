@@ -189,6 +189,7 @@ def _pieces(prefix: Path, n: int) -> list[dict]:
     return [json.loads(Path(f"{prefix}.{r}.json").read_text()) for r in range(n)]
 
 
+@pytest.mark.slow
 def test_mpi_pvbatch_2_ranks_on_the_cylinder_equals_serial(tmp_path, cylinder):
     pvd, model = cylinder
     script = tmp_path / "mpi.py"
@@ -214,6 +215,7 @@ def test_mpi_pvbatch_2_ranks_on_the_cylinder_equals_serial(tmp_path, cylinder):
                                        atol=1e-5 * scale, err_msg=key)
 
 
+@pytest.mark.slow
 def test_mpi_pvbatch_with_an_empty_rank_is_refused_not_hung(tmp_path, cylinder):
     pvd, model = cylinder
     script = tmp_path / "unsplit.py"
