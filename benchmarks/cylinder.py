@@ -3,9 +3,9 @@ the meshes that come with them?
 
     nice -n 5 .venv/bin/python benchmarks/cylinder.py --work runs/cylinder
 
-Data (OpenFOAM pimpleFoam, DFG 2D-2 channel, each case its own gmsh mesh of ~8.4k cells; generated
-once into $ECHOPV_CACHE by the commands in `DATASETS`, reused afterwards; ~40-200 s of solver CPU
-per case):
+Data (OpenFOAM pimpleFoam, DFG 2D-2 channel, each case its own gmsh mesh (--mesh coarse: ~8.4k cells,
+~40-200 s of solver CPU per case; --mesh ci: ~1.3k cells); generated once into $ECHOPV_CACHE by
+`echopv generate cylinder` with the settings in `DATASETS`, reused afterwards):
   family       24 cases, Um 0.75-3 (Re 50-200), random cylinder centres: the training set
   held-in      4 more cases from the same ranges (other seed): unseen meshes inside the range
   held-out     2 cases with Um 3.0-3.6 (Re 200-240): outside the range
@@ -35,13 +35,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-COMMON = ["--mesh", "coarse", "--end-time", "6", "--skip-time", "3", "--jobs", "2", "--nice", "19"]
+COMMON = ["--end-time", "6", "--skip-time", "3", "--jobs", "2", "--nice", "5"]
 DATASETS = {
     "family": ["--n", "24", "--seed", "11", *COMMON],
     "held-in": ["--n", "4", "--seed", "12", *COMMON],
     "held-out": ["--n", "2", "--seed", "13", "--um", "3.0,3.6", *COMMON],
 }
-FILES = {"family": "cyl_family24.h5", "held-in": "cyl_heldout_in.h5", "held-out": "cyl_heldout_out.h5"}
+FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out"}
 FORECAST_FRAMES = 80
 D = 0.1
 
@@ -59,12 +59,12 @@ def echopv(argv: list[str]) -> None:
         raise SystemExit(f"echopv {' '.join(argv[:2])} failed")
 
 
-def dataset(name: str) -> Path:
+def dataset(name: str, mesh: str) -> Path:
     from echo_model.cases.cached import cache_dir
 
-    path = cache_dir() / FILES[name]
+    path = cache_dir() / f"cyl_{mesh}_{FILES[name]}.h5"
     if not path.exists():
-        echopv(["generate", "cylinder", *DATASETS[name], "--out", str(path)])
+        echopv(["generate", "cylinder", *DATASETS[name], "--mesh", mesh, "--out", str(path)])
     return path
 
 
@@ -144,6 +144,8 @@ def main() -> int:
                     help="NAME=train-all options, e.g. 'long=--ae-steps 3000 --dit-steps 6000' (repeatable)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     ap.add_argument("--frames", type=int, default=80, help="forecast length (80 = 2 s)")
+    ap.add_argument("--mesh", default="coarse", choices=("ci", "coarse", "fine"),
+                    help="cylinder meshes: coarse ~8.4k cells (~40-200 solver CPU-s per case), ci ~1.3k (a few s)")
     args = ap.parse_args()
     FORECAST_FRAMES = args.frames
 
@@ -154,9 +156,10 @@ def main() -> int:
 
     torch.set_num_threads(1)
     recipes = dict(r.split("=", 1) for r in (args.recipe or ["tiny=--ae-steps 1500 --dit-steps 3000"]))
-    data = {k: dataset(k) for k in DATASETS}
+    data = {k: dataset(k, args.mesh) for k in DATASETS}
     stores = {k: TrajectoryStore(p) for k, p in data.items()}
-    result: dict = {"command": "benchmarks/cylinder.py " + " ".join(sys.argv[1:]), "recipes": {}}
+    result: dict = {"command": "benchmarks/cylinder.py " + " ".join(sys.argv[1:]), "mesh": args.mesh,
+                    "sizes": {k: len(st) for k, st in stores.items()}, "recipes": {}}
     for name, extra in recipes.items():
         model, cost = train(name, extra.split(), data["family"], args.work)
         sur = Surrogate.load(model, device="cpu", cache=False)
