@@ -53,6 +53,7 @@ def autoencoder_config(preset: str = "tiny", *, dim: int = 2, in_channels: int =
     periodic = tuple(periodic) or (False,) * dim
     # The continuous convolutions wrap periodic axes; the CNN keeps zero padding by default because
     # circular padding costs ~2x in the CPU backward pass (pass padding_mode="circular" to change).
+    overrides.setdefault("quadrature", True)  # mesh-independent encoder sums (no effect on uniform point sets)
     return replace(base, dim=dim, in_channels=in_channels, grid=grid, periodic=periodic, **overrides)
 
 

@@ -78,6 +78,7 @@ class AutoencoderConfig:
     ks: int = 3  # spatial kernel
     padding_mode: str = "zeros"  # spatial padding of the CNN: "zeros" or "circular"
     conv_in_kt: int = 3  # temporal kernel of the encoder's first conv (1 = per frame: cheaper at full grid size)
+    quadrature: bool = False  # encoder weights points by cell-area estimates (mesh-independent sums; presets: on)
 
     def __post_init__(self) -> None:
         if self.dim not in (2, 3):
@@ -139,7 +140,8 @@ class EchoEncoder(nn.Module):
         super().__init__()
         c, d, pm = cfg.channels, cfg.dim, cfg.padding_mode
         self.to_grid = PointsToGrid(d, cfg.in_channels, c[0], cfg.grid, cfg.enc_radius, cfg.periodic,
-                                    n_freq=cfg.n_freq, freq_scale=cfg.freq_scale, kernel_hidden=cfg.kernel_hidden)
+                                    n_freq=cfg.n_freq, freq_scale=cfg.freq_scale, kernel_hidden=cfg.kernel_hidden,
+                                    quadrature=cfg.quadrature)
         self.conv_in = CausalConv(d, c[0], c[0], cfg.conv_in_kt, cfg.ks, pm)
         blocks, lvl = [], 0
         for b in cfg.layout:

@@ -83,6 +83,7 @@ class PairList:
     grid: tuple[int, ...]
     radius: float
     to_grid: bool
+    point_weight: torch.Tensor | None = None  # (N,) quadrature weight per point (encoder), None = uniform
 
     @property
     def n_targets(self) -> int:
@@ -107,7 +108,7 @@ class PairList:
         return self.gather(torch.arange(self.n_pairs, device=self.src.device))[2]
 
     def nbytes(self) -> int:
-        ts = [self.ptr, self.src, self.total, self.u] + ([self.shift] if self.shift is not None else [])
+        ts = [self.ptr, self.src, self.total, self.u] + [t for t in (self.shift, self.point_weight) if t is not None]
         return sum(t.element_size() * t.numel() for t in ts)
 
     def targets_of(self, pos: torch.Tensor) -> torch.Tensor:
@@ -131,8 +132,10 @@ class PairList:
             idx += self.shift[pos].long() * torch.tensor(self.grid, device=idx.device)
         delta = self.u[point] - idx.to(torch.float32)
         s2 = (delta * delta).sum(-1) / (self.radius * self.radius)
-        weight = _distance_weight(s2) / self.total.clamp(min=1e-30)[target]
-        return src, delta, weight
+        weight = _distance_weight(s2)
+        if self.point_weight is not None:
+            weight = weight * self.point_weight[point]
+        return src, delta, weight / self.total.clamp(min=1e-30)[target]
 
 
 def clear_neighbour_cache() -> None:
@@ -215,8 +218,24 @@ def _candidates(uc: torch.Tensor, radius: float, grid: Sequence[int], per: Seque
     return ok, flat.expand(shape).reshape(n, -1), _distance_weight(s2), shift
 
 
+def _cell_weights(u: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
+    """Quadrature weight of each point: 1 / (points in its grid cell), a cell-area estimate.
+
+    With it the encoder's weighted average approximates an integral over the kernel's support
+    instead of an average over points, so a mesh refined near a body (more points there) does not
+    pull the latent value towards the refined side: the same field on another mesh encodes alike.
+    On a uniform point set every weight is equal and nothing changes."""
+    idx = torch.round(u).to(torch.int64)
+    flat = torch.zeros(u.shape[0], dtype=torch.int64, device=u.device)
+    for a, g in enumerate(grid):
+        flat = flat * g + idx[:, a].clamp(0, g - 1)
+    counts = torch.bincount(flat, minlength=int(math.prod(grid)))
+    return 1.0 / counts[flat].to(torch.float32)
+
+
 def _build_pairs(u: torch.Tensor, grid: tuple[int, ...], radius: float, periodic: tuple[bool, ...],
-                 to_grid: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+                 to_grid: bool, point_weight: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """CSR pair list (ptr, src int32, shift int8 | None, total raw weight per target) in two passes
     over blocks of points (count, then fill), so nothing bigger than the final lists and one block's
     candidates is ever alive. Within a target, pairs keep point order (the order a stable sort by
@@ -233,6 +252,8 @@ def _build_pairs(u: torch.Tensor, grid: tuple[int, ...], radius: float, periodic
         if to_grid:
             nodes = flat[ok]
             counts += torch.bincount(nodes, minlength=n_t)
+            if point_weight is not None:
+                w = w * point_weight[s:e, None]
             total.index_add_(0, nodes, w[ok])
         else:
             counts[s:e] = ok.sum(1)
@@ -271,10 +292,12 @@ def neighbour_pairs(
     *,
     to_grid: bool,
     cache: bool = True,
+    quadrature: bool = False,
 ) -> PairList:
     """Neighbour pairs between `points` (N, d) in [0, 1]^d and the regular `grid`.
 
     to_grid=True: targets are grid nodes (encoder); False: targets are the points (decoder).
+    quadrature (to_grid only): weight each point by its cell-area estimate (`_cell_weights`).
     Cached per (coordinates, grid, radius, periodic, direction, device) when `cache`.
     """
     if points.ndim != 2 or points.shape[1] != len(grid):
@@ -285,16 +308,17 @@ def neighbour_pairs(
     grid = tuple(int(g) for g in grid)
     key = None
     if cache:
-        key = (_fingerprint(points), grid, float(radius), periodic, to_grid, str(points.device))
+        key = (_fingerprint(points), grid, float(radius), periodic, to_grid, str(points.device), bool(quadrature))
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
     with torch.no_grad():
         u = _node_units(points.detach(), grid, periodic)
-        ptr, source, shift, total = _build_pairs(u, grid, float(radius), periodic, to_grid)
+        pw = _cell_weights(u, grid) if quadrature and to_grid else None
+        ptr, source, shift, total = _build_pairs(u, grid, float(radius), periodic, to_grid, pw)
         pairs = PairList(ptr=ptr, src=source, shift=shift, total=total, u=u, grid=grid, radius=float(radius),
-                         to_grid=to_grid)
+                         to_grid=to_grid, point_weight=pw)
     if key is not None:
         _CACHE[key] = pairs
         while len(_CACHE) > _CACHE_MAX:
@@ -351,9 +375,10 @@ class PointsToGrid(nn.Module):
 
     def __init__(self, dim: int, in_channels: int, out_channels: int, grid: Sequence[int], radius: float = 1.5,
                  periodic: Sequence[bool] | None = None, hidden: int | None = None, n_freq: int = 16,
-                 freq_scale: float = 1.0, kernel_hidden: int = 32, seed: int = 0) -> None:
+                 freq_scale: float = 1.0, kernel_hidden: int = 32, seed: int = 0, quadrature: bool = False) -> None:
         super().__init__()
         self.dim, self.cin, self.cout = dim, in_channels, out_channels
+        self.quadrature = bool(quadrature)
         self.grid = tuple(int(g) for g in grid)
         if len(self.grid) != dim:
             raise ValueError(f"grid {self.grid} is not {dim}-D")
@@ -366,7 +391,8 @@ class PointsToGrid(nn.Module):
         self.proj = nn.Linear(self.hidden + 1, out_channels)
 
     def pairs(self, points: torch.Tensor, cache: bool = True) -> PairList:
-        return neighbour_pairs(points, self.grid, self.radius, self.periodic, to_grid=True, cache=cache)
+        return neighbour_pairs(points, self.grid, self.radius, self.periodic, to_grid=True, cache=cache,
+                               quadrature=self.quadrature)
 
     def _chunk(self, values: torch.Tensor, src: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         # values (N, F, Cin); src/weight (n_t, K), delta (n_t, K, d) padded (weight 0) -> (n_t, F, H)

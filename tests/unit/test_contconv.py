@@ -144,3 +144,31 @@ def test_frame_chunking_forward():
         q_full, q_small = dec(g_full, pts), dec(g_full, pts, chunk_size=20)
     assert torch.allclose(g_full, g_small, atol=1e-5)
     assert torch.allclose(q_full, q_small, atol=1e-5)
+
+
+def test_quadrature_makes_the_encoder_average_mesh_independent():
+    """A linear field on a mesh refined in one corner: plain point averages are pulled towards the
+    refined corner, quadrature-weighted ones stay near the uniform-mesh value."""
+    from echo_model.nn.contconv import neighbour_pairs
+
+    torch.manual_seed(0)
+    uniform = torch.rand(4000, 2)
+    refined = torch.cat([torch.rand(4000, 2), 0.3 * torch.rand(12000, 2)])  # 4x denser near the origin
+    grid = (8, 8)
+
+    def node_avg(points, quadrature):
+        pairs = neighbour_pairs(points, grid, 1.5, to_grid=True, cache=False, quadrature=quadrature)
+        pos = torch.arange(pairs.n_pairs)
+        src, _, w = pairs.gather(pos)
+        field = points[:, 0]  # f(x, y) = x
+        tgt = pairs.targets_of(pos)
+        return torch.zeros(64).index_add_(0, tgt, w * field[src])
+
+    ref = node_avg(uniform, False)
+    plain = (node_avg(refined, False) - ref).abs().max()
+    quad = (node_avg(refined, True) - ref).abs().max()
+    assert quad < 0.5 * plain
+    # on a uniform grid of points the weights are equal: identical to the plain average
+    g = torch.stack(torch.meshgrid(torch.arange(32) / 32 + 1 / 64, torch.arange(32) / 32 + 1 / 64,
+                                   indexing="ij"), -1).reshape(-1, 2)
+    torch.testing.assert_close(node_avg(g, True), node_avg(g, False))
