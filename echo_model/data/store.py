@@ -118,7 +118,7 @@ def write_dataset(
                         f"trajectory {n} has fields {traj.field_layout}, expected {layout}: "
                         "a dataset holds one set of fields"
                     )
-                _require_finite_trajectory(traj, n, path)
+                require_finite_trajectory(traj, f"trajectory {n} written to {path}")
                 g = group.create_group(f"{n:06d}")
                 # points and cells of regular grids compress ~10x (fields of noisy floats hardly do)
                 g.create_dataset("points", data=traj.points, compression=compression)
@@ -180,23 +180,23 @@ def write_dataset(
     return read_info(path)
 
 
-def _require_finite_trajectory(traj: Trajectory, index: int, path: Path) -> None:
-    """A dataset never stores NaN/Inf: its statistics and every model trained on it would be NaN."""
+def require_finite_trajectory(traj: Trajectory, where: str) -> None:
+    """A dataset never stores NaN/Inf: its statistics and every model trained on it would be NaN.
+
+    `where` names the trajectory for the message (its source file, or its slot in the dataset)."""
     if not np.isfinite(traj.points).all():
-        raise EchoUserError(f"trajectory {index} written to {path} has NaN/Inf point coordinates: fix the mesh")
+        raise EchoUserError(f"{where} has NaN/Inf point coordinates: fix the mesh and import again")
     finite = np.isfinite(traj.fields)
     if finite.all():
         return
     frame = int(np.argwhere(~finite.all(axis=(1, 2)))[0, 0])
-    offset, channel = 0, int(np.argwhere(~finite[frame].all(axis=0))[0, 0])
-    name = "?"
-    for fname, ncomp in traj.field_layout:
-        if offset <= channel < offset + ncomp:
-            name = fname
-        offset += ncomp
+    channel = int(np.argwhere(~finite[frame].all(axis=0))[0, 0])
+    bounds = np.cumsum([0] + [c for _, c in traj.field_layout])
+    name = traj.field_layout[int(np.searchsorted(bounds, channel, side="right")) - 1][0]
     raise EchoUserError(
-        f"trajectory {index} written to {path} has {int((~finite).sum())} NaN/Inf value(s), first in field "
-        f"{name!r} at frame {frame}: clean the source (or drop those time steps with --skip-time/--every) and import again")
+        f"{where} has {int((~finite).sum())} NaN/Inf value(s), first in field {name!r} at frame {frame} "
+        f"(t = {float(traj.times[frame]):g}): clean the source, or leave those time steps out "
+        "(`echopv import --skip-time/--every`), and import again")
 
 
 def read_info(path: str | os.PathLike) -> DatasetInfo:

@@ -128,19 +128,27 @@ def read_vtk_series(src: str, opt: ImportOptions) -> Trajectory:
 
 
 def iter_sources(sources: Sequence[str], opt: ImportOptions) -> Iterator[Trajectory]:
-    """Trajectories of all sources, one at a time (Well files yield one per sample)."""
-    for src in sources:
-        kind = detect(src)
-        if kind == "openfoam":
-            yield read_openfoam(src, opt)
-        elif kind == "series":
-            yield read_vtk_series(src, opt)
-        else:
-            from echo_model.io_well import iter_well_trajectories
+    """Trajectories of all sources, one at a time (Well files yield one per sample); NaN/Inf refused."""
+    from echo_model.data.store import require_finite_trajectory
 
-            yield from iter_well_trajectories(
-                src, fields=opt.fields, every=opt.every, skip_time=opt.skip_time, cells=opt.cells
-            )
+    for src in sources:
+        for traj in _read_source(src, opt):
+            require_finite_trajectory(traj, src)  # names the source file, not the half-written dataset
+            yield traj
+
+
+def _read_source(src: str, opt: ImportOptions) -> Iterator[Trajectory]:
+    kind = detect(src)
+    if kind == "openfoam":
+        yield read_openfoam(src, opt)
+    elif kind == "series":
+        yield read_vtk_series(src, opt)
+    else:
+        from echo_model.io_well import iter_well_trajectories
+
+        yield from iter_well_trajectories(
+            src, fields=opt.fields, every=opt.every, skip_time=opt.skip_time, cells=opt.cells
+        )
 
 
 def _series_domain(src: str) -> Domain | None:

@@ -144,7 +144,12 @@ def test_a_dataset_containing_nan(tmp_path, capsys):
     traj.fields[2, 5, 0] = np.nan
     pvd = write_pvd(traj, tmp_path / "nan.pvd")
     out = tmp_path / "nan.h5"
-    _fails_with(["import", str(pvd), "--out", str(out)], capsys, "NaN/Inf", "'p'", "frame 2")
+    _fails_with(["import", str(pvd), "--out", str(out)], capsys, str(pvd), "NaN/Inf", "'p'", "frame 2", "--skip-time")
+    assert not out.exists()
+    from echo_model.errors import EchoUserError  # the dataset writer refuses it too, whoever calls it
+
+    with pytest.raises(EchoUserError, match="trajectory 0 written to .* NaN/Inf value"):
+        write_dataset(out, [traj], name="nan")
     assert not out.exists()
 
 
