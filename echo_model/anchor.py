@@ -85,14 +85,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from .bundle import load_tensors, save_tensors
     from .data.store import TrajectoryStore
     from .rollout import Surrogate
+    from .threads import set_threads
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     sur = Surrogate.load(args.model, device="cpu", cache=False)
     with TrajectoryStore(args.data) as store:
         idx = store.split_indices(args.split)[: args.max_traj]
