@@ -184,6 +184,44 @@ def extract_case(case_dir: Path, case: CylinderCase, skip_time: float, keep_case
     return traj
 
 
+def _case_summary(name: str, case: CylinderCase, traj, timings: dict) -> dict:
+    """One row of the dataset's `cases` table: parameters, size, wake figures, timings."""
+    return {
+        "case": name,
+        **{k: round(v, 4) for k, v in case.params().items()},
+        "n_points": traj.n_points,
+        "n_frames": traj.n_frames,
+        "strouhal": round(traj.metadata["strouhal"], 4),
+        "cl_amp": round(0.5 * (traj.metadata["cl_max"] - traj.metadata["cl_min"]), 4),
+        "cd_mean": round(traj.metadata["cd_mean"], 4),
+        **{k: (round(v, 1) if isinstance(v, float) else v) for k, v in timings.items()},
+    }
+
+
+def _wait_with_progress(futures: list, end_time: float, dirs: list[Path], results: list, progress: bool) -> None:
+    """Wait for the case jobs; the bar counts simulated seconds, read from each solver's log."""
+    total = len(dirs) * end_time
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=round(total, 3), desc=f"cylinder x{len(dirs)} (simulated s)", unit="s",
+                   bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]")
+    while not all(f.done() for f in futures):
+        time.sleep(1.0)
+        if bar is not None:
+            done = sum(
+                end_time if results[i] is not None else min(latest_log_time(d), end_time)
+                for i, d in enumerate(dirs)
+            )
+            if round(done, 1) != round(bar.n, 1):  # redraw only on change: logs stay short
+                bar.n = round(done, 3)
+                bar.refresh()
+    if bar is not None:
+        bar.n = round(total, 3)
+        bar.close()
+
+
 def generate_family(cfg: FamilyConfig, out: Path, work_dir: Path, progress: bool = True) -> list[dict]:
     """Run every case (cfg.jobs at a time), extract, write the dataset; returns per-case summaries."""
     from echo_model.data.store import write_dataset
@@ -209,43 +247,15 @@ def generate_family(cfg: FamilyConfig, out: Path, work_dir: Path, progress: bool
             traj = extract_case(dirs[i], cases[i], cfg.skip_time, cfg.keep_case)
             with lock:
                 trajs[i] = traj
-                results[i] = {
-                    "case": dirs[i].name,
-                    **{k: round(v, 4) for k, v in cases[i].params().items()},
-                    "n_points": traj.n_points,
-                    "n_frames": traj.n_frames,
-                    "strouhal": round(traj.metadata["strouhal"], 4),
-                    "cl_amp": round(0.5 * (traj.metadata["cl_max"] - traj.metadata["cl_min"]), 4),
-                    "cd_mean": round(traj.metadata["cd_mean"], 4),
-                    **{k: (round(v, 1) if isinstance(v, float) else v) for k, v in timings.items()},
-                }
+                results[i] = _case_summary(dirs[i].name, cases[i], traj, timings)
                 traj.metadata["wall_s"] = timings.get("solve_s", 0.0) + timings.get("mesh_s", 0.0)
         except Exception as exc:  # keep the other cases running; report all failures at the end
             with lock:
                 errors.append(f"{dirs[i].name}: {exc}")
 
-    total = len(cases) * cfg.end_time
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=round(total, 3), desc=f"cylinder x{len(cases)} (simulated s)", unit="s",
-                   bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]")
     with ThreadPoolExecutor(max_workers=max(1, cfg.jobs)) as pool:
         futures = [pool.submit(job, i) for i in range(len(cases))]
-        while not all(f.done() for f in futures):
-            time.sleep(1.0)
-            if bar is not None:
-                done = sum(
-                    cfg.end_time if results[i] is not None else min(latest_log_time(d), cfg.end_time)
-                    for i, d in enumerate(dirs)
-                )
-                if round(done, 1) != round(bar.n, 1):  # redraw only on change: logs stay short
-                    bar.n = round(done, 3)
-                    bar.refresh()
-    if bar is not None:
-        bar.n = round(total, 3)
-        bar.close()
+        _wait_with_progress(futures, cfg.end_time, dirs, results, progress)
     if errors:
         raise RuntimeError("some cylinder cases failed:\n  " + "\n  ".join(errors))
     ref = [r for r, c in zip(results, cases) if abs(c.Re - 100) < 1e-6 and (c.cx, c.cy) == (0.2, 0.2)]

@@ -313,6 +313,32 @@ def empty_axis(case_dir: str | Path, centres: np.ndarray) -> int | None:
     return flat[0] if len(flat) == 1 else None
 
 
+def _case_times(
+    case_dir: Path, t_min: float | None, t_max: float | None, include_zero: bool
+) -> list[tuple[float, Path]]:
+    """The time directories within [t_min, t_max]; none is an error that says what to do."""
+    times = [
+        (t, p) for t, p in time_directories(case_dir, include_zero=include_zero)
+        if (t_min is None or t >= t_min - 1e-9) and (t_max is None or t <= t_max + 1e-9)
+    ]
+    if not times:
+        raise FileNotFoundError(
+            f"no time directories in {case_dir}"
+            + (f" between t={t_min} and t={t_max}" if t_min is not None or t_max is not None else "")
+            + ": run the solver first (or pass include_zero=True for the initial state)"
+        )
+    return times
+
+
+def _case_centres(case_dir: Path, first_time: Path) -> np.ndarray:
+    """Cell centres: a written C field (first time, then constant/), else computed from the mesh."""
+    if _exists(first_time / "C"):
+        return read_internal_field(first_time / "C")[0]
+    if _exists(case_dir / "constant" / "C"):
+        return read_internal_field(case_dir / "constant" / "C")[0]
+    return cell_centres(case_dir)
+
+
 def read_case(
     case_dir: str | Path,
     fields: Sequence[str] = ("U", "p"),
@@ -328,24 +354,8 @@ def read_case(
     case_dir = Path(case_dir)
     if not case_dir.is_dir():
         raise FileNotFoundError(f"no OpenFOAM case directory {case_dir}")
-    times = [
-        (t, p) for t, p in time_directories(case_dir, include_zero=include_zero)
-        if (t_min is None or t >= t_min - 1e-9) and (t_max is None or t <= t_max + 1e-9)
-    ]
-    if not times:
-        raise FileNotFoundError(
-            f"no time directories in {case_dir}"
-            + (f" between t={t_min} and t={t_max}" if t_min is not None or t_max is not None else "")
-            + ": run the solver first (or pass include_zero=True for the initial state)"
-        )
-    centres = None
-    for _, tdir in times[:1]:
-        if _exists(tdir / "C"):
-            centres, _ = read_internal_field(tdir / "C")
-    if centres is None and _exists(case_dir / "constant" / "C"):
-        centres, _ = read_internal_field(case_dir / "constant" / "C")
-    if centres is None:
-        centres = cell_centres(case_dir)
+    times = _case_times(case_dir, t_min, t_max, include_zero)
+    centres = _case_centres(case_dir, times[0][1])
     n_cells = centres.shape[0]
     axis = empty_axis(case_dir, centres) if drop_empty else None
     keep_axes = [a for a in range(3) if a != axis]
