@@ -59,6 +59,9 @@ def cache_latents(
     from ..rollout import resolve_device
 
     dev = resolve_device(device)
+    from ..memory import auto_chunk_size
+
+    chunk_size = int(chunk_size or auto_chunk_size())  # bounded memory at any point count (same latents)
     ae, ae_meta = load_autoencoder(ae_path, device=dev)
     for p in ae.parameters():
         p.requires_grad_(False)
