@@ -35,6 +35,7 @@ MIN_WORK = 10 * MB  # smaller chunks only cost time
 MAX_WORK = 40 * MB  # ~2^15 terms: as fast as any on CPU (chunks of 2^17+ fall out of cache and run slower)
 MIN_CHUNK, MAX_CHUNK = 1 << 13, 1 << 15
 AVAILABLE_FRACTION = 0.8  # of MemAvailable: leave room for the OS page cache and the GUI
+KERNEL_TABLE_BYTES = 32 * MB  # at most this many bytes of kernel tables per neighbour list (nn/contconv.py)
 BUILD_BYTES = 48 * MB  # transient while building a neighbour list: one block of candidates (nn/contconv.py)
 
 
@@ -188,6 +189,7 @@ def estimate_fixed(s: RolloutShape) -> tuple[int, int, int]:
     if s.n_query != s.n_points:  # re-encoding decodes the last frames at the input points too
         lists += pairs_per_point(s.dim, s.dec_radius) * s.n_points * idx_bytes + s.n_points * per_list_point
     build = BUILD_BYTES  # the lists are built block by block straight into their final arrays
+    lists += 3 * KERNEL_TABLE_BYTES  # cached kernel tables (encoder, decoder at query and input points)
     frame = s.n_query * s.n_channels * f32
     n_out = 1 + (s.n_samples > 1)  # mean, running variance
     outputs = n_out * s.n_frames * frame * (1 + s.output_copies)

@@ -395,9 +395,16 @@ class PointsToGrid(nn.Module):
                                quadrature=self.quadrature)
 
     def _chunk(self, values: torch.Tensor, src: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        # values (N, F, Cin); src/weight (n_t, K), delta (n_t, K, d) padded (weight 0) -> (n_t, F, H)
+        return self._contract(values, src, self._table(delta, weight))
+
+    def _table(self, delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Weighted kernel of a padded chunk: delta (n_t, K, d), weight (n_t, K) -> (n_t, K Cin, H)."""
+        n_t, k = weight.shape
+        return (self.kernel(delta) * weight[..., None]).reshape(n_t, k * self.cin, self.hidden)
+
+    def _contract(self, values: torch.Tensor, src: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        # values (N, F, Cin); src (n_t, K) padded, a from _table -> (n_t, F, H)
         n_t, k = src.shape
-        a = (self.kernel(delta) * weight[..., None]).reshape(n_t, k * self.cin, self.hidden)
         u = values.index_select(0, src.reshape(-1)).reshape(n_t, k, -1, self.cin)  # (n_t, K, F, Cin)
         u = u.permute(0, 1, 3, 2).reshape(n_t, k * self.cin, -1)  # (n_t, K Cin, F)
         return torch.bmm(u.transpose(1, 2), a)  # contraction over (K, Cin) as one batched matmul
@@ -411,7 +418,7 @@ class PointsToGrid(nn.Module):
             pairs = self.pairs(points, cache=cache)
             vals = values.float().permute(1, 0, 2).contiguous()  # (N, F, Cin): gather along dim 0
             n_f = vals.shape[1]
-            h = _chunked_neighbour_sum(self._chunk, vals, pairs, chunk_size)  # (G, F, H)
+            h = _chunked_neighbour_sum(self, vals, pairs, chunk_size)  # (G, F, H)
             h = torch.nn.functional.gelu(h + self.bias)
             flag = pairs.has.to(h.dtype)[:, None, None].expand(-1, h.shape[1], 1)
             out = self.proj(torch.cat([h, flag], -1))  # (G, F, Cout)
@@ -443,9 +450,15 @@ class GridToPoints(nn.Module):
         return neighbour_pairs(query, self.grid, self.radius, self.periodic, to_grid=False, cache=cache)
 
     def _chunk(self, feats: torch.Tensor, src: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        # feats (G, F, H); src/weight (n_t, K), delta (n_t, K, d) padded (weight 0) -> (n_t, F, Cout)
+        return self._contract(feats, src, self._table(delta, weight))
+
+    def _table(self, delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Weighted depthwise kernel of a padded chunk: delta (n_t, K, d), weight (n_t, K) -> (n_t, K, H)."""
+        return self.kernel(delta) * weight[..., None]
+
+    def _contract(self, feats: torch.Tensor, src: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        # feats (G, F, H); src (n_t, K) padded, a from _table -> (n_t, F, Cout)
         n_t, k = src.shape
-        a = self.kernel(delta) * weight[..., None]  # (n_t, K, H)
         g = feats.index_select(0, src.reshape(-1)).reshape(n_t, k, feats.shape[1], self.hidden)
         h = (g * a[:, :, None, :]).sum(1)  # depthwise kernel
         return self.head(torch.nn.functional.gelu(h + self.bias))
@@ -459,16 +472,18 @@ class GridToPoints(nn.Module):
             n_f = grid_feats.shape[0]
             g = grid_feats.float().reshape(n_f, self.cin, -1).permute(2, 0, 1)  # (G, F, Cin)
             feats = self.lin_in(g)  # (G, F, H): grid-sized, fine
-            out = _chunked_neighbour_sum(self._chunk, feats, pairs, chunk_size)  # (M, F, Cout)
+            out = _chunked_neighbour_sum(self, feats, pairs, chunk_size)  # (M, F, Cout)
             return out.permute(1, 0, 2)
 
 
-def _chunked_neighbour_sum(chunk_fn, src: torch.Tensor, pairs: PairList, chunk_size: int | None) -> torch.Tensor:
-    """chunk_fn over frame batches x target ranges, so at most ~chunk_size (pair x frame) terms
+def _chunked_neighbour_sum(layer: nn.Module, src: torch.Tensor, pairs: PairList, chunk_size: int | None
+                           ) -> torch.Tensor:
+    """layer._chunk over frame batches x target ranges, so at most ~chunk_size (pair x frame) terms
     are alive at once; chunks are gradient-checkpointed when training. src (N_src, F, C) -> (N_tgt, F, C').
 
     Without autograd every chunk is written straight into one preallocated output (no list of
-    parts and no concatenation, which would double the output's memory at the end)."""
+    parts and no concatenation, which would double the output's memory at the end), and its
+    weighted kernel table is reused across calls on the same mesh when small (see _kernel_table)."""
     n_f = src.shape[1]
     fc = n_f if chunk_size is None else max(1, min(n_f, chunk_size // max(1, pairs_max_degree(pairs))))
     grad = torch.is_grad_enabled()
@@ -480,22 +495,44 @@ def _chunked_neighbour_sum(chunk_fn, src: torch.Tensor, pairs: PairList, chunk_s
         ranges = _target_chunks(pairs.ptr, budget)
         parts = []
         for t0, t1 in ranges:
-            args = (v, *_padded(pairs, t0, t1))
             if not grad:
-                res = chunk_fn(*args)
+                res = layer._contract(v, *_kernel_table(layer, pairs, t0, t1))
                 if out is None:
                     out = res.new_empty((pairs.n_targets, n_f, res.shape[-1]))
                 out[t0:t1, f0 : f0 + v.shape[1]] = res
                 del res
             elif len(ranges) > 1:
-                parts.append(checkpoint(chunk_fn, *args, use_reentrant=False))
+                parts.append(checkpoint(layer._chunk, v, *_padded(pairs, t0, t1), use_reentrant=False))
             else:
-                parts.append(chunk_fn(*args))
+                parts.append(layer._chunk(v, *_padded(pairs, t0, t1)))
         if grad:
             outs_f.append(torch.cat(parts, 0) if len(parts) > 1 else parts[0])
     if not grad:
         return out
     return torch.cat(outs_f, 1) if len(outs_f) > 1 else outs_f[0]
+
+
+KERNEL_TABLE_BYTES = 32 << 20  # per neighbour list: small meshes keep their kernel tables, large ones recompute
+
+
+def _kernel_table(layer: nn.Module, pairs: PairList, t0: int, t1: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(padded sources, weighted kernel) of targets t0..t1, cached on the pair list while they fit
+    KERNEL_TABLE_BYTES. The kernel depends only on the geometry and the weights, so a rollout on a
+    small mesh evaluates the kernel MLPs once instead of once per frame batch, member and segment.
+    Keyed by the layer and its parameters' versions (an optimizer step or a reload invalidates it)."""
+    key = (id(layer), tuple((q.data_ptr(), q._version) for q in layer.kernel.parameters()), t0, t1)
+    tables = pairs.__dict__.setdefault("_tables", {})
+    hit = tables.get(key)
+    if hit is not None:
+        return hit
+    src, delta, weight = _padded(pairs, t0, t1)
+    out = (src, layer._table(delta, weight))
+    nbytes = sum(t.numel() * t.element_size() for t in out)
+    used = pairs.__dict__.get("_tables_bytes", 0)
+    if used + nbytes <= KERNEL_TABLE_BYTES:
+        tables[key] = out
+        pairs._tables_bytes = used + nbytes  # type: ignore[attr-defined]
+    return out
 
 
 def _padded(pairs: PairList, t0: int, t1: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -161,3 +161,20 @@ def test_refusal_names_the_estimate_and_the_fix(sur):
         sur.rollout(pts, obs, 10_000_000, memory="100MB")
     shape = sur.rollout_shape(200, 200, 3)
     assert plan_rollout(shape, MemoryBudget.parse("1GB")).total < GB
+
+
+def test_kernel_tables_are_reused_and_follow_the_weights():
+    torch.manual_seed(5)
+    pts = torch.rand(300, 2)
+    dec = GridToPoints(2, 4, 1, (8, 8))
+    g = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        first = dec(g, pts)
+        pairs = dec.pairs(pts)
+        assert pairs._tables and pairs._tables_bytes > 0  # cached on the (cached) neighbour list
+        torch.testing.assert_close(dec(g, pts), first, rtol=0, atol=0)
+        for q in dec.kernel.parameters():
+            q.add_(0.1)  # an optimizer step or a reload: the tables must not be reused
+        fresh = dec(g, pts, cache=False)
+        torch.testing.assert_close(dec(g, pts), fresh, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(fresh, first)
