@@ -142,6 +142,9 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("runs/cylinder"))
     ap.add_argument("--recipe", action="append", default=None,
                     help="NAME=train-all options, e.g. 'long=--ae-steps 3000 --dit-steps 6000' (repeatable)")
+    ap.add_argument("--ae-ablation", action="append", default=None,
+                    help="NAME=train-ae options: an autoencoder alone, scored on reconstruction only "
+                         "(e.g. 'no-quadrature=--no-quadrature --steps 1500')")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     ap.add_argument("--frames", type=int, default=80, help="forecast length (80 = 2 s)")
     ap.add_argument("--mesh", default="coarse", choices=("ci", "coarse", "fine"),
@@ -171,8 +174,31 @@ def main() -> int:
         }}
         r["forecast"] = {k: forecast(sur, stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")}
         result["recipes"][name] = r
+    for name, extra in dict(r.split("=", 1) for r in (args.ae_ablation or [])).items():
+        result["recipes"][name] = ae_ablation(name, extra.split(), data["family"], stores, args.work)
     write_report(result, args.out)
     return 0
+
+
+def ae_ablation(name: str, extra: list[str], data: Path, stores: dict, work: Path) -> dict:
+    """An autoencoder alone (stage 1, same preset and grid), reconstruction on all three sets."""
+    from echo_model.nn.autoencoder import load_autoencoder
+    from echo_model.rollout import Surrogate
+
+    run = work / f"ae-{name}"
+    model = run / "autoencoder.safetensors"
+    c0 = cpu_s()
+    if not model.exists():
+        echopv(["train", "ae", "--data", str(data), "--run", str(run), "--preset", "tiny", "--grid", "64", "16",
+                "--batch-size", "2", "--n-query", "1024", "--threads", "1", "--no-progress", *extra])
+    ref = next(iter(work.glob("*/model.safetensors")))  # any complete model: its normalisation is the family's
+    sur = Surrogate.load(ref, device="cpu", cache=False)
+    sur.ae = load_autoencoder(model)[0]
+    fam = stores["family"]
+    return {"train_cpu_s": cpu_s() - c0, "recon": {
+        "training meshes": reconstruction(sur, fam, fam.split_indices("train")),
+        "held-in": reconstruction(sur, stores["held-in"], range(len(stores["held-in"]))),
+        "held-out": reconstruction(sur, stores["held-out"], range(len(stores["held-out"])))}}
 
 
 def write_report(res: dict, out: Path) -> None:
@@ -196,7 +222,7 @@ def write_report(res: dict, out: Path) -> None:
               "persistence (U, p) | St ECHO | St solver | St error |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, r in res["recipes"].items():
-        for split, fc in r["forecast"].items():
+        for split, fc in r.get("forecast", {}).items():
             for c in fc["cases"]:
                 u, up, p, pp = (np.asarray(c[k]) for k in ("U", "U_persist", "p", "p_persist"))
                 err = (c["St_model"] - c["St_solver"]) / c["St_solver"]

@@ -101,6 +101,8 @@ class AutoencoderRun(PointSampling, StageRun):
                                        "domain, e.g. 64 16 for a 2.2 x 0.41 channel); each divisible by 2^(number "
                                        "of compress_space blocks)", None)
     latent_dim: int | None = opt("latent channels D, overriding the preset", None)
+    quadrature: bool = opt("plain point averages in the encoder instead of cell-area weighted sums (ablation)",
+                           True, flags=("--no-quadrature",))
 
 
 @dataclass(kw_only=True)

@@ -73,7 +73,7 @@ def build_autoencoder(cfg: AutoencoderRun, info) -> EchoAutoencoder:
         return EchoAutoencoder(AutoencoderConfig.from_dict(read_meta(ckpt)[MODEL_KEY]))
     if cfg.init:
         return load_autoencoder(cfg.init)[0]
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"quadrature": cfg.quadrature}
     if cfg.grid:
         overrides["grid"] = tuple(cfg.grid) if len(cfg.grid) > 1 else (cfg.grid[0],) * info.dim
     else:  # latent cells roughly square on elongated domains (a channel flow gets 64 x 16, not 32 x 32)
