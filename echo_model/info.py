@@ -59,24 +59,16 @@ def _flatten(prefix: str, value: Any, depth: int = 0) -> Iterator[tuple[str, str
 
 
 def _training_set(meta: dict) -> tuple[int | None, dict[str, tuple[float, float]]]:
-    """(points per trajectory, parameter ranges over the training split) from the dataset named in
-    the provenance, when that file is still there; (None, {}) otherwise."""
-    gen = (meta.get("provenance") or {}).get("generator") or {}
-    path = gen.get("dataset") or (meta.get("provenance") or {}).get("dataset")
-    if not path or not Path(path).is_file():
-        return None, {}
-    from .data.store import TrajectoryStore
+    """(points per trajectory, parameter ranges) as the trainer recorded them in the header.
 
-    try:
-        with TrajectoryStore(path) as store:
-            idx = [int(i) for i in store.info.split.get("train", [])] or list(range(len(store)))
-            values: dict[str, list[float]] = {}
-            for i in idx:
-                for k, v in store.params(i).items():
-                    values.setdefault(k, []).append(float(v))
-            return store.n_points(idx[0]), {k: (min(v), max(v)) for k, v in values.items()}
-    except (OSError, ValueError, KeyError):
-        return None, {}
+    Only the header is read: a path named inside a model file is never opened."""
+    names = meta.get("param_names") or []
+    lo, hi = meta.get("param_min"), meta.get("param_max")
+    ranges = {}
+    if isinstance(lo, list) and isinstance(hi, list) and len(lo) == len(hi) == len(names):
+        ranges = {n: (float(a), float(b)) for n, a, b in zip(names, lo, hi)}
+    n_points = meta.get("n_points")
+    return (int(n_points) if isinstance(n_points, (int, float)) else None), ranges
 
 
 def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, str, str]]:

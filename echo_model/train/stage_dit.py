@@ -122,6 +122,8 @@ def train_generator(cfg: GeneratorRun) -> dict[str, Any]:
         "latent_std": std.tolist(), "param_names": names,
         "param_mean": None if p_mean is None else p_mean.tolist(),
         "param_std": None if p_std is None else p_std.tolist(),
+        "param_min": cache.params.min(0).values.tolist() if names else None,  # the training range, for fit checks
+        "param_max": cache.params.max(0).values.tolist() if names else None,
         "sampler": cfg.sampler, "steps": cfg.sample_steps, "dt": cache.dt,
         "provenance": {"cache": str(cfg.cache), "dataset": cache.attrs.get("dataset"), "preset": cfg.preset,
                        "n_windows": len(cache), "stage": "dit" if cfg.kind == "flow" else "baseline"},

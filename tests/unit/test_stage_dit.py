@@ -78,3 +78,25 @@ def test_clear_errors(setup, capsys):
     assert "no window of 13 frames" in capsys.readouterr().err
     assert echopv(["train", "dit", "--cache", str(tmp / "missing.h5"), "--run", str(tmp / "r")]) == 2
     assert "echopv cache-latents" in capsys.readouterr().err
+
+
+def test_model_header_records_the_parameter_range_and_info_opens_no_path(setup, tmp_path):
+    """Fit checks and `echopv info` need the training range; they read it from the header, never
+    from the dataset file the header names (which may be gone, or anything)."""
+    from echo_model.bundle import read_meta
+    from echo_model.info import model_rows
+
+    tmp, data, ae = setup
+    cache = tmp_path / "lat.h5"
+    assert echopv(["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(cache), "--threads", "1"]) == 0
+    out = tmp_path / "m.safetensors"
+    assert echopv(["train", "dit", "--cache", str(cache), "--run", str(tmp_path / "dit"), "--steps", "1",
+                   "--batch-size", "2", "--no-progress", "--threads", "1", "--out", str(out)]) == 0
+    meta = read_meta(out)
+    assert meta["param_min"] == pytest.approx([1e-3]) and meta["param_max"] == pytest.approx([3e-3])
+    data.rename(data.with_suffix(".moved"))  # the named dataset is gone: the summary does not change
+    try:
+        rows = {k: v for _, k, v in model_rows(out)}
+    finally:
+        data.with_suffix(".moved").rename(data)
+    assert "training range [0.001, 0.003]" in rows["parameter nu"]
