@@ -68,7 +68,7 @@ def forecast_split(
         i = int(i)
         avail = (store.n_frames(i) - 1 - start) // stride + 1 - n_obs
         if avail < n_frames:
-            raise ValueError(
+            raise EchoUserError(
                 f"trajectory {i} has {store.n_frames(i)} frames: not enough for {n_obs} observed + {n_frames} "
                 f"predicted from --start {start}; lower --frames"
             )
@@ -193,10 +193,10 @@ def run(args: argparse.Namespace) -> int:
     sur = Surrogate.load(args.model, device=args.device)
     with TrajectoryStore(args.dataset) as store:
         if store.info.field_layout != sur.field_layout:
-            raise ValueError(f"{args.dataset} has fields {store.info.field_layout}, the model {sur.field_layout}")
+            raise EchoUserError(f"{args.dataset} has fields {store.info.field_layout}, the model {sur.field_layout}")
         idx = store.split_indices(args.split)
         if len(idx) == 0:
-            raise ValueError(f"split {args.split!r} of {args.dataset} is empty; choose another with --split")
+            raise EchoUserError(f"split {args.split!r} of {args.dataset} is empty; choose another with --split")
         idx = idx[: args.max_traj] if args.max_traj else idx
         data_dt = float(np.median(np.diff(store.times(int(idx[0]))))) if store.n_frames(int(idx[0])) > 1 else sur.dt
         stride = frame_stride(sur.dt, data_dt, str(args.dataset))

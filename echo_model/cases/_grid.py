@@ -16,6 +16,7 @@ import numpy as np
 from ..data.normalize import Domain
 from ..data.store import DatasetInfo, write_dataset
 from ..data.trajectory import Cells, Trajectory
+from ..errors import EchoUserError
 from ..threads import set_threads
 from . import spectral_ns as sns
 
@@ -35,16 +36,16 @@ class GridConfigMixin:
 
     def validate(self) -> None:
         if self.n_traj < 1:
-            raise ValueError(f"--n-traj must be >= 1, got {self.n_traj}")
+            raise EchoUserError(f"--n-traj must be >= 1, got {self.n_traj}")
         if self.frames < 1:
-            raise ValueError(f"--frames must be >= 1, got {self.frames}")
+            raise EchoUserError(f"--frames must be >= 1, got {self.frames}")
         if self.dt_frame <= 0 or self.burn_in < 0:
-            raise ValueError("--dt-frame must be > 0 and --burn-in >= 0")
+            raise EchoUserError("--dt-frame must be > 0 and --burn-in >= 0")
         if not 0 < self.keep_fraction <= 1:
-            raise ValueError(f"--keep-fraction must be in (0, 1], got {self.keep_fraction}")
+            raise EchoUserError(f"--keep-fraction must be in (0, 1], got {self.keep_fraction}")
         top = self.MAX_RESOLUTION
         if self.resolution > top or self.resolution < 8 or self.resolution % 2:
-            raise ValueError(f"--resolution must be even, 8..{top}, got {self.resolution}")
+            raise EchoUserError(f"--resolution must be even, 8..{top}, got {self.resolution}")
         sns.log_uniform(np.random.default_rng(0), self.nu_min, self.nu_max)  # range check
         sns.SolverSettings(cfl=self.cfl, dt_max=self.dt_max, scheme=self.scheme)
         sns.parse_dtype(self.dtype)

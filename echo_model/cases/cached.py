@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import EchoUserError
 from . import ns2d, ns3d
 
 # name -> (generator, settings); `ensure_dataset(name, **overrides)` generates them once into the cache.
@@ -53,7 +54,7 @@ def ensure_dataset(
     (overrides, or a new generator version) give a new file instead of a stale one.
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {sorted(PRESETS)}")
+        raise EchoUserError(f"unknown dataset {name!r}; known: {sorted(PRESETS)}")
     kind, preset = PRESETS[name]
     config_class, generate, version = GENERATORS[kind]
     config = config_class(**{**preset, **overrides})
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.name not in PRESETS:
-        raise ValueError(f"unknown dataset {args.name!r}; choose one of {sorted(PRESETS)}")
+        raise EchoUserError(f"unknown dataset {args.name!r}; choose one of {sorted(PRESETS)}")
     path = ensure_dataset(args.name, cache=args.cache, device=args.device, batch=args.batch)
     print(path)
     return 0

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import EchoUserError
 from .cylinder_case import CylinderCase, latest_log_time, prepare, read_force_coeffs, require_openfoam, solve
 from .cylinder_mesh import MESHES
 
@@ -56,7 +57,7 @@ def strouhal(
     sel = time >= t_start
     t, c = time[sel], cl[sel]
     if t.size < 8:
-        raise ValueError(f"only {t.size} lift samples after t={t_start}: run longer or lower t_start")
+        raise EchoUserError(f"only {t.size} lift samples after t={t_start}: run longer or lower t_start")
     c = c - c.mean()
     if np.ptp(c) < 1e-6:
         return float("nan")
@@ -228,12 +229,12 @@ def generate_family(cfg: FamilyConfig, out: Path, work_dir: Path, progress: bool
 
     require_openfoam("gmshToFoam", "foamDictionary", "pimpleFoam")
     if cfg.mesh not in MESHES:
-        raise ValueError(f"unknown --mesh {cfg.mesh!r}; choose one of {sorted(MESHES)}")
+        raise EchoUserError(f"unknown --mesh {cfg.mesh!r}; choose one of {sorted(MESHES)}")
     if cfg.skip_time >= cfg.end_time:
-        raise ValueError(f"--skip-time {cfg.skip_time} leaves nothing of --end-time {cfg.end_time}: lower it")
+        raise EchoUserError(f"--skip-time {cfg.skip_time} leaves nothing of --end-time {cfg.end_time}: lower it")
     cases = draw_cases(cfg)
     if not cases:
-        raise ValueError("no cases to run: use --n >= 1 or --include-reference")
+        raise EchoUserError("no cases to run: use --n >= 1 or --include-reference")
     work_dir.mkdir(parents=True, exist_ok=True)
     dirs = [work_dir / f"case_{i:03d}" for i in range(len(cases))]
     results: list[dict | None] = [None] * len(cases)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import EchoUserError
 from .cylinder_mesh import CHANNEL_HEIGHT, MESHES, PATCH_TYPES, RADIUS, SLAB_DZ, write_mesh
 
 DEFAULT_WM_PROJECT_DIR = "/usr/share/openfoam"
@@ -247,7 +248,7 @@ def prepare(case_dir: str | Path, case: CylinderCase) -> int:
     """Write dictionaries, mesh with gmsh, convert with gmshToFoam, set patch types; returns n cells."""
     require_openfoam("gmshToFoam", "foamDictionary")
     if case.mesh not in MESHES:
-        raise ValueError(f"unknown mesh {case.mesh!r}; choose one of {sorted(MESHES)}")
+        raise EchoUserError(f"unknown mesh {case.mesh!r}; choose one of {sorted(MESHES)}")
     case_dir = Path(case_dir)
     case_dir.mkdir(parents=True, exist_ok=True)
     write_dictionaries(case_dir, case)
@@ -305,7 +306,7 @@ def read_force_coeffs(case_dir: str | Path) -> dict[str, np.ndarray]:
             if line.strip():
                 rows.append([float(v) for v in line.split()])
     if not names:
-        raise ValueError(f"{files[0]} has no '# Time ...' header line")
+        raise EchoUserError(f"{files[0]} has no '# Time ...' header line")
     data = np.asarray(rows, dtype=np.float64)
     # restarts can repeat times: keep the last value of each time, in order
     _, keep = np.unique(data[::-1, 0], return_index=True)

@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import EchoUserError
+
 CHANNEL_LENGTH = 2.2
 CHANNEL_HEIGHT = 0.41
 RADIUS = 0.05
@@ -62,7 +64,7 @@ def _gmsh():
 def write_mesh(path: str | Path, cx: float, cy: float, sizes: MeshSizes) -> int:
     """Mesh the channel with a cylinder at (cx, cy) into `path` (MSH 2.2); returns the prism count."""
     if not (RADIUS < cx < CHANNEL_LENGTH - RADIUS and RADIUS < cy < CHANNEL_HEIGHT - RADIUS):
-        raise ValueError(
+        raise EchoUserError(
             f"cylinder centre ({cx}, {cy}) does not fit in the {CHANNEL_LENGTH} x {CHANNEL_HEIGHT} "
             f"channel with radius {RADIUS}: choose 0.1 <= x <= 2.1 and 0.06 <= y <= 0.35"
         )

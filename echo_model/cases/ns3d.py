@@ -23,6 +23,7 @@ import torch
 
 from ..data.store import DatasetInfo
 from ..data.trajectory import Trajectory
+from ..errors import EchoUserError
 from . import _grid
 from . import spectral_ns as sns
 from ._grid import GridConfigMixin, add_common_arguments
@@ -63,7 +64,7 @@ class NS3DConfig(GridConfigMixin):
 
     def validate(self) -> None:
         if self.init not in INITS:
-            raise ValueError(f"--init must be one of {INITS}, got {self.init!r}")
+            raise EchoUserError(f"--init must be one of {INITS}, got {self.init!r}")
         super().validate()
 
 

@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from echo_model.data.trajectory import Trajectory
+from echo_model.errors import EchoUserError
 
 _NCOMP = {"scalar": 1, "vector": 3, "symmTensor": 6, "tensor": 9, "sphericalTensor": 1, "label": 1}
 _CLASS_TYPE = {
@@ -99,7 +100,7 @@ def _parse_list(data: bytes, pos: int, ncomp: int, binary: bool, dtype: np.dtype
     pos = _skip_ws(data, pos)
     m = re.compile(rb"(\d+)").match(data, pos)
     if not m:
-        raise ValueError(f"expected a list size at byte {pos}: {data[pos:pos + 40]!r}")
+        raise EchoUserError(f"expected a list size at byte {pos}: {data[pos:pos + 40]!r}")
     n = int(m.group(1))
     pos = _skip_ws(data, m.end())
     shape = (n, ncomp) if ncomp > 1 else (n,)
@@ -108,7 +109,7 @@ def _parse_list(data: bytes, pos: int, ncomp: int, binary: bool, dtype: np.dtype
         value = np.array(data[pos + 1 : end].replace(b"(", b" ").replace(b")", b" ").split(), dtype=np.float64)
         return np.broadcast_to(value if ncomp > 1 else value[0], shape).copy(), end + 1
     if data[pos : pos + 1] != b"(":
-        raise ValueError(f"expected '(' after list size {n} at byte {pos}: {data[pos:pos + 40]!r}")
+        raise EchoUserError(f"expected '(' after list size {n} at byte {pos}: {data[pos:pos + 40]!r}")
     pos += 1
     if binary:
         nbytes = n * ncomp * dtype.itemsize
@@ -125,12 +126,12 @@ def _parse_list(data: bytes, pos: int, ncomp: int, binary: bool, dtype: np.dtype
         # the list closes at the first ')' followed (after whitespace) by ')' or ';' or end
         m_end = re.compile(rb"\)\s*\)").search(data, pos)
         if not m_end:
-            raise ValueError("unterminated vector list")
+            raise EchoUserError("unterminated vector list")
         end = m_end.end() - 1
         body = data[pos:end].replace(b"(", b" ").replace(b")", b" ")
     values = np.array(body.split(), dtype=np.float64)
     if values.size != n * ncomp:
-        raise ValueError(f"list announces {n} x {ncomp} values but holds {values.size}")
+        raise EchoUserError(f"list announces {n} x {ncomp} values but holds {values.size}")
     return values.reshape(shape), end + 1
 
 
@@ -144,32 +145,32 @@ def read_internal_field(path: str | Path, n_cells: int | None = None) -> tuple[n
     header = _header(data)
     cls = header.get("class", "")
     if cls not in _CLASS_TYPE:
-        raise ValueError(f"{path} is a {cls or 'file without FoamFile header'}, not a volScalarField/volVectorField")
+        raise EchoUserError(f"{path} is a {cls or 'file without FoamFile header'}, not a volScalarField/volVectorField")
     ncomp = _NCOMP[_CLASS_TYPE[cls]]
     binary = header.get("format", "ascii") == "binary"
     _, scalar_t = _label_bytes(header)
     body = _COMMENT_RE.sub(lambda m: b" " * len(m.group(0)), data) if not binary else data
     m = re.compile(rb"(?m)^\s*internalField\s+").search(body)
     if not m:
-        raise ValueError(f"{path} has no internalField entry")
+        raise EchoUserError(f"{path} has no internalField entry")
     pos = m.end()
     if body.startswith(b"uniform", pos):
         end = body.find(b";", pos)
         value = np.array(body[pos + 7 : end].replace(b"(", b" ").replace(b")", b" ").split(), dtype=np.float64)
         if value.size != ncomp:
-            raise ValueError(f"{path}: uniform value has {value.size} components, expected {ncomp}")
+            raise EchoUserError(f"{path}: uniform value has {value.size} components, expected {ncomp}")
         if n_cells is None:
-            raise ValueError(f"{path} has a uniform internalField: pass n_cells to expand it")
+            raise EchoUserError(f"{path} has a uniform internalField: pass n_cells to expand it")
         shape = (n_cells, ncomp) if ncomp > 1 else (n_cells,)
         return np.broadcast_to(value if ncomp > 1 else value[0], shape).copy(), cls
     if not body.startswith(b"nonuniform", pos):
-        raise ValueError(f"{path}: internalField is neither uniform nor nonuniform")
+        raise EchoUserError(f"{path}: internalField is neither uniform nor nonuniform")
     m = re.compile(rb"nonuniform\s+List<\s*(\w+)\s*>").match(body, pos)
     if not m:
-        raise ValueError(f"{path}: cannot parse the nonuniform List type")
+        raise EchoUserError(f"{path}: cannot parse the nonuniform List type")
     values, _ = _parse_list(body, m.end(), ncomp, binary, scalar_t)
     if n_cells is not None and values.shape[0] != n_cells:
-        raise ValueError(f"{path} has {values.shape[0]} values but the mesh has {n_cells} cells")
+        raise EchoUserError(f"{path} has {values.shape[0]} values but the mesh has {n_cells} cells")
     return values, cls
 
 
@@ -200,7 +201,7 @@ def _read_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:
     pos = _skip_ws(body, start)
     m = re.compile(rb"(\d+)\s*\(").match(body, pos)
     if not m:
-        raise ValueError(f"{path}: cannot parse the face list")
+        raise EchoUserError(f"{path}: cannot parse the face list")
     n = int(m.group(1))
     end = body.rfind(b")")
     # each face is "k(i j l ...)": tokens are k then k ids
@@ -212,7 +213,7 @@ def _read_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:
         size_at[i] = p
         p += tok[p] + 1
     if p != tokens.size:
-        raise ValueError(f"{path}: face list has {tokens.size - p} stray tokens")
+        raise EchoUserError(f"{path}: face list has {tokens.size - p} stray tokens")
     sizes = tokens[size_at]
     mask = np.ones(tokens.size, dtype=bool)
     mask[size_at] = False

@@ -34,6 +34,7 @@ import torch
 
 from ..celltypes import CellType
 from ..device import resolve_device
+from ..errors import EchoUserError
 
 TWO_PI = 2.0 * math.pi
 SCHEMES = ("cn_heun", "ifrk4")
@@ -50,7 +51,7 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
             str(dtype)
         )
     if out not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        raise EchoUserError(f"dtype must be float32 or float64, got {dtype!r}")
     return out
 
 
@@ -59,9 +60,9 @@ class SpectralGrid:
 
     def __init__(self, n: int, dim: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
         if dim not in (2, 3):
-            raise ValueError(f"dim must be 2 or 3, got {dim}")
+            raise EchoUserError(f"dim must be 2 or 3, got {dim}")
         if n < 8 or n % 2:
-            raise ValueError(f"resolution must be even and >= 8, got {n}")
+            raise EchoUserError(f"resolution must be even and >= 8, got {n}")
         self.n, self.dim = int(n), int(dim)
         self.device = torch.device(device)
         self.dtype = parse_dtype(dtype)
@@ -254,11 +255,11 @@ class SolverSettings:
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+            raise EchoUserError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
         if not 0 < self.cfl <= 1.0:
-            raise ValueError(f"cfl must be in (0, 1], got {self.cfl}")
+            raise EchoUserError(f"cfl must be in (0, 1], got {self.cfl}")
         if self.dt_max <= 0:
-            raise ValueError(f"dt_max must be > 0, got {self.dt_max}")
+            raise EchoUserError(f"dt_max must be > 0, got {self.dt_max}")
 
 
 class _SpectralSolver:
@@ -330,11 +331,11 @@ class _SpectralSolver:
         t = 0.0
         for j, target in enumerate(times):
             if target < t - 1e-12:
-                raise ValueError(f"output times must be increasing, got {list(times)}")
+                raise EchoUserError(f"output times must be increasing, got {list(times)}")
             state_hat = self.advance(state_hat, nu, target - t)
             t = float(target)
             if not bool(torch.isfinite(torch.view_as_real(state_hat)).all()):
-                raise ValueError(
+                raise EchoUserError(
                     f"the spectral solver blew up before t = {t:g} (non-finite values): lower --cfl "
                     f"(now {self.settings.cfl}), raise --resolution, raise --nu-min or use --scheme ifrk4"
                 )
@@ -458,7 +459,7 @@ def energy_3d(u: torch.Tensor) -> torch.Tensor:
 
 def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     if lo <= 0 or hi < lo:
-        raise ValueError(f"viscosity range must satisfy 0 < nu_min <= nu_max, got [{lo}, {hi}]")
+        raise EchoUserError(f"viscosity range must satisfy 0 < nu_min <= nu_max, got [{lo}, {hi}]")
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi)))) if hi > lo else float(lo)
 
 

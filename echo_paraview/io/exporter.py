@@ -38,7 +38,7 @@ def parse_indices(text: str | None, n: int) -> list[int]:
             out.append(int(tok))
     bad = [i for i in out if not 0 <= i < n]
     if bad:
-        raise ValueError(f"--traj {text!r}: trajectories {bad} do not exist (the dataset has 0..{n - 1})")
+        raise EchoUserError(f"--traj {text!r}: trajectories {bad} do not exist (the dataset has 0..{n - 1})")
     return out
 
 
@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.every < 1:
-        raise ValueError(f"--every must be >= 1, got {args.every}")
+        raise EchoUserError(f"--every must be >= 1, got {args.every}")
     with TrajectoryStore(args.dataset) as store:
         n = len(store)
         indices = parse_indices(args.traj, n)
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             keep = set(int(i) for i in store.split_indices(args.split))
             indices = [i for i in indices if i in keep]
             if not indices:
-                raise ValueError(f"no trajectories of split {args.split!r} among those selected")
+                raise EchoUserError(f"no trajectories of split {args.split!r} among those selected")
     t0 = time.perf_counter()
     try:
         paths = export_dataset(

@@ -29,6 +29,7 @@ import numpy as np
 
 from echo_model.celltypes import CellType
 from echo_model.data.trajectory import Trajectory
+from echo_model.errors import EchoUserError
 
 from .. import convert
 
@@ -56,10 +57,10 @@ def parse_pvd(path: str | os.PathLike, part: int | None = None) -> list[SeriesEn
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise ValueError(f"{path} is not valid XML ({exc}); is it a ParaView .pvd collection?") from exc
+        raise EchoUserError(f"{path} is not valid XML ({exc}); is it a ParaView .pvd collection?") from exc
     coll = root.find("Collection")
     if root.tag != "VTKFile" or coll is None:
-        raise ValueError(f"{path} is not a .pvd collection (expected <VTKFile type=\"Collection\"><Collection>)")
+        raise EchoUserError(f"{path} is not a .pvd collection (expected <VTKFile type=\"Collection\"><Collection>)")
     rows = []
     for ds in coll.findall("DataSet"):
         f = ds.get("file")
@@ -68,11 +69,11 @@ def parse_pvd(path: str | os.PathLike, part: int | None = None) -> list[SeriesEn
         t = ds.get("timestep")
         rows.append((float(t) if t not in (None, "") else None, int(ds.get("part", "0") or 0), f))
     if not rows:
-        raise ValueError(f"{path} lists no DataSet files")
+        raise EchoUserError(f"{path} lists no DataSet files")
     parts = sorted({r[1] for r in rows})
     wanted = parts[0] if part is None else part
     if wanted not in parts:
-        raise ValueError(f"{path} has no part {wanted}; parts: {parts}")
+        raise EchoUserError(f"{path} has no part {wanted}; parts: {parts}")
     if part is None and len(parts) > 1:
         warnings.warn(f"{path} has parts {parts}; reading part {wanted} only (pass part= for another)")
     return [SeriesEntry(t, (path.parent / f)) for t, p, f in rows if p == wanted]
@@ -84,10 +85,10 @@ def parse_series_json(path: str | os.PathLike) -> list[SeriesEntry]:
     try:
         doc = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); a .series file lists {{name, time}} entries") from exc
+        raise EchoUserError(f"{path} is not valid JSON ({exc}); a .series file lists {{name, time}} entries") from exc
     files = doc.get("files") if isinstance(doc, dict) else None
     if not files:
-        raise ValueError(f"{path} has no \"files\" list")
+        raise EchoUserError(f"{path} has no \"files\" list")
     return [SeriesEntry(float(e["time"]) if "time" in e else None, path.parent / e["name"]) for e in files]
 
 
@@ -120,11 +121,11 @@ def resolve_series(src: str | os.PathLike | Sequence[str | os.PathLike], part: i
             if q.is_file() and q.suffix.lower() in FRAME_EXTENSIONS:
                 by_ext.setdefault(q.suffix.lower(), []).append(q)
         if len(collections) > 1 and not by_ext:
-            raise ValueError(f"{path} holds several collections {[c.name for c in collections]}: name one")
+            raise EchoUserError(f"{path} holds several collections {[c.name for c in collections]}: name one")
         if not by_ext:
             raise FileNotFoundError(f"{path} holds no .pvd, .series or .vtu/.vtp/.vti/.vts/.vtr/.vtm frames")
         if len(by_ext) > 1:
-            raise ValueError(
+            raise EchoUserError(
                 f"{path} mixes frame types {sorted(by_ext)}; pass a glob such as '{path}/*.vtu'"
             )
         (frames,) = by_ext.values()
@@ -136,7 +137,7 @@ def resolve_series(src: str | os.PathLike | Sequence[str | os.PathLike], part: i
         return parse_series_json(path)
     if path.suffix.lower() in FRAME_EXTENSIONS:
         return [SeriesEntry(None, path)]
-    raise ValueError(f"{path}: unknown series format (expected .pvd, .vtu.series, or .vtu/.vtp/.vti/.vts/.vtr/.vtm)")
+    raise EchoUserError(f"{path}: unknown series format (expected .pvd, .vtu.series, or .vtu/.vtp/.vti/.vts/.vtr/.vtm)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def _reader_for(path: Path):
     elif ext == ".vtm":
         from vtkmodules.vtkIOXML import vtkXMLMultiBlockDataReader as R
     else:
-        raise ValueError(f"{path}: cannot read {ext!r} frames (supported: {', '.join(FRAME_EXTENSIONS)})")
+        raise EchoUserError(f"{path}: cannot read {ext!r} frames (supported: {', '.join(FRAME_EXTENSIONS)})")
     return R()
 
 
@@ -183,8 +184,8 @@ def _pick_block(data, block: str | None, path: Path):
             return ds
         it.GoToNextItem()
     if block is not None:
-        raise ValueError(f"{path} has no non-empty block named {block!r}; blocks: {names}")
-    raise ValueError(f"{path} is a multiblock with no non-empty dataset")
+        raise EchoUserError(f"{path} has no non-empty block named {block!r}; blocks: {names}")
+    raise EchoUserError(f"{path} is a multiblock with no non-empty dataset")
 
 
 def read_frame(path: str | os.PathLike, block: str | None = None):
@@ -197,7 +198,7 @@ def read_frame(path: str | os.PathLike, block: str | None = None):
     reader.Update()
     out = reader.GetOutputDataObject(0)
     if out is None:
-        raise ValueError(f"could not read {path}")
+        raise EchoUserError(f"could not read {path}")
     return _pick_block(out, block, path)
 
 
@@ -242,12 +243,12 @@ def _set_field_data(ds, values: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------
 def _frame_selection(times: np.ndarray, every: int, skip_time: float | None) -> np.ndarray:
     if every < 1:
-        raise ValueError(f"--every must be >= 1, got {every}")
+        raise EchoUserError(f"--every must be >= 1, got {every}")
     idx = np.arange(times.shape[0])
     if skip_time is not None:
         idx = idx[times >= skip_time - 1e-12 * max(1.0, abs(skip_time))]
         if idx.size == 0:
-            raise ValueError(f"--skip-time {skip_time} drops every frame (last time is {times.max():g})")
+            raise EchoUserError(f"--skip-time {skip_time} drops every frame (last time is {times.max():g})")
     return idx[::every]
 
 
@@ -282,7 +283,7 @@ def read_series(
     """
     entries = resolve_series(src, part)
     if association not in ("auto", "point", "cell"):
-        raise ValueError(f"association must be auto, point or cell, got {association!r}")
+        raise EchoUserError(f"association must be auto, point or cell, got {association!r}")
     entries, times_all, chosen = _ordered_entries(src, entries, every, skip_time)
     first = read_frame(entries[int(chosen[0])].path, block)
     assoc = association
@@ -325,7 +326,7 @@ def _ordered_entries(
     known = [e.time for e in entries]
     if not all(t is not None for t in known):
         if every < 1:
-            raise ValueError(f"--every must be >= 1, got {every}")
+            raise EchoUserError(f"--every must be >= 1, got {every}")
         # without times, --skip-time is applied after reading (on TimeValue or the frame index)
         return entries, None, np.arange(len(entries))[::every] if skip_time is None else np.arange(len(entries))
     order = np.argsort(np.asarray(known, dtype=np.float64), kind="stable")
@@ -333,7 +334,7 @@ def _ordered_entries(
     times_all = np.asarray([e.time for e in entries], dtype=np.float64)
     if np.any(np.diff(times_all) <= 0):
         dup = times_all[1:][np.diff(times_all) <= 0][0]
-        raise ValueError(f"{src}: time {dup:g} appears more than once; pass part= or remove duplicates")
+        raise EchoUserError(f"{src}: time {dup:g} appears more than once; pass part= or remove duplicates")
     return entries, times_all, _frame_selection(times_all, every, skip_time)
 
 
@@ -342,7 +343,7 @@ def _series_points(first, assoc: str, dim: int | None, fd0: Mapping[str, Any], s
     xyz = convert.get_points(first) if assoc == "point" else _cell_centres(first)
     d = dim or (int(fd0["echo_dim"]) if "echo_dim" in fd0 else convert.infer_dim(xyz))
     if d == 2 and np.ptp(xyz[:, 2]) > 1e-12 * max(1.0, float(np.abs(xyz).max())):
-        raise ValueError(f"{src}: the data is not planar (z varies) but dim=2 was asked for")
+        raise EchoUserError(f"{src}: the data is not planar (z varies) but dim=2 was asked for")
     return np.ascontiguousarray(xyz[:, :d]) if d == 2 else xyz
 
 
@@ -391,7 +392,7 @@ def _read_frames(
         ds = first if k == 0 else read_frame(e.path, block)
         v, lay = _frame_fields(ds, e.path, assoc, names, n_ref)
         if layout is not None and lay != layout:
-            raise ValueError(f"{e.path.name} has fields {lay} but the first frame has {layout}")
+            raise EchoUserError(f"{e.path.name} has fields {lay} but the first frame has {layout}")
         layout = lay
         if names is None:
             names = [nm for nm, _ in lay]
@@ -409,16 +410,16 @@ def _frame_fields(ds, path: Path, assoc: str, names: list[str] | None, n_ref: in
     """(values (N, C), layout) of one frame, checked against the first frame's mesh size."""
     n = ds.GetNumberOfPoints() if assoc == "point" else ds.GetNumberOfCells()
     if n != n_ref:
-        raise ValueError(
+        raise EchoUserError(
             f"{path.name} has {n} {'points' if assoc == 'point' else 'cells'} but the first frame has "
             f"{n_ref}: a trajectory needs one fixed mesh (remesh/resample the series first)"
         )
     try:
         v, lay = convert.get_fields(ds, names, assoc)
     except KeyError as exc:
-        raise ValueError(f"{path.name}: {exc.args[0]} (choose fields with --fields)") from exc
+        raise EchoUserError(f"{path.name}: {exc.args[0]} (choose fields with --fields)") from exc
     if not lay:
-        raise ValueError(f"{path.name} has no numeric {assoc} arrays to use as fields")
+        raise EchoUserError(f"{path.name} has no numeric {assoc} arrays to use as fields")
     return v, lay
 
 
@@ -469,7 +470,7 @@ def _writer(compressor: str, level: int | None):
     w.SetDataModeToAppended()
     w.EncodeAppendedDataOff()  # raw binary: smaller and faster than base64
     if compressor not in COMPRESSORS:
-        raise ValueError(f"compressor must be one of {COMPRESSORS}, got {compressor!r}")
+        raise EchoUserError(f"compressor must be one of {COMPRESSORS}, got {compressor!r}")
     if compressor == "none":
         w.SetCompressorTypeToNone()
     else:
