@@ -71,7 +71,7 @@ class GridRun:
     skip: int  # leading solver frames that are not saved
 
 
-def grid_run(config: Any, device: str) -> GridRun:
+def grid_run(config: GridConfigMixin, device: str) -> GridRun:
     settings = sns.SolverSettings(
         resolution=config.resolution,
         dt_max=config.dt_max,
@@ -116,7 +116,7 @@ class BatchStats:
 
 
 def grid_trajectory(
-    config: Any,
+    config: GridConfigMixin,
     run: GridRun,
     index: int,
     fields: np.ndarray,
@@ -205,7 +205,7 @@ def report(info: DatasetInfo, out: str | os.PathLike, wall: float) -> None:
 
 
 def write_grid_dataset(
-    out: str | os.PathLike, trajectories: Iterator[Trajectory], config: Any, generator_version: int
+    out: str | os.PathLike, trajectories: Iterator[Trajectory], config: GridConfigMixin, generator_version: int
 ) -> DatasetInfo:
     """Write a generator's trajectories atomically, on the periodic unit box, with its config."""
     case, dim = config.CASE, config.DIM
@@ -220,7 +220,7 @@ def write_grid_dataset(
     )
 
 
-def run_generator(generate: Callable[..., DatasetInfo], config: Any, args: argparse.Namespace) -> int:
+def run_generator(generate: Callable[..., DatasetInfo], config: GridConfigMixin, args: argparse.Namespace) -> int:
     """The body of `echopv generate ns2d|ns3d`: threads, generate with a progress bar, report."""
     set_threads(max(1, args.threads))
     t0 = time.perf_counter()
