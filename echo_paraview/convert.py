@@ -18,12 +18,20 @@ Cells use the VTK >= 9 layout (offsets of length n_cells + 1, flat connectivity)
 """
 from __future__ import annotations
 
+import json
 import warnings
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from vtkmodules.util import numpy_support as ns
-from vtkmodules.vtkCommonCore import vtkPoints, vtkUnsignedCharArray, vtkVersion
+from vtkmodules.vtkCommonCore import (
+    vtkDoubleArray,
+    vtkIntArray,
+    vtkPoints,
+    vtkStringArray,
+    vtkUnsignedCharArray,
+    vtkVersion,
+)
 from vtkmodules.vtkCommonDataModel import (
     vtkCellArray,
     vtkDataObject,
@@ -351,6 +359,24 @@ def add_fields(ds: vtkDataSet, values: np.ndarray, layout: Sequence[tuple[str, i
         names.append(name + suffix)
         start += k
     return names
+
+
+def set_field_data(data_object, values: Mapping[str, Any]) -> None:
+    """Field data from a dict: integers and bools as 1-tuple int arrays, floats as double arrays,
+    strings as string arrays, anything else as its JSON text (all visible in the Spreadsheet)."""
+    fd = data_object.GetFieldData()
+    for name, v in values.items():
+        if isinstance(v, (bool, np.bool_, int, np.integer)):
+            arr = vtkIntArray()
+            arr.InsertNextValue(int(v))
+        elif isinstance(v, (float, np.floating)):
+            arr = vtkDoubleArray()
+            arr.InsertNextValue(float(v))
+        else:
+            arr = vtkStringArray()
+            arr.InsertNextValue(v if isinstance(v, str) else json.dumps(v, default=str))
+        arr.SetName(str(name))
+        fd.AddArray(arr)
 
 
 def _cellarray(offsets: np.ndarray, connectivity: np.ndarray) -> vtkCellArray:

@@ -220,24 +220,6 @@ def _field_data(ds) -> dict[str, Any]:
     return out
 
 
-def _set_field_data(ds, values: Mapping[str, Any]) -> None:
-    from vtkmodules.vtkCommonCore import vtkDoubleArray, vtkIntArray, vtkStringArray
-
-    fd = ds.GetFieldData()
-    for name, v in values.items():
-        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer))):
-            arr = vtkIntArray()
-            arr.InsertNextValue(int(v))
-        elif isinstance(v, (float, np.floating)):
-            arr = vtkDoubleArray()
-            arr.InsertNextValue(float(v))
-        else:
-            arr = vtkStringArray()
-            arr.InsertNextValue(v if isinstance(v, str) else json.dumps(v, default=str))
-        arr.SetName(name)
-        fd.AddArray(arr)
-
-
 # --------------------------------------------------------------------------------------------
 # reading a series
 # --------------------------------------------------------------------------------------------
@@ -515,7 +497,7 @@ def write_pvd(
     static["echo_field_layout"] = json.dumps(traj.field_layout)
     static["echo_dim"] = int(traj.dim)  # planar 3D data must not come back as 2D
     static["echo_metadata"] = json.dumps(traj.metadata, default=str)
-    _set_field_data(grid, static)
+    convert.set_field_data(grid, static)
     writer = _writer(compressor, level)
     writer.SetInputData(grid)
     rows = []
@@ -527,7 +509,7 @@ def write_pvd(
     width = max(4, len(str(traj.n_frames - 1)))
     for i in iterator:
         convert.add_fields(grid, traj.fields[i], traj.field_layout)
-        _set_field_data(grid, {"TimeValue": float(traj.times[i])})
+        convert.set_field_data(grid, {"TimeValue": float(traj.times[i])})
         name = f"{stem}_{i:0{width}d}.vtu"
         writer.SetFileName(str(frame_dir / name))
         if writer.Write() != 1:

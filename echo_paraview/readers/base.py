@@ -10,22 +10,15 @@ from __future__ import annotations
 import traceback
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
-import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
-from vtkmodules.vtkCommonCore import (
-    vtkCommand,
-    vtkDataArraySelection,
-    vtkDoubleArray,
-    vtkIntArray,
-    vtkOutputWindow,
-    vtkStringArray,
-)
+from vtkmodules.vtkCommonCore import vtkCommand, vtkDataArraySelection, vtkOutputWindow
 
 from echo_model.errors import EchoUserError
 
 from .. import timesteps
+from ..convert import set_field_data  # noqa: F401  (the readers stamp their field data with it)
 
 
 class ReaderError(EchoUserError):
@@ -42,23 +35,6 @@ def _modified_callback(alg: VTKPythonAlgorithmBase) -> Callable:
             obj.Modified()
 
     return _cb
-
-
-def set_field_data(data_object, values: Mapping[str, Any]) -> None:
-    """Numbers as 1-tuple double/int arrays, anything else as a string (Spreadsheet-visible)."""
-    fd = data_object.GetFieldData()
-    for name, v in values.items():
-        if isinstance(v, (bool, np.bool_, int, np.integer)):
-            arr = vtkIntArray()
-            arr.InsertNextValue(int(v))
-        elif isinstance(v, (float, np.floating)):
-            arr = vtkDoubleArray()
-            arr.InsertNextValue(float(v))
-        else:
-            arr = vtkStringArray()
-            arr.InsertNextValue(str(v))
-        arr.SetName(str(name))
-        fd.AddArray(arr)
 
 
 class ReaderBase(VTKPythonAlgorithmBase):
