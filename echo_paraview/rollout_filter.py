@@ -306,6 +306,18 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         except Exception:
             pass
 
+    def _info(self, message: str) -> None:
+        """An informative line (Output Messages' plain text; it does not pop the window up)."""
+        if message in self._reported:
+            return
+        self._reported.add(message)
+        if message not in self.warnings:
+            self.warnings.append(message)
+        try:
+            vtkOutputWindow.GetInstance().DisplayText(f"EchoRollout: {message}\n")
+        except Exception:
+            pass
+
     def _guard(self, fn, *args) -> int:
         try:
             return fn(*args)
@@ -476,7 +488,9 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             raise RolloutError(f"the input's field(s) {', '.join(names)} hold NaN or infinity; the model cannot "
                                f"start from them: fix the data or cut those cells away (Threshold, Clip)")
         self._notes = mi.notes + notes
-        for note in self._notes:
+        for note in mi.notes:  # how the input was read (slab, vectors): information
+            self._info(note)
+        for note in notes:  # a non-zero z component dropped: a warning
             self._warn(note)
         return mi, used, values
 
@@ -634,7 +648,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         for w in fitcheck.check_parameters(getattr(sur, "meta", {}) or {}, names, means, stds, uses):
             self._warn(w)
         if uses:
-            self._warn(fitcheck.describe_parameters(uses))
+            self._info(fitcheck.describe_parameters(uses))
         self.used_parameters = {n: (u.value, u.source) for n, u in uses.items()}
         return uses
 

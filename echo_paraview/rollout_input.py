@@ -196,8 +196,6 @@ def field_specs(lvs: Sequence[Leaf], names: Sequence[str], layout: Sequence[tupl
                     f"{ncomp}; choose a matching array with InputArrays"
                 )
         specs.append(FieldSpec(name=name, model_ncomp=ncomp, input_ncomp=got))
-        if got == 3 and ncomp == 2:
-            notes.append(f"{name}: 3-component vector read as 2D (x, y) for the 2D model")
     return specs, notes
 
 

@@ -72,6 +72,10 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         self._model = ""
         self.last_error: str | None = None
 
+    def SetInputData(self, data: vtkDataSet) -> None:
+        """Plain-VTK convenience (vtkAlgorithm only has SetInputDataObject)."""
+        self.SetInputDataObject(0, data)
+
     # --- properties (no Modified(): they do not change the pass-through output) -------------
     def _set(self, **kw: Any) -> None:
         self._s = replace(self._s, **kw)
@@ -212,11 +216,14 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
                 self._status_text += " | " + " | ".join(st.log_tail[-3:])
             self._model = st.model if st.state == "done" else ""
 
-        before = self._status_text
+        before, model_before = self._status_text, self._model
         if self._guard(refresh):
             self.last_error = None
             if self._status_text != before:  # GUI users read it in Output Messages too
                 self._say(self._status_text)
+            if self._model and self._model != model_before:
+                self._say(f"the model is ready: {self._model}. Apply EchoRollout to the data with Checkpoint set "
+                          f"to this file or to the run folder {self._s.run_directory}")
         return self._status_text
 
     def _say(self, text: str) -> None:

@@ -291,14 +291,23 @@ _BUTTONS_XML = {
 }
 
 _INFO_XML = """
-<StringVectorProperty name="{name}" command="{command}" information_only="1" number_of_elements="1" default_values="">
+<StringVectorProperty name="{name}" command="{command}" information_only="1" number_of_elements="1" default_values=""
+    panel_visibility="default">
   <SimpleStringInformationHelper/>
+  <Documentation>{doc}</Documentation>
 </StringVectorProperty>
 """
 
 
 @smproxy.filter(name="EchoTrain", label="EchoTrain")
 @smhint.xml('<ShowInMenu category="ECHO"/>')
+@smproperty.xml('<Documentation short_help="Train an ECHO model on the input time series, out of process." '
+                'long_help="Train an ECHO model on the input time series (or a dataset file) in a separate process.">'
+                'EchoTrain exports the input\'s time steps (or uses Dataset) and trains an ECHO model in a separate '
+                '`echopv train all` process, so ParaView stays responsive. Start launches it, Refresh reads its '
+                'progress into Status, Stop ends it (Start continues). When it is done, ModelPath names the model: '
+                'set EchoRollout\'s Checkpoint to it, or to the RunDirectory. The data passes through unchanged.'
+                '</Documentation>')
 @smproperty.input(name="Input", port_index=0)
 @smdomain.datatype(dataTypes=["vtkDataSet"], composite_data_supported=False)
 class EchoTrain(EchoTrainAlgorithm):
@@ -307,6 +316,8 @@ class EchoTrain(EchoTrainAlgorithm):
     @smproperty.stringvector(name="Dataset", default_values="")
     @smdomain.filelist()
     @smhint.filechooser(extensions="h5", file_description="ECHO datasets")
+    @_doc("""An ECHO dataset (.h5, from `echopv import` or `echopv generate`) to train on. Empty: the input's
+    time steps are exported to RunDirectory/dataset.h5 and used.""")
     def P00_SetDataset(self, path):
         """Empty: the input's time steps are exported to RunDirectory/dataset.h5."""
         self.SetDataset(path)
@@ -321,22 +332,26 @@ class EchoTrain(EchoTrainAlgorithm):
 
     @smproperty.intvector(name="AutoencoderSteps", label="Autoencoder Steps", default_values=1500)
     @smdomain.intrange(min=1, max=1000000)
+    @_doc("""Optimizer steps of stage 1 (the point-cloud autoencoder).""")
     def P03_SetAESteps(self, n):
         self.SetAESteps(n)
 
     @smproperty.intvector(name="RefineSteps", default_values=100)
     @smdomain.intrange(min=0, max=1000000)
+    @_doc("""Optimizer steps of stage 2 (single-frame refinement of the autoencoder); 0 skips it.""")
     def P04_SetRefineSteps(self, n):
         """0 skips stage 2 (single-frame refinement)."""
         self.SetRefineSteps(n)
 
     @smproperty.intvector(name="DiTSteps", label="DiT Steps", default_values=3000)
     @smdomain.intrange(min=1, max=1000000)
+    @_doc("""Optimizer steps of stage 3 (the generative transformer on the latents).""")
     def P05_SetDiTSteps(self, n):
         self.SetDiTSteps(n)
 
     @smproperty.intvector(name="Threads", default_values=1)
     @smdomain.intrange(min=0, max=256)
+    @_doc("""torch CPU threads of the training process (0 = torch's default, all cores).""")
     def P06_SetThreads(self, n):
         """torch CPU threads of the training process (0 = torch's default)."""
         self.SetThreads(n)
@@ -357,10 +372,12 @@ class EchoTrain(EchoTrainAlgorithm):
     def P12_Stop(self):
         self.Stop()
 
-    @smproperty.xml(_INFO_XML.format(name="Status", command="P20_GetStatus"))
+    @smproperty.xml(_INFO_XML.format(name="Status", command="P20_GetStatus", doc="The training run's state and progress "
+                                 "(stage, step, loss); press Refresh to update it."))
     def P20_GetStatus(self):
         return self.GetStatus()
 
-    @smproperty.xml(_INFO_XML.format(name="ModelPath", command="P21_GetModelPath"))
+    @smproperty.xml(_INFO_XML.format(name="ModelPath", command="P21_GetModelPath", doc="The finished model file, once "
+                                 "training is done: give it (or the RunDirectory) to EchoRollout's Checkpoint."))
     def P21_GetModelPath(self):
         return self.GetModelPath()

@@ -441,3 +441,32 @@ def test_empty_input_and_single_point_are_messages(fake_surrogate):
     alg.UpdateTimeStep(0.5)
     assert alg.last_error is None, alg.last_error  # an int32 field converts exactly
     np.testing.assert_allclose(sur.calls[-1]["observed"][0, :, 0], [0, 1, 2])
+
+
+def test_checkpoint_accepts_a_finished_run_directory(fake_surrogate, tmp_path):
+    sur, ckpt = fake_surrogate
+    run = tmp_path / "run"
+    run.mkdir()
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputData(convert.make_unstructured_grid(np.eye(3), None, {"p": np.arange(3.0)}))
+    alg.SetCheckpoint(str(run))
+    alg.UpdateTimeStep(0.5)
+    assert "folder without a finished model" in alg.last_error and "EchoTrain's Status" in alg.last_error
+    (run / "model.safetensors").write_bytes(ckpt.read_bytes())  # what `echopv train all` leaves there
+    alg.Modified()
+    alg.UpdateTimeStep(0.5)
+    assert alg.last_error is None and len(sur.calls) == 1
+
+
+def test_progress_text_names_the_frame(fake_surrogate):
+    from vtkmodules.vtkCommonCore import vtkCommand
+
+    sur, ckpt = fake_surrogate
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputData(convert.make_unstructured_grid(np.eye(3), None, {"p": np.arange(3.0)}))
+    alg.SetCheckpoint(str(ckpt))
+    alg.SetNumberOfFrames(4)
+    texts: list[str] = []
+    alg.AddObserver(vtkCommand.ProgressEvent, lambda obj, _ev: texts.append(obj.GetProgressText()))
+    alg.UpdateTimeStep(1.0)
+    assert "EchoRollout: frame 2/4" in texts and texts[-1] == "EchoRollout: frame 4/4"
