@@ -99,6 +99,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--start", type=float, default=5.5)
     ap.add_argument("--parameters", default="Um=1.5, Re=100, cx=0.2, cy=0.2, nu=0.001")
+    ap.add_argument("--note", default="", help="a line about the model (how it was trained), kept in the .md")
     ap.add_argument("--wait", type=float, default=15.0, help="seconds for the GUI to paint before the screenshot")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
@@ -135,7 +136,7 @@ def main() -> int:
     scrub = sorted(res["scrub_s"])
     median = scrub[len(scrub) // 2]
     cmd_line = (f".venv/bin/python benchmarks/gui_cylinder.py --case {args.case} --model {args.model} "
-                f"--frames {args.frames} --start {args.start}")
+                f"--frames {args.frames} --start {args.start}" + (f" --note '...'" if args.note else ""))
     rows = [("Apply (create, show, first render at the start time)", f"{res['apply_s']:.2f}"),
             (f"first predicted frame (the whole {args.frames}-frame rollout)", f"{res['first_s']:.2f}"),
             ("scrub, per predicted frame (both views), median", f"{median:.2f}"),
@@ -145,8 +146,8 @@ def main() -> int:
             f"Command: `{cmd_line}`\n\n"
             f"ParaView 5.11 GUI under Xvfb (software OpenGL), {res['n_cells']} cells, {res['times']} time steps "
             f"on EchoRollout, {res['n_rollouts']} rollout(s) in all; 2 shared CPU cores on a busy machine "
-            f"(other jobs running), so the figures are indicative.\n\n| step | seconds |\n|---|---|\n{table}\n\n"
-            f"![the GUI: EchoRollout (left) and the OpenFOAM reader (right)](gui_cylinder.png)\n")
+            f"(other jobs running), so the figures are indicative.\n\n{args.note + chr(10) + chr(10) if args.note else ''}| step | seconds |\n|---|---|\n{table}\n\n"
+            f"![the GUI: EchoRollout (top) and the OpenFOAM reader (bottom)](gui_cylinder.png)\n")
     (RESULTS / "gui_cylinder.md").write_text(text)
     print(text)
     for f in work.iterdir():

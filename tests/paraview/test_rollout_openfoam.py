@@ -224,6 +224,7 @@ def test_fit_warnings_and_refusals(run_pv, foam_case, cylinder_model, make_model
     assert "parameter Re is not given" in sec and "training mean 100" in sec and res["missing"] == 1
     sec = _section(out, "range")
     assert "Um = 2.9" in sec and "outside the training mean +- 2 std [0.5, 2.5]" in sec and res["range"] == 1
-    assert "conditioned on Um = 2.9 (Parameters property), Re = 62.8 (Parameters property)" in sec
+    # the values used, as plain text (stdout in pvpython: it does not pop Output Messages up)
+    assert "conditioned on Um = 2.9 (Parameters property), Re = 62.8 (Parameters property)" in out
     # point dimension: a 2D model on a sphere
     assert "the model is 2D but the input's points are 3D" in out and res["sphere"] == 0

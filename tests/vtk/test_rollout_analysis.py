@@ -203,6 +203,34 @@ def test_block_selection_and_merged_leaves_written_back_per_block(fake_surrogate
     assert "Block 'nope'" in alg.last_error and "left" in alg.last_error
 
 
+def test_cached_prediction_when_the_held_step_has_another_mesh(fake_surrogate):
+    """An adaptive mesh: the step another view holds has more cells than the start frame."""
+    from vtkmodules.vtkFiltersCore import vtkPassThrough
+
+    sur, ckpt = fake_surrogate
+    flow_model(sur)
+    src = SeriesSource()
+    coarse = src.frame
+    src.frame = lambda t: _with_fields(slab(nx=6), t) if t > 1.9 else coarse(t)
+    other = vtkPassThrough()
+    other.SetInputConnection(src.GetOutputPort())
+    alg = make(src, ckpt, NumberOfFrames=2, CompareWithInput=0)
+    times = times_of(alg)
+    leaf_at(alg, times[-1])
+    other.UpdateTimeStep(2.0)  # the reader now holds the finer mesh
+    leaf = leaf_at(alg, times[-1])
+    assert alg.last_error is None, alg.last_error
+    assert leaf.GetNumberOfCells() == 12 == cell_array(leaf, "p_pred").shape[0]
+    assert len(sur.calls) == 1  # the start frame was read again, the cache still served
+
+
+def _with_fields(ug, t):
+    n = ug.GetNumberOfCells()
+    convert.add_array(ug, "U", np.zeros((n, 3)), "cell")
+    convert.add_array(ug, "p", np.full(n, t), "cell")
+    return ug
+
+
 def test_cell_data_asked_as_points_names_the_fix(fake_surrogate):
     sur, ckpt = fake_surrogate
     flow_model(sur)
@@ -277,6 +305,9 @@ def test_two_consumers_stepping_20_times_run_one_rollout(fake_surrogate):
         leaf_at(alg, t)  # ... and the rollout asks it for the start again: same content, cache hit
     assert len(sur.calls) == 1 and alg.n_rollouts == 1
     assert len(set(src.requested)) > 2  # the reader really was stepped back and forth
+    # once cached, the rollout takes the mesh from whatever step the reader holds: the reader runs
+    # for the other consumer's time changes and the rollout's gathering, not once more per step
+    assert len(src.requested) <= 20 + len(src.times) + 2, src.requested
 
 
 # ------------------------------------------------------------------------------------------
