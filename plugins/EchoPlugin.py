@@ -373,7 +373,8 @@ class EchoTrain(EchoTrainAlgorithm):
         self.Stop()
 
     @smproperty.xml(_INFO_XML.format(name="Status", command="P20_GetStatus", doc="The training run's state and progress "
-                                 "(stage, step, loss); press Refresh to update it."))
+                                 "(stage, step, loss). Refresh reads it (shown at once in Output Messages; "
+                                 "here when the pipeline next updates)."))
     def P20_GetStatus(self):
         return self.GetStatus()
 
