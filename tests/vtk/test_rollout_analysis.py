@@ -501,3 +501,11 @@ def test_progress_text_names_the_frame(fake_surrogate):
     alg.AddObserver(vtkCommand.ProgressEvent, lambda obj, _ev: texts.append(obj.GetProgressText()))
     alg.UpdateTimeStep(1.0)
     assert "EchoRollout: frame 2/4" in texts and texts[-1] == "EchoRollout: frame 4/4"
+
+
+def test_number_of_frames_message_names_dt(fake_surrogate, messages):
+    sur, ckpt = fake_surrogate
+    flow_model(sur, dt=0.25)
+    alg = make(SeriesSource(), ckpt, NumberOfFrames=4)
+    times_of(alg)
+    assert "4 frame(s) of the model's dt = 0.25 after t = 0, up to t = 1" in messages.GetOutput()
