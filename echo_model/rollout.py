@@ -365,7 +365,7 @@ class Surrogate:
             raise ValueError("n_samples must be >= 1")
         n_query = obs.shape[1] if query_points is None else np.asarray(query_points).shape[0]
         plan = self.plan(obs.shape[1], n_query, n_frames, n_samples, keep_samples, memory, output_copies)
-        chunk = int(chunk_size or plan.chunk_size)
+        chunk = int(chunk_size or (plan.chunk_size if self.device.type != "cuda" else _gpu_chunk(self.device)))
         steps = int(steps or self.default_steps)
         sampler = sampler or self.default_sampler
         pts = self._points(points)
@@ -480,6 +480,14 @@ class Surrogate:
         if g.ndim == 1:
             g = g[:, None]
         return g[: self.segment_frames, None, :]
+
+
+def _gpu_chunk(device: torch.device) -> int:
+    """GPUs want big chunks (few kernel launches): a quarter of the free device memory, at most 2^22 terms."""
+    from .memory import BYTES_PER_TERM
+
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(max(1 << 15, min(1 << 22, free // 4 // BYTES_PER_TERM)))
 
 
 class _EnsembleAccumulator:
