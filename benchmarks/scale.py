@@ -8,7 +8,9 @@ EchoRollout filter in pvbatch, from 16k to 4M points (2-D) and 32^3 to 128^3 (3-
 Parts (each measurement runs in a fresh process, so its peak resident set is its own):
   ae        encode + decode of ONE frame: the committed 2-D vorticity model on random points and on
             grids, an untrained tiny 3-D model on res^3 grids. "peak above base" = ru_maxrss minus the
-            resident set just before encoding (interpreter, torch, model, the input arrays).
+            resident set just before encoding (interpreter, torch, model, the input arrays). Cold
+            builds the neighbour lists; warm reuses them but not the kernel tables (small meshes
+            would keep those, see nn/contconv.py), so warm times show how the compute scales.
   rollout   Surrogate.rollout (what EchoRollout, `echopv rollout` and the demo call), 2-D grid mesh,
             16 frames, 4-member ensemble, mean + std kept (as the filter does).
   pvbatch   EchoRollout in pvbatch on an N-point Plane (vtkPolyData), 16 frames, 4 members, the
@@ -94,7 +96,9 @@ def measure_ae(spec: dict) -> dict:
     p = sur._points(pts)
     v = torch.from_numpy(_field(pts))[None, None, :, None]
     from echo_model.memory import auto_chunk_size
+    from echo_model.nn import contconv
 
+    contconv.KERNEL_TABLE_BYTES = 0  # measure the compute itself: small meshes would reuse their kernel tables
     chunk = auto_chunk_size()
     base, times = _rss_mb(), []
     with torch.no_grad():
