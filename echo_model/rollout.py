@@ -26,6 +26,14 @@ CONTRACT (other modules rely on it; keep it stable):
 Extra observed frames beyond n_observed_frames are allowed (the last ones are used); fewer
 raise ValueError naming how many are needed.
 
+Memory (echo_model/memory.py): rollout(..., keep_samples=True, memory=None | "2GB" | MemoryBudget,
+output_copies=1, chunk_size=None). The rollout is estimated first and refused (EchoUserError with the
+estimate and the fix) when it cannot fit the budget (default: the memory available now); the
+continuous convolutions run in chunks sized from the budget, only the asked frames are decoded,
+member by member, and the ensemble is reduced on the fly (running mean / variance).
+keep_samples=False also drops the members (res.samples is None): the filter and the CLI do that.
+sur.plan(n_points, n_query, n_frames, n_samples, keep_samples, memory) -> RolloutPlan (the estimate).
+
 Additions (also stable):
     should_abort() returning True makes rollout raise `RolloutAborted` (between sampler steps).
     clear_cache()                          empty the load cache (e.g. after retraining in place)
