@@ -381,6 +381,10 @@ NOTES = [
     "  makes small meshes faster than linear and the 65k -> 262k ratio look superlinear.",
     "- Encode/decode warm times are measured without kernel tables (compute scaling); cold includes",
     "  building the neighbour lists.",
+    "- The cylinder row was re-measured alone, after the CPU conv2d form of the causal conv3d",
+    "  (nn/causal.py, 3-4x faster convolutions on the latent grid); the other rows predate it (their",
+    "  cost is in the continuous convolutions at the points, which that change does not touch).",
+    "- pimpleFoam was not re-run for this table: 214 s is the earlier single-core measurement.",
     "",
 ]
 

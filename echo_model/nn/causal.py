@@ -81,10 +81,28 @@ class CausalConv(nn.Module):
         if self.dim == 2:
             if self.kt > 1:
                 x = F.pad(x, (0, 0, 0, 0, self.kt - 1, 0))
-            return self.conv(x)
+            return _conv3d_as_2d(self.conv, x) if x.device.type == "cpu" else self.conv(x)
         y, t = _fold(x)
         y = _unfold(self.spatial(y), t)
         return _temporal_conv(y, self.temporal, self.tbias)
+
+
+def _conv3d_as_2d(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    """conv3d (kt, k, k) without time padding as ONE conv2d over the stacked time taps: the same
+    sums, 3-4x faster on CPU, where conv3d takes a slow non-mkldnn path for these shapes (GPUs keep
+    conv3d: cuDNN is fast and this would triple the activation memory)."""
+    b, c, t, h, w = x.shape
+    kt = conv.kernel_size[0]
+    to = t - kt + 1
+    xs = x if kt == 1 else torch.cat([x[:, :, k : k + to] for k in range(kt)], 1)  # channel = tap * C + c
+    xs = xs.transpose(1, 2).reshape(b * to, kt * c, h, w)
+    wt = conv.weight.permute(0, 2, 1, 3, 4).reshape(conv.out_channels, kt * c, *conv.kernel_size[1:])
+    pad = conv.padding[1:]
+    if conv.padding_mode != "zeros":
+        xs = F.pad(xs, (pad[1], pad[1], pad[0], pad[0]), mode=conv.padding_mode)
+        pad = (0, 0)
+    y = F.conv2d(xs, wt, conv.bias, stride=conv.stride[1:], padding=pad)
+    return y.reshape(b, to, conv.out_channels, *y.shape[-2:]).transpose(1, 2).contiguous()
 
 
 class FrameNorm(nn.Module):
