@@ -385,6 +385,8 @@ NOTES = [
     "  (nn/causal.py, 3-4x faster convolutions on the latent grid); the other rows predate it (their",
     "  cost is in the continuous convolutions at the points, which that change does not touch).",
     "- pimpleFoam was not re-run for this table: 214 s is the earlier single-core measurement.",
+    "- \"estimate\" is Surrogate.plan's figure when the row was run (the rollout's own memory, a",
+    "  conservative bound; small-mesh constants were tightened afterwards, large meshes are unchanged).",
     "",
 ]
 

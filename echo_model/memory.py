@@ -188,8 +188,10 @@ def estimate_fixed(s: RolloutShape) -> tuple[int, int, int]:
     lists = enc_pairs * idx_bytes + s.n_points * s.dim * f32 + dec_pairs * idx_bytes + s.n_query * per_list_point
     if s.n_query != s.n_points:  # re-encoding decodes the last frames at the input points too
         lists += pairs_per_point(s.dim, s.dec_radius) * s.n_points * idx_bytes + s.n_points * per_list_point
-    build = BUILD_BYTES  # the lists are built block by block straight into their final arrays
-    lists += 3 * KERNEL_TABLE_BYTES  # cached kernel tables (encoder, decoder at query and input points)
+    # the lists are built block by block straight into their final arrays (~100 B per candidate)
+    build = min(BUILD_BYTES, max(s.n_points, s.n_query) * (2 * max(s.enc_radius, s.dec_radius) + 1) ** s.dim * 100)
+    for pairs in (enc_pairs, dec_pairs, dec_pairs):  # cached kernel tables (~200 B per pair), capped per list
+        lists += min(KERNEL_TABLE_BYTES, pairs * 200)
     frame = s.n_query * s.n_channels * f32
     n_out = 1 + (s.n_samples > 1)  # mean, running variance
     outputs = n_out * s.n_frames * frame * (1 + s.output_copies)
