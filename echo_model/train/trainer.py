@@ -294,6 +294,7 @@ class Trainer:
         cfg = self.cfg
         use_amp = cfg.amp and self.device.type == "cuda"
         avg, loss_val, lr, bad = None, float("nan"), cfg.lr, 0
+        last_report = t0
         while self.step < cfg.steps:
             if self._stop_requested:  # between two steps: the checkpoint is exactly this step's state
                 self.save_checkpoint()
@@ -328,8 +329,11 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_val:.3e}", avg=f"{avg:.3e}", lr=f"{lr:.1e}",
                                 **{k: f"{float(v):.3e}" for k, v in logs.items()})
-            if self.is_main and (self.step % 10 == 0 or self.step == cfg.steps):
+            # every 10 steps, and at least once a second for slow steps: watchers (EchoTrain's
+            # Refresh) must not lag behind the log by minutes on million-point frames
+            if self.is_main and (self.step % 10 == 0 or self.step == cfg.steps or time.time() - last_report > 1.0):
                 self._progress(loss_val, avg, lr, t0, s0, "running")
+                last_report = time.time()
             if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
                 self.save_checkpoint()
         return loss_val, avg, lr
