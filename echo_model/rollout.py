@@ -195,6 +195,32 @@ class Surrogate:
     # --- I/O -----------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto", cache: bool = True) -> "Surrogate":
+        """Load a complete ECHO model file (autoencoder + generator in one .safetensors).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model file: `RUN/model.safetensors` of `echopv train all`, or what `echopv train dit`
+            writes. Never unpickled: weights plus a JSON header.
+        device : str or torch.device, default "auto"
+            "auto" (the GPU when torch sees one, else the CPU), "cpu", "cuda" or "cuda:N"; cuda
+            without a GPU is an EchoUserError that says so.
+        cache : bool, default True
+            Return the instance already loaded from this file (same modification time and device)
+            instead of reading it again; a rewritten file is read afresh.
+
+        Returns
+        -------
+        Surrogate
+            Ready for `rollout`. `field_layout`, `dim`, `n_observed_frames`, `segment_frames`, `dt`
+            and `param_names` say what it observes and predicts.
+
+        Example
+        -------
+        >>> sur = Surrogate.load("sample_cases/ns2d_vorticity/model_tiny.safetensors", device="cpu")
+        >>> sur.field_layout, sur.dim, sur.n_observed_frames, sur.param_names
+        ([('vorticity', 1)], 2, 1, ['nu'])
+        """
         if cache:
             return load_cached(path, device)
         return cls._load_uncached(Path(path), resolve_device(device))
@@ -358,12 +384,73 @@ class Surrogate:
         chunk_size: int | None = None,
         anchor: bool | None = None,
     ) -> RolloutResult:
-        """See the module docstring. Memory: the ensemble is reduced on the fly (running mean and
-        variance); `keep_samples=False` also drops the members themselves (res.samples is None).
-        `memory` (bytes, "2GB", a MemoryBudget; None = what is available) bounds the rollout: it is
-        estimated first and refused with an EchoUserError naming the estimate when it cannot fit.
-        `output_copies`: copies the caller will make of the outputs (counted in the estimate);
-        `chunk_size` overrides the planned continuous-convolution chunk (tests, benchmarks)."""
+        """Predict `n_frames` frames after the observed ones, at the input points or at other points.
+
+        The forecast runs segment by segment (see the module docstring); the ensemble is reduced
+        on the fly (running mean and variance), and the memory it needs is estimated up front.
+
+        Parameters
+        ----------
+        points : numpy.ndarray, shape (N, dim)
+            Coordinates of the observed values, in the model's physical units (any point set:
+            the model is mesh-free).
+        observed : numpy.ndarray, shape (T_obs, N, C) or (T_obs, N) for one channel
+            The last frames before the forecast; at least `n_observed_frames` (the last ones are
+            used), channels in `field_layout` order, finite.
+        n_frames : int
+            Frames to predict (>= 1), `dt` apart; longer than one segment (`segment_frames`) rolls
+            out segment after segment.
+        query_points : numpy.ndarray, shape (M, dim), optional
+            Where to evaluate the prediction (another mesh, a finer grid); default the input points.
+        params : dict of str to float, optional
+            PDE parameters the model is conditioned on (`param_names`); a missing one takes its
+            training mean.
+        n_samples : int, default 1
+            Ensemble members (a deterministic baseline model always gives one).
+        seed : int, default 0
+            Seed of the sampler's noise: the same seed gives the same prediction.
+        steps : int, optional
+            Sampler steps per segment (default: the model's); each costs
+            `flow.SAMPLER_EVALS[sampler]` network evaluations.
+        sampler : {"euler", "heun", "midpoint"}, optional
+            Flow-matching integrator (default: the model's).
+        progress : callable(float), optional
+            Called with the completed fraction in [0, 1].
+        should_abort : callable() -> bool, optional
+            Polled between network evaluations; True raises RolloutAborted.
+        cfg_scale : float, default 1.0
+            Classifier-free guidance scale (1 = none; other values double the evaluations).
+        keep_samples : bool, default True
+            Keep every ensemble member in `samples` (False: only mean and spread, less memory).
+        memory : MemoryBudget, str, int or None
+            Memory bound ("2GB", bytes, a MemoryBudget; None: what is available): the rollout is
+            estimated first and refused with an EchoUserError naming the estimate if it cannot fit.
+        output_copies : int, default 1
+            Copies of the outputs the caller will make (counted in the memory estimate).
+        chunk_size : int, optional
+            Override of the planned continuous-convolution chunk (tests, benchmarks).
+        anchor : bool, optional
+            Apply the decoder error feedback stored in the model file (`echopv anchor-gains`);
+            default: when the file has gains.
+
+        Returns
+        -------
+        RolloutResult
+            `mean` (n_frames, M, C) and, for n_samples > 1, `std` (same shape) and `samples`
+            (n_samples, n_frames, M, C), in physical units; `times` (n_frames,) relative to the
+            last observed frame; `field_layout`; `info` (segments, steps, sampler, wall_s, ...).
+
+        Example
+        -------
+        >>> from echo_model.data.store import TrajectoryStore
+        >>> sur = Surrogate.load("sample_cases/ns2d_vorticity/model_tiny.safetensors", device="cpu")
+        >>> with TrajectoryStore("sample_cases/ns2d_vorticity/ns2d_64.h5") as store:
+        ...     traj = store[0]
+        >>> res = sur.rollout(traj.points, traj.fields[: sur.n_observed_frames], n_frames=4,
+        ...                   params=traj.params, n_samples=2, steps=2)
+        >>> res.mean.shape, res.std.shape, res.times.tolist()
+        ((4, 4096, 1), (4, 4096, 1), [0.5, 1.0, 1.5, 2.0])
+        """
         t0 = time.perf_counter()
         obs = self._check_rollout_inputs(points, np.asarray(observed, dtype=np.float32), n_frames)
         n_obs = self.n_observed_frames

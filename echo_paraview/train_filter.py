@@ -61,7 +61,43 @@ def gather_time_series(producer, port: int = 0) -> tuple[list[vtkDataSet], list[
 
 
 class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
-    """Pass-through filter with Start/Refresh/Stop commands for out-of-process training."""
+    """Pass-through filter with Start/Refresh/Stop commands for out-of-process training.
+
+    Parameters
+    ----------
+    Dataset : str, default ""
+        An ECHO dataset (.h5) to train on (`SetDataset`); empty: Start exports the input's time
+        series to `RUN/dataset.h5` first.
+    RunDirectory : str
+        The run folder (`SetRunDirectory`); the finished model appears there as
+        `model.safetensors` (`GetModelPath`).
+    Preset : str, default "tiny"
+        Model size preset (`SetPreset`).
+    AESteps, RefineSteps, DiTSteps : int
+        Optimisation steps of the three stages (`SetAESteps`, `SetRefineSteps`, `SetDiTSteps`);
+        RefineSteps 0 skips stage 2.
+    Threads : int
+        torch CPU threads of the training process (`SetThreads`).
+    Frames : int, default 0
+        Window length 1 + 2k; 0 = the preset's, shortened to the data (`SetFrames`).
+    ExtraArguments : str
+        More `echopv train all` options, e.g. "--grid 16 --n-query 256" (`SetExtraArguments`).
+
+    Commands: `Start()` (returns at once; False on an error), `Refresh()` (re-reads the run's
+    status, returns the Status string), `Stop()`. `GetState()` is "idle", "running", "done",
+    "failed" or "stopped". Errors go to the Status string, the VTK output window and `last_error`.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> train = EchoTrainAlgorithm()
+    >>> train.SetDataset("sample_cases/ns2d_vorticity/ns2d_64.h5")
+    >>> train.SetRunDirectory(tempfile.mkdtemp())
+    >>> train.SetAESteps(300)
+    >>> train.SetDiTSteps(600)
+    >>> train.GetSettings().train.ae_steps, train.GetState(), train.GetModelPath()
+    (300, 'idle', '')
+    """
 
     def __init__(self) -> None:
         VTKPythonAlgorithmBase.__init__(self, nInputPorts=1, inputType="vtkDataSet", nOutputPorts=1,

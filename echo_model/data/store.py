@@ -92,6 +92,47 @@ def write_dataset(
 
     Statistics are computed over the training split. `trajectories` may be a generator, so a
     dataset larger than memory is written one trajectory at a time.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The .h5 file to create (written to a temporary name, then renamed: never half a file).
+    trajectories : iterable of Trajectory
+        All with the same field layout and dimension; meshes may differ between trajectories.
+    name : str
+        The dataset's name (shown by `echopv info`).
+    domain : Domain, optional
+        The box the points live in and its periodic axes; default the points' bounding box,
+        not periodic.
+    split : dict of str to sequence of int, optional
+        Trajectory indices per split ("train", "val", "test"); default a deterministic shuffled
+        80/10/10 split (`default_split`).
+    description : str, optional
+        Free text: the physics, the generator.
+    compression : {"gzip", "lzf", None}, default "gzip"
+        HDF5 compression of points, cells and fields (None: uncompressed, faster to write).
+    extra : dict, optional
+        JSON-serialisable metadata stored with the dataset (generator settings, provenance).
+    progress : bool, default False
+        Show a progress bar while writing.
+
+    Returns
+    -------
+    DatasetInfo
+        Name, field layout, trajectory count, domain, per-channel statistics and split, as a
+        `TrajectoryStore` of the new file reports them.
+
+    Example
+    -------
+    >>> import tempfile, numpy as np
+    >>> from echo_model.data.trajectory import Trajectory
+    >>> pts = np.random.default_rng(0).uniform(size=(50, 2))
+    >>> trajs = [Trajectory(pts, np.full((3, 50, 1), float(i), np.float32), [0.0, 0.1, 0.2], [("p", 1)])
+    ...          for i in range(4)]
+    >>> info = write_dataset(tempfile.mkdtemp() + "/d.h5", trajs, name="demo",
+    ...                      split={"train": [0, 1, 2], "test": [3]})
+    >>> info.n_trajectories, info.field_layout, float(info.stats.mean[0])
+    (4, [('p', 1)], 1.0)
     """
     h5py = _h5py()
     path = Path(path)
@@ -205,7 +246,34 @@ def read_info(path: str | os.PathLike) -> DatasetInfo:
 
 
 class TrajectoryStore:
-    """Read access to a dataset file. Trajectories are loaded lazily, frames sliced on demand."""
+    """Read access to a dataset file. Trajectories are loaded lazily, frames sliced on demand.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ECHO dataset (.h5) written by `write_dataset` (`echopv generate`, `echopv import`).
+        A missing file is a FileNotFoundError; a file that is not an ECHO dataset, or is
+        truncated, an EchoUserError that says how to re-create it.
+
+    Attributes
+    ----------
+    info : DatasetInfo
+        Name, field layout, trajectory count, domain, statistics and split.
+
+    Notes
+    -----
+    `len(store)`, `store[i]` (a whole Trajectory), `points(i)`, `times(i)`, `params(i)`,
+    `cells(i)`, `read_fields(i, frames)` (only the asked frames are read), `split_indices(name)`.
+    Use it as a context manager, or call `close()`.
+
+    Example
+    -------
+    >>> with TrajectoryStore("sample_cases/ns2d_vorticity/ns2d_64.h5") as store:
+    ...     print(len(store), store.info.field_layout, store.points(0).shape)
+    ...     print(store.read_fields(0, [0, 20]).shape, store.split_indices("test").tolist())
+    26 [('vorticity', 1)] (4096, 2)
+    (2, 4096, 1) [2, 11, 25]
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         h5py = _h5py()

@@ -12,8 +12,8 @@ This module imports no torch: ParaView's EchoTrain builds a `PipelineRun` on the
 Example
 -------
 >>> cfg = AutoencoderRun(data="d.h5", run="runs/ae", steps=10)
->>> to_argv(cfg)[:4]
-['--data', 'd.h5', '--run', 'runs/ae']
+>>> to_argv(cfg)  # only what differs from the defaults
+['--run', 'runs/ae', '--steps', '10', '--data', 'd.h5']
 """
 from __future__ import annotations
 
