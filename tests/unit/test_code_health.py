@@ -41,3 +41,16 @@ def test_echo_model_never_imports_vtk():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             for name in names:
                 assert name.split(".")[0] not in banned, f"{path.relative_to(ROOT)} imports {name}: echo_model stays VTK-free"
+
+
+def test_long_functions_are_counted_without_their_docstring(tmp_path, monkeypatch):
+    ch = _code_health()
+    pkg = tmp_path / "echo_model"
+    pkg.mkdir()
+    doc = '    """' + "\n".join(["doc"] * 30) + '"""\n'
+    body = "".join(f"    x{i} = {i}\n" for i in range(12))
+    (pkg / "m.py").write_text("def documented():\n" + doc + body + "\n\ndef long():\n" + body * 2)
+    monkeypatch.setattr(ch, "ROOT", tmp_path)
+    monkeypatch.setattr(ch, "PACKAGES", ("echo_model",))
+    found = ch.long_functions(ch.package_files(), max_lines=20)
+    assert [(n, name) for n, _, name in found] == [(25, "long")]
