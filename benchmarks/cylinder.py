@@ -174,6 +174,13 @@ def main() -> int:
         }}
         r["forecast"] = {k: forecast(sur, stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")}
         result["recipes"][name] = r
+        anchored = model.with_name("model_anchor.safetensors")  # + decoder error feedback (anchor.py)
+        if not anchored.exists():
+            echopv(["anchor-gains", str(model), "--data", str(data["family"]), "--out", str(anchored), "--threads", "1"])
+        sur = Surrogate.load(anchored, device="cpu", cache=False)
+        result["recipes"][name + " + anchor"] = {
+            "train_cpu_s": cost, "recon": r["recon"],
+            "forecast": {k: forecast(sur, stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")}}
     for name, extra in dict(r.split("=", 1) for r in (args.ae_ablation or [])).items():
         result["recipes"][name] = ae_ablation(name, extra.split(), data["family"], stores, args.work)
     write_report(result, args.out)

@@ -86,14 +86,14 @@ def with_gains(model: Path, data: Path, out: Path) -> Path:
     return out
 
 
-def evaluate_surrogate(path: Path, store, idx, anchor: bool) -> np.ndarray:
+def evaluate_surrogate(path: Path, store, idx, anchor: bool, n_samples: int = 1) -> np.ndarray:
     from echo_model.evaluate import forecast_split
     from echo_model.rollout import Surrogate
 
     sur = Surrogate.load(path, device="cpu", cache=False)
     if not anchor:
         sur.meta["anchor_gains"] = None
-    out = forecast_split(sur, store, idx, N_FRAMES, progress=True)
+    out = forecast_split(sur, store, idx, N_FRAMES, progress=True, n_samples=n_samples)
     return out["pred"], out["true"]
 
 
@@ -150,6 +150,22 @@ def run_echo(data: Path, store, idx, args) -> tuple[dict, dict]:
     return preds, cost
 
 
+def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
+    """The deterministic baseline with the feedback, and ECHO's ensemble mean (seed 0's models)."""
+    work = args.work / f"seed{args.seeds[0]}"
+    costs = json.loads((work / "costs.json").read_text())
+    preds, cost = {}, {}
+    if "baseline" in costs:
+        anchored = with_gains(work / "baseline" / "model.safetensors", data, work / "baseline_anchor.safetensors")
+        preds["baseline 1k + anchor"] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
+        cost["baseline 1k + anchor"] = AE_CPU_S + costs["cache"] + costs["baseline"]
+    name = f"ECHO 1k + anchor, mean of {args.ensemble}"
+    preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
+                                     n_samples=args.ensemble)[0]
+    cost[name] = AE_CPU_S + costs["cache"] + costs["dit"]
+    return preds, cost
+
+
 def run_fno(store, idx, args) -> tuple[dict, dict]:
     from fno_peer import train_fno
 
@@ -169,7 +185,7 @@ def save_part(path: Path, preds: dict, cost: dict) -> None:
 
 def load_parts(work: Path) -> tuple[dict, dict]:
     preds, cost = {}, {}
-    for part in ("persistence", "echo", "fno"):
+    for part in ("persistence", "echo", "echo_extras", "fno"):
         f = work / f"{part}.npz"
         if f.exists():
             with np.load(f) as z:
@@ -187,7 +203,8 @@ def main() -> int:
     ap.add_argument("--baseline-steps", type=int, default=2000)
     ap.add_argument("--window-stride", type=int, default=4, help="frames between cached training windows")
     ap.add_argument("--fno-budget", type=float, default=1500.0, help="FNO training CPU-s per seed")
-    ap.add_argument("--only", choices=("echo", "fno", "report"), default=None,
+    ap.add_argument("--ensemble", type=int, default=4, help="members of ECHO's ensemble-mean row")
+    ap.add_argument("--only", choices=("echo", "echo_extras", "fno", "report"), default=None,
                     help="one part (run 'echo' and 'fno' as two processes to use two cores, then 'report'); "
                          "default: everything in this process")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
@@ -209,6 +226,8 @@ def main() -> int:
     save_part(args.work / "persistence.npz", {"persistence": np.repeat(first[:, None], N_FRAMES, 1)}, {})
     if args.only in (None, "echo"):
         save_part(args.work / "echo.npz", *run_echo(data, store, idx, args))
+    if args.only in (None, "echo_extras"):
+        save_part(args.work / "echo_extras.npz", *run_echo_extras(data, store, idx, args))
     if args.only in (None, "fno"):
         save_part(args.work / "fno.npz", *run_fno(store, idx, args))
     if args.only in (None, "report"):
