@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from echo_model.errors import EchoUserError
+from echo_model.threads import apply_omp_policy
 from echo_model.train.layout import LOG as LOG_FILE
 from echo_model.train.layout import PID as PID_FILE
 from echo_model.train.layout import PIPELINE_CONFIG
@@ -137,7 +138,7 @@ def _child_env() -> dict[str, str]:
     # ParaView's sitecustomize and appended paths belong to ParaView's python, not the venv's
     for k in ("PYTHONPATH", "PYTHONHOME", "ECHOPV_APPEND_PATHS"):
         env.pop(k, None)
-    env["OMP_WAIT_POLICY"] = "PASSIVE"  # idle torch threads sleep: ParaView shares the cores
+    apply_omp_policy(env)  # idle torch threads sleep: ParaView shares the cores
     env["PYTHONUNBUFFERED"] = "1"  # the log shows progress as it happens
     return env
 

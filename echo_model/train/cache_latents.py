@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.normalize import ChannelStats, Domain
+from ..errors import EchoUserError
 from .runs import CacheLatentsRun, add_arguments_from, apply_threads, from_namespace
 
 FORMAT = "echo-latents"
@@ -36,6 +38,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def window_starts(n_frames_traj: int, span: int, stride: int) -> list[int]:
     return list(range(0, n_frames_traj - span + 1, max(1, stride)))
+
+
+class _Windows:
+    """Normalised windows of a store's trajectories on device; the current trajectory is kept
+    (jobs are grouped by trajectory, so each trajectory is read once)."""
+
+    def __init__(self, store, stats, domain, span: int, frame_stride: int, dev) -> None:
+        self.store, self.stats, self.domain = store, stats, domain
+        self.span, self.stride, self.dev = span, frame_stride, dev
+        self.traj, self.pts, self.fields = None, None, None
+
+    def __call__(self, traj: int, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if traj != self.traj:
+            self.traj = traj
+            self.pts = torch.as_tensor(self.domain.to_unit(self.store.points(traj)), device=self.dev)
+            self.fields = self.stats.normalize(self.store.read_fields(traj))
+        win = self.fields[start : start + self.span : self.stride]
+        return self.pts, torch.as_tensor(win, device=self.dev)
+
+
+def _encode(ae, windows: list[tuple[torch.Tensor, torch.Tensor]], chunk_size: int) -> np.ndarray:
+    """Latents of a batch of (points, window); one encode call when the point sets have one size."""
+    with torch.no_grad():
+        if len({p.shape[0] for p, _ in windows}) == 1:
+            z = ae.encode(torch.stack([p for p, _ in windows]), torch.stack([v for _, v in windows]),
+                          chunk_size=chunk_size)
+        else:
+            z = torch.cat([ae.encode(p[None], v[None], chunk_size=chunk_size) for p, v in windows])
+    return z.float().cpu().numpy()
+
+
+def _jobs(store, split: str, span: int, window_stride: int, what: str, data_path) -> list[tuple[int, int]]:
+    """(trajectory, first frame) of every window of the split."""
+    idx = np.arange(len(store)) if split == "all" else store.split_indices(split)
+    jobs = [(int(i), s) for i in idx for s in window_starts(store.n_frames(int(i)), span, window_stride)]
+    if not jobs:
+        raise EchoUserError(f"no window of {what} fits the {split!r} trajectories of {data_path}; use fewer "
+                            "--frames or another --split")
+    return jobs
 
 
 def cache_latents(
@@ -63,8 +104,7 @@ def cache_latents(
 
     chunk_size = int(chunk_size or auto_chunk_size())  # bounded memory at any point count (same latents)
     ae, ae_meta = load_autoencoder(ae_path, device=dev)
-    for p in ae.parameters():
-        p.requires_grad_(False)
+    ae.requires_grad_(False)  # frozen: the cache is encoded once
     f = ae.time_factor
     n_frames = int(n_frames or ae_meta.get("n_frames") or 1 + 4 * f)
     ae.latent_shape(n_frames)  # validates 1 + f k
@@ -75,23 +115,20 @@ def cache_latents(
         info = store.info
         layout = [list(x) for x in ae_meta.get("field_layout", info.field_layout)]
         if [tuple(x) for x in layout] != list(info.field_layout):
-            raise ValueError(f"autoencoder fields {layout} differ from the dataset's {info.field_layout}")
+            raise EchoUserError(f"autoencoder fields {layout} differ from the dataset's {info.field_layout}")
         # the AE's own normalisation (it may differ from this dataset's statistics)
-        from ..data.normalize import ChannelStats, Domain
-
         stats = ChannelStats.from_dict(ae_meta["stats"]) if "stats" in ae_meta else info.stats
         domain = Domain.from_dict(ae_meta["domain"]) if "domain" in ae_meta else info.domain
-        idx = np.arange(len(store)) if split == "all" else store.split_indices(split)
-        jobs = [(int(i), s) for i in idx for s in window_starts(store.n_frames(int(i)), span, window_stride)]
-        if not jobs:
-            raise ValueError(
-                f"no window of {n_frames} frames (stride {frame_stride}) fits the {split!r} trajectories of "
-                f"{data_path}; use fewer --frames or another --split"
-            )
+        jobs = _jobs(store, split, span, window_stride, f"{n_frames} frames (stride {frame_stride})", data_path)
         names = sorted(store.params(jobs[0][0]))
         t0 = store.times(jobs[0][0])
         dt = float(np.median(np.diff(t0))) * frame_stride if len(t0) > 1 else float(frame_stride)
         lat_shape = ae.latent_shape(n_frames)
+        header = {k: v for k, v in ae_meta.items() if k not in ("checkpoint",)}
+        attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "autoencoder": str(Path(ae_path).resolve()),
+                 "autoencoder_header": json.dumps(header, default=str), "dataset": str(Path(data_path).resolve()),
+                 "split": split, "n_frames": n_frames, "frame_stride": frame_stride, "window_stride": window_stride,
+                 "time_factor": f, "dt": dt, "param_names": json.dumps(names), "field_layout": json.dumps(layout)}
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
         bar = None
@@ -103,43 +140,18 @@ def cache_latents(
             with h5py.File(tmp, "w") as h:
                 lat = h.create_dataset("latents", shape=(len(jobs), *lat_shape), dtype="f4",
                                        chunks=(1, *lat_shape))
-                prm = np.zeros((len(jobs), len(names)), dtype=np.float32)
-                cur_traj, pts, fields = None, None, None
+                windows = _Windows(store, stats, domain, span, frame_stride, dev)
                 for b0 in range(0, len(jobs), batch_size):
                     batch = jobs[b0 : b0 + batch_size]
-                    # windows of one batch share a point set only within a trajectory: group by traj
-                    zs = []
-                    for traj, start in batch:
-                        if traj != cur_traj:
-                            cur_traj = traj
-                            pts = torch.as_tensor(domain.to_unit(store.points(traj)), device=dev)
-                            fields = stats.normalize(store.read_fields(traj))
-                        win = fields[start : start + span : frame_stride]
-                        zs.append((pts, torch.as_tensor(win, device=dev)))
-                    with torch.no_grad():
-                        same_n = len({z[0].shape[0] for z in zs}) == 1
-                        if same_n:
-                            z = ae.encode(torch.stack([p for p, _ in zs]), torch.stack([v for _, v in zs]),
-                                          chunk_size=chunk_size)
-                        else:
-                            z = torch.cat([ae.encode(p[None], v[None], chunk_size=chunk_size) for p, v in zs])
-                    lat[b0 : b0 + len(batch)] = z.float().cpu().numpy()
-                    for j, (traj, _) in enumerate(batch):
-                        pr = store.params(traj)
-                        prm[b0 + j] = [float(pr.get(n, 0.0)) for n in names]
+                    lat[b0 : b0 + len(batch)] = _encode(ae, [windows(t, s) for t, s in batch], chunk_size)
                     if bar is not None:
                         bar.update(len(batch))
+                prm = np.array([[float(store.params(t).get(n, 0.0)) for n in names] for t, _ in jobs],
+                               dtype=np.float32).reshape(len(jobs), len(names))
                 h.create_dataset("params", data=prm)
                 h.create_dataset("traj", data=np.array([j[0] for j in jobs], dtype=np.int64))
                 h.create_dataset("start", data=np.array([j[1] for j in jobs], dtype=np.int64))
-                header = {k: v for k, v in ae_meta.items() if k not in ("checkpoint",)}
-                h.attrs.update({
-                    "format": FORMAT, "format_version": FORMAT_VERSION, "autoencoder": str(Path(ae_path).resolve()),
-                    "autoencoder_header": json.dumps(header, default=str), "dataset": str(Path(data_path).resolve()),
-                    "split": split, "n_frames": n_frames, "frame_stride": frame_stride,
-                    "window_stride": window_stride, "time_factor": f, "dt": dt,
-                    "param_names": json.dumps(names), "field_layout": json.dumps(layout),
-                })
+                h.attrs.update(attrs)
             os.replace(tmp, out_path)
         finally:
             if bar is not None:

@@ -280,10 +280,9 @@ def from_json(cls: type[T], text: str, source: str = "run configuration") -> T:
 
 def apply_threads(threads: int | None) -> None:
     """Set torch's CPU thread count when asked (None/0: leave torch's default)."""
-    if threads:
-        import torch
+    from ..threads import set_threads
 
-        torch.set_num_threads(int(threads))
+    set_threads(threads)
 
 
 __all__ = ["AutoencoderRun", "RefineRun", "GeneratorRun", "CacheLatentsRun", "PipelineRun", "StageRun",

@@ -45,6 +45,7 @@ from torch import nn
 
 from ..bundle import flatten_state, load_tensors, prefixed, save_tensors, unflatten_state, unprefixed
 from ..errors import EchoUserError
+from ..device import resolve_device
 from .layout import CHECKPOINT, PROGRESS, write_json_atomic
 from .lock import RunLock
 
@@ -72,17 +73,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            local = int(os.environ.get("LOCAL_RANK", 0))
-            return torch.device(f"cuda:{local}")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but torch sees no CUDA GPU; use --device cpu or auto")
-    return torch.device(name)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -115,7 +105,7 @@ class Trainer:
         self.meta = dict(meta or {})
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
-        self.device = pick_device(cfg.device)
+        self.device = resolve_device(cfg.device)
         if self.world_size > 1:
             import torch.distributed as dist
 
