@@ -46,6 +46,11 @@ FORECAST_FRAMES = 80
 D = 0.1
 
 
+def portable(argv: list[str]) -> str:
+    """The command line without this machine's directories (absolute paths cut to their file name)."""
+    return " ".join(Path(a).name if a.startswith("/") else a for a in argv)
+
+
 def cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -161,7 +166,7 @@ def main() -> int:
     recipes = dict(r.split("=", 1) for r in (args.recipe or ["tiny=--ae-steps 1500 --dit-steps 3000"]))
     data = {k: dataset(k, args.mesh) for k in DATASETS}
     stores = {k: TrajectoryStore(p) for k, p in data.items()}
-    result: dict = {"command": "benchmarks/cylinder.py " + " ".join(sys.argv[1:]), "mesh": args.mesh,
+    result: dict = {"command": "benchmarks/cylinder.py " + portable(sys.argv[1:]), "mesh": args.mesh,
                     "sizes": {k: len(st) for k, st in stores.items()}, "recipes": {}}
     for name, extra in recipes.items():
         model, cost = train(name, extra.split(), data["family"], args.work)

@@ -45,6 +45,11 @@ H = 8
 N_FRAMES = 20
 
 
+def portable(argv: list[str]) -> str:
+    """The command line without this machine's directories (absolute paths cut to their file name)."""
+    return " ".join(Path(a).name if a.startswith("/") else a for a in argv)
+
+
 def cpu_s() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -234,7 +239,7 @@ def main() -> int:
         preds, cost = load_parts(args.work)
         results: dict = {"n_test": len(idx), "n_train": int(len(store.split_indices("train"))),
                          "dataset": data.name, "models": {},
-                         "command": "benchmarks/vorticity.py " + " ".join(sys.argv[1:])}
+                         "command": "benchmarks/vorticity.py " + portable(sys.argv[1:])}
         points = store.points(idx[0])
         for name, p in preds.items():
             results["models"][name] = {**scores(p, true), "train_cpu_s": cost.get(name),
