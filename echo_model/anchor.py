@@ -35,10 +35,14 @@ import numpy as np
 from .errors import EchoUserError
 
 
-def least_squares_gains(resid: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    """Gains (T, C) minimising ||resid - g d||^2 per lead time and channel; arrays (B, T, N, C)."""
-    num = np.einsum("btnc,btnc->tc", resid.astype(np.float64), direction.astype(np.float64))
-    den = np.einsum("btnc,btnc->tc", direction.astype(np.float64), direction.astype(np.float64))
+def least_squares_gains(resid, direction) -> np.ndarray:
+    """Gains (T, C) minimising ||resid - g d||^2 per lead time and channel; arrays (B, T, N, C), or
+    lists of (T, N_b, C) arrays when the trajectories have their own meshes."""
+    num = den = 0.0
+    for r, d in zip(resid, direction):
+        r, d = np.asarray(r, np.float64), np.asarray(d, np.float64)
+        num = num + np.einsum("tnc,tnc->tc", r, d)
+        den = den + np.einsum("tnc,tnc->tc", d, d)
     return np.where(den > 0, num / np.maximum(den, 1e-300), 0.0)
 
 
@@ -71,7 +75,7 @@ def fit_anchor_gains(sur, store, indices: Sequence[int], *, seed: int = 0, steps
         sur.meta["anchor_gains"] = saved
     if not resid:
         raise EchoUserError(f"no trajectory has the {n_obs + seg} frames needed to fit the gains")
-    return least_squares_gains(np.stack(resid), np.stack(direction))
+    return least_squares_gains(resid, direction)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -49,3 +49,9 @@ def test_least_squares_gains_recover_a_known_share():
     resid = 0.3 * np.ones((2, 8, 10, 1))
     np.testing.assert_allclose(anchor.least_squares_gains(resid, np.ones_like(resid)), 0.3)
 
+
+
+def test_gains_from_trajectories_with_their_own_meshes():
+    """Cylinder families: every trajectory has its own point count."""
+    r = [0.3 * np.ones((4, 10, 3)), 0.3 * np.ones((4, 17, 3))]
+    np.testing.assert_allclose(anchor.least_squares_gains(r, [np.ones_like(x) for x in r]), 0.3)
