@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 from pathlib import Path
 
@@ -35,6 +34,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_common import cpu_s, echopv, portable  # noqa: E402
 COMMON = ["--end-time", "6", "--skip-time", "3", "--jobs", "2", "--nice", "5"]
 DATASETS = {
     "family": ["--n", "24", "--seed", "11", *COMMON],
@@ -44,24 +45,6 @@ DATASETS = {
 FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out"}
 FORECAST_FRAMES = 80
 D = 0.1
-
-
-def portable(argv: list[str]) -> str:
-    """The command line without this machine's directories (absolute paths cut to their file name)."""
-    return " ".join(Path(a).name if a.startswith("/") else a for a in argv)
-
-
-def cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def echopv(argv: list[str]) -> None:
-    from echo_paraview.cli import main
-
-    print("$ echopv " + " ".join(argv), flush=True)
-    if main(argv):
-        raise SystemExit(f"echopv {' '.join(argv[:2])} failed")
 
 
 def dataset(name: str, mesh: str) -> Path:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -39,31 +38,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_common import cpu_s, echopv, portable  # noqa: E402
 SHIPPED = ROOT / "sample_cases/ns2d_vorticity/model_tiny.safetensors"
 AE_CPU_S = 631.0  # stages 1+2 of the shipped autoencoder (benchmarks/results/autoencoder.md)
 H = 8
 N_FRAMES = 20
-
-
-def portable(argv: list[str]) -> str:
-    """The command line without this machine's directories (absolute paths cut to their file name)."""
-    return " ".join(Path(a).name if a.startswith("/") else a for a in argv)
-
-
-def cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def echopv(argv: list[str]) -> float:
-    """Run an `echopv` command in this process; returns its CPU seconds."""
-    from echo_paraview.cli import main
-
-    print("$ echopv " + " ".join(argv), flush=True)
-    c0 = cpu_s()
-    if main(argv):
-        raise SystemExit(f"echopv {' '.join(argv[:2])} failed")
-    return cpu_s() - c0
 
 
 def train_echo(data: Path, work: Path, seed: int, args) -> dict:
