@@ -76,6 +76,37 @@ def default_split(n: int, val: float = 0.1, test: float = 0.1, seed: int = 0) ->
     }
 
 
+def _write_trajectory(g, traj: Trajectory, compression: str | None) -> None:
+    """One trajectory's group: points, per-frame field chunks, times, params, metadata, cells."""
+    # points and cells of regular grids compress ~10x (fields of noisy floats hardly do)
+    g.create_dataset("points", data=traj.points, compression=compression)
+    g.create_dataset("fields", data=traj.fields, chunks=(1, traj.n_points, traj.n_channels),
+                     compression=compression)
+    g.create_dataset("times", data=traj.times)
+    g.attrs["params"] = json.dumps(traj.params)
+    g.attrs["metadata"] = json.dumps(traj.metadata, default=str)
+    if traj.cells is not None:
+        c = g.create_group("cells")
+        for key, arr in (("connectivity", traj.cells.connectivity.astype(np.int64)),
+                         ("offsets", traj.cells.offsets.astype(np.int64)),
+                         ("types", traj.cells.types.astype(np.uint8))):
+            c.create_dataset(key, data=arr, compression=compression)
+
+
+def _merged_stats(parts: list[RunningStats]) -> ChannelStats:
+    """Per-channel statistics of several trajectories, merged exactly (Chan et al.)."""
+    total = RunningStats(len(parts[0].mean))
+    for s in parts:
+        if s.count == 0:
+            continue
+        delta = s.mean - total.mean
+        tot = total.count + s.count
+        total.mean = total.mean + delta * s.count / tot
+        total.m2 = total.m2 + s.m2 + delta**2 * total.count * s.count / tot
+        total.count = tot
+    return total.result()
+
+
 def write_dataset(
     path: str | os.PathLike,
     trajectories: Iterable[Trajectory],
@@ -160,22 +191,7 @@ def write_dataset(
                         "a dataset holds one set of fields"
                     )
                 require_finite_trajectory(traj, f"trajectory {n} written to {path}")
-                g = group.create_group(f"{n:06d}")
-                # points and cells of regular grids compress ~10x (fields of noisy floats hardly do)
-                g.create_dataset("points", data=traj.points, compression=compression)
-                chunk = (1, traj.n_points, traj.n_channels)
-                g.create_dataset(
-                    "fields", data=traj.fields, chunks=chunk, compression=compression
-                )
-                g.create_dataset("times", data=traj.times)
-                g.attrs["params"] = json.dumps(traj.params)
-                g.attrs["metadata"] = json.dumps(traj.metadata, default=str)
-                if traj.cells is not None:
-                    c = g.create_group("cells")
-                    for key, arr in (("connectivity", traj.cells.connectivity.astype(np.int64)),
-                                     ("offsets", traj.cells.offsets.astype(np.int64)),
-                                     ("types", traj.cells.types.astype(np.uint8))):
-                        c.create_dataset(key, data=arr, compression=compression)
+                _write_trajectory(group.create_group(f"{n:06d}"), traj, compression)
                 rs = RunningStats(traj.n_channels)
                 rs.update(traj.fields)
                 per_traj_stats.append(rs)
@@ -189,18 +205,7 @@ def write_dataset(
             for key in ("train", "val", "test"):
                 splits.setdefault(key, np.zeros(0, dtype=np.int64))
             stats_src = splits["train"] if len(splits["train"]) else np.arange(n)
-            total = RunningStats(len(per_traj_stats[0].mean))
-            for i in stats_src:
-                s = per_traj_stats[int(i)]
-                # merge running stats exactly (Chan et al.)
-                if s.count == 0:
-                    continue
-                delta = s.mean - total.mean
-                tot = total.count + s.count
-                total.mean = total.mean + delta * s.count / tot
-                total.m2 = total.m2 + s.m2 + delta**2 * total.count * s.count / tot
-                total.count = tot
-            stats = total.result()
+            stats = _merged_stats([per_traj_stats[int(i)] for i in stats_src])
             dom = domain or Domain(lo, hi, periodic)
             f.create_dataset("stats/mean", data=stats.mean)
             f.create_dataset("stats/std", data=stats.std)
