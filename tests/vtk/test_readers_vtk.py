@@ -26,13 +26,6 @@ SAMPLE_MODEL = "sample_cases/ns2d_vorticity/model_tiny.safetensors"
 SAMPLE_3D = "sample_cases/ns3d_taylor_green/ns3d_32.h5"
 
 
-@pytest.fixture
-def errors():
-    old = vtkOutputWindow.GetInstance()
-    win = vtkStringOutputWindow()
-    vtkOutputWindow.SetInstance(win)
-    yield win
-    vtkOutputWindow.SetInstance(old)
 
 
 def _at(alg, t: float):

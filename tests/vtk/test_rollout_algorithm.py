@@ -32,14 +32,6 @@ def sphere_with_p(res: int = 12) -> vtkArrayCalculator:
     return calc
 
 
-@pytest.fixture
-def errors():
-    """Capture VTK's output window (where the filter's errors go) for one test."""
-    old = vtkOutputWindow.GetInstance()
-    win = vtkStringOutputWindow()
-    vtkOutputWindow.SetInstance(win)
-    yield win
-    vtkOutputWindow.SetInstance(old)
 
 
 def pred_at(alg, t: float, name: str = TEST_FIELD + "_pred") -> tuple[np.ndarray, float]:

@@ -25,12 +25,9 @@ VTK_HEXAHEDRON = 12
 
 
 @pytest.fixture
-def messages():
-    old = vtkOutputWindow.GetInstance()
-    win = vtkStringOutputWindow()
-    vtkOutputWindow.SetInstance(win)
-    yield win
-    vtkOutputWindow.SetInstance(old)
+def messages(errors):
+    """The shared output-window capture (tests/vtk/conftest.py) under this file's name."""
+    return errors
 
 
 def slab(nx: int = 4, ny: int = 3, dz: float = 0.1) -> vtkUnstructuredGrid:
