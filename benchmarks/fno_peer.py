@@ -53,6 +53,42 @@ class FNOPeer:
         return np.stack(out)
 
 
+FNO_ARGS = dict(n_modes=(24, 24), hidden_channels=32, in_channels=2, out_channels=1, n_layers=4)
+_SCALARS = ("w_mean", "w_std", "d_std", "lognu_mean", "lognu_std", "cpu_s", "steps")
+
+
+def save_fno(peer: FNOPeer, path) -> None:
+    """Weights as safetensors, normalisation and point order as JSON next to them (a later part of the
+    benchmark, e.g. the 4H forecasts, reuses the trained peer)."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.contiguous() for k, v in peer.model.state_dict().items() if torch.is_tensor(v)}  # not its metadata
+    save_file(tensors, str(path.with_suffix(".safetensors")))
+    meta = {k: getattr(peer, k) for k in _SCALARS}
+    path.with_suffix(".json").write_text(json.dumps({**meta, "shape": list(peer.shape), "order": peer.order.tolist()}))
+
+
+def load_fno(path) -> FNOPeer:
+    import json
+    from pathlib import Path
+
+    from neuralop.models import FNO
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    model = FNO(**FNO_ARGS)
+    missing, unexpected = model.load_state_dict(load_file(str(path.with_suffix(".safetensors"))), strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path}: not this FNO's weights (missing {missing}, unexpected {unexpected})")
+    return FNOPeer(model=model, order=np.asarray(meta["order"]), shape=tuple(meta["shape"]),
+                   **{k: meta[k] for k in _SCALARS})
+
+
 def _load_pairs(store, indices, order):
     w, nu = [], []
     for i in indices:
@@ -75,7 +111,7 @@ def train_fno(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int =
     peer = FNOPeer(model=None, order=order, shape=(h, wdt), w_mean=float(w.mean()), w_std=float(w.std()),
                    d_std=float(d.std()), lognu_mean=float(lognu.mean()), lognu_std=float(lognu.std() or 1.0))
     torch.manual_seed(seed)
-    model = FNO(n_modes=(24, 24), hidden_channels=32, in_channels=2, out_channels=1, n_layers=4)
+    model = FNO(**FNO_ARGS)
     peer.model = model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     rng = np.random.default_rng(seed)

@@ -8,7 +8,8 @@ Data: `echopv generate cached ns2d-64` (1,000 trajectories of 2D Navier-Stokes v
 21 frames 0.5 s apart, viscosity in [2e-4, 2e-3]; made once into the cache), its own split; the
 first --n-test trajectories of its test split are scored. Protocol: 1 observed frame, H = 8 frames
 (one ECHO segment), 2H = 16 (two chained segments) and 20 frames (the longest these trajectories
-hold; 4H = 32 needs 33-frame trajectories).
+hold). 4H = 32 frames (part `long`): `echopv generate cached ns2d-64-long`, 100 fresh trajectories
+of 33 frames from the same generator with another seed.
 
 Models (trained once per --seeds entry and cached under --work; training cost is this process's
 CPU time, stated in the table):
@@ -16,19 +17,27 @@ CPU time, stated in the table):
   ECHO shipped     sample_cases/ns2d_vorticity/model_tiny.safetensors (autoencoder + DiT trained on the
                    20 sample trajectories), Heun 10 steps, one sample
   ECHO 1k          the shipped autoencoder, DiT retrained on the 1k set's training windows
+  ECHO 1k, AE 1k   --ae-steps N: the autoencoder trained on the 1k set too (fine-tuned from the shipped
+                   one, its 631 CPU-s counted; --latent-dim D trains one with D latent channels from scratch)
   baseline 1k      the same latents, the same transformer trained by regression (deterministic)
-  FNO-2d           neuraloperator FNO, one-step autoregressive (benchmarks/fno_peer.py), trained to the
-                   same CPU budget as ECHO 1k (autoencoder share included)
+  FNO-2d           neuraloperator FNO, one-step autoregressive (benchmarks/fno_peer.py), trained to
+                   --fno-budget CPU-s (set it to at least ECHO's cost, autoencoder share included)
   "+ anchor"       the decoder error feedback (echo_model/anchor.py) with gains fitted on training data
 
+Parts (`--only`; run 'echo' and 'fno' as two processes to use two cores): echo, echo_extras (ensemble
+mean, baseline + anchor), fno, long (4H forecasts of the models this --work trained), report (merges
+the parts of --work and of every --include directory: other seeds, recipes, budgets).
+
 Metrics (echo_model.metrics): rel-MSE = sum (pred - true)^2 / sum true^2 per trajectory and frame
-set, then mean and std over test trajectories; rel-L2 = its square root's mean; energy spectra at 2H.
-Writes benchmarks/results/vorticity.{md,json}, vorticity_curves.png, vorticity_spectra.png.
+set, then mean and std over test trajectories; rel-L2 = its square root's mean; energy spectra at 2H
+and 4H. Writes benchmarks/results/vorticity.{md,json}, vorticity_curves.png, vorticity_spectra.png,
+vorticity_long_curves.png, vorticity_spectra_4H.png.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -51,9 +60,10 @@ def train_echo(data: Path, work: Path, seed: int, args) -> dict:
     if costs_file.exists():
         return json.loads(costs_file.read_text())
     cache = work / "latents.h5"
-    costs = {"cache": echopv(["cache-latents", "--ae", str(SHIPPED), "--data", str(data), "--out", str(cache),
-                              "--window-stride", str(args.window_stride), "--threads", "1"])}
-    common = ["--cache", str(cache), "--ae", str(SHIPPED), "--batch-size", "16", "--lr", "1e-3", "--threads", "1",
+    ae, costs = train_autoencoder(data, work, seed, args)
+    costs["cache"] = echopv(["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(cache),
+                             "--window-stride", str(args.window_stride), "--threads", "1"])
+    common = ["--cache", str(cache), "--ae", str(ae), "--batch-size", "16", "--lr", "1e-3", "--threads", "1",
               "--seed", str(seed), "--no-progress", "--ckpt-every", "1000"]
     costs["dit"] = echopv(["train", "dit", *common, "--run", str(work / "dit"), "--steps", str(args.dit_steps)])
     if args.baseline_steps:
@@ -63,6 +73,21 @@ def train_echo(data: Path, work: Path, seed: int, args) -> dict:
     return costs
 
 
+def train_autoencoder(data: Path, work: Path, seed: int, args) -> tuple[Path, dict]:
+    """The shipped autoencoder (--ae-steps 0), or one trained on the 1k set's training windows:
+    fine-tuned from the shipped one (--ae-init shipped, its 631 CPU-s counted) or from scratch."""
+    if not args.ae_steps:
+        return SHIPPED, {"ae": AE_CPU_S}
+    opts = ["--data", str(data), "--run", str(work / "ae"), "--steps", str(args.ae_steps), "--batch-size", "4",
+            "--n-query", "2048", "--threads", "1", "--seed", str(seed), "--no-progress", "--ckpt-every", "500"]
+    if args.ae_init == "shipped":
+        opts += ["--init", str(SHIPPED), "--lr", "1e-3"]
+    if args.latent_dim:
+        opts += ["--latent-dim", str(args.latent_dim)]
+    cost = echopv(["train", "ae", *opts])
+    return work / "ae" / "autoencoder.safetensors", {"ae": cost + (AE_CPU_S if args.ae_init == "shipped" else 0.0)}
+
+
 def with_gains(model: Path, data: Path, out: Path) -> Path:
     if not out.exists():
         echopv(["anchor-gains", str(model), "--data", str(data), "--out", str(out), "--max-traj", "64",
@@ -70,22 +95,22 @@ def with_gains(model: Path, data: Path, out: Path) -> Path:
     return out
 
 
-def evaluate_surrogate(path: Path, store, idx, anchor: bool, n_samples: int = 1) -> np.ndarray:
+def evaluate_surrogate(path: Path, store, idx, anchor: bool, n_samples: int = 1, n_frames: int = N_FRAMES) -> np.ndarray:
     from echo_model.evaluate import forecast_split
     from echo_model.rollout import Surrogate
 
     sur = Surrogate.load(path, device="cpu", cache=False)
     if not anchor:
         sur.meta["anchor_gains"] = None
-    out = forecast_split(sur, store, idx, N_FRAMES, progress=True, n_samples=n_samples)
+    out = forecast_split(sur, store, idx, n_frames, progress=True, n_samples=n_samples)
     return out["pred"], out["true"]
 
 
-def evaluate_fno(peer, store, idx) -> np.ndarray:
+def evaluate_fno(peer, store, idx, n_frames: int) -> np.ndarray:
     preds = []
     for i in idx:
         f = store.read_fields(int(i), slice(0, 1))[0, :, 0]
-        preds.append(peer.rollout(f, store.params(int(i))["nu"], N_FRAMES)[..., None])
+        preds.append(peer.rollout(f, store.params(int(i))["nu"], n_frames)[..., None])
     return np.stack(preds)
 
 
@@ -122,17 +147,21 @@ def run_echo(data: Path, store, idx, args) -> tuple[dict, dict]:
     for seed in args.seeds:
         work = args.work / f"seed{seed}"
         costs = train_echo(data, work, seed, args)
-        tag = f" (seed {seed})" if len(args.seeds) > 1 else ""
         model = work / "dit" / "model.safetensors"
-        preds["ECHO 1k" + tag] = evaluate_surrogate(model, store, idx, anchor=False)[0]
+        preds[echo_name(args, seed)] = evaluate_surrogate(model, store, idx, anchor=False)[0]
         anchored = with_gains(model, data, work / "dit_anchor.safetensors")
-        preds["ECHO 1k + anchor" + tag] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
-        cost["ECHO 1k" + tag] = cost["ECHO 1k + anchor" + tag] = AE_CPU_S + costs["cache"] + costs["dit"]
+        preds[echo_name(args, seed, " + anchor")] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
+        cost[echo_name(args, seed)] = cost[echo_name(args, seed, " + anchor")] = (
+            ae_cost(costs) + costs["cache"] + costs["dit"])
         if "baseline" in costs:
             base = work / "baseline" / "model.safetensors"
-            preds["baseline 1k" + tag] = evaluate_surrogate(base, store, idx, anchor=False)[0]
-            cost["baseline 1k" + tag] = AE_CPU_S + costs["cache"] + costs["baseline"]
+            preds["baseline 1k" + seed_tag(seed)] = evaluate_surrogate(base, store, idx, anchor=False)[0]
+            cost["baseline 1k" + seed_tag(seed)] = ae_cost(costs) + costs["cache"] + costs["baseline"]
     return preds, cost
+
+
+def ae_cost(costs: dict) -> float:
+    return costs.get("ae", AE_CPU_S)  # runs cached before the autoencoder stage existed used the shipped one
 
 
 def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
@@ -143,24 +172,64 @@ def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
     if "baseline" in costs:
         anchored = with_gains(work / "baseline" / "model.safetensors", data, work / "baseline_anchor.safetensors")
         preds["baseline 1k + anchor"] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
-        cost["baseline 1k + anchor"] = AE_CPU_S + costs["cache"] + costs["baseline"]
-    name = f"ECHO 1k + anchor, mean of {args.ensemble}"
+        cost["baseline 1k + anchor"] = ae_cost(costs) + costs["cache"] + costs["baseline"]
+    name = echo_name(args, args.seeds[0], f" + anchor, mean of {args.ensemble}")
     preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
                                      n_samples=args.ensemble)[0]
-    cost[name] = AE_CPU_S + costs["cache"] + costs["dit"]
+    cost[name] = ae_cost(costs) + costs["cache"] + costs["dit"]
     return preds, cost
+
+
+def seed_tag(seed: int) -> str:
+    return f" (seed {seed})" if seed else ""
+
+
+def echo_name(args, seed: int, suffix: str = "") -> str:
+    """'ECHO 1k' (DiT trained on the 1k set), ', AE 1k' when the autoencoder was trained on it too."""
+    ae = "" if not args.ae_steps else (f", AE 1k D={args.latent_dim}" if args.latent_dim else ", AE 1k")
+    return f"ECHO 1k{ae}{suffix}{seed_tag(seed)}"
+
+
+def fno_name(args, seed: int) -> str:
+    return f"FNO-2d, {args.fno_budget:.0f} CPU-s budget" + seed_tag(seed)
 
 
 def run_fno(store, idx, args) -> tuple[dict, dict]:
-    from fno_peer import train_fno
+    from fno_peer import save_fno, train_fno
 
     preds, cost = {}, {}
     for seed in args.seeds:
-        tag = f" (seed {seed})" if len(args.seeds) > 1 else ""
+        name = fno_name(args, seed)
         peer = train_fno(store, store.split_indices("train"), args.fno_budget, seed=seed)
-        preds["FNO-2d" + tag] = evaluate_fno(peer, store, idx)
-        cost["FNO-2d" + tag] = peer.cpu_s
+        save_fno(peer, args.work / f"fno_seed{seed}")
+        preds[name] = evaluate_fno(peer, store, idx, N_FRAMES)
+        cost[name] = peer.cpu_s
     return preds, cost
+
+
+def run_long(args) -> tuple[dict, dict]:
+    """4H = 32 frames, chained, on 100 fresh 33-frame trajectories (`ns2d-64-long`, another seed of the
+    same generator): the models this --work trained, persistence."""
+    from echo_model.cases.cached import ensure_dataset
+    from echo_model.data.store import TrajectoryStore
+
+    store = TrajectoryStore(args.long_data or ensure_dataset("ns2d-64-long"))
+    idx = list(range(len(store)))
+    preds = {"persistence": np.repeat(store_first(store, idx)[:, None], 4 * H, 1)}
+    for seed in args.seeds:
+        work = args.work / f"seed{seed}"
+        if (work / "dit_anchor.safetensors").exists():
+            preds[echo_name(args, seed, " + anchor")] = evaluate_surrogate(
+                work / "dit_anchor.safetensors", store, idx, anchor=True, n_frames=4 * H)[0]
+        if (work / "baseline_anchor.safetensors").exists():
+            preds["baseline 1k + anchor" + seed_tag(seed)] = evaluate_surrogate(
+                work / "baseline_anchor.safetensors", store, idx, anchor=True, n_frames=4 * H)[0]
+        if (args.work / f"fno_seed{seed}.safetensors").exists():
+            from fno_peer import load_fno
+
+            peer = load_fno(args.work / f"fno_seed{seed}")
+            preds[fno_name(args, seed)] = evaluate_fno(peer, store, idx, 4 * H)
+    return preds, {}
 
 
 def save_part(path: Path, preds: dict, cost: dict) -> None:
@@ -168,14 +237,15 @@ def save_part(path: Path, preds: dict, cost: dict) -> None:
     path.with_suffix(".json").write_text(json.dumps(cost))
 
 
-def load_parts(work: Path) -> tuple[dict, dict]:
+def load_parts(dirs: list[Path], parts: tuple[str, ...]) -> tuple[dict, dict]:
     preds, cost = {}, {}
-    for part in ("persistence", "echo", "echo_extras", "fno"):
-        f = work / f"{part}.npz"
-        if f.exists():
-            with np.load(f) as z:
-                preds.update({k.split("::", 1)[1]: z[k] for k in z.files})
-            cost.update(json.loads(f.with_suffix(".json").read_text()))
+    for work in dirs:
+        for part in parts:
+            f = work / f"{part}.npz"
+            if f.exists():
+                with np.load(f) as z:
+                    preds.update({k.split("::", 1)[1]: z[k] for k in z.files})
+                cost.update(json.loads(f.with_suffix(".json").read_text()))
     return preds, cost
 
 
@@ -186,16 +256,27 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--dit-steps", type=int, default=4000)
     ap.add_argument("--baseline-steps", type=int, default=2000)
+    ap.add_argument("--ae-steps", type=int, default=0,
+                    help="train the autoencoder on the 1k set for this many steps (0: the shipped one)")
+    ap.add_argument("--ae-init", choices=("shipped", "scratch"), default="shipped",
+                    help="start the autoencoder from the shipped weights or from random ones")
+    ap.add_argument("--latent-dim", type=int, default=None, help="latent channels (implies --ae-init scratch)")
     ap.add_argument("--window-stride", type=int, default=4, help="frames between cached training windows")
     ap.add_argument("--fno-budget", type=float, default=1500.0, help="FNO training CPU-s per seed")
     ap.add_argument("--no-shipped", action="store_true", help="leave out the sample model's rows (more seeds)")
     ap.add_argument("--ensemble", type=int, default=4, help="members of ECHO's ensemble-mean row")
-    ap.add_argument("--only", choices=("echo", "echo_extras", "fno", "report"), default=None,
-                    help="one part (run 'echo' and 'fno' as two processes to use two cores, then 'report'); "
-                         "default: everything in this process")
+    ap.add_argument("--only", choices=("echo", "echo_extras", "fno", "long", "report"), default=None,
+                    help="one part (run 'echo' and 'fno' as two processes to use two cores, then 'long' for the "
+                         "4H forecasts, then 'report'); default: everything in this process")
+    ap.add_argument("--include", type=Path, nargs="*", default=[],
+                    help="report: also the parts of these --work directories (other seeds, recipes, budgets)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     ap.add_argument("--data", type=Path, default=None, help="dataset (default: the cached ns2d-64 set)")
+    ap.add_argument("--long-data", type=Path, default=None,
+                    help="33-frame set for 4H (default: the cached ns2d-64-long set)")
     args = ap.parse_args()
+    if args.latent_dim:
+        args.ae_init = "scratch"
 
     import torch
 
@@ -207,7 +288,6 @@ def main() -> int:
     store = TrajectoryStore(data)
     idx = [int(i) for i in store.split_indices("test")[: args.n_test]]
     args.work.mkdir(parents=True, exist_ok=True)
-    true = np.stack([store.read_fields(i, slice(1, 1 + N_FRAMES)) for i in idx])
     first = store_first(store, idx)
     save_part(args.work / "persistence.npz", {"persistence": np.repeat(first[:, None], N_FRAMES, 1)}, {})
     if args.only in (None, "echo"):
@@ -216,66 +296,164 @@ def main() -> int:
         save_part(args.work / "echo_extras.npz", *run_echo_extras(data, store, idx, args))
     if args.only in (None, "fno"):
         save_part(args.work / "fno.npz", *run_fno(store, idx, args))
+    if args.only in (None, "long"):
+        save_part(args.work / "long.npz", *run_long(args))
     if args.only in (None, "report"):
-        preds, cost = load_parts(args.work)
-        results: dict = {"n_test": len(idx), "n_train": int(len(store.split_indices("train"))),
-                         "dataset": data.name, "models": {},
-                         "command": "benchmarks/vorticity.py " + portable(sys.argv[1:])}
-        points = store.points(idx[0])
-        for name, p in preds.items():
-            results["models"][name] = {**scores(p, true), "train_cpu_s": cost.get(name),
-                                       "spectrum_2H": spectra(p, true, points, 2 * H - 1)}
-        results["models"]["truth"] = {"spectrum_2H": spectra(true, true, points, 2 * H - 1)}
-        write_report(results, args.out)
+        write_report(collect(args, data, store, idx), args.out)
     return 0
+
+
+def collect(args, data: Path, store, idx) -> dict:
+    """Scores of every part under --work and --include: the 1k test split (20 frames) and the 4H set."""
+    from echo_model.cases.cached import ensure_dataset
+    from echo_model.data.store import TrajectoryStore
+
+    dirs = [args.work, *args.include]
+    preds, cost = load_parts(dirs, ("persistence", "echo", "echo_extras", "fno"))
+    true = np.stack([store.read_fields(i, slice(1, 1 + N_FRAMES)) for i in idx])
+    res: dict = {"n_test": len(idx), "n_train": int(len(store.split_indices("train"))), "dataset": data.name,
+                 "models": {}, "long": {}, "command": "benchmarks/vorticity.py " + portable(sys.argv[1:])}
+    points = store.points(idx[0])
+    for name, p in preds.items():
+        res["models"][name] = {**scores(p, true), "train_cpu_s": cost.get(name),
+                               "spectrum_2H": spectra(p, true, points, 2 * H - 1)}
+    res["models"]["truth"] = {"spectrum_2H": spectra(true, true, points, 2 * H - 1)}
+    long_preds, _ = load_parts(dirs, ("long",))
+    if long_preds:
+        lstore = TrajectoryStore(args.long_data or ensure_dataset("ns2d-64-long"))
+        lidx = list(range(len(lstore)))
+        ltrue = np.stack([lstore.read_fields(i, slice(1, 1 + 4 * H)) for i in lidx])
+        res["long_dataset"], res["n_long"] = lstore.path.name, len(lidx)
+        for name, p in long_preds.items():
+            res["long"][name] = {**scores(p, ltrue), "train_cpu_s": cost.get(name),
+                                 "spectrum_4H": spectra(p, ltrue, points, 4 * H - 1)}
+        res["long"]["truth"] = {"spectrum_4H": spectra(ltrue, ltrue, points, 4 * H - 1)}
+    return res
 
 
 def store_first(store, idx) -> np.ndarray:
     return np.stack([store.read_fields(int(i), slice(0, 1))[0] for i in idx])
 
 
+SEED = re.compile(r" \(seed (\d+)\)$")
+
+
+def cpu_cell(c) -> str:
+    return "" if c is None else f"{c:.0f}"
+
+
+def main_table(models: dict) -> list[str]:
+    rows = ["| model | train CPU s | rel-MSE 1..H (± std over trajectories) | rel-L2 1..H | rel-MSE at 2H (± std) "
+            "| rel-MSE at frame 20 |", "|---|---|---|---|---|---|"]
+    for name, m in models.items():
+        if name != "truth":
+            rows.append(f"| {name} | {cpu_cell(m['train_cpu_s'])} | {m['window']['rel_mse']:.2e} ± "
+                        f"{m['window']['rel_mse_std']:.1e} | {m['window']['rel_l2']:.3f} | {m['2H']['rel_mse']:.2e} ± "
+                        f"{m['2H']['rel_mse_std']:.1e} | {m['last']['rel_mse']:.2e} |")
+    return rows
+
+
+def seed_table(models: dict, key: str = "2H") -> list[str]:
+    """Models trained with several seeds: each seed's window and `key` errors and their means."""
+    groups: dict[str, dict[int, dict]] = {}
+    for name, m in models.items():
+        match = SEED.search(name)
+        groups.setdefault(SEED.sub("", name), {})[int(match.group(1)) if match else 0] = m
+    rows = [f"| model | seeds | rel-MSE 1..H per seed | mean 1..H | rel-MSE at {key} per seed | mean at {key} |",
+            "|---|---|---|---|---|---|"]
+    for name, by_seed in groups.items():
+        if len(by_seed) < 2:
+            continue
+        seeds = sorted(by_seed)
+        w = [by_seed[k]["window"]["rel_mse"] for k in seeds]
+        h = [by_seed[k][key]["rel_mse"] for k in seeds]
+        rows.append(f"| {name} | {', '.join(map(str, seeds))} | {' / '.join(f'{x:.2e}' for x in w)} | "
+                    f"**{np.mean(w):.2e}** | {' / '.join(f'{x:.2e}' for x in h)} | **{np.mean(h):.2e}** |")
+    return rows if len(rows) > 2 else []
+
+
+def long_table(models: dict) -> list[str]:
+    rows = ["| model | train CPU s | rel-MSE 1..H (± std) | rel-MSE at 2H (± std) | rel-MSE at 4H (± std) | rel-L2 at 4H |",
+            "|---|---|---|---|---|---|"]
+    for name, m in models.items():
+        if name != "truth":
+            rows.append(f"| {name} | {cpu_cell(m['train_cpu_s'])} | {m['window']['rel_mse']:.2e} ± "
+                        f"{m['window']['rel_mse_std']:.1e} | {m['2H']['rel_mse']:.2e} ± {m['2H']['rel_mse_std']:.1e} | "
+                        f"{m['last']['rel_mse']:.2e} ± {m['last']['rel_mse_std']:.1e} | {m['last']['rel_l2']:.3f} |")
+    return rows
+
+
 def write_report(res: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "vorticity.json").write_text(json.dumps(res, indent=1))
+    rows = main_table(res["models"])
+    text = [f"# Vorticity forecast at training scale ({res['dataset']})", "",
+            f"`{res['command']}` — {res['n_train']} training trajectories, {res['n_test']} test trajectories, "
+            f"1 observed frame, H = {H}, one sample per model.", "", *rows, "",
+            "![per-frame rel-MSE](vorticity_curves.png)", "![energy spectra at 2H](vorticity_spectra.png)", ""]
+    seeds = seed_table(res["models"])
+    if seeds:
+        text += ["## Seeds", "", "The same recipe trained with other seeds (rows tagged `(seed N)` above); rel-MSE "
+                 "over the same test trajectories:", "", *seeds, ""]
+    if res["long"]:
+        text += ["## 4H: 32 frames, chained", "",
+                 f"{res['n_long']} fresh trajectories of 33 frames ({res['long_dataset']}: the same generator with "
+                 f"another seed, never seen in training), 1 observed frame, forecasts of 4H = {4 * H} frames "
+                 f"(ECHO: {4} chained segments), one sample per model.", "", *long_table(res["long"]), ""]
+        long_seeds = seed_table(res["long"], "last")
+        if long_seeds:
+            text += [*long_seeds, ""]
+        text += ["![per-frame rel-MSE to 4H](vorticity_long_curves.png)",
+                 "![energy spectra at 4H](vorticity_spectra_4H.png)", ""]
+    (out / "vorticity.md").write_text("\n".join(text))
+    print("\n".join(text))
+    plot_curves(res["models"], out / "vorticity_curves.png")
+    plot_spectra(res["models"], "spectrum_2H", "E(k) at frame 2H", out / "vorticity_spectra.png")
+    if res["long"]:
+        plot_curves(res["long"], out / "vorticity_long_curves.png")
+        plot_spectra(res["long"], "spectrum_4H", "E(k) at frame 4H", out / "vorticity_spectra_4H.png")
+
+
+def _plotted(models: dict) -> dict:
+    return {k: m for k, m in models.items() if not SEED.search(k)}  # other seeds only in the tables
+
+
+def plot_curves(models: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "vorticity.json").write_text(json.dumps(res, indent=1))
-    rows = ["| model | train CPU s | rel-MSE 1..H (± std over trajectories) | rel-L2 1..H | rel-MSE at 2H (± std) "
-            "| rel-MSE at frame 20 |", "|---|---|---|---|---|---|"]
-    for name, m in res["models"].items():
-        if name == "truth":
-            continue
-        c = m["train_cpu_s"]
-        rows.append(f"| {name} | {'' if c is None else f'{c:.0f}'} | {m['window']['rel_mse']:.2e} ± "
-                    f"{m['window']['rel_mse_std']:.1e} | {m['window']['rel_l2']:.3f} | {m['2H']['rel_mse']:.2e} ± "
-                    f"{m['2H']['rel_mse_std']:.1e} | {m['last']['rel_mse']:.2e} |")
-    text = [f"# Vorticity forecast at training scale ({res['dataset']})", "",
-            f"`{res['command']}` — {res['n_train']} training trajectories, {res['n_test']} test trajectories, "
-            f"1 observed frame, H = {H}, one sample per model.", "", *rows, "",
-            "![per-frame rel-MSE](vorticity_curves.png)", "![energy spectra at 2H](vorticity_spectra.png)", ""]
-    (out / "vorticity.md").write_text("\n".join(text))
-    print("\n".join(rows))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, m in res["models"].items():
+    for name, m in _plotted(models).items():
         if "curve" in m:
             ax.semilogy(np.arange(1, len(m["curve"]) + 1), m["curve"], label=name)
     ax.set_xlabel("predicted frame (0.5 s each)")
     ax.set_ylabel("rel-MSE (mean over test trajectories)")
-    ax.axvline(H + 0.5, color="grey", lw=0.5)
+    for k in range(1, 5):
+        ax.axvline(k * H + 0.5, color="grey", lw=0.5)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "vorticity_curves.png", dpi=120)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_spectra(models: dict, key: str, ylabel: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, m in res["models"].items():
-        e = np.asarray(m["spectrum_2H"]["pred"])
+    for name, m in _plotted(models).items():
+        e = np.asarray(m[key]["pred"])
         ax.loglog(np.arange(1, len(e)), e[1:], label=name, lw=2.5 if name == "truth" else 1)
     ax.set_xlabel("wavenumber k")
-    ax.set_ylabel("E(k) at frame 2H")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "vorticity_spectra.png", dpi=120)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from . import ns2d, ns3d
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     # the committed sample's settings, at training scale
     "ns2d-64": ("ns2d", dict(n_traj=1000, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0)),
+    # 100 fresh trajectories (another seed) of 33 frames: forecasts to 4H = 32 frames against ns2d-64 models
+    "ns2d-64-long": ("ns2d", dict(n_traj=100, resolution=64, frames=33, dt_frame=0.5, burn_in=5.0, seed=1)),
     "ns2d-64-sample": ("ns2d", dict(n_traj=32, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0)),
     "ns2d-128": ("ns2d", dict(n_traj=200, resolution=128, frames=21, dt_frame=0.5, burn_in=5.0)),
     "ns2d-256": ("ns2d", dict(n_traj=50, resolution=256, frames=21, dt_frame=0.5, burn_in=5.0)),
