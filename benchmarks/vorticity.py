@@ -100,9 +100,7 @@ def evaluate_surrogate(path: Path, store, idx, anchor: bool, n_samples: int = 1,
     from echo_model.rollout import Surrogate
 
     sur = Surrogate.load(path, device="cpu", cache=False)
-    if not anchor:
-        sur.meta["anchor_gains"] = None
-    out = forecast_split(sur, store, idx, n_frames, progress=True, n_samples=n_samples)
+    out = forecast_split(sur, store, idx, n_frames, progress=True, n_samples=n_samples, anchor=anchor)
     return out["pred"], out["true"]
 
 

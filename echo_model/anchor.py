@@ -56,23 +56,18 @@ def fit_anchor_gains(sur, store, indices: Sequence[int], *, seed: int = 0, steps
         from tqdm import tqdm
 
         it = tqdm(it, desc="anchor gains", unit="traj")
-    saved = sur.meta.get("anchor_gains")
-    try:
-        for i in it:
-            i = int(i)
-            if store.n_frames(i) < n_obs + seg:
-                continue
-            fields = store.read_fields(i, slice(0, n_obs + seg))
-            kw = dict(params=store.params(i) or None, seed=seed + i, steps=steps)
-            sur.meta["anchor_gains"] = None
-            plain = sur.rollout(store.points(i), fields[:n_obs], seg, anchor=False, **kw).mean
-            sur.meta["anchor_gains"] = [[1.0] * sur.n_channels] * seg
-            full = sur.rollout(store.points(i), fields[:n_obs], seg, anchor=True, **kw).mean
-            scale = sur.stats.std.reshape(1, 1, -1).astype(np.float64)
-            resid.append((fields[n_obs:] - plain) / scale)
-            direction.append((full - plain) / scale)
-    finally:
-        sur.meta["anchor_gains"] = saved
+    ones = np.ones((seg, sur.n_channels))
+    for i in it:
+        i = int(i)
+        if store.n_frames(i) < n_obs + seg:
+            continue
+        fields = store.read_fields(i, slice(0, n_obs + seg))
+        kw = dict(params=store.params(i) or None, seed=seed + i, steps=steps)
+        plain = sur.rollout(store.points(i), fields[:n_obs], seg, anchor=False, **kw).mean
+        full = sur.rollout(store.points(i), fields[:n_obs], seg, anchor=ones, **kw).mean
+        scale = sur.stats.std.reshape(1, 1, -1).astype(np.float64)
+        resid.append((fields[n_obs:] - plain) / scale)
+        direction.append((full - plain) / scale)
     if not resid:
         raise EchoUserError(f"no trajectory has the {n_obs + seg} frames needed to fit the gains")
     return least_squares_gains(resid, direction)

@@ -55,8 +55,10 @@ def forecast_split(
     seed: int = 0,
     progress: bool = True,
     stride: int = 1,
+    anchor: bool | None = None,
 ) -> dict:
-    """Run the surrogate on each trajectory; returns arrays pred/true (B, T, N, C), samples, wall."""
+    """Run the surrogate on each trajectory; returns arrays pred/true (B, T, N, C), samples, wall.
+    `anchor`: the decoder error feedback (default: when the model file has gains)."""
     preds, trues, samples, walls = [], [], [], []
     n_obs = sur.n_observed_frames
     it = list(indices)
@@ -75,7 +77,7 @@ def forecast_split(
         fields = store.read_fields(i, list(range(start, start + (n_obs + n_frames - 1) * stride + 1, stride)))
         t0 = time.perf_counter()
         res = sur.rollout(store.points(i), fields[:n_obs], n_frames, params=store.params(i) or None,
-                          n_samples=n_samples, steps=steps, sampler=sampler, seed=seed + i)
+                          n_samples=n_samples, steps=steps, sampler=sampler, seed=seed + i, anchor=anchor)
         walls.append(time.perf_counter() - t0)
         preds.append(res.mean)
         trues.append(fields[n_obs:])

@@ -382,7 +382,7 @@ class Surrogate:
         memory: MemoryBudget | str | int | None = None,
         output_copies: int = 1,
         chunk_size: int | None = None,
-        anchor: bool | None = None,
+        anchor: bool | np.ndarray | None = None,
     ) -> RolloutResult:
         """Predict `n_frames` frames after the observed ones, at the input points or at other points.
 
@@ -429,9 +429,10 @@ class Surrogate:
             Copies of the outputs the caller will make (counted in the memory estimate).
         chunk_size : int, optional
             Override of the planned continuous-convolution chunk (tests, benchmarks).
-        anchor : bool, optional
+        anchor : bool or numpy.ndarray, optional
             Apply the decoder error feedback stored in the model file (`echopv anchor-gains`);
-            default: when the file has gains.
+            default: when the file has gains. An array (segment_frames, C) applies these gains
+            instead (what `anchor.fit_anchor_gains` probes with).
 
         Returns
         -------
@@ -555,7 +556,7 @@ class Surrogate:
         z_next = torch.cat(nxt, 0) if more else None
         return z_next, (torch.stack(known, 0) if known else None)
 
-    def _anchor_gains(self, anchor: bool | None) -> torch.Tensor | None:
+    def _anchor_gains(self, anchor: bool | np.ndarray | None) -> torch.Tensor | None:
         """Per-lead-time gains (T_seg, 1, C) of the decoder error feedback, or None when off.
 
         The autoencoder's error on a predicted frame is largely the error it makes on the last
@@ -565,10 +566,13 @@ class Surrogate:
         Gains were fitted on training windows (`fit_anchor_gains`) and live in the model file;
         `anchor=None` uses them when present, True requires them, False turns the feedback off.
         """
-        stored = self.meta.get("anchor_gains")
+        if anchor is not None and not isinstance(anchor, bool):  # explicit gains
+            anchor, stored = True, anchor
+        else:
+            stored = self.meta.get("anchor_gains")
         if anchor is False or (anchor is None and not stored):
             return None
-        if not stored:
+        if stored is None or not len(stored):
             raise ValueError("this model file has no anchor gains: add them with `echopv anchor-gains` "
                              "or roll out with anchor=False")
         g = torch.as_tensor(np.asarray(stored, dtype=np.float32), device=self.device)

@@ -55,3 +55,11 @@ def test_gains_from_trajectories_with_their_own_meshes():
     """Cylinder families: every trajectory has its own point count."""
     r = [0.3 * np.ones((4, 10, 3)), 0.3 * np.ones((4, 17, 3))]
     np.testing.assert_allclose(anchor.least_squares_gains(r, [np.ones_like(x) for x in r]), 0.3)
+
+
+def test_explicit_gains_match_the_same_gains_stored_in_the_model(sur):
+    seg = sur.segment_frames
+    stored = _roll(sur, [[0.5]] * seg, seg)
+    explicit = _roll(sur, None, seg, anchor_flag=np.full((seg, 1), 0.5))
+    np.testing.assert_allclose(explicit, stored, atol=0)
+    assert sur.meta["anchor_gains"] is None  # explicit gains leave the model's own untouched
