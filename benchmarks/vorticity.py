@@ -95,12 +95,14 @@ def with_gains(model: Path, data: Path, out: Path) -> Path:
     return out
 
 
-def evaluate_surrogate(path: Path, store, idx, anchor: bool, n_samples: int = 1, n_frames: int = N_FRAMES) -> np.ndarray:
+def evaluate_surrogate(path: Path, store, idx, anchor: bool, n_samples: int = 1, n_frames: int = N_FRAMES,
+                       cfg_scale: float = 1.0) -> np.ndarray:
     from echo_model.evaluate import forecast_split
     from echo_model.rollout import Surrogate
 
     sur = Surrogate.load(path, device="cpu", cache=False)
-    out = forecast_split(sur, store, idx, n_frames, progress=True, n_samples=n_samples, anchor=anchor)
+    out = forecast_split(sur, store, idx, n_frames, progress=True, n_samples=n_samples, anchor=anchor,
+                         cfg_scale=cfg_scale)
     return out["pred"], out["true"]
 
 
@@ -163,18 +165,26 @@ def ae_cost(costs: dict) -> float:
 
 
 def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
-    """The deterministic baseline with the feedback, and ECHO's ensemble mean (seed 0's models)."""
+    """--extras of seed 0's models: the deterministic baseline with the feedback, ECHO's ensemble mean,
+    ECHO with classifier-free guidance (--cfg)."""
     work = args.work / f"seed{args.seeds[0]}"
     costs = json.loads((work / "costs.json").read_text())
     preds, cost = {}, {}
-    if "baseline" in costs:
+    echo_cost = ae_cost(costs) + costs["cache"] + costs["dit"]
+    if "baseline" in args.extras and "baseline" in costs:
         anchored = with_gains(work / "baseline" / "model.safetensors", data, work / "baseline_anchor.safetensors")
         preds["baseline 1k + anchor"] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
         cost["baseline 1k + anchor"] = ae_cost(costs) + costs["cache"] + costs["baseline"]
-    name = echo_name(args, args.seeds[0], f" + anchor, mean of {args.ensemble}")
-    preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
-                                     n_samples=args.ensemble)[0]
-    cost[name] = ae_cost(costs) + costs["cache"] + costs["dit"]
+    if "ensemble" in args.extras:
+        name = echo_name(args, args.seeds[0], f" + anchor, mean of {args.ensemble}")
+        preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
+                                         n_samples=args.ensemble)[0]
+        cost[name] = echo_cost
+    if "cfg" in args.extras:
+        name = echo_name(args, args.seeds[0], f" + anchor, CFG {args.cfg:g}")
+        preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
+                                         cfg_scale=args.cfg)[0]
+        cost[name] = echo_cost
     return preds, cost
 
 
@@ -239,8 +249,7 @@ def load_parts(dirs: list[Path], parts: tuple[str, ...]) -> tuple[dict, dict]:
     preds, cost = {}, {}
     for work in dirs:
         for part in parts:
-            f = work / f"{part}.npz"
-            if f.exists():
+            for f in sorted(work.glob(f"{part}*.npz")):  # echo_extras, echo_extras_cfg, ...
                 with np.load(f) as z:
                     preds.update({k.split("::", 1)[1]: z[k] for k in z.files})
                 cost.update(json.loads(f.with_suffix(".json").read_text()))
@@ -263,6 +272,9 @@ def main() -> int:
     ap.add_argument("--fno-budget", type=float, default=1500.0, help="FNO training CPU-s per seed")
     ap.add_argument("--no-shipped", action="store_true", help="leave out the sample model's rows (more seeds)")
     ap.add_argument("--ensemble", type=int, default=4, help="members of ECHO's ensemble-mean row")
+    ap.add_argument("--extras", nargs="+", choices=("baseline", "ensemble", "cfg"), default=["baseline", "ensemble"],
+                    help="rows of the echo_extras part")
+    ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance scale of the 'cfg' extra")
     ap.add_argument("--only", choices=("echo", "echo_extras", "fno", "long", "report"), default=None,
                     help="one part (run 'echo' and 'fno' as two processes to use two cores, then 'long' for the "
                          "4H forecasts, then 'report'); default: everything in this process")
@@ -291,7 +303,8 @@ def main() -> int:
     if args.only in (None, "echo"):
         save_part(args.work / "echo.npz", *run_echo(data, store, idx, args))
     if args.only in (None, "echo_extras"):
-        save_part(args.work / "echo_extras.npz", *run_echo_extras(data, store, idx, args))
+        part = "echo_extras" + ("" if set(args.extras) == {"baseline", "ensemble"} else "_" + "_".join(args.extras))
+        save_part(args.work / f"{part}.npz", *run_echo_extras(data, store, idx, args))
     if args.only in (None, "fno"):
         save_part(args.work / "fno.npz", *run_fno(store, idx, args))
     if args.only in (None, "long"):

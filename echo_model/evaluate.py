@@ -56,6 +56,7 @@ def forecast_split(
     progress: bool = True,
     stride: int = 1,
     anchor: bool | None = None,
+    cfg_scale: float = 1.0,
 ) -> dict:
     """Run the surrogate on each trajectory; returns arrays pred/true (B, T, N, C), samples, wall.
     `anchor`: the decoder error feedback (default: when the model file has gains)."""
@@ -77,7 +78,8 @@ def forecast_split(
         fields = store.read_fields(i, list(range(start, start + (n_obs + n_frames - 1) * stride + 1, stride)))
         t0 = time.perf_counter()
         res = sur.rollout(store.points(i), fields[:n_obs], n_frames, params=store.params(i) or None,
-                          n_samples=n_samples, steps=steps, sampler=sampler, seed=seed + i, anchor=anchor)
+                          n_samples=n_samples, steps=steps, sampler=sampler, seed=seed + i, anchor=anchor,
+                          cfg_scale=cfg_scale)
         walls.append(time.perf_counter() - t0)
         preds.append(res.mean)
         trues.append(fields[n_obs:])
