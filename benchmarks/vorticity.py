@@ -95,7 +95,7 @@ def with_gains(model: Path, data: Path, out: Path) -> Path:
     return out
 
 
-def evaluate_surrogate(path: Path, store, idx, anchor: bool, n_samples: int = 1, n_frames: int = N_FRAMES,
+def evaluate_surrogate(path: Path, store, idx, anchor: bool | np.ndarray, n_samples: int = 1, n_frames: int = N_FRAMES,
                        cfg_scale: float = 1.0) -> np.ndarray:
     from echo_model.evaluate import forecast_split
     from echo_model.rollout import Surrogate
@@ -166,7 +166,7 @@ def ae_cost(costs: dict) -> float:
 
 def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
     """--extras of seed 0's models: the deterministic baseline with the feedback, ECHO's ensemble mean,
-    ECHO with classifier-free guidance (--cfg)."""
+    ECHO with classifier-free guidance (--cfg), ECHO decoding the change from the observed frame."""
     work = args.work / f"seed{args.seeds[0]}"
     costs = json.loads((work / "costs.json").read_text())
     preds, cost = {}, {}
@@ -179,6 +179,11 @@ def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
         name = echo_name(args, args.seeds[0], f" + anchor, mean of {args.ensemble}")
         preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
                                          n_samples=args.ensemble)[0]
+        cost[name] = echo_cost
+    if "residual" in args.extras:  # decode the change from the observed frame: the feedback with every gain 1
+        name = echo_name(args, args.seeds[0], " + residual decoding (gains 1)")
+        preds[name] = evaluate_surrogate(work / "dit" / "model.safetensors", store, idx,
+                                         anchor=np.ones((H, 1)))[0]
         cost[name] = echo_cost
     if "cfg" in args.extras:
         name = echo_name(args, args.seeds[0], f" + anchor, CFG {args.cfg:g}")
@@ -272,7 +277,7 @@ def main() -> int:
     ap.add_argument("--fno-budget", type=float, default=1500.0, help="FNO training CPU-s per seed")
     ap.add_argument("--no-shipped", action="store_true", help="leave out the sample model's rows (more seeds)")
     ap.add_argument("--ensemble", type=int, default=4, help="members of ECHO's ensemble-mean row")
-    ap.add_argument("--extras", nargs="+", choices=("baseline", "ensemble", "cfg"), default=["baseline", "ensemble"],
+    ap.add_argument("--extras", nargs="+", choices=("baseline", "ensemble", "cfg", "residual"), default=["baseline", "ensemble"],
                     help="rows of the echo_extras part")
     ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance scale of the 'cfg' extra")
     ap.add_argument("--only", choices=("echo", "echo_extras", "fno", "long", "report"), default=None,
