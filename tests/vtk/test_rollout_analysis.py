@@ -17,11 +17,10 @@ from vtkmodules.vtkCommonDataModel import (  # noqa: E402
     vtkUnstructuredGrid,
 )
 
+from echo_model.celltypes import CellType  # noqa: E402
 from echo_model.data.normalize import Domain  # noqa: E402
 from echo_paraview import convert, timesteps  # noqa: E402
 from echo_paraview.rollout_filter import MAX_FRAMES, EchoRolloutAlgorithm  # noqa: E402
-
-VTK_HEXAHEDRON = 12
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def slab(nx: int = 4, ny: int = 3, dz: float = 0.1) -> vtkUnstructuredGrid:
     from echo_model.data.trajectory import Cells
 
     cells = Cells(np.array(conn, np.int64), np.arange(0, 8 * n + 1, 8, dtype=np.int64),
-                  np.full(n, VTK_HEXAHEDRON, np.uint8))
+                  np.full(n, CellType.HEXAHEDRON, np.uint8))
     return convert.make_unstructured_grid(pts, cells)
 
 
