@@ -277,7 +277,7 @@ class TrajectoryStore:
     ...     print(len(store), store.info.field_layout, store.points(0).shape)
     ...     print(store.read_fields(0, [0, 20]).shape, store.split_indices("test").tolist())
     26 [('vorticity', 1)] (4096, 2)
-    (2, 4096, 1) [2, 11, 25]
+    (2, 4096, 1) [2, 19, 25]
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
