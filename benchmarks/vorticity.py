@@ -59,11 +59,9 @@ def train_echo(data: Path, work: Path, seed: int, args) -> dict:
     costs_file = work / "costs.json"
     if costs_file.exists():
         return json.loads(costs_file.read_text())
-    cache = work / "latents.h5"
     ae, costs = train_autoencoder(data, work, seed, args)
-    costs["cache"] = echopv(["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(cache),
-                             "--window-stride", str(args.window_stride), "--threads", "1"])
-    common = ["--cache", str(cache), "--ae", str(ae), "--batch-size", "16", "--lr", "1e-3", "--threads", "1",
+    costs["cache"] = cache_latents(ae, data, work, args)
+    common = ["--cache", str(work / "latents.h5"), "--ae", str(ae), "--batch-size", "16", "--lr", "1e-3", "--threads", "1",
               "--seed", str(seed), "--no-progress", "--ckpt-every", "1000"]
     costs["dit"] = echopv(["train", "dit", *common, "--run", str(work / "dit"), "--steps", str(args.dit_steps)])
     if args.baseline_steps:
@@ -86,6 +84,17 @@ def train_autoencoder(data: Path, work: Path, seed: int, args) -> tuple[Path, di
         opts += ["--latent-dim", str(args.latent_dim)]
     cost = echopv(["train", "ae", *opts])
     return work / "ae" / "autoencoder.safetensors", {"ae": cost + (AE_CPU_S if args.ae_init == "shipped" else 0.0)}
+
+
+def cache_latents(ae: Path, data: Path, work: Path, args) -> float:
+    """Latents of the training windows; an existing cache with its recorded cost is reused (seeds that
+    share the shipped autoencoder share its latents: copy latents.h5 and latents_cost.json over)."""
+    cache, cost_file = work / "latents.h5", work / "latents_cost.json"
+    if not (cache.exists() and cost_file.exists()):
+        cost = echopv(["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(cache),
+                       "--window-stride", str(args.window_stride), "--threads", "1"])
+        cost_file.write_text(json.dumps({"cpu_s": cost}))
+    return json.loads(cost_file.read_text())["cpu_s"]
 
 
 def with_gains(model: Path, data: Path, out: Path) -> Path:
