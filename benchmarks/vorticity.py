@@ -26,7 +26,8 @@ CPU time, stated in the table):
   "+ anchor"       the decoder error feedback (echo_model/anchor.py) with gains fitted on training data
 
 Parts (`--only`; run 'echo' and 'fno' as two processes to use two cores): echo, echo_extras (ensemble
-mean, baseline + anchor), fno, long (4H forecasts of the models this --work trained), report (merges
+mean, baseline + anchor, CFG, residual decoding), fno, ceiling (the autoencoder alone over the window),
+long (4H forecasts of the models this --work trained), report (merges
 the parts of --work and of every --include directory: other seeds, recipes, budgets).
 
 Metrics (echo_model.metrics): rel-MSE = sum (pred - true)^2 / sum true^2 per trajectory and frame
@@ -203,6 +204,26 @@ def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
     return preds, cost
 
 
+def run_ceiling(store, idx, args) -> dict:
+    """The autoencoder alone: encode frames 0..H of each test trajectory, decode, rel-MSE over 1..H.
+    No latent model can do better over the window without the feedback."""
+    from ae_reconstruction import reconstruct
+
+    from echo_model.data.normalize import ChannelStats, Domain
+    from echo_model.nn.autoencoder import load_autoencoder
+
+    path = args.work / f"seed{args.seeds[0]}" / "ae" / "autoencoder.safetensors" if args.ae_steps else SHIPPED
+    model, meta = load_autoencoder(path)
+    stats, domain = ChannelStats.from_dict(meta["stats"]), Domain.from_dict(meta["domain"])
+    errs = []
+    for i in idx:
+        w = store.read_fields(i, slice(0, H + 1))
+        rec = stats.denormalize(reconstruct(model, domain.to_unit(store.points(i)), stats.normalize(w), 1.0, 0))
+        errs.append(float(((rec[1:] - w[1:]) ** 2).sum() / (w[1:] ** 2).sum()))
+    label = "autoencoder" + (echo_name(args, 0)[len("ECHO 1k"):] or " (shipped)")
+    return {label: {"rel_mse": float(np.mean(errs)), "rel_mse_std": float(np.std(errs))}}
+
+
 def seed_tag(seed: int) -> str:
     return f" (seed {seed})" if seed else ""
 
@@ -290,7 +311,7 @@ def main() -> int:
     ap.add_argument("--extras", nargs="+", choices=("baseline", "ensemble", "cfg", "residual"), default=["baseline", "ensemble"],
                     help="rows of the echo_extras part")
     ap.add_argument("--cfg", type=float, default=3.0, help="classifier-free guidance scale of the 'cfg' extra")
-    ap.add_argument("--only", choices=("echo", "echo_extras", "fno", "long", "report"), default=None,
+    ap.add_argument("--only", choices=("echo", "echo_extras", "fno", "ceiling", "long", "report"), default=None,
                     help="one part (run 'echo' and 'fno' as two processes to use two cores, then 'long' for the "
                          "4H forecasts, then 'report'); default: everything in this process")
     ap.add_argument("--include", type=Path, nargs="*", default=[],
@@ -322,6 +343,8 @@ def main() -> int:
         save_part(args.work / f"{part}.npz", *run_echo_extras(data, store, idx, args))
     if args.only in (None, "fno"):
         save_part(args.work / "fno.npz", *run_fno(store, idx, args))
+    if args.only in (None, "ceiling"):
+        (args.work / "ceiling.json").write_text(json.dumps(run_ceiling(store, idx, args)))
     if args.only in (None, "long"):
         save_part(args.work / "long.npz", *run_long(args))
     if args.only in (None, "report"):
@@ -344,6 +367,8 @@ def collect(args, data: Path, store, idx) -> dict:
         res["models"][name] = {**scores(p, true), "train_cpu_s": cost.get(name),
                                "spectrum_2H": spectra(p, true, points, 2 * H - 1)}
     res["models"]["truth"] = {"spectrum_2H": spectra(true, true, points, 2 * H - 1)}
+    res["ceiling"] = {k: v for d in dirs if (d / "ceiling.json").exists()
+                      for k, v in json.loads((d / "ceiling.json").read_text()).items()}
     long_preds, _ = load_parts(dirs, ("long",))
     if long_preds:
         lstore = TrajectoryStore(args.long_data or ensure_dataset("ns2d-64-long"))
@@ -443,6 +468,11 @@ def write_report(res: dict, out: Path) -> None:
             f"`{res['command']}` — {res['n_train']} training trajectories, {res['n_test']} test trajectories, "
             f"1 observed frame, H = {H}, one sample per model.", "", *rows, "",
             "![per-frame rel-MSE](vorticity_curves.png)", "![energy spectra at 2H](vorticity_spectra.png)", ""]
+    if res.get("ceiling"):
+        text += ["## The autoencoder alone", "", "Encode frames 0..H of each test trajectory, decode, rel-MSE over "
+                 "frames 1..H: the error every latent model carries without the feedback.", "",
+                 "| autoencoder | rel-MSE 1..H (± std) |", "|---|---|",
+                 *[f"| {k} | {v['rel_mse']:.2e} ± {v['rel_mse_std']:.1e} |" for k, v in res["ceiling"].items()], ""]
     ablations = ablation_table(res["models"], res["long"])
     if ablations:
         text += ["## What each change bought", "", "Ratio of rel-MSE after / before the change (below 1: better), "
