@@ -321,9 +321,13 @@ def _peer_notes(res: dict) -> list[str]:
         if not r.get("peer"):
             continue
         c = r["config"]
-        lines.append(f"- **{name}**: {c['steps']} steps ({c['planned_steps']} planned) in {c['cpu_s']:.0f} "
-                     f"process CPU-s (budget {r['budget_cpu_s']:.0f}), batch {c['batch']}, final training loss "
-                     f"{c['loss_tail']:.3g} (normalised change, mean of the last 100 steps).")
+        net = (f"grid {c['nx']} x {c['ny']} nodes over the 2.2 x 0.41 channel, walls included, n_modes "
+               f"{tuple(c['n_modes'])}, domain padding {c['padding']}" if "nx" in c else
+               f"latent grid {c['latent'][0]} x {c['latent'][1]}, GNO radius {c['radius']} m, n_modes {tuple(c['n_modes'])}")
+        lines.append(f"- **{name}**: {net}, {c['hidden']} channels x {c['layers']} layers; {c['steps']} steps "
+                     f"({c['planned_steps']} planned) in {c['cpu_s']:.0f} process CPU-s (budget {r['budget_cpu_s']:.0f}), "
+                     f"batch {c['batch']}, final training loss {c['loss_tail']:.3g} (normalised change, mean of the "
+                     "last 100 steps).")
         if "stock_step_cpu_s" in c:
             per = c["cpu_s"] / max(c["steps"], 1)
             lines.append(f"  One forward + backward pass with neuraloperator's own looped `segment_csr` (no "
@@ -372,8 +376,9 @@ def write_report(res: dict, out: Path) -> None:
              *_summary_lines(res), ""]
     notes = _peer_notes(res)
     if notes:
-        lines += ["Peers (trained in this run on the family's training split, same normalisation, scored on each "
-                  "case's own cell centres with the same metrics and probe):", "", *notes, ""]
+        lines += ["Peers (trained by this script on the family's training split with ECHO's normalisation, cached in "
+                  "--peer-work; rolled out from the same first frame, scored on each case's own cell centres with "
+                  "the same metrics, frames and probe):", "", *notes, ""]
     _plot(res, out / "cylinder_generalisation.png")
     lines += ["![per-frame rel-MSE and St](cylinder_generalisation.png)", ""]
     (out / "cylinder_generalisation.md").write_text("\n".join(lines))
