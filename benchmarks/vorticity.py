@@ -57,35 +57,46 @@ N_FRAMES = 20
 
 
 def train_echo(data: Path, work: Path, seed: int, args) -> dict:
-    """Latents of the 1k training split with the shipped autoencoder, then DiT and baseline."""
+    """The autoencoder (shipped, or trained on the 1k set), latents of the training windows, the DiT and
+    the baseline: each stage once, its CPU cost recorded in work/costs.json (a rerun adds missing stages)."""
     costs_file = work / "costs.json"
-    if costs_file.exists():
-        return json.loads(costs_file.read_text())
-    ae, costs = train_autoencoder(data, work, seed, args)
-    costs["cache"] = cache_latents(ae, data, work, args)
-    common = ["--cache", str(work / "latents.h5"), "--ae", str(ae), "--batch-size", "16", "--lr", "1e-3", "--threads", "1",
-              "--seed", str(seed), "--no-progress", "--ckpt-every", "1000"]
-    costs["dit"] = echopv(["train", "dit", *common, "--run", str(work / "dit"), "--steps", str(args.dit_steps)])
+    costs = json.loads(costs_file.read_text()) if costs_file.exists() else {}
+
+    def stage(name: str, run) -> None:
+        if name not in costs:
+            costs[name] = run()
+            costs_file.write_text(json.dumps(costs))
+
+    work.mkdir(parents=True, exist_ok=True)
+    ae = autoencoder_path(work, args)
+    stage("ae", lambda: train_autoencoder(data, work, seed, args))
+    stage("cache", lambda: cache_latents(ae, data, work, args))
+    common = ["--cache", str(work / "latents.h5"), "--ae", str(ae), "--batch-size", "16", "--lr", "1e-3",
+              "--threads", "1", "--seed", str(seed), "--no-progress", "--ckpt-every", "1000"]
+    stage("dit", lambda: echopv(["train", "dit", *common, "--run", str(work / "dit"), "--steps", str(args.dit_steps)]))
     if args.baseline_steps:
-        costs["baseline"] = echopv(["train", "baseline", *common, "--run", str(work / "baseline"),
-                                    "--steps", str(args.baseline_steps)])
-    costs_file.write_text(json.dumps(costs))
+        stage("baseline", lambda: echopv(["train", "baseline", *common, "--run", str(work / "baseline"),
+                                          "--steps", str(args.baseline_steps)]))
     return costs
 
 
-def train_autoencoder(data: Path, work: Path, seed: int, args) -> tuple[Path, dict]:
-    """The shipped autoencoder (--ae-steps 0), or one trained on the 1k set's training windows:
-    fine-tuned from the shipped one (--ae-init shipped, its 631 CPU-s counted) or from scratch."""
+def autoencoder_path(work: Path, args) -> Path:
+    return work / "ae" / "autoencoder.safetensors" if args.ae_steps else SHIPPED
+
+
+def train_autoencoder(data: Path, work: Path, seed: int, args) -> float:
+    """CPU cost of the autoencoder: the shipped one's (--ae-steps 0), or of training one on the 1k set's
+    training windows, fine-tuned from the shipped one (--ae-init shipped, its 631 CPU-s counted) or
+    from scratch."""
     if not args.ae_steps:
-        return SHIPPED, {"ae": AE_CPU_S}
+        return AE_CPU_S
     opts = ["--data", str(data), "--run", str(work / "ae"), "--steps", str(args.ae_steps), "--batch-size", "4",
             "--n-query", "2048", "--threads", "1", "--seed", str(seed), "--no-progress", "--ckpt-every", "500"]
     if args.ae_init == "shipped":
         opts += ["--init", str(SHIPPED), "--lr", "1e-3"]
     if args.latent_dim:
         opts += ["--latent-dim", str(args.latent_dim)]
-    cost = echopv(["train", "ae", *opts])
-    return work / "ae" / "autoencoder.safetensors", {"ae": cost + (AE_CPU_S if args.ae_init == "shipped" else 0.0)}
+    return echopv(["train", "ae", *opts]) + (AE_CPU_S if args.ae_init == "shipped" else 0.0)
 
 
 def cache_latents(ae: Path, data: Path, work: Path, args) -> float:
@@ -163,16 +174,12 @@ def run_echo(data: Path, store, idx, args) -> tuple[dict, dict]:
         anchored = with_gains(model, data, work / "dit_anchor.safetensors")
         preds[echo_name(args, seed, " + anchor")] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
         cost[echo_name(args, seed)] = cost[echo_name(args, seed, " + anchor")] = (
-            ae_cost(costs) + costs["cache"] + costs["dit"])
+            costs["ae"] + costs["cache"] + costs["dit"])
         if "baseline" in costs:
             base = work / "baseline" / "model.safetensors"
             preds["baseline 1k" + seed_tag(seed)] = evaluate_surrogate(base, store, idx, anchor=False)[0]
-            cost["baseline 1k" + seed_tag(seed)] = ae_cost(costs) + costs["cache"] + costs["baseline"]
+            cost["baseline 1k" + seed_tag(seed)] = costs["ae"] + costs["cache"] + costs["baseline"]
     return preds, cost
-
-
-def ae_cost(costs: dict) -> float:
-    return costs.get("ae", AE_CPU_S)  # runs cached before the autoencoder stage existed used the shipped one
 
 
 def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
@@ -181,11 +188,11 @@ def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
     work = args.work / f"seed{args.seeds[0]}"
     costs = json.loads((work / "costs.json").read_text())
     preds, cost = {}, {}
-    echo_cost = ae_cost(costs) + costs["cache"] + costs["dit"]
+    echo_cost = costs["ae"] + costs["cache"] + costs["dit"]
     if "baseline" in args.extras and "baseline" in costs:
         anchored = with_gains(work / "baseline" / "model.safetensors", data, work / "baseline_anchor.safetensors")
         preds["baseline 1k + anchor"] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
-        cost["baseline 1k + anchor"] = ae_cost(costs) + costs["cache"] + costs["baseline"]
+        cost["baseline 1k + anchor"] = costs["ae"] + costs["cache"] + costs["baseline"]
     if "ensemble" in args.extras:
         name = echo_name(args, args.seeds[0], f" + anchor, mean of {args.ensemble}")
         preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
@@ -212,8 +219,7 @@ def run_ceiling(store, idx, args) -> dict:
     from echo_model.data.normalize import ChannelStats, Domain
     from echo_model.nn.autoencoder import load_autoencoder
 
-    path = args.work / f"seed{args.seeds[0]}" / "ae" / "autoencoder.safetensors" if args.ae_steps else SHIPPED
-    model, meta = load_autoencoder(path)
+    model, meta = load_autoencoder(autoencoder_path(args.work / f"seed{args.seeds[0]}", args))
     stats, domain = ChannelStats.from_dict(meta["stats"]), Domain.from_dict(meta["domain"])
     errs = []
     for i in idx:
