@@ -379,6 +379,8 @@ def write_report(res: dict, out: Path) -> None:
         lines += ["Peers (trained by this script on the family's training split with ECHO's normalisation, cached in "
                   "--peer-work; rolled out from the same first frame, scored on each case's own cell centres with "
                   "the same metrics, frames and probe):", "", *notes, ""]
+    lines += ["GINO on this CPU (neuraloperator 2.0 without torch_scatter reduces neighbourhoods in a Python loop; "
+              "the peer swaps in one `index_add`): measured in [cylinder_gino.md](cylinder_gino.md).", ""]
     _plot(res, out / "cylinder_generalisation.png")
     lines += ["![per-frame rel-MSE and St](cylinder_generalisation.png)", ""]
     (out / "cylinder_generalisation.md").write_text("\n".join(lines))

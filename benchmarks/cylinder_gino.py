@@ -199,16 +199,21 @@ def train_gino(store, idx, budget_cpu_s: float, cfg: GINOConfig | None = None,
     return train_to_budget(step, cfg, budget_cpu_s, peer, log)
 
 
-def stock_step_cpu_s(probe: GINOPeer, f: np.ndarray, cg: CaseGeometry, re: float, n: int = 2) -> float:
-    """CPU-s of a forward + backward pass of a throwaway model with neuralop's own (looped) reduction."""
-    import neuralop.layers.integral_transform as it
-    from neuralop.layers.segment_csr import segment_csr as stock
-
-    it.segment_csr = stock
+def pass_cpu_s(probe: GINOPeer, f: np.ndarray, cg: CaseGeometry, re: float, n: int = 2) -> float:
+    """CPU-s of one forward + backward pass of `probe` on the frames `f` (mean of `n`)."""
     c0 = time.process_time()
     for _ in range(n):
         probe.forward(f, cg, re).square().mean().backward()
     return (time.process_time() - c0) / n
+
+
+def stock_step_cpu_s(probe: GINOPeer, f: np.ndarray, cg: CaseGeometry, re: float, n: int = 2) -> float:
+    """`pass_cpu_s` with neuralop's own (looped) reduction, as installed."""
+    import neuralop.layers.integral_transform as it
+    from neuralop.layers.segment_csr import segment_csr as stock
+
+    it.segment_csr = stock
+    return pass_cpu_s(probe, f, cg, re, n)
 
 
 def fit_or_load(store, idx, work: Path, budget_cpu_s: float, log: Callable[[str], None] = print) -> GINOPeer:
@@ -225,3 +230,58 @@ def fit_or_load(store, idx, work: Path, budget_cpu_s: float, log: Callable[[str]
     peer = train_gino(store, idx, budget_cpu_s, log=lambda m: log("gino: " + m))
     peer.save(path)
     return peer
+
+
+def main() -> int:
+    """What one GINO forward + backward pass costs on this CPU, neuralop as installed vs the vectorised
+    reduction; writes benchmarks/results/cylinder_gino.md."""
+    import argparse
+    import importlib.util
+    import sys
+
+    import neuralop
+
+    from bench_common import portable
+    from cylinder import ROOT, dataset
+    from echo_model.data.store import TrajectoryStore
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--mesh", default="ci", choices=("ci", "coarse", "fine"))
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=998.0, help="CPU-s of the peers' training budget")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    store = TrajectoryStore(dataset("family", args.mesh))
+    i = int(store.split_indices("train")[0])
+    prm, cfg = store.params(i), GINOConfig()
+    f = store.read_fields(i, slice(0, cfg.batch)).astype(np.float64)
+    cfg.mean, cfg.std = [float(v) for v in store.info.stats.mean], [float(v) for v in store.info.stats.std]
+    cfg.d_std, cfg.re_mean = [1.0, 1.0, 1.0], prm["Re"]
+    peer = GINOPeer(cfg, build_gino(cfg))
+    cg = peer.geometry(store.points(i), prm["cx"], prm["cy"])
+    stock = stock_step_cpu_s(peer, f, cg, prm["Re"], args.passes)
+    use_vectorised_reduction()
+    fast = pass_cpu_s(peer, f, cg, prm["Re"], args.passes)
+    has = {m: importlib.util.find_spec(m) is not None for m in ("open3d", "torch_scatter")}
+    lines = ["# GINO (neuraloperator) on CPU: the cost of a training pass", "",
+             f"`benchmarks/cylinder_gino.py {portable(sys.argv[1:])}`", "",
+             f"neuraloperator {neuralop.__version__}, torch {torch.__version__}, one thread; open3d installed: "
+             f"{has['open3d']} (the neighbour search falls back to torch.cdist), torch_scatter installed: "
+             f"{has['torch_scatter']}. The peer's network ({LABEL}, `GINOConfig`) on one training case "
+             f"({f.shape[1]} cells), a batch of {cfg.batch} frames, forward + backward, mean of {args.passes}:", "",
+             f"| reduction in the integral transform | CPU-s per pass | passes in {args.budget:.0f} CPU-s |", "|---|---|---|",
+             f"| neuralop's `segment_csr` fallback (a Python loop over the output points) | {stock:.2f} | "
+             f"{args.budget / stock:.0f} |",
+             f"| one `index_add` (`cylinder_gino._segment_csr`, checked equal to the stock one) | {fast:.3f} | "
+             f"{args.budget / fast:.0f} |", "",
+             "Stock, the budget buys too few steps to train; with the vectorised reduction GINO is a CPU peer "
+             "(`benchmarks/cylinder.py --peers gino`).", ""]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "cylinder_gino.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
