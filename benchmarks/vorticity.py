@@ -177,8 +177,8 @@ def run_echo(data: Path, store, idx, args) -> tuple[dict, dict]:
             costs["ae"] + costs["cache"] + costs["dit"])
         if "baseline" in costs:
             base = work / "baseline" / "model.safetensors"
-            preds["baseline 1k" + seed_tag(seed)] = evaluate_surrogate(base, store, idx, anchor=False)[0]
-            cost["baseline 1k" + seed_tag(seed)] = costs["ae"] + costs["cache"] + costs["baseline"]
+            preds[baseline_name(args, seed)] = evaluate_surrogate(base, store, idx, anchor=False)[0]
+            cost[baseline_name(args, seed)] = costs["ae"] + costs["cache"] + costs["baseline"]
     return preds, cost
 
 
@@ -191,8 +191,8 @@ def run_echo_extras(data: Path, store, idx, args) -> tuple[dict, dict]:
     echo_cost = costs["ae"] + costs["cache"] + costs["dit"]
     if "baseline" in args.extras and "baseline" in costs:
         anchored = with_gains(work / "baseline" / "model.safetensors", data, work / "baseline_anchor.safetensors")
-        preds["baseline 1k + anchor"] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
-        cost["baseline 1k + anchor"] = costs["ae"] + costs["cache"] + costs["baseline"]
+        preds[baseline_name(args, args.seeds[0], " + anchor")] = evaluate_surrogate(anchored, store, idx, anchor=True)[0]
+        cost[baseline_name(args, args.seeds[0], " + anchor")] = costs["ae"] + costs["cache"] + costs["baseline"]
     if "ensemble" in args.extras:
         name = echo_name(args, args.seeds[0], f" + anchor, mean of {args.ensemble}")
         preds[name] = evaluate_surrogate(work / "dit_anchor.safetensors", store, idx, anchor=True,
@@ -240,6 +240,10 @@ def echo_name(args, seed: int, suffix: str = "") -> str:
     return f"ECHO 1k{ae}{suffix}{seed_tag(seed)}"
 
 
+def baseline_name(args, seed: int, suffix: str = "") -> str:
+    return "baseline" + echo_name(args, seed, suffix)[len("ECHO"):]
+
+
 def fno_name(args, seed: int) -> str:
     return f"FNO-2d, {args.fno_budget:.0f} CPU-s budget" + seed_tag(seed)
 
@@ -272,7 +276,7 @@ def run_long(args) -> tuple[dict, dict]:
             preds[echo_name(args, seed, " + anchor")] = evaluate_surrogate(
                 work / "dit_anchor.safetensors", store, idx, anchor=True, n_frames=4 * H)[0]
         if (work / "baseline_anchor.safetensors").exists():
-            preds["baseline 1k + anchor" + seed_tag(seed)] = evaluate_surrogate(
+            preds[baseline_name(args, seed, " + anchor")] = evaluate_surrogate(
                 work / "baseline_anchor.safetensors", store, idx, anchor=True, n_frames=4 * H)[0]
         if (args.work / f"fno_seed{seed}.safetensors").exists():
             from fno_peer import load_fno
