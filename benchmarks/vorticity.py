@@ -237,7 +237,8 @@ def seed_tag(seed: int) -> str:
 def echo_name(args, seed: int, suffix: str = "") -> str:
     """'ECHO 1k' (DiT trained on the 1k set), ', AE 1k' when the autoencoder was trained on it too."""
     ae = "" if not args.ae_steps else (f", AE 1k D={args.latent_dim}" if args.latent_dim else ", AE 1k")
-    return f"ECHO 1k{ae}{suffix}{seed_tag(seed)}"
+    dit = "" if args.dit_steps == 4000 else f", {args.dit_steps // 1000}k steps"
+    return f"ECHO 1k{ae}{dit}{suffix}{seed_tag(seed)}"
 
 
 def baseline_name(args, seed: int, suffix: str = "") -> str:
@@ -278,6 +279,9 @@ def run_long(args) -> tuple[dict, dict]:
         if (work / "baseline_anchor.safetensors").exists():
             preds[baseline_name(args, seed, " + anchor")] = evaluate_surrogate(
                 work / "baseline_anchor.safetensors", store, idx, anchor=True, n_frames=4 * H)[0]
+        elif (work / "baseline" / "model.safetensors").exists():
+            preds[baseline_name(args, seed)] = evaluate_surrogate(
+                work / "baseline" / "model.safetensors", store, idx, anchor=False, n_frames=4 * H)[0]
         if (args.work / f"fno_seed{seed}.safetensors").exists():
             from fno_peer import load_fno
 
