@@ -17,8 +17,9 @@ CPU time, stated in the table):
   ECHO shipped     sample_cases/ns2d_vorticity/model_tiny.safetensors as it is now, Heun 10 steps, one
                    sample ("ECHO, 20 sample trajectories" in the results: the sample model before the 1k
                    set, autoencoder + DiT trained on the 20 training trajectories of the sample case)
-  ECHO 1k          the shipped autoencoder, DiT retrained on the 1k set's training windows
-  ECHO 1k, AE 1k   --ae-steps N: the autoencoder trained on the 1k set too (fine-tuned from the shipped
+  ECHO 1k          the sample autoencoder (autoencoder_sample20.safetensors: 20 sample trajectories),
+                   DiT trained on the 1k set's training windows
+  ECHO 1k, AE 1k   --ae-steps N: the autoencoder trained on the 1k set too (fine-tuned from the sample
                    one, its 631 CPU-s counted; --latent-dim D trains one with D latent channels from scratch)
   baseline 1k      the same latents, the same transformer trained by regression (deterministic)
   FNO-2d           neuraloperator FNO, one-step autoregressive (benchmarks/fno_peer.py), trained to
@@ -51,13 +52,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_common import cpu_s, echopv, portable  # noqa: E402
 SHIPPED = ROOT / "sample_cases/ns2d_vorticity/model_tiny.safetensors"
-AE_CPU_S = 631.0  # stages 1+2 of the shipped autoencoder (benchmarks/results/autoencoder.md)
+SAMPLE_AE = ROOT / "sample_cases/ns2d_vorticity/autoencoder_sample20.safetensors"  # trained on the 20 sample trajectories
+AE_CPU_S = 631.0  # its stages 1+2 (benchmarks/results/autoencoder.md)
 H = 8
 N_FRAMES = 20
 
 
 def train_echo(data: Path, work: Path, seed: int, args) -> dict:
-    """The autoencoder (shipped, or trained on the 1k set), latents of the training windows, the DiT and
+    """The autoencoder (the sample one, or trained on the 1k set), latents of the training windows, the DiT and
     the baseline: each stage once, its CPU cost recorded in work/costs.json (a rerun adds missing stages)."""
     costs_file = work / "costs.json"
     costs = json.loads(costs_file.read_text()) if costs_file.exists() else {}
@@ -81,27 +83,27 @@ def train_echo(data: Path, work: Path, seed: int, args) -> dict:
 
 
 def autoencoder_path(work: Path, args) -> Path:
-    return work / "ae" / "autoencoder.safetensors" if args.ae_steps else SHIPPED
+    return work / "ae" / "autoencoder.safetensors" if args.ae_steps else SAMPLE_AE
 
 
 def train_autoencoder(data: Path, work: Path, seed: int, args) -> float:
-    """CPU cost of the autoencoder: the shipped one's (--ae-steps 0), or of training one on the 1k set's
-    training windows, fine-tuned from the shipped one (--ae-init shipped, its 631 CPU-s counted) or
-    from scratch."""
+    """CPU cost of the autoencoder: the sample one's (--ae-steps 0: trained on the 20 sample trajectories),
+    or of training one on the 1k set's training windows, fine-tuned from the sample one (--ae-init
+    sample, its 631 CPU-s counted) or from scratch."""
     if not args.ae_steps:
         return AE_CPU_S
     opts = ["--data", str(data), "--run", str(work / "ae"), "--steps", str(args.ae_steps), "--batch-size", "4",
             "--n-query", "2048", "--threads", "1", "--seed", str(seed), "--no-progress", "--ckpt-every", "500"]
-    if args.ae_init == "shipped":
-        opts += ["--init", str(SHIPPED), "--lr", "1e-3"]
+    if args.ae_init == "sample":
+        opts += ["--init", str(SAMPLE_AE), "--lr", "1e-3"]
     if args.latent_dim:
         opts += ["--latent-dim", str(args.latent_dim)]
-    return echopv(["train", "ae", *opts]) + (AE_CPU_S if args.ae_init == "shipped" else 0.0)
+    return echopv(["train", "ae", *opts]) + (AE_CPU_S if args.ae_init == "sample" else 0.0)
 
 
 def cache_latents(ae: Path, data: Path, work: Path, args) -> float:
     """Latents of the training windows; an existing cache with its recorded cost is reused (seeds that
-    share the shipped autoencoder share its latents: copy latents.h5 and latents_cost.json over)."""
+    share the sample autoencoder share its latents: copy latents.h5 and latents_cost.json over)."""
     cache, cost_file = work / "latents.h5", work / "latents_cost.json"
     if not (cache.exists() and cost_file.exists()):
         cost = echopv(["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(cache),
@@ -226,7 +228,7 @@ def run_ceiling(store, idx, args) -> dict:
         w = store.read_fields(i, slice(0, H + 1))
         rec = stats.denormalize(reconstruct(model, domain.to_unit(store.points(i)), stats.normalize(w), 1.0, 0))
         errs.append(float(((rec[1:] - w[1:]) ** 2).sum() / (w[1:] ** 2).sum()))
-    label = "autoencoder" + (echo_name(args, 0)[len("ECHO 1k"):] or " (shipped)")
+    label = "autoencoder" + (echo_name(args, 0)[len("ECHO 1k"):] or " (sample, 20 trajectories)")
     return {label: {"rel_mse": float(np.mean(errs)), "rel_mse_std": float(np.std(errs))}}
 
 
@@ -314,9 +316,9 @@ def main() -> int:
     ap.add_argument("--dit-steps", type=int, default=4000)
     ap.add_argument("--baseline-steps", type=int, default=2000)
     ap.add_argument("--ae-steps", type=int, default=0,
-                    help="train the autoencoder on the 1k set for this many steps (0: the shipped one)")
-    ap.add_argument("--ae-init", choices=("shipped", "scratch"), default="shipped",
-                    help="start the autoencoder from the shipped weights or from random ones")
+                    help="train the autoencoder on the 1k set for this many steps (0: the sample one)")
+    ap.add_argument("--ae-init", choices=("sample", "scratch"), default="sample",
+                    help="start the autoencoder from the sample one (20 trajectories) or from random weights")
     ap.add_argument("--latent-dim", type=int, default=None, help="latent channels (implies --ae-init scratch)")
     ap.add_argument("--window-stride", type=int, default=4, help="frames between cached training windows")
     ap.add_argument("--fno-budget", type=float, default=1500.0, help="FNO training CPU-s per seed")
