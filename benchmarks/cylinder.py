@@ -380,7 +380,9 @@ def write_report(res: dict, out: Path) -> None:
                   "--peer-work; rolled out from the same first frame, scored on each case's own cell centres with "
                   "the same metrics, frames and probe):", "", *notes, ""]
     lines += ["GINO on this CPU (neuraloperator 2.0 without torch_scatter reduces neighbourhoods in a Python loop; "
-              "the peer swaps in one `index_add`): measured in [cylinder_gino.md](cylinder_gino.md).", ""]
+              "the peer swaps in one `index_add`): measured in [cylinder_gino.md](cylinder_gino.md)."
+              + ("" if any(r.get("peer") == "gino" for r in res["recipes"].values())
+                 else " GINO is not in the tables above: this run was made without `--peers gino`."), ""]
     _plot(res, out / "cylinder_generalisation.png")
     lines += ["![per-frame rel-MSE and St](cylinder_generalisation.png)", ""]
     (out / "cylinder_generalisation.md").write_text("\n".join(lines))
