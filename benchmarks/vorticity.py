@@ -460,7 +460,10 @@ ABLATIONS = [
     ("ECHO 1k + anchor", "ECHO 1k, AE 1k + anchor", "autoencoder fine-tuned on the 800 trajectories (3000 steps)"),
     ("ECHO 1k + anchor", "ECHO 1k, AE 1k D=16 + anchor",
      "autoencoder with 16 latent channels (compression x7.2, not x14.4), trained on the 800 trajectories"),
+    ("ECHO 1k, AE 1k + anchor", "ECHO 1k, AE 1k, 12k steps + anchor", "DiT 12,000 steps instead of 4,000 (training budget)"),
     ("ECHO 1k + anchor", "baseline 1k + anchor", "same latents, deterministic regression instead of flow matching"),
+    ("baseline 1k", "baseline 1k, AE 1k", "deterministic model: autoencoder fine-tuned on the 800 trajectories"),
+    ("baseline 1k", "baseline 1k, AE 1k D=16", "deterministic model: 16-channel autoencoder trained on the 800 trajectories"),
     ("FNO-2d, 1500 CPU-s budget", "FNO-2d, 2500 CPU-s budget", "FNO training budget 1500 -> 2500 CPU-s"),
 ]
 
