@@ -2,8 +2,12 @@
 command lines recorded without this machine's directories."""
 from __future__ import annotations
 
+import math
 import resource
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 
 def portable(argv: list[str]) -> str:
@@ -26,3 +30,37 @@ def echopv(argv: list[str]) -> float:
     if main(argv):
         raise SystemExit(f"echopv {' '.join(argv[:2])} failed")
     return cpu_s() - c0
+
+
+def cosine_lr(peak: float, k: int, total: int, floor: float = 1e-6) -> float:
+    """Cosine schedule from `peak` at step 0 to `floor` at step `total` (the peers' schedule)."""
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * min(1.0, k / total)))
+
+
+@dataclass
+class BudgetRun:
+    cpu_s: float
+    steps: int
+    planned_steps: int
+    loss_tail: float  # mean loss of the last 100 steps
+
+
+def train_to_budget(step: Callable[[int, int], float], budget_cpu_s: float, log: Callable[[str], None] = print,
+                    probe: int = 20, log_every: int = 250) -> BudgetRun:
+    """Run `step(total, k)` (returns the loss) until `budget_cpu_s` of this process's CPU time is spent; the
+    schedule's length `total` comes from timing `probe` steps first (run with total = 10**9, k = 0)."""
+    import numpy as np
+
+    c0, losses = time.process_time(), []
+    for _ in range(probe):
+        step(10**9, 0)
+    per_step = (time.process_time() - c0) / probe
+    total = max(probe + 1, int(budget_cpu_s / per_step))
+    log(f"{per_step:.3f} CPU-s per step -> {total} steps for {budget_cpu_s:.0f} CPU-s")
+    k = probe
+    while k < total and time.process_time() - c0 < budget_cpu_s:
+        losses.append(step(total, k))
+        k += 1
+        if k % log_every == 0:
+            log(f"step {k}/{total} loss {np.mean(losses[-log_every:]):.3e} cpu {time.process_time() - c0:.0f} s")
+    return BudgetRun(time.process_time() - c0, k, total, float(np.mean(losses[-100:])) if losses else float("nan"))

@@ -26,13 +26,13 @@ Protocol (fixed in advance):
 from __future__ import annotations
 
 import json
-import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import numpy as np
+
+import bench_common
 
 LX, LY, RADIUS = 2.2, 0.41, 0.05  # DFG 2D-2 channel (echo_model.cases.cylinder_mesh)
 LABEL = "FNO-2d peer (grid 128 x 24)"
@@ -136,17 +136,10 @@ def round_trip(grid: Grid, points: np.ndarray, fields: np.ndarray, cx: float, cy
 
 
 @dataclass
-class FNOConfig:
-    nx: int = 128
-    ny: int = 24
-    n_modes: tuple[int, int] = (12, 40)
-    hidden: int = 32
-    layers: int = 4
-    padding: float = 0.125
-    batch: int = 16
-    lr: float = 1e-3
-    seed: int = 0
-    # normalisation, from the family's training split (filled in by `train_fno`)
+class PeerTraining:
+    """What every cylinder peer records: the normalisation (from the family's training split, filled in
+    by its `train_*`) and the CPU budget it was trained to."""
+
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     d_std: list[float] = field(default_factory=list)
@@ -157,6 +150,19 @@ class FNOConfig:
     steps: int = 0
     planned_steps: int = 0
     loss_tail: float = float("nan")
+
+
+@dataclass
+class FNOConfig(PeerTraining):
+    nx: int = 128
+    ny: int = 24
+    n_modes: tuple[int, int] = (12, 40)
+    hidden: int = 32
+    layers: int = 4
+    padding: float = 0.125
+    batch: int = 16
+    lr: float = 1e-3
+    seed: int = 0
 
 
 def build_fno(cfg: FNOConfig):
@@ -261,7 +267,7 @@ def train_fno(store, idx, budget_cpu_s: float, cfg: FNOConfig | None = None,
         y = d[ci, ti] / np.asarray(cfg.d_std)  # (B, M, 3)
         y = torch.as_tensor(y.transpose(0, 2, 1).reshape(cfg.batch, 3, cfg.ny, cfg.nx), dtype=torch.float32)
         for grp in opt.param_groups:
-            grp["lr"] = 1e-6 + 0.5 * (cfg.lr - 1e-6) * (1 + math.cos(math.pi * min(1.0, k / total)))
+            grp["lr"] = bench_common.cosine_lr(cfg.lr, k, total)
         m = fl[ci]
         loss = (((peer.model(inp) - y) * m) ** 2).sum() / (3 * m.sum())
         opt.zero_grad(set_to_none=True)
@@ -272,23 +278,11 @@ def train_fno(store, idx, budget_cpu_s: float, cfg: FNOConfig | None = None,
     return train_to_budget(step, cfg, budget_cpu_s, peer, log)
 
 
-def train_to_budget(step: Callable[[int, int], float], cfg, budget_cpu_s: float, peer: P,
+def train_to_budget(step: Callable[[int, int], float], cfg: "PeerTraining", budget_cpu_s: float, peer: P,
                     log: Callable[[str], None]) -> P:
-    """Run `step(total, k)` until the CPU budget is spent; the cosine schedule's length from a timing probe."""
-    c0, probe, losses = time.process_time(), 20, []
-    for _ in range(probe):
-        step(10**9, 0)
-    per_step = (time.process_time() - c0) / probe
-    total = max(probe + 1, int(budget_cpu_s / per_step))
-    log(f"{per_step:.3f} CPU-s per step -> {total} steps for {budget_cpu_s:.0f} CPU-s")
-    k = probe
-    while k < total and time.process_time() - c0 < budget_cpu_s:
-        losses.append(step(total, k))
-        k += 1
-        if k % 250 == 0:
-            log(f"step {k}/{total} loss {np.mean(losses[-250:]):.3e} cpu {time.process_time() - c0:.0f} s")
-    cfg.cpu_s, cfg.steps, cfg.planned_steps = time.process_time() - c0, k, total
-    cfg.loss_tail = float(np.mean(losses[-100:])) if losses else float("nan")
+    """bench_common.train_to_budget, its figures recorded in the peer's config."""
+    run = bench_common.train_to_budget(step, budget_cpu_s, log)
+    cfg.cpu_s, cfg.steps, cfg.planned_steps, cfg.loss_tail = run.cpu_s, run.steps, run.planned_steps, run.loss_tail
     return peer
 
 

@@ -25,16 +25,16 @@ Protocol (fixed in advance):
 from __future__ import annotations
 
 import json
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from cylinder_fno import LX, Grid, train_to_budget
+from bench_common import cosine_lr
+from cylinder_fno import LX, Grid, PeerTraining, train_to_budget
 
 LABEL = "GINO peer (latent 64 x 12)"
 
@@ -69,7 +69,7 @@ def use_vectorised_reduction() -> None:
 
 
 @dataclass
-class GINOConfig:
+class GINOConfig(PeerTraining):
     latent: tuple[int, int] = (64, 12)  # (nx, ny)
     radius: float = 0.06
     n_modes: tuple[int, int] = (12, 32)  # (y, x): x is the last, real-FFT, dimension
@@ -79,16 +79,6 @@ class GINOConfig:
     batch: int = 8
     lr: float = 1e-3
     seed: int = 0
-    mean: list[float] = field(default_factory=list)
-    std: list[float] = field(default_factory=list)
-    d_std: list[float] = field(default_factory=list)
-    re_mean: float = 0.0
-    re_std: float = 1.0
-    budget_cpu_s: float = 0.0
-    cpu_s: float = 0.0
-    steps: int = 0
-    planned_steps: int = 0
-    loss_tail: float = float("nan")
     stock_step_cpu_s: float = float("nan")  # one training step with neuralop's own looped reduction
 
 
@@ -187,7 +177,7 @@ def train_gino(store, idx, budget_cpu_s: float, cfg: GINOConfig | None = None,
         t = rng.integers(0, len(fields[c]) - 1, cfg.batch)
         y = torch.as_tensor((fields[c][t + 1] - fields[c][t]) / np.asarray(cfg.d_std), dtype=torch.float32)
         for grp in opt.param_groups:
-            grp["lr"] = 1e-6 + 0.5 * (cfg.lr - 1e-6) * (1 + math.cos(math.pi * min(1.0, k / total)))
+            grp["lr"] = cosine_lr(cfg.lr, k, total)
         loss = torch.nn.functional.mse_loss(peer.forward(fields[c][t], geos[c], re[c]), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

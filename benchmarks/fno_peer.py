@@ -12,7 +12,6 @@ timing probe, then stopped when the budget is spent), batch 16.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +99,7 @@ def _load_pairs(store, indices, order):
 
 def train_fno(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int = 16, log=print) -> FNOPeer:
     """Train to `budget_cpu_s` seconds of this process's CPU time."""
+    from bench_common import cosine_lr, train_to_budget
     from neuralop.models import FNO
 
     from echo_model.metrics import grid_shape
@@ -124,25 +124,13 @@ def train_fno(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int =
         inp = torch.cat([x, c[:, None, None, None].expand(-1, 1, h, wdt)], dim=1)
         y = torch.as_tensor(d[ti, tt] / peer.d_std, dtype=torch.float32).reshape(batch, 1, h, wdt)
         for g in opt.param_groups:
-            g["lr"] = 1e-6 + 0.5 * (1e-3 - 1e-6) * (1 + math.cos(math.pi * min(1.0, k / total)))
+            g["lr"] = cosine_lr(1e-3, k, total)
         loss = torch.nn.functional.mse_loss(model(inp), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return float(loss)
 
-    c0 = time.process_time()
-    probe = 20
-    for k in range(probe):
-        step(10**9, 0)
-    per_step = (time.process_time() - c0) / probe
-    total = max(probe + 1, int(budget_cpu_s / per_step))
-    log(f"fno: {per_step:.3f} CPU-s per step -> {total} steps for {budget_cpu_s:.0f} CPU-s")
-    k = probe
-    while k < total and time.process_time() - c0 < budget_cpu_s:
-        loss = step(total, k)
-        k += 1
-        if k % 500 == 0:
-            log(f"fno step {k}/{total} loss {loss:.3e} cpu {time.process_time() - c0:.0f} s")
-    peer.cpu_s, peer.steps = time.process_time() - c0, k
+    run = train_to_budget(step, budget_cpu_s, lambda msg: log("fno: " + msg), log_every=500)
+    peer.cpu_s, peer.steps = run.cpu_s, run.steps
     return peer
