@@ -56,6 +56,7 @@ DATASETS = {
 }
 FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out"}
 FORECAST_FRAMES = 80
+SUBSETS = (1.0, 0.5, 0.25)  # fractions of the cell centres the encoder sees in the point-subset test
 D = 0.1
 PEERS = {"fno": "cylinder_fno", "gino": "cylinder_gino"}  # benchmarks/<module>.py
 
@@ -85,21 +86,48 @@ def rel(p: np.ndarray, t: np.ndarray) -> float:
     return float(((p - t) ** 2).sum() / max((t ** 2).sum(), 1e-30))
 
 
-def reconstruction(sur, store, idx) -> dict:
-    """Autoencoder round trip of each trajectory's first window, rel-MSE for U and p."""
+def reconstruction(sur, store, idx, keep: float = 1.0) -> dict:
+    """Autoencoder round trip of each trajectory's first window, rel-MSE for U and p. keep < 1: the encoder
+    sees a random fraction of the cell centres (another, coarser mesh of the same flow), decoded at all."""
     import torch
 
     out = {"U": [], "p": []}
     n = sur.window_frames
     for i in idx:
         f = store.read_fields(int(i), slice(0, n))
-        pts = sur._points(store.points(int(i)))
+        pts_np = store.points(int(i))
+        sel = np.sort(np.random.default_rng(int(i)).choice(len(pts_np), int(keep * len(pts_np)), replace=False))
+        pts, enc_pts = sur._points(pts_np), sur._points(pts_np[sel])
         with torch.inference_mode():
-            z = sur.encode(pts, torch.as_tensor(sur.stats.normalize(f))[None])
+            z = sur.encode(enc_pts, torch.as_tensor(sur.stats.normalize(f[:, sel]))[None])
             rec = sur.stats.denormalize(sur.decode(z, pts)[0].numpy())
         out["U"].append(rel(rec[..., :2], f[..., :2]))
         out["p"].append(rel(rec[..., 2:], f[..., 2:]))
     return {k: float(np.mean(v)) for k, v in out.items()} | {"per_case": out}
+
+
+def cached(path: Path, deps: list[Path], compute) -> dict:
+    """compute() once: its result is kept in `path` (JSON) and reused while it is newer than every dependency
+    (a retrained model is scored again, a rerun that adds a recipe or a peer scores only that one)."""
+    if path.exists() and all(path.stat().st_mtime >= d.stat().st_mtime for d in deps if d.exists()):
+        return json.loads(path.read_text())
+    out = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return out
+
+
+def recon_sets(sur, stores: dict, train_idx=None, keep: float = 1.0) -> dict:
+    fam = stores["family"]
+    return {"training meshes": reconstruction(sur, fam, fam.split_indices("train") if train_idx is None else train_idx,
+                                              keep),
+            "held-in": reconstruction(sur, stores["held-in"], range(len(stores["held-in"])), keep),
+            "held-out": reconstruction(sur, stores["held-out"], range(len(stores["held-out"])), keep)}
+
+
+def point_subsets(sur, stores: dict) -> dict:
+    """Is it the mesh or the flow? Reconstruction with the encoder on a random half / quarter of the points."""
+    return {f"{keep:g}": recon_sets(sur, stores, keep=keep) for keep in SUBSETS}
 
 
 def forecast(sur, store, idx) -> dict:
@@ -173,7 +201,6 @@ def main() -> int:
     import torch
 
     from echo_model.data.store import TrajectoryStore
-    from echo_model.rollout import Surrogate
 
     torch.set_num_threads(1)
     recipes = dict(r.split("=", 1) for r in (args.recipe or ["tiny=--ae-steps 1500 --dit-steps 3000"]))
@@ -181,30 +208,18 @@ def main() -> int:
     stores = {k: TrajectoryStore(p) for k, p in data.items()}
     result: dict = {"command": "benchmarks/cylinder.py " + portable(sys.argv[1:]), "mesh": args.mesh,
                     "sizes": {k: len(st) for k, st in stores.items()}, "recipes": {}}
+    result["sizes"]["family_train"] = len(stores["family"].split_indices("train"))
     for name, extra in recipes.items():
-        model, cost = train(name, extra.split(), data["family"], args.work)
-        sur = Surrogate.load(model, device="cpu", cache=False)
-        result["recon_frames"] = sur.window_frames
-        fam = stores["family"]
-        r = {"train_cpu_s": cost, "recon": {
-            "training meshes": reconstruction(sur, fam, fam.split_indices("train")),
-            "held-in": reconstruction(sur, stores["held-in"], range(len(stores["held-in"]))),
-            "held-out": reconstruction(sur, stores["held-out"], range(len(stores["held-out"]))),
-        }}
-        r["forecast"] = {k: forecast(sur, stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")}
-        result["recipes"][name] = r
-        anchored = model.with_name("model_anchor.safetensors")  # + decoder error feedback (anchor.py)
-        if not anchored.exists():
-            echopv(["anchor-gains", str(model), "--data", str(data["family"]), "--out", str(anchored), "--threads", "1"])
-        sur = Surrogate.load(anchored, device="cpu", cache=False)
-        result["recipes"][name + " + anchor"] = {
-            "train_cpu_s": cost, "recon": r["recon"],
-            "forecast": {k: forecast(sur, stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")}}
+        result["recipes"].update(score_recipe(name, extra.split(), data, stores, args.work))
+    first = args.work / next(iter(recipes))
+    result["point_subsets"] = {first.name: cached(first / "point_subsets.json", [first / "model.safetensors"],
+                                                  lambda: point_subsets(_load(first), stores))}
+    result["recon_frames"] = _load(first).window_frames
     for name, extra in dict(r.split("=", 1) for r in (args.ae_ablation or [])).items():
         result["recipes"][name] = ae_ablation(name, extra.split(), data["family"], stores, args.work)
     budget = args.peer_budget or next(iter(result["recipes"].values()))["train_cpu_s"]
     for name in filter(None, args.peers.split(",")):
-        label, r = peer(name, stores, args.peer_work, budget, result.get("recon_frames", 9))
+        label, r = peer(name, stores, args.peer_work, budget, result["recon_frames"])
         result["recipes"][label] = r
     write_report(result, args.out)
     return 0
@@ -213,20 +228,25 @@ def main() -> int:
 def peer(name: str, stores: dict, work: Path, budget: float, recon_frames: int) -> tuple[str, dict]:
     """Train (or load) a peer on the family's training split and score it like ECHO."""
     import importlib
-    from dataclasses import asdict
 
     mod = importlib.import_module(PEERS[name])
     fam = stores["family"]
     model = mod.fit_or_load(fam, fam.split_indices("train"), work, budget)
+    sets = {"training meshes": (fam, fam.split_indices("train")),
+            "held-in": (stores["held-in"], range(len(stores["held-in"]))),
+            "held-out": (stores["held-out"], range(len(stores["held-out"])))}
+    return mod.LABEL, cached(work / name / "scores.json", list((work / name).glob("*.safetensors")),
+                             lambda: score_peer(name, model, stores, sets, budget, recon_frames))
+
+
+def score_peer(name: str, model, stores: dict, sets: dict, budget: float, recon_frames: int) -> dict:
+    from dataclasses import asdict
 
     def predict(i: int, pts: np.ndarray, f0: np.ndarray, prm: dict) -> tuple[np.ndarray, float]:
         t0 = time.perf_counter()
         return model.rollout(pts, f0, prm, FORECAST_FRAMES), time.perf_counter() - t0
 
-    sets = {"training meshes": (fam, fam.split_indices("train")),
-            "held-in": (stores["held-in"], range(len(stores["held-in"]))),
-            "held-out": (stores["held-out"], range(len(stores["held-out"])))}
-    return mod.LABEL, {
+    return {
         "peer": name, "train_cpu_s": model.cfg.cpu_s, "budget_cpu_s": budget, "config": asdict(model.cfg),
         # the FNO's floor: its grid cannot hold more than the cell centres -> grid -> cell centres round trip
         "recon": {k: resample_recon(st, ix, recon_frames) for k, (st, ix) in sets.items()} if name == "fno" else None,
@@ -246,25 +266,50 @@ def resample_recon(store, idx, n: int) -> dict:
     return {k: float(np.mean(v)) for k, v in out.items()} | {"per_case": out}
 
 
-def ae_ablation(name: str, extra: list[str], data: Path, stores: dict, work: Path) -> dict:
-    """An autoencoder alone (stage 1, same preset and grid), reconstruction on all three sets."""
-    from echo_model.nn.autoencoder import load_autoencoder
+def _load(run: Path, anchored: bool = False):
     from echo_model.rollout import Surrogate
 
+    return Surrogate.load(run / ("model_anchor.safetensors" if anchored else "model.safetensors"), device="cpu",
+                          cache=False)
+
+
+def score_recipe(name: str, extra: list[str], data: dict, stores: dict, work: Path) -> dict:
+    """Train a recipe (once) and score it, then the same model with the decoder error feedback (anchor.py)."""
+    model, cost = train(name, extra, data["family"], work)
+    recon = cached(work / name / "recon.json", [model], lambda: recon_sets(_load(work / name), stores))
+    fc = cached(work / name / "forecast.json", [model], lambda: {
+        k: forecast(_load(work / name), stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")})
+    anchored = model.with_name("model_anchor.safetensors")
+    if not anchored.exists() or anchored.stat().st_mtime < model.stat().st_mtime:
+        echopv(["anchor-gains", str(model), "--data", str(data["family"]), "--out", str(anchored), "--threads", "1"])
+    fc_a = cached(work / name / "forecast_anchor.json", [anchored], lambda: {
+        k: forecast(_load(work / name, True), stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")})
+    return {name: {"train_cpu_s": cost, "recon": recon, "forecast": fc},
+            name + " + anchor": {"train_cpu_s": cost, "recon": recon, "forecast": fc_a}}
+
+
+def ae_ablation(name: str, extra: list[str], data: Path, stores: dict, work: Path) -> dict:
+    """An autoencoder alone (stage 1, same preset and grid), reconstruction on all three sets; with
+    `--max-traj N` (a data-size study) "training meshes" are the N trajectories it trained on."""
+    from echo_model.nn.autoencoder import load_autoencoder
+
     run = work / f"ae-{name}"
-    model = run / "autoencoder.safetensors"
-    c0, trained_here = cpu_s(), not model.exists()
-    if trained_here:
-        echopv(["train", "ae", "--data", str(data), "--run", str(run), "--preset", "tiny", "--grid", "64", "16",
-                "--batch-size", "2", "--n-query", "1024", "--threads", "1", "--no-progress", *extra])
-    ref = next(iter(work.glob("*/model.safetensors")))  # any complete model: its normalisation is the family's
-    sur = Surrogate.load(ref, device="cpu", cache=False)
-    sur.ae = load_autoencoder(model)[0]
+    model, cost_file = run / "autoencoder.safetensors", run / "cpu_s.json"
+    if not model.exists():
+        cost = echopv(["train", "ae", "--data", str(data), "--run", str(run), "--preset", "tiny", "--grid", "64", "16",
+                       "--batch-size", "2", "--n-query", "1024", "--threads", "1", "--no-progress", *extra])
+        cost_file.write_text(json.dumps({"cpu_s": cost}))
     fam = stores["family"]
-    return {"train_cpu_s": cpu_s() - c0 if trained_here else None, "recon": {
-        "training meshes": reconstruction(sur, fam, fam.split_indices("train")),
-        "held-in": reconstruction(sur, stores["held-in"], range(len(stores["held-in"]))),
-        "held-out": reconstruction(sur, stores["held-out"], range(len(stores["held-out"])))}}
+    train_idx = fam.split_indices("train")
+    n = int(extra[extra.index("--max-traj") + 1]) if "--max-traj" in extra else len(train_idx)
+
+    def score() -> dict:
+        sur = _load(next(p.parent for p in work.glob("*/model.safetensors")))  # the family's normalisation
+        sur.ae = load_autoencoder(model)[0]
+        return recon_sets(sur, stores, train_idx[:n])
+
+    return {"train_cpu_s": json.loads(cost_file.read_text())["cpu_s"] if cost_file.exists() else None,
+            "n_train": n, "recon": cached(run / "recon.json", [model], score)}
 
 
 def _cost(r: dict) -> str:
@@ -274,17 +319,36 @@ def _cost(r: dict) -> str:
 
 
 def _recon_lines(res: dict) -> list[str]:
-    lines = ["| model | train CPU s | recon U train / held-in / held-out | recon p train / held-in / held-out |",
-             "|---|---|---|---|"]
+    lines = ["| model | training trajectories | train CPU s | recon U train / held-in / held-out | recon p train / "
+             "held-in / held-out | held-in / train (U, p; target <= 2) |", "|---|---|---|---|---|---|"]
+    n_fam = res["sizes"].get("family_train", 20)
     for name, r in res["recipes"].items():
-        rc = r["recon"]
+        rc, n = r["recon"], r.get("n_train", n_fam)
         if rc is None:
-            lines.append(f"| {name} | {_cost(r)} | - (works on the cell centres) | - |")
+            lines.append(f"| {name} | {n} | {_cost(r)} | - (works on the cell centres) | - | - |")
             continue
-        lines.append(f"| {name} | {_cost(r)} | " + " / ".join(f"{rc[k]['U']:.3f}" for k in rc)
-                     + " | " + " / ".join(f"{rc[k]['p']:.3f}" for k in rc) + " |")
+        ratio = [rc["held-in"][f] / rc["training meshes"][f] for f in ("U", "p")]
+        lines.append(f"| {name} | {n} | {_cost(r)} | " + " / ".join(f"{rc[k]['U']:.3f}" for k in rc)
+                     + " | " + " / ".join(f"{rc[k]['p']:.3f}" for k in rc) + f" | {ratio[0]:.1f}, {ratio[1]:.1f} |")
     return lines + ["", "(For the FNO peer, recon is the grid round trip: cell centres -> 128 x 24 grid -> cell "
-                    "centres, the floor of any model on that grid.)"]
+                    "centres, the floor of any model on that grid. Rows with fewer training trajectories are "
+                    "autoencoders trained on the first N of the family's training split (`--max-traj`); their "
+                    "'train' column is those N.)"]
+
+
+def _subset_lines(res: dict) -> list[str]:
+    """Reconstruction when the encoder sees only part of each mesh's points: the mesh's share of the error."""
+    lines = []
+    for name, by_keep in res.get("point_subsets", {}).items():
+        lines += [f"Is it the mesh or the flow? `{name}`'s autoencoder with the encoder given a random fraction of "
+                  "each case's cell centres (a coarser, different mesh of the same flow), decoded at all of them:", "",
+                  "| encoder sees | recon U train / held-in / held-out | recon p train / held-in / held-out |",
+                  "|---|---|---|"]
+        for keep, rc in by_keep.items():
+            lines.append(f"| {100 * float(keep):.0f} % of the points | " + " / ".join(f"{rc[k]['U']:.4f}" for k in rc)
+                         + " | " + " / ".join(f"{rc[k]['p']:.4f}" for k in rc) + " |")
+        lines.append("")
+    return lines
 
 
 def _forecast_lines(res: dict) -> list[str]:
@@ -371,6 +435,7 @@ def write_report(res: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "cylinder_generalisation.json").write_text(json.dumps(res, indent=1))
     lines = ["# Cylinder family on unseen meshes", "", f"`{res['command']}`", "", *_recon_lines(res), "",
+             *_subset_lines(res),
              "Forecast over 2 s (80 frames) from the first frame, mean rel-MSE over the frames; St from a "
              "wake probe:", "", *_forecast_lines(res), "", "Means over the cases of each set:", "",
              *_summary_lines(res), ""]

@@ -239,6 +239,8 @@ def seed_tag(seed: int) -> str:
 def echo_name(args, seed: int, suffix: str = "") -> str:
     """'ECHO 1k' (DiT trained on the 1k set), ', AE 1k' when the autoencoder was trained on it too."""
     ae = "" if not args.ae_steps else (f", AE 1k D={args.latent_dim}" if args.latent_dim else ", AE 1k")
+    if args.ae_steps and args.ae_steps != 3000:  # 3000: the shipped recipe's; others say how long
+        ae += f" ({args.ae_steps} AE steps)"
     dit = "" if args.dit_steps == 4000 else f", {args.dit_steps // 1000}k steps"
     return f"ECHO 1k{ae}{dit}{suffix}{seed_tag(seed)}"
 

@@ -103,6 +103,7 @@ class AutoencoderRun(PointSampling, StageRun):
     latent_dim: int | None = opt("latent channels D, overriding the preset", None)
     quadrature: bool = opt("plain point averages in the encoder instead of cell-area weighted sums (ablation)",
                            True, flags=("--no-quadrature",))
+    max_traj: int | None = opt("train on the first N trajectories of the split only (data-size studies)", None)
 
 
 @dataclass(kw_only=True)

@@ -89,6 +89,17 @@ def build_autoencoder(cfg: AutoencoderRun, info) -> EchoAutoencoder:
                                               periodic=info.domain.periodic, **overrides))
 
 
+def _training_subset(store: TrajectoryStore, cfg: AutoencoderRun) -> list[int] | None:
+    """The split's first `max_traj` trajectories (None: the whole split, WindowSampler's default)."""
+    if cfg.max_traj is None:
+        return None
+    split = [int(i) for i in store.split_indices(cfg.split)]
+    if not 1 <= cfg.max_traj <= len(split):
+        raise EchoUserError(f"--max-traj {cfg.max_traj}: the '{cfg.split}' split of {cfg.data} has {len(split)} "
+                            f"trajectories; use 1 to {len(split)}")
+    return split[: cfg.max_traj]
+
+
 def train_autoencoder(cfg: AutoencoderRun) -> dict[str, Any]:
     """Stage 1. Returns the Trainer's result (step, loss, wall_s) plus the model file path."""
     apply_threads(cfg.threads)
@@ -104,6 +115,7 @@ def train_autoencoder(cfg: AutoencoderRun) -> dict[str, Any]:
         frames = cfg.frames or DEFAULT_FRAMES.get(cfg.preset, 1 + 4 * mcfg.time_factor)
         mcfg.latent_shape(frames)  # validates 1 + f k
         sampler = WindowSampler(store, split=cfg.split, n_frames=frames, frame_stride=cfg.frame_stride,
+                                indices=_training_subset(store, cfg),
                                 keep=(cfg.keep_min, cfg.keep_max), n_query=cfg.n_query, seed=cfg.seed,
                                 shift=cfg.shift / max(mcfg.grid))
         n_pts = store.n_points(sampler.usable[0])

@@ -181,3 +181,17 @@ def test_stage_commands_train_resume_and_refine(tmp_path, capsys):
     assert read_meta(tmp_path / "r2" / "autoencoder.safetensors")["refine_replay"] is None
     with pytest.raises(ValueError, match="--init"):
         stage_refine.run(_args(stage_refine, ["--data", str(hi), "--run", str(tmp_path / "x")]))
+
+
+def test_max_traj_trains_on_the_first_trajectories_of_the_split_and_refuses_too_many(tmp_path):
+    from echo_model.data.store import TrajectoryStore
+    from echo_model.errors import EchoUserError
+    from echo_model.train.runs import AutoencoderRun
+    from echo_model.train.stage_ae import _training_subset
+
+    path = make_store(tmp_path / "d.h5", 4, 8, 5)
+    with TrajectoryStore(path) as store:
+        assert _training_subset(store, AutoencoderRun(data=str(path), run="r")) is None
+        assert _training_subset(store, AutoencoderRun(data=str(path), run="r", max_traj=2)) == [0, 1]
+        with pytest.raises(EchoUserError, match="has 4 trajectories"):
+            _training_subset(store, AutoencoderRun(data=str(path), run="r", max_traj=5))
