@@ -9,12 +9,15 @@ Data (OpenFOAM pimpleFoam, DFG 2D-2 channel, each case its own gmsh mesh (--mesh
   family       24 cases, Um 0.75-3 (Re 50-200), random cylinder centres: the training set
   held-in      4 more cases from the same ranges (other seed): unseen meshes inside the range
   held-out     2 cases with Um 3.0-3.6 (Re 200-240): outside the range
+  extra        24 more cases from the family's ranges (seed 14): with the family, `family48` (44 training
+               trajectories), for the data-size study (`--family48` in a recipe's or ablation's options)
 Frames every 0.025 s from t = 3 s to 6 s (121 frames).
 
 Per model recipe (`--recipe NAME=extra train-all options`, default the tiny preset on a 64 x 16
 latent grid):
   reconstruction   autoencoder rel-MSE of the first 9-frame window, U and p, on training meshes and on
-                   unseen ones (held-in, held-out)
+                   unseen ones (held-in, held-out); for the first recipe also with the encoder given a
+                   random half / quarter of the points (is the unseen-mesh gap the mesh or the flow?)
   forecast         from the first frame, 80 frames = 2 s (chained segments), rel-MSE per frame for U
                    and p against the solver at the solver's own times (the model's dt equals the frame
                    spacing here, so no time interpolation is needed), and persistence for reference
@@ -31,6 +34,10 @@ cell centres by the same `score` (metrics, frames, probe, St):
   gino   GINO on the cell centres with a 64 x 12 latent grid (benchmarks/cylinder_gino.py)
 
     nice -n 10 python benchmarks/cylinder.py --work runs/cylinder --mesh ci --peers fno,gino
+
+Autoencoder ablations (`--ae-ablation NAME=train-ae options`): stage 1 alone, scored on reconstruction; the
+data-size study: 'data-5=--max-traj 5 --steps 1500' (the first 5 training trajectories), ... ,
+'data-44=--family48 --steps 1500'. Scores are cached next to each model (a rerun scores what is new).
 
 Writes benchmarks/results/cylinder_generalisation.{md,json} and cylinder_generalisation.png.
 """
@@ -53,8 +60,10 @@ DATASETS = {
     "family": ["--n", "24", "--seed", "11", *COMMON],
     "held-in": ["--n", "4", "--seed", "12", *COMMON],
     "held-out": ["--n", "2", "--seed", "13", "--um", "3.0,3.6", *COMMON],
+    "extra": ["--n", "24", "--seed", "14", *COMMON],  # only for the data-size study (--family48)
 }
-FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out"}
+FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out", "extra": "extra24"}
+LARGER = "--family48"  # in a recipe or ablation: train on the family + the 24 extra cases (44 training trajectories)
 FORECAST_FRAMES = 80
 SUBSETS = (1.0, 0.5, 0.25)  # fractions of the cell centres the encoder sees in the point-subset test
 D = 0.1
@@ -68,6 +77,38 @@ def dataset(name: str, mesh: str) -> Path:
     if not path.exists():
         echopv(["generate", "cylinder", *DATASETS[name], "--mesh", mesh, "--out", str(path)])
     return path
+
+
+def family48(mesh: str) -> Path:
+    """The family with 24 more cases of the same ranges (another seed), all 24 in the training split; the
+    family's validation and test cases keep their roles. Written once into the cache."""
+    from echo_model.cases.cached import cache_dir
+    from echo_model.data.store import TrajectoryStore, write_dataset
+
+    path = cache_dir() / f"cyl_{mesh}_family48.h5"
+    if path.exists():
+        return path
+    with TrajectoryStore(dataset("family", mesh)) as fam, TrajectoryStore(dataset("extra", mesh)) as ext:
+        n = len(fam)
+        split = {k: [int(i) for i in fam.split_indices(k)] for k in ("train", "val", "test")}
+        split["train"] += [n + i for i in range(len(ext))]
+        write_dataset(path, (st[i] for st in (fam, ext) for i in range(len(st))), name=f"cylinder family 48 ({mesh})",
+                      domain=fam.info.domain, split=split)
+    return path
+
+
+def training_data(extra: list[str], data: dict, mesh: str) -> tuple[Path, list[str]]:
+    """The dataset a recipe or ablation trains on (the family, or family48 with --family48) and its other options."""
+    if LARGER in extra:
+        return family48(mesh), [a for a in extra if a != LARGER]
+    return data["family"], extra
+
+
+def n_train(path: Path) -> int:
+    from echo_model.data.store import TrajectoryStore
+
+    with TrajectoryStore(path) as st:
+        return len(st.split_indices("train"))
 
 
 def strouhal(series: np.ndarray, dt: float, um: float) -> float:
@@ -204,19 +245,19 @@ def main() -> int:
 
     torch.set_num_threads(1)
     recipes = dict(r.split("=", 1) for r in (args.recipe or ["tiny=--ae-steps 1500 --dit-steps 3000"]))
-    data = {k: dataset(k, args.mesh) for k in DATASETS}
+    data = {k: dataset(k, args.mesh) for k in ("family", "held-in", "held-out")}
     stores = {k: TrajectoryStore(p) for k, p in data.items()}
     result: dict = {"command": "benchmarks/cylinder.py " + portable(sys.argv[1:]), "mesh": args.mesh,
                     "sizes": {k: len(st) for k, st in stores.items()}, "recipes": {}}
     result["sizes"]["family_train"] = len(stores["family"].split_indices("train"))
     for name, extra in recipes.items():
-        result["recipes"].update(score_recipe(name, extra.split(), data, stores, args.work))
+        result["recipes"].update(score_recipe(name, extra.split(), data, stores, args.work, args.mesh))
     first = args.work / next(iter(recipes))
     result["point_subsets"] = {first.name: cached(first / "point_subsets.json", [first / "model.safetensors"],
                                                   lambda: point_subsets(_load(first), stores))}
     result["recon_frames"] = _load(first).window_frames
     for name, extra in dict(r.split("=", 1) for r in (args.ae_ablation or [])).items():
-        result["recipes"][name] = ae_ablation(name, extra.split(), data["family"], stores, args.work)
+        result["recipes"][name] = ae_ablation(name, extra.split(), data, stores, args.work, args.mesh)
     budget = args.peer_budget or next(iter(result["recipes"].values()))["train_cpu_s"]
     for name in filter(None, args.peers.split(",")):
         label, r = peer(name, stores, args.peer_work, budget, result["recon_frames"])
@@ -273,40 +314,45 @@ def _load(run: Path, anchored: bool = False):
                           cache=False)
 
 
-def score_recipe(name: str, extra: list[str], data: dict, stores: dict, work: Path) -> dict:
+def score_recipe(name: str, extra: list[str], data: dict, stores: dict, work: Path, mesh: str) -> dict:
     """Train a recipe (once) and score it, then the same model with the decoder error feedback (anchor.py)."""
-    model, cost = train(name, extra, data["family"], work)
+    train_data, extra = training_data(extra, data, mesh)
+    model, cost = train(name, extra, train_data, work)
     recon = cached(work / name / "recon.json", [model], lambda: recon_sets(_load(work / name), stores))
     fc = cached(work / name / "forecast.json", [model], lambda: {
         k: forecast(_load(work / name), stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")})
     anchored = model.with_name("model_anchor.safetensors")
     if not anchored.exists() or anchored.stat().st_mtime < model.stat().st_mtime:
-        echopv(["anchor-gains", str(model), "--data", str(data["family"]), "--out", str(anchored), "--threads", "1"])
+        echopv(["anchor-gains", str(model), "--data", str(train_data), "--out", str(anchored), "--threads", "1"])
     fc_a = cached(work / name / "forecast_anchor.json", [anchored], lambda: {
         k: forecast(_load(work / name, True), stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")})
-    return {name: {"train_cpu_s": cost, "recon": recon, "forecast": fc},
-            name + " + anchor": {"train_cpu_s": cost, "recon": recon, "forecast": fc_a}}
+    n = n_train(train_data)
+    return {name: {"train_cpu_s": cost, "n_train": n, "recon": recon, "forecast": fc},
+            name + " + anchor": {"train_cpu_s": cost, "n_train": n, "recon": recon, "forecast": fc_a}}
 
 
-def ae_ablation(name: str, extra: list[str], data: Path, stores: dict, work: Path) -> dict:
-    """An autoencoder alone (stage 1, same preset and grid), reconstruction on all three sets; with
-    `--max-traj N` (a data-size study) "training meshes" are the N trajectories it trained on."""
+def ae_ablation(name: str, extra: list[str], data: dict, stores: dict, work: Path, mesh: str) -> dict:
+    """An autoencoder alone (stage 1, same preset and grid), reconstruction on all three sets, with its own
+    normalisation; "training meshes" are the family trajectories it trained on (`--max-traj N`: the first N)."""
+    from echo_model.data.normalize import ChannelStats, Domain
     from echo_model.nn.autoencoder import load_autoencoder
 
+    train_data, extra = training_data(extra, data, mesh)
     run = work / f"ae-{name}"
     model, cost_file = run / "autoencoder.safetensors", run / "cpu_s.json"
     if not model.exists():
-        cost = echopv(["train", "ae", "--data", str(data), "--run", str(run), "--preset", "tiny", "--grid", "64", "16",
-                       "--batch-size", "2", "--n-query", "1024", "--threads", "1", "--no-progress", *extra])
+        cost = echopv(["train", "ae", "--data", str(train_data), "--run", str(run), "--preset", "tiny", "--grid", "64",
+                       "16", "--batch-size", "2", "--n-query", "1024", "--threads", "1", "--no-progress", *extra])
         cost_file.write_text(json.dumps({"cpu_s": cost}))
-    fam = stores["family"]
-    train_idx = fam.split_indices("train")
-    n = int(extra[extra.index("--max-traj") + 1]) if "--max-traj" in extra else len(train_idx)
+    train_idx = stores["family"].split_indices("train")
+    n_fam = int(extra[extra.index("--max-traj") + 1]) if "--max-traj" in extra else len(train_idx)
+    n = n_fam if "--max-traj" in extra else n_train(train_data)
 
     def score() -> dict:
-        sur = _load(next(p.parent for p in work.glob("*/model.safetensors")))  # the family's normalisation
-        sur.ae = load_autoencoder(model)[0]
-        return recon_sets(sur, stores, train_idx[:n])
+        sur = _load(next(p.parent for p in work.glob("*/model.safetensors")))
+        sur.ae, meta = load_autoencoder(model)
+        sur.stats, sur.domain = ChannelStats.from_dict(meta["stats"]), Domain.from_dict(meta["domain"])
+        return recon_sets(sur, stores, train_idx[:n_fam])
 
     return {"train_cpu_s": json.loads(cost_file.read_text())["cpu_s"] if cost_file.exists() else None,
             "n_train": n, "recon": cached(run / "recon.json", [model], score)}
