@@ -228,7 +228,7 @@ def run_ceiling(store, idx, args) -> dict:
         w = store.read_fields(i, slice(0, H + 1))
         rec = stats.denormalize(reconstruct(model, domain.to_unit(store.points(i)), stats.normalize(w), 1.0, 0))
         errs.append(float(((rec[1:] - w[1:]) ** 2).sum() / (w[1:] ** 2).sum()))
-    label = "autoencoder" + (echo_name(args, 0)[len("ECHO 1k"):] or " (sample, 20 trajectories)")
+    label = "autoencoder" + (ae_tag(args) or " (sample, 20 trajectories)")
     return {label: {"rel_mse": float(np.mean(errs)), "rel_mse_std": float(np.std(errs))}}
 
 
@@ -236,13 +236,19 @@ def seed_tag(seed: int) -> str:
     return f" (seed {seed})" if seed else ""
 
 
+def ae_tag(args) -> str:
+    """', AE 1k' when the autoencoder was trained on the 1k set ('D=16', '(1000 AE steps)' when not the
+    shipped recipe's 8 channels and 3,000 steps); '' for the sample autoencoder."""
+    if not args.ae_steps:
+        return ""
+    tag = f", AE 1k D={args.latent_dim}" if args.latent_dim else ", AE 1k"
+    return tag + (f" ({args.ae_steps} AE steps)" if args.ae_steps != 3000 else "")
+
+
 def echo_name(args, seed: int, suffix: str = "") -> str:
-    """'ECHO 1k' (DiT trained on the 1k set), ', AE 1k' when the autoencoder was trained on it too."""
-    ae = "" if not args.ae_steps else (f", AE 1k D={args.latent_dim}" if args.latent_dim else ", AE 1k")
-    if args.ae_steps and args.ae_steps != 3000:  # 3000: the shipped recipe's; others say how long
-        ae += f" ({args.ae_steps} AE steps)"
+    """'ECHO 1k' (DiT trained on the 1k set), the autoencoder's tag, the DiT's steps when not 4,000."""
     dit = "" if args.dit_steps == 4000 else f", {args.dit_steps // 1000}k steps"
-    return f"ECHO 1k{ae}{dit}{suffix}{seed_tag(seed)}"
+    return f"ECHO 1k{ae_tag(args)}{dit}{suffix}{seed_tag(seed)}"
 
 
 def baseline_name(args, seed: int, suffix: str = "") -> str:
