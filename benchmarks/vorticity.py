@@ -534,7 +534,17 @@ def write_report(res: dict, out: Path) -> None:
 
 
 def _plotted(models: dict) -> dict:
-    return {k: m for k, m in models.items() if not SEED.search(k)}  # other seeds only in the tables
+    # other seeds only in the tables; a model drawn once, with its anchor when it has one
+    return {k: m for k, m in models.items() if not SEED.search(k) and f"{k} + anchor" not in models}
+
+
+def _style(i: int, name: str) -> dict:
+    """Line style per model: references in black, peers dashed, a distinct colour each (tab20 has 20)."""
+    import matplotlib.pyplot as plt
+
+    if name in ("truth", "persistence"):
+        return {"color": "black", "ls": "-" if name == "truth" else ":", "lw": 2.5 if name == "truth" else 1.5}
+    return {"color": plt.cm.tab20(i % 20), "ls": "--" if name.startswith("FNO") else "-", "lw": 1.2}
 
 
 def plot_curves(models: dict, path: Path) -> None:
@@ -543,15 +553,16 @@ def plot_curves(models: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, m in _plotted(models).items():
+    fig, ax = plt.subplots(figsize=(11, 5))
+    for i, (name, m) in enumerate(_plotted(models).items()):
         if "curve" in m:
-            ax.semilogy(np.arange(1, len(m["curve"]) + 1), m["curve"], label=name)
+            ax.semilogy(np.arange(1, len(m["curve"]) + 1), m["curve"], label=name, **_style(i, name))
     ax.set_xlabel("predicted frame (0.5 s each)")
     ax.set_ylabel("rel-MSE (mean over test trajectories)")
-    for k in range(1, 5):
+    n = max(len(m["curve"]) for m in models.values() if "curve" in m)
+    for k in range(1, (n - 1) // H + 1):  # segment boundaries
         ax.axvline(k * H + 0.5, color="grey", lw=0.5)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -563,13 +574,13 @@ def plot_spectra(models: dict, key: str, ylabel: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, m in _plotted(models).items():
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for i, (name, m) in enumerate(_plotted(models).items()):
         e = np.asarray(m[key]["pred"])
-        ax.loglog(np.arange(1, len(e)), e[1:], label=name, lw=2.5 if name == "truth" else 1)
+        ax.loglog(np.arange(1, len(e)), e[1:], label=name, **_style(i, name))
     ax.set_xlabel("wavenumber k")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
