@@ -9,8 +9,9 @@ Data (OpenFOAM pimpleFoam, DFG 2D-2 channel, each case its own gmsh mesh (--mesh
   family       24 cases, Um 0.75-3 (Re 50-200), random cylinder centres: the training set
   held-in      4 more cases from the same ranges (other seed): unseen meshes inside the range
   held-out     2 cases with Um 3.0-3.6 (Re 200-240): outside the range
-  extra        24 more cases from the family's ranges (seed 14): with the family, `family48` (44 training
-               trajectories), for the data-size study (`--family48` in a recipe's or ablation's options)
+  extra        24 more cases from the family's ranges (seed 14), extra2 48 more (seed 15): with the family,
+               `family48` (44 training trajectories) and `family96` (92), for the data-size study (`--family48`,
+               `--family96` in a recipe's or ablation's options)
 Frames every 0.025 s from t = 3 s to 6 s (121 frames).
 
 Per model recipe (`--recipe NAME=extra train-all options`, default the tiny preset on a 64 x 16
@@ -37,7 +38,9 @@ cell centres by the same `score` (metrics, frames, probe, St):
 
 Autoencoder ablations (`--ae-ablation NAME=train-ae options`): stage 1 alone, scored on reconstruction; the
 data-size study: 'data-5=--max-traj 5 --steps 1500' (the first 5 training trajectories), ... ,
-'data-44=--family48 --steps 1500'. Scores are cached next to each model (a rerun scores what is new).
+'data-44=--family48 --steps 1500', 'data-92=--family96 --steps 1500'. A recipe can train on the larger
+families too ('tiny-48=--family48 --ae-steps 1500 --dit-steps 3000'). Scores are cached next to each model
+(a rerun scores only what is new).
 
 Writes benchmarks/results/cylinder_generalisation.{md,json} and cylinder_generalisation.png.
 """
@@ -60,10 +63,14 @@ DATASETS = {
     "family": ["--n", "24", "--seed", "11", *COMMON],
     "held-in": ["--n", "4", "--seed", "12", *COMMON],
     "held-out": ["--n", "2", "--seed", "13", "--um", "3.0,3.6", *COMMON],
-    "extra": ["--n", "24", "--seed", "14", *COMMON],  # only for the data-size study (--family48)
+    # only for the data-size study: more training cases from the family's ranges
+    "extra": ["--n", "24", "--seed", "14", *COMMON],
+    "extra2": ["--n", "48", "--seed", "15", *COMMON],
 }
-FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out", "extra": "extra24"}
-LARGER = "--family48"  # in a recipe or ablation: train on the family + the 24 extra cases (44 training trajectories)
+FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out", "extra": "extra24",
+         "extra2": "extra48"}
+# in a recipe's or ablation's options: train on the family and these extra sets (all their cases in training)
+LARGER = {"--family48": ("extra",), "--family96": ("extra", "extra2")}
 FORECAST_FRAMES = 80
 SUBSETS = (1.0, 0.5, 0.25)  # fractions of the cell centres the encoder sees in the point-subset test
 D = 0.1
@@ -79,28 +86,32 @@ def dataset(name: str, mesh: str) -> Path:
     return path
 
 
-def family48(mesh: str) -> Path:
-    """The family with 24 more cases of the same ranges (another seed), all 24 in the training split; the
-    family's validation and test cases keep their roles. Written once into the cache."""
+def larger_family(mesh: str, extras: tuple[str, ...]) -> Path:
+    """The family with the `extras` sets' cases added to its training split (the family's validation and test
+    cases keep their roles), written once into the cache."""
     from echo_model.cases.cached import cache_dir
     from echo_model.data.store import TrajectoryStore, write_dataset
 
-    path = cache_dir() / f"cyl_{mesh}_family48.h5"
-    if path.exists():
-        return path
-    with TrajectoryStore(dataset("family", mesh)) as fam, TrajectoryStore(dataset("extra", mesh)) as ext:
-        n = len(fam)
+    stores = [TrajectoryStore(dataset(k, mesh)) for k in ("family", *extras)]
+    n = sum(len(st) for st in stores)
+    path = cache_dir() / f"cyl_{mesh}_family{n}.h5"
+    if not path.exists():
+        fam = stores[0]
         split = {k: [int(i) for i in fam.split_indices(k)] for k in ("train", "val", "test")}
-        split["train"] += [n + i for i in range(len(ext))]
-        write_dataset(path, (st[i] for st in (fam, ext) for i in range(len(st))), name=f"cylinder family 48 ({mesh})",
+        split["train"] += list(range(len(fam), n))
+        write_dataset(path, (st[i] for st in stores for i in range(len(st))), name=f"cylinder family {n} ({mesh})",
                       domain=fam.info.domain, split=split)
+    for st in stores:
+        st.close()
     return path
 
 
 def training_data(extra: list[str], data: dict, mesh: str) -> tuple[Path, list[str]]:
-    """The dataset a recipe or ablation trains on (the family, or family48 with --family48) and its other options."""
-    if LARGER in extra:
-        return family48(mesh), [a for a in extra if a != LARGER]
+    """The dataset a recipe or ablation trains on (the family, or a larger one: --family48, --family96) and its
+    other options."""
+    for flag, extras in LARGER.items():
+        if flag in extra:
+            return larger_family(mesh, extras), [a for a in extra if a != flag]
     return data["family"], extra
 
 
