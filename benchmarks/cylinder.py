@@ -9,9 +9,8 @@ Data (OpenFOAM pimpleFoam, DFG 2D-2 channel, each case its own gmsh mesh (--mesh
   family       24 cases, Um 0.75-3 (Re 50-200), random cylinder centres: the training set
   held-in      4 more cases from the same ranges (other seed): unseen meshes inside the range
   held-out     2 cases with Um 3.0-3.6 (Re 200-240): outside the range
-  extra        24 more cases from the family's ranges (seed 14), extra2 48 more (seed 15): with the family,
-               `family48` (44 training trajectories) and `family96` (92), for the data-size study (`--family48`,
-               `--family96` in a recipe's or ablation's options)
+  extra        24 more cases from the family's ranges (seed 14): with the family, `family48` (44 training
+               trajectories), for the data-size study (`--family48` in a recipe's or ablation's options)
 Frames every 0.025 s from t = 3 s to 6 s (121 frames).
 
 Per model recipe (`--recipe NAME=extra train-all options`, default the tiny preset on a 64 x 16
@@ -38,7 +37,7 @@ cell centres by the same `score` (metrics, frames, probe, St):
 
 Autoencoder ablations (`--ae-ablation NAME=train-ae options`): stage 1 alone, scored on reconstruction; the
 data-size study: 'data-5=--max-traj 5 --steps 1500' (the first 5 training trajectories), ... ,
-'data-44=--family48 --steps 1500', 'data-92=--family96 --steps 1500'. A recipe can train on the larger
+'data-44=--family48 --steps 1500'. A recipe can train on the larger
 families too ('tiny-48=--family48 --ae-steps 1500 --dit-steps 3000'). Scores are cached next to each model
 (a rerun scores only what is new).
 
@@ -63,14 +62,11 @@ DATASETS = {
     "family": ["--n", "24", "--seed", "11", *COMMON],
     "held-in": ["--n", "4", "--seed", "12", *COMMON],
     "held-out": ["--n", "2", "--seed", "13", "--um", "3.0,3.6", *COMMON],
-    # only for the data-size study: more training cases from the family's ranges
-    "extra": ["--n", "24", "--seed", "14", *COMMON],
-    "extra2": ["--n", "48", "--seed", "15", *COMMON],
+    "extra": ["--n", "24", "--seed", "14", *COMMON],  # only for the data-size study: more training cases
 }
-FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out", "extra": "extra24",
-         "extra2": "extra48"}
+FILES = {"family": "family24", "held-in": "heldout_in", "held-out": "heldout_out", "extra": "extra24"}
 # in a recipe's or ablation's options: train on the family and these extra sets (all their cases in training)
-LARGER = {"--family48": ("extra",), "--family96": ("extra", "extra2")}
+LARGER = {"--family48": ("extra",)}
 FORECAST_FRAMES = 80
 SUBSETS = (1.0, 0.5, 0.25)  # fractions of the cell centres the encoder sees in the point-subset test
 D = 0.1
@@ -107,7 +103,7 @@ def larger_family(mesh: str, extras: tuple[str, ...]) -> Path:
 
 
 def training_data(extra: list[str], data: dict, mesh: str) -> tuple[Path, list[str]]:
-    """The dataset a recipe or ablation trains on (the family, or a larger one: --family48, --family96) and its
+    """The dataset a recipe or ablation trains on (the family, or a larger one: --family48) and its
     other options."""
     for flag, extras in LARGER.items():
         if flag in extra:
@@ -390,7 +386,12 @@ def _recon_lines(res: dict) -> list[str]:
     return lines + ["", "(For the FNO peer, recon is the grid round trip: cell centres -> 128 x 24 grid -> cell "
                     "centres, the floor of any model on that grid. Rows with fewer training trajectories are "
                     "autoencoders trained on the first N of the family's training split (`--max-traj`); their "
-                    "'train' column is those N.)"]
+                    "'train' column is those N. Rows with 44 trained on `family48` (`--family48`: the family's 20 "
+                    "training cases and 24 more of the same ranges); their 'train' column is the family's 20. An "
+                    "ablation's cost reads '(earlier run)' when its autoencoder was made outside this script: "
+                    "data-20 is the tiny recipe's stage 1, same settings. Process CPU seconds grow when the 2 cores "
+                    "are shared (tiny: 998 on a loaded machine, the same stages on 44 trajectories 573 on a quieter "
+                    "one), so compare costs within ~40 %.)"]
 
 
 def _subset_lines(res: dict) -> list[str]:
