@@ -144,7 +144,8 @@ def reconstruction(sur, store, idx, keep: float = 1.0) -> dict:
     for i in idx:
         f = store.read_fields(int(i), slice(0, n))
         pts_np = store.points(int(i))
-        sel = np.sort(np.random.default_rng(int(i)).choice(len(pts_np), int(keep * len(pts_np)), replace=False))
+        sel = (np.arange(len(pts_np)) if keep >= 1 else
+               np.sort(np.random.default_rng(int(i)).choice(len(pts_np), int(keep * len(pts_np)), replace=False)))
         pts, enc_pts = sur._points(pts_np), sur._points(pts_np[sel])
         with torch.inference_mode():
             z = sur.encode(enc_pts, torch.as_tensor(sur.stats.normalize(f[:, sel]))[None])

@@ -137,9 +137,11 @@ def round_trip(grid: Grid, points: np.ndarray, fields: np.ndarray, cx: float, cy
 
 @dataclass
 class PeerTraining:
-    """What every cylinder peer records: the normalisation (from the family's training split, filled in
-    by its `train_*`) and the CPU budget it was trained to."""
+    """What every cylinder peer records: its optimiser settings, the normalisation (from the family's training
+    split, filled in by its `train_*`) and the CPU budget it was trained to."""
 
+    lr: float = 1e-3  # AdamW peak, cosine schedule to the planned steps
+    seed: int = 0
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     d_std: list[float] = field(default_factory=list)
@@ -161,8 +163,6 @@ class FNOConfig(PeerTraining):
     layers: int = 4
     padding: float = 0.125
     batch: int = 16
-    lr: float = 1e-3
-    seed: int = 0
 
 
 def build_fno(cfg: FNOConfig):

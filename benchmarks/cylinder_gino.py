@@ -77,8 +77,6 @@ class GINOConfig(PeerTraining):
     layers: int = 4
     embed: int = 8
     batch: int = 8
-    lr: float = 1e-3
-    seed: int = 0
     stock_step_cpu_s: float = float("nan")  # one training step with neuralop's own looped reduction
 
 
