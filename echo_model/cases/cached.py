@@ -23,6 +23,9 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "ns2d-64": ("ns2d", dict(n_traj=1000, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0)),
     # 100 fresh trajectories (another seed) of 33 frames: forecasts to 4H = 32 frames against ns2d-64 models
     "ns2d-64-long": ("ns2d", dict(n_traj=100, resolution=64, frames=33, dt_frame=0.5, burn_in=5.0, seed=1)),
+    # the same number of training frames as ns2d-64 on half as many trajectories twice as long (t = 5..25 s,
+    # another seed): training data that covers a 4H forecast's states (benchmarks/vorticity.py, `--data-tag`)
+    "ns2d-64-41f": ("ns2d", dict(n_traj=500, resolution=64, frames=41, dt_frame=0.5, burn_in=5.0, seed=2)),
     "ns2d-64-sample": ("ns2d", dict(n_traj=32, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0)),
     "ns2d-128": ("ns2d", dict(n_traj=200, resolution=128, frames=21, dt_frame=0.5, burn_in=5.0)),
     "ns2d-256": ("ns2d", dict(n_traj=50, resolution=256, frames=21, dt_frame=0.5, burn_in=5.0)),

@@ -33,3 +33,20 @@ def test_scores_and_ablation_ratio_follow_the_predictions():
     assert len(rows) == 3 and "| ECHO 1k | ECHO 1k + anchor |" in rows[2]
     ratio = float(rows[2].split("|")[4].strip().rstrip("x"))
     assert abs(ratio - good["window"]["rel_mse"] / bad["window"]["rel_mse"]) < 0.01
+
+
+def test_restart_scores_split_the_chained_error_by_segment_and_start_frame():
+    h = vorticity.H
+    true = np.ones((2, 4 * h, 3, 1))
+    chained = {"m": true.copy()}
+    chained["m"][:, 3 * h :] = 0.0  # the chained forecast is lost in the last segment only: rel-MSE 1 there
+    restart = {f"m @ {s}": true[:, s : s + h] * (1.0 + 0.1 * (k + 1)) for k, s in enumerate(vorticity.RESTARTS)}
+    res = vorticity.restart_scores(restart, chained, true)
+    assert list(res["m"]) == [str(s) for s in vorticity.RESTARTS]
+    for k, s in enumerate(vorticity.RESTARTS):
+        assert np.isclose(res["m"][str(s)]["restarted"], (0.1 * (k + 1)) ** 2)
+    assert res["m"][str(h)]["chained"] == 0.0 and res["m"][str(3 * h)]["chained"] == 1.0
+    rows = vorticity.restart_section(res)
+    row = next(r for r in rows if r.startswith("| m |")).split("|")
+    assert row[6].strip() == "16.0x"  # later states: 0.4^2 / 0.1^2
+    assert row[-2].strip() == "6.3x"  # predicted start: 1 / 0.16 = 6.25
