@@ -84,6 +84,9 @@ def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, st
     add("fields", ", ".join(f"{n}[{c}]" for n, c in layout))
     add("dimension", f"{meta.get('dim')}-D")
     add("dt", _fmt(meta.get("dt")))
+    if meta.get("train_horizon_frames") is not None:
+        add("training horizon", f"{meta['train_horizon_frames']} frames of dt (the longest training trajectory; "
+                                "longer forecasts extrapolate in time)")
     add("generator", f"{meta.get('generator_kind', meta.get('kind'))}, sampler {meta.get('sampler')} "
                      f"{meta.get('steps')} steps")
     dom = meta.get("domain") or {}

@@ -51,7 +51,8 @@ MODEL FILE (echo_model.bundle container): tensors "autoencoder.*" and "generator
 JSON meta keys: kind="echo-surrogate", generator_kind ("flow" | "baseline"), autoencoder (its
 AutoencoderConfig, so nn.autoencoder.load_autoencoder reads this file too), dit (DiTConfig),
 latent_mean / latent_std (per latent channel: the generator works on normalised latents),
-field_layout, dim, stats (ChannelStats), domain (Domain), dt, latent_frames (T_l of a segment),
+field_layout, dim, stats (ChannelStats), domain (Domain), dt, train_horizon_frames (frames of dt the
+longest training trajectory spans, when the trainer recorded it), latent_frames (T_l of a segment),
 known_latent_frames (k, latent frames the forecast conditions on), time_factor (f, physical
 frames per latent frame after frame 0), param_names, param_mean, param_std, sampler, steps,
 provenance.
@@ -648,6 +649,7 @@ def surrogate_meta(
     sampler: str = "heun",
     steps: int = 10,
     provenance: dict | None = None,
+    train_horizon_frames: int | None = None,
 ) -> dict:
     return {
         "kind": KIND,
@@ -672,6 +674,7 @@ def surrogate_meta(
         "sampler": sampler,
         "steps": int(steps),
         "provenance": provenance or {},
+        **({"train_horizon_frames": int(train_horizon_frames)} if train_horizon_frames is not None else {}),
     }
 
 
@@ -778,6 +781,7 @@ def export_bundle(
         param_max=g_meta.get("param_max"),
         sampler=sampler or g_meta.get("sampler", "heun"),
         steps=steps or int(g_meta.get("steps", 10)),
+        train_horizon_frames=g_meta.get("train_horizon_frames"),
         provenance={"autoencoder": {"path": str(ae_path), **dict(ae_meta.get("provenance", {}))},
                     "generator": {"path": str(generator_ckpt), **dict(g_meta.get("provenance", {}))}},
     )

@@ -98,6 +98,18 @@ def check_time(in_times: Sequence[float], start: int, dt: float) -> list[str]:
     return out
 
 
+def check_horizon(meta: Mapping[str, Any], n_frames: int, dt: float) -> list[str]:
+    """A forecast longer than the training trajectories (the file's `train_horizon_frames`, when recorded)."""
+    horizon = meta.get("train_horizon_frames")
+    if horizon is None or n_frames <= int(horizon):
+        return []
+    return [f"the forecast runs {n_frames} frames ({n_frames * dt:.6g} time units) but the longest training "
+            f"trajectory spans {int(horizon)} frames ({int(horizon) * dt:.6g}): from frame {int(horizon) + 1} on, the "
+            f"model predicts states later than any it was trained on, and its error grows faster (benchmarks/"
+            f"results/vorticity.md, 'Why the error grows towards 4H'); to forecast that far, train on trajectories "
+            f"that long"]
+
+
 def parameter_range(meta: Mapping[str, Any], i: int, mean: float, std: float) -> tuple[float, float, str]:
     """Training range of parameter i: the file's min/max, else mean +- 2 std (stated)."""
     lo, hi = meta.get("param_min"), meta.get("param_max")

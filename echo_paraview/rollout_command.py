@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from . import fitcheck
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     observed = traj.fields[args.start : args.start + n_obs]
     t_last = float(traj.times[args.start + n_obs - 1])
     n_frames = args.frames or sur.segment_frames
+    for w in fitcheck.check_horizon(sur.meta, n_frames, sur.dt):
+        print(f"warning: {w}", file=sys.stderr)
     query = None
     out_points, out_cells = traj.points, traj.cells
     if args.query_mesh is not None:

@@ -445,6 +445,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         predicted = timesteps.exact_times(t_start, dt, s.n_frames)
         for w in fitcheck.check_time(in_times, start, dt) if in_times else []:
             self._warn(w)
+        for w in fitcheck.check_horizon(getattr(sur, "meta", {}) or {}, s.n_frames, dt):
+            self._warn(w)
         self._info(f"{s.n_frames} frame(s) of the model's dt = {dt:.6g} after t = {t_start:.6g}, up to "
                    f"t = {predicted[-1]:.6g}")
         return Plan(list(in_times), start, t_start, n_obs, dt, head + predicted, n_pred=len(predicted))

@@ -128,7 +128,9 @@ def cache_latents(
         attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "autoencoder": str(Path(ae_path).resolve()),
                  "autoencoder_header": json.dumps(header, default=str), "dataset": str(Path(data_path).resolve()),
                  "split": split, "n_frames": n_frames, "frame_stride": frame_stride, "window_stride": window_stride,
-                 "time_factor": f, "dt": dt, "param_names": json.dumps(names), "field_layout": json.dumps(layout)}
+                 "time_factor": f, "dt": dt, "param_names": json.dumps(names), "field_layout": json.dumps(layout),
+                 # frames of dt the longest training trajectory spans: a forecast beyond it meets later states
+                 "horizon_frames": max((store.n_frames(i) - 1) // frame_stride for i in {t for t, _ in jobs})}
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
         bar = None
@@ -184,6 +186,8 @@ class LatentCache:
         self.time_factor = int(self.attrs["time_factor"])
         self.dt = float(self.attrs["dt"])
         self.n_frames = int(self.attrs["n_frames"])
+        horizon = self.attrs.get("horizon_frames")  # absent in caches written before it was recorded
+        self.horizon_frames: int | None = None if horizon is None else int(horizon)
 
     def __len__(self) -> int:
         return int(self.latents.shape[0])

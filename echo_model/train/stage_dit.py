@@ -125,6 +125,7 @@ def train_generator(cfg: GeneratorRun) -> dict[str, Any]:
         "param_min": cache.params.min(0).values.tolist() if names else None,  # the training range, for fit checks
         "param_max": cache.params.max(0).values.tolist() if names else None,
         "sampler": cfg.sampler, "steps": cfg.sample_steps, "dt": cache.dt,
+        "train_horizon_frames": cache.horizon_frames,
         "provenance": {"cache": str(cfg.cache), "dataset": cache.attrs.get("dataset"), "preset": cfg.preset,
                        "n_windows": len(cache), "stage": "dit" if cfg.kind == "flow" else "baseline"},
     }

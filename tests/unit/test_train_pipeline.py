@@ -59,6 +59,7 @@ def test_all_stages_write_a_loadable_model(trained):
     assert [tuple(x) for x in sur.field_layout] == [("w", 1)] and sur.dim == 2
     assert sur.dt == pytest.approx(0.5)
     assert sur.window_frames == 7  # the tiny preset's 9-frame window, shortened to the 7-frame trajectories
+    assert sur.meta["train_horizon_frames"] == 6  # 7-frame trajectories: 6 frames of dt after the first
     pts = np.random.default_rng(0).random((50, 2))
     res = sur.rollout(pts, np.zeros((1, 50, 1), np.float32), n_frames=3, steps=2)
     assert res.mean.shape == (3, 50, 1) and np.isfinite(res.mean).all()

@@ -388,6 +388,19 @@ def test_fit_dt_warning(fake_surrogate, messages):
     assert "time spacing is 0.5 but the model's dt is 0.025" in messages.GetOutput()
 
 
+def test_fit_horizon_warning_beyond_the_training_trajectories(fake_surrogate, messages):
+    sur, ckpt = fake_surrogate
+    _fit_model(sur)
+    sur.meta = {"train_horizon_frames": 2}
+    alg = make(SeriesSource(), ckpt, NumberOfFrames=2, Parameters="Um=1.5, Re=100")
+    times_of(alg)
+    assert "longest training trajectory" not in messages.GetOutput()  # 2 frames: inside the horizon
+    alg.SetNumberOfFrames(3)
+    times_of(alg)
+    out = messages.GetOutput()
+    assert "the forecast runs 3 frames" in out and "spans 2 frames" in out and "from frame 3 on" in out
+
+
 def test_fit_parameters_missing_out_of_range_nan_and_far(fake_surrogate, messages):
     sur, ckpt = fake_surrogate
     _fit_model(sur)

@@ -64,3 +64,17 @@ def test_rollout_errors(files, capsys):
     tmp, data, model, _ = files
     assert echopv(["rollout", str(model), "--dataset", str(data), "--start", "4", "--out", str(tmp / "o")]) == 2
     assert "lower --start" in capsys.readouterr().err
+
+
+def test_rollout_past_the_training_horizon_warns_and_still_writes(files, capsys):
+    tmp, data, _, _ = files
+    sur = create_untrained([("U", 2)], 2, domain=Domain([0, 0], [2, 2]), dt=0.1, param_names=["nu"])
+    sur.meta["train_horizon_frames"] = 4
+    model = sur.save(tmp / "m_horizon.safetensors")
+    for frames, warned in ((4, False), (5, True)):
+        out = tmp / f"out_h{frames}"
+        assert echopv(["rollout", str(model), "--dataset", str(data), "--frames", str(frames), "--out", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert ("warning: the forecast runs 5 frames (0.5 time units) but the longest training trajectory spans "
+                "4 frames" in err) is warned
+        assert read_series(out / "prediction.pvd").n_frames == frames
