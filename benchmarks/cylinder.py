@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -242,6 +243,8 @@ def main() -> int:
                     f"{', '.join(PEERS)} (needs neuraloperator, the benchmark extra)")
     ap.add_argument("--peer-work", type=Path, default=Path("runs/cylinder_peers"),
                     help="where trained peers are cached (safetensors + JSON); a cached peer is reused")
+    ap.add_argument("--peer-seeds", type=int, nargs="+", default=[0],
+                    help="training seeds of each peer (seed 0 in <peer-work>/<peer>, seed N in <peer>_seed<N>)")
     ap.add_argument("--peer-budget", type=float, default=None,
                     help="CPU-s of training per peer (process CPU time); default: the first recipe's training cost")
     args = ap.parse_args()
@@ -268,24 +271,27 @@ def main() -> int:
         result["recipes"][name] = ae_ablation(name, extra.split(), data, stores, args.work, args.mesh)
     budget = args.peer_budget or next(iter(result["recipes"].values()))["train_cpu_s"]
     for name in filter(None, args.peers.split(",")):
-        label, r = peer(name, stores, args.peer_work, budget, result["recon_frames"])
-        result["recipes"][label] = r
+        for seed in args.peer_seeds:
+            label, r = peer(name, seed, stores, args.peer_work, budget, result["recon_frames"])
+            result["recipes"][label] = r
     write_report(result, args.out)
     return 0
 
 
-def peer(name: str, stores: dict, work: Path, budget: float, recon_frames: int) -> tuple[str, dict]:
-    """Train (or load) a peer on the family's training split and score it like ECHO."""
+def peer(name: str, seed: int, stores: dict, work: Path, budget: float, recon_frames: int) -> tuple[str, dict]:
+    """Train (or load) a peer with `seed` on the family's training split and score it like ECHO."""
     import importlib
 
     mod = importlib.import_module(PEERS[name])
     fam = stores["family"]
-    model = mod.fit_or_load(fam, fam.split_indices("train"), work, budget)
+    model = mod.fit_or_load(fam, fam.split_indices("train"), work, budget, seed=seed)
     sets = {"training meshes": (fam, fam.split_indices("train")),
             "held-in": (stores["held-in"], range(len(stores["held-in"]))),
             "held-out": (stores["held-out"], range(len(stores["held-out"])))}
-    return mod.LABEL, cached(work / name / "scores.json", list((work / name).glob("*.safetensors")),
-                             lambda: score_peer(name, model, stores, sets, budget, recon_frames))
+    where = work / mod.peer_dir(name, seed)
+    label = mod.LABEL + (f" (seed {seed})" if seed else "")
+    return label, cached(where / "scores.json", list(where.glob("*.safetensors")),
+                         lambda: score_peer(name, model, stores, sets, budget, recon_frames))
 
 
 def score_peer(name: str, model, stores: dict, sets: dict, budget: float, recon_frames: int) -> dict:
@@ -430,12 +436,44 @@ def _summary_lines(res: dict) -> list[str]:
              "|---|---|---|---|---|---|"]
     for name, r in res["recipes"].items():
         for split, fc in r.get("forecast", {}).items():
-            cs = fc["cases"]
-            m = {k: np.mean([np.mean(c[k]) for c in cs]) for k in ("U", "U_persist", "p", "p_persist")}
-            st = np.mean([abs(c["St_model"] / c["St_solver"] - 1) for c in cs])
-            lines.append(f"| {name} | {split} | {len(cs)} | {m['U']:.3f} / {m['U_persist']:.3f} "
-                         f"| {m['p']:.3f} / {m['p_persist']:.3f} | {100 * st:.1f} % |")
+            m = _case_means(fc)
+            lines.append(f"| {name} | {split} | {len(fc['cases'])} | {m['U']:.3f} / {m['U_persist']:.3f} "
+                         f"| {m['p']:.3f} / {m['p_persist']:.3f} | {100 * m['St']:.1f} % |")
     return lines
+
+
+SEED_SUFFIX = re.compile(r"(-s(\d+)| \(seed (\d+)\))$")  # recipe 'tiny-48-s1', peer 'FNO-2d peer ... (seed 1)'
+
+
+def _case_means(fc: dict) -> dict[str, float]:
+    """Rel-MSE over the frames (model and persistence, U and p) and |St error| of one forecast set, means over
+    its cases."""
+    cs = fc["cases"]
+    m = {k: float(np.mean([np.mean(c[k]) for c in cs])) for k in ("U", "U_persist", "p", "p_persist")}
+    m["St"] = float(np.mean([abs(c["St_model"] / c["St_solver"] - 1) for c in cs]))
+    return m
+
+
+def _seed_lines(res: dict, split: str = "held-in") -> list[str]:
+    """Models trained with several seeds: each seed's case means on `split` and their mean."""
+    groups: dict[str, dict[int, dict]] = {}
+    for name, r in res["recipes"].items():
+        if split in r.get("forecast", {}):
+            m = SEED_SUFFIX.search(name)
+            seed = int(m.group(2) or m.group(3)) if m else 0
+            groups.setdefault(SEED_SUFFIX.sub("", name), {})[seed] = _case_means(r["forecast"][split])
+    lines = [f"| model | seeds | {split} U per seed | mean | {split} p per seed | mean | St error per seed | mean |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, by_seed in groups.items():
+        if len(by_seed) < 2:
+            continue
+        seeds = sorted(by_seed)
+        cols = []
+        for k, fmt in (("U", "{:.3f}"), ("p", "{:.3f}"), ("St", "{:.1%}")):
+            vals = [by_seed[sd][k] for sd in seeds]
+            cols += [" / ".join(fmt.format(v) for v in vals), "**" + fmt.format(np.mean(vals)) + "**"]
+        lines.append(f"| {name} | {', '.join(map(str, seeds))} | " + " | ".join(cols) + " |")
+    return lines if len(lines) > 2 else []
 
 
 def _peer_notes(res: dict) -> list[str]:
@@ -498,6 +536,10 @@ def write_report(res: dict, out: Path) -> None:
              "Forecast over 2 s (80 frames) from the first frame, mean rel-MSE over the frames; St from a "
              "wake probe:", "", *_forecast_lines(res), "", "Means over the cases of each set:", "",
              *_summary_lines(res), ""]
+    seeds = _seed_lines(res)
+    if seeds:
+        lines += ["Seeds (the same recipe or peer trained with other seeds), means over the held-in cases:", "",
+                  *seeds, ""]
     notes = _peer_notes(res)
     if notes:
         lines += ["Peers (trained by this script on the family's training split with ECHO's normalisation, cached in "

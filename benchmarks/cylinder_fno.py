@@ -286,9 +286,15 @@ def train_to_budget(step: Callable[[int, int], float], cfg: "PeerTraining", budg
     return peer
 
 
-def fit_or_load(store, idx, work: Path, budget_cpu_s: float, log: Callable[[str], None] = print) -> FNOPeer:
-    """The peer trained on `idx` of `store` (family training split), cached in `work/fno/`."""
-    path = work / "fno" / "fno.safetensors"
+def peer_dir(name: str, seed: int) -> str:
+    """Where a peer trained with `seed` is cached under --peer-work: `fno`, `fno_seed1`, ..."""
+    return name if seed == 0 else f"{name}_seed{seed}"
+
+
+def fit_or_load(store, idx, work: Path, budget_cpu_s: float, seed: int = 0, log: Callable[[str], None] = print) -> FNOPeer:
+    """The peer trained on `idx` of `store` (family training split) with `seed`, cached in `work/fno/` (seed 0)
+    or `work/fno_seed<N>/`."""
+    path = work / peer_dir("fno", seed) / "fno.safetensors"
     if path.exists():
         peer = FNOPeer.load(path)
         if abs(peer.cfg.budget_cpu_s - budget_cpu_s) > 1:
@@ -296,6 +302,6 @@ def fit_or_load(store, idx, work: Path, budget_cpu_s: float, log: Callable[[str]
                              "remove it or choose another --peer-work")
         return peer
     path.parent.mkdir(parents=True, exist_ok=True)
-    peer = train_fno(store, idx, budget_cpu_s, log=lambda m: log("fno: " + m))
+    peer = train_fno(store, idx, budget_cpu_s, cfg=FNOConfig(seed=seed), log=lambda m: log("fno: " + m))
     peer.save(path)
     return peer

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from bench_common import cosine_lr
-from cylinder_fno import LX, Grid, PeerTraining, train_to_budget
+from cylinder_fno import LX, Grid, PeerTraining, peer_dir, train_to_budget
 
 LABEL = "GINO peer (latent 64 x 12)"
 
@@ -204,10 +204,11 @@ def stock_step_cpu_s(probe: GINOPeer, f: np.ndarray, cg: CaseGeometry, re: float
     return pass_cpu_s(probe, f, cg, re, n)
 
 
-def fit_or_load(store, idx, work: Path, budget_cpu_s: float, log: Callable[[str], None] = print) -> GINOPeer:
-    """The peer trained on `idx` of `store` (family training split), cached in `work/gino/`."""
+def fit_or_load(store, idx, work: Path, budget_cpu_s: float, seed: int = 0, log: Callable[[str], None] = print) -> GINOPeer:
+    """The peer trained on `idx` of `store` (family training split) with `seed`, cached in `work/gino/` (seed 0)
+    or `work/gino_seed<N>/`."""
     use_vectorised_reduction()
-    path = work / "gino" / "gino.safetensors"
+    path = work / peer_dir("gino", seed) / "gino.safetensors"
     if path.exists():
         peer = GINOPeer.load(path)
         if abs(peer.cfg.budget_cpu_s - budget_cpu_s) > 1:
@@ -215,7 +216,7 @@ def fit_or_load(store, idx, work: Path, budget_cpu_s: float, log: Callable[[str]
                              "remove it or choose another --peer-work")
         return peer
     path.parent.mkdir(parents=True, exist_ok=True)
-    peer = train_gino(store, idx, budget_cpu_s, log=lambda m: log("gino: " + m))
+    peer = train_gino(store, idx, budget_cpu_s, cfg=GINOConfig(seed=seed), log=lambda m: log("gino: " + m))
     peer.save(path)
     return peer
 
