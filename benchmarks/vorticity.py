@@ -28,8 +28,15 @@ CPU time, stated in the table):
 
 Parts (`--only`; run 'echo' and 'fno' as two processes to use two cores): echo, echo_extras (ensemble
 mean, baseline + anchor, CFG, residual decoding), fno, ceiling (the autoencoder alone over the window),
-long (4H forecasts of the models this --work trained), report (merges
-the parts of --work and of every --include directory: other seeds, recipes, budgets).
+long (4H forecasts of the models this --work trained), restart (the same models restarted from the
+true frames 0, H, 2H, 3H of the 4H set, and their autoencoder alone there: why the error grows towards
+4H), report (merges the parts of --work and of every --include directory: other seeds, recipes, budgets;
+--include-long adds only the 4H parts of models trained on other data).
+
+Other training data: `--data D.h5 --data-tag NAME` trains the same recipes on another set (e.g.
+`echopv generate cached ns2d-64-41f`: 500 trajectories of 41 frames, t = 5..25 s, covering the 4H
+states) under names tagged NAME; such --work directories join a report through --include-long only
+(their own test split is another one).
 
 Metrics (echo_model.metrics): rel-MSE = sum (pred - true)^2 / sum true^2 per trajectory and frame
 set, then mean and std over test trajectories; rel-L2 = its square root's mean; energy spectra at 2H
