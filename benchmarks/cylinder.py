@@ -243,8 +243,9 @@ def main() -> int:
                     f"{', '.join(PEERS)} (needs neuraloperator, the benchmark extra)")
     ap.add_argument("--peer-work", type=Path, default=Path("runs/cylinder_peers"),
                     help="where trained peers are cached (safetensors + JSON); a cached peer is reused")
-    ap.add_argument("--peer-seeds", type=int, nargs="+", default=[0],
-                    help="training seeds of each peer (seed 0 in <peer-work>/<peer>, seed N in <peer>_seed<N>)")
+    ap.add_argument("--peer-seeds", action="append", default=[],
+                    help="NAME=SEEDS, e.g. 'fno=0,1,2': train that peer with these seeds (seed 0 cached in "
+                         "<peer-work>/<peer>, seed N in <peer>_seed<N>); other peers: seed 0")
     ap.add_argument("--peer-budget", type=float, default=None,
                     help="CPU-s of training per peer (process CPU time); default: the first recipe's training cost")
     args = ap.parse_args()
@@ -270,8 +271,9 @@ def main() -> int:
     for name, extra in dict(r.split("=", 1) for r in (args.ae_ablation or [])).items():
         result["recipes"][name] = ae_ablation(name, extra.split(), data, stores, args.work, args.mesh)
     budget = args.peer_budget or next(iter(result["recipes"].values()))["train_cpu_s"]
+    peer_seeds = {k: [int(x) for x in v.split(",")] for k, v in (e.split("=", 1) for e in args.peer_seeds)}
     for name in filter(None, args.peers.split(",")):
-        for seed in args.peer_seeds:
+        for seed in peer_seeds.get(name, [0]):
             label, r = peer(name, seed, stores, args.peer_work, budget, result["recon_frames"])
             result["recipes"][label] = r
     write_report(result, args.out)
