@@ -664,34 +664,43 @@ def restart_section(restart: dict) -> list[str]:
             "(`--only restart`; the autoencoder rows: frames s..s+H through the autoencoder alone), against the "
             "chained 4H forecast over the same frames; rel-MSE over the H frames, mean over the trajectories. "
             "Chained / restarted is what starting a segment from the model's own prediction costs; restarted at "
-            "the last segment / at the first is what the later states cost by themselves (the training "
-            "trajectories hold 21 frames, the latent models' training windows start at frames 0..12).", "",
+            "the last segment / at the first is what the later states cost by themselves (the 1k set's "
+            "trajectories hold 21 frames, so its latent models' training windows start at frames 0..12; rows "
+            "tagged 500x41 were trained on 41-frame trajectories).", "",
             *rows, "", "![restarted and chained segments](vorticity_restart.png)", ""]
 
 
 def plot_restart(restart: dict, long: dict, path: Path) -> None:
-    """Chained 4H curves (solid) and the segments restarted from the true frames (dashed), per model."""
+    """Chained 4H curves (solid) and the segments restarted from the true frames (dashed), per model; one
+    panel per training set (the 1k set, then each --data-tag)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(11, 5))
-    for i, (name, by_start) in enumerate(r for r in restart.items() if not SEED.search(r[0])):
-        colour = plt.cm.tab10(i % 10)
-        if name in long:
-            ax.semilogy(np.arange(1, 4 * H + 1), long[name]["curve"], color=colour, lw=1.5, label=f"{name}, chained")
-        for j, s in enumerate(RESTARTS):
-            if str(s) in by_start:
-                ax.semilogy(np.arange(s + 1, s + H + 1), by_start[str(s)]["restarted_curve"], color=colour, ls="--",
-                            lw=1.2, label=f"{name}, restarted from the true frame" if j == 0 else None)
-    for k in range(1, 4):
-        ax.axvline(k * H + 0.5, color="grey", lw=0.5)
-    ax.set_xlabel("frame of the 4H set (0.5 s each)")
-    ax.set_ylabel("rel-MSE (mean over trajectories)")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    models = {k: v for k, v in restart.items() if not SEED.search(k)}
+    panels: dict[str, dict] = {}
+    for name, by_start in models.items():
+        tag = re.search(r"\b(\d+x\d+)\b", name)  # a --data-tag such as 500x41; none: the 1k set
+        panels.setdefault(tag.group(1) if tag else "1k", {})[name] = by_start
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 7), sharey=True, squeeze=False)
+    for ax, (tag, group) in zip(axes[0], panels.items()):
+        for i, (name, by_start) in enumerate(group.items()):
+            colour = plt.cm.tab10(i % 10)
+            if name in long:
+                ax.semilogy(np.arange(1, 4 * H + 1), long[name]["curve"], color=colour, lw=1.5, label=f"{name}, chained")
+            for j, s in enumerate(RESTARTS):
+                if str(s) in by_start:
+                    ax.semilogy(np.arange(s + 1, s + H + 1), by_start[str(s)]["restarted_curve"], color=colour,
+                                ls="--", lw=1.2, label=f"{name}, restarted from the true frame" if j == 0 else None)
+        for k in range(1, 4):
+            ax.axvline(k * H + 0.5, color="grey", lw=0.5)
+        ax.set_title(f"trained on {'the 1k set (21-frame trajectories)' if tag == '1k' else tag}", fontsize=10)
+        ax.set_xlabel("frame of the 4H set (0.5 s each)")
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+    axes[0, 0].set_ylabel("rel-MSE (mean over trajectories)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
