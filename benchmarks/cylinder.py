@@ -444,7 +444,8 @@ def _summary_lines(res: dict) -> list[str]:
     return lines
 
 
-SEED_SUFFIX = re.compile(r"(-s(\d+)| \(seed (\d+)\))$")  # recipe 'tiny-48-s1', peer 'FNO-2d peer ... (seed 1)'
+# recipe 'tiny-48-s1' (and its 'tiny-48-s1 + anchor' row), peer 'FNO-2d peer ... (seed 1)'
+SEED_SUFFIX = re.compile(r"-s(\d+)(?=( \+ anchor)?$)| \(seed (\d+)\)$")
 
 
 def _case_means(fc: dict) -> dict[str, float]:
@@ -462,7 +463,7 @@ def _seed_lines(res: dict, split: str = "held-in") -> list[str]:
     for name, r in res["recipes"].items():
         if split in r.get("forecast", {}):
             m = SEED_SUFFIX.search(name)
-            seed = int(m.group(2) or m.group(3)) if m else 0
+            seed = int(m.group(1) or m.group(3)) if m else 0
             groups.setdefault(SEED_SUFFIX.sub("", name), {})[seed] = _case_means(r["forecast"][split])
     lines = [f"| model | seeds | {split} U per seed | mean | {split} p per seed | mean | St error per seed | mean |",
              "|---|---|---|---|---|---|---|---|"]
@@ -512,11 +513,13 @@ def _plot(res: dict, path: Path) -> None:
             for col, f in enumerate(("U", "p")):
                 mean = np.mean([c[f] for c in cs], axis=0)
                 t = 0.025 * np.arange(1, len(mean) + 1)
-                axes[row, col].semilogy(t, mean, color=f"C{m}", label=name)
+                axes[row, col].semilogy(t, mean, color=plt.cm.tab20(m % 20), ls="--" if r.get("peer") else "-",
+                                        label=name)  # a colour per model, peers dashed
                 if m == 0:
                     axes[row, col].semilogy(t, np.mean([c[f + "_persist"] for c in cs], axis=0), "k:", label="persistence")
                 axes[row, col].set_title(f"{split}: {f} rel-MSE per frame, mean over {len(cs)} cases")
-            axes[row, 2].plot([c["Re"] for c in cs], [c["St_model"] for c in cs], "o", color=f"C{m}", label=name)
+            axes[row, 2].plot([c["Re"] for c in cs], [c["St_model"] for c in cs], "s" if r.get("peer") else "o",
+                              color=plt.cm.tab20(m % 20), label=name)
             if m == 0:
                 axes[row, 2].plot([c["Re"] for c in cs], [c["St_solver"] for c in cs], "kx", ms=9, label="solver")
             axes[row, 2].set_title(f"{split}: Strouhal number at the wake probe")

@@ -1,0 +1,30 @@
+"""The cylinder benchmark's seed table (benchmarks/cylinder.py): seeds of a recipe and of a peer grouped."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import cylinder  # noqa: E402
+
+
+def _forecast(u: float, p: float, st_model: float) -> dict:
+    case = {"U": [u, u], "U_persist": [1.0, 1.0], "p": [p, p], "p_persist": [1.0, 1.0],
+            "St_model": st_model, "St_solver": 0.2}
+    return {"forecast": {"held-in": {"cases": [case, case]}}}
+
+
+def test_seed_table_groups_recipe_seeds_their_anchor_rows_and_peer_seeds():
+    res = {"recipes": {
+        "tiny-48": _forecast(0.1, 0.2, 0.22), "tiny-48 + anchor": _forecast(0.1, 0.2, 0.2),
+        "tiny-48-s1": _forecast(0.3, 0.4, 0.18), "tiny-48-s1 + anchor": _forecast(0.1, 0.2, 0.2),
+        "tiny": _forecast(0.5, 0.5, 0.2),  # one seed: no row
+        "FNO peer": {"peer": "fno", **_forecast(0.02, 0.04, 0.2)},
+        "FNO peer (seed 2)": {"peer": "fno", **_forecast(0.04, 0.08, 0.21)},
+    }}
+    rows = cylinder._seed_lines(res)
+    body = {r.split("|")[1].strip(): r for r in rows[2:]}
+    assert set(body) == {"tiny-48", "tiny-48 + anchor", "FNO peer"}
+    assert "| 0, 1 | 0.100 / 0.300 | **0.200** | 0.200 / 0.400 | **0.300** | 10.0% / 10.0% | **10.0%** |" in body["tiny-48"]
+    assert "| 0, 2 |" in body["FNO peer"] and "**0.030**" in body["FNO peer"] and "**2.5%**" in body["FNO peer"]
+    assert cylinder._seed_lines({"recipes": {"tiny": _forecast(0.5, 0.5, 0.2)}}) == []
