@@ -1,18 +1,36 @@
-"""What the accuracy benchmarks share: in-process `echopv` commands with their CPU cost, and
-command lines recorded without this machine's directories."""
+"""What the accuracy benchmarks share: in-process `echopv` commands with their CPU cost, command lines
+recorded without this machine's directories, models trained with several seeds grouped for the tables."""
 from __future__ import annotations
 
 import math
+import re
 import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 
 def portable(argv: list[str]) -> str:
     """The command line without this machine's directories (absolute paths cut to their file name)."""
     return " ".join(Path(a).name if a.startswith("/") else a for a in argv)
+
+
+def group_by_seed(named: dict[str, Any], pattern: re.Pattern) -> dict[str, dict[int, Any]]:
+    """{'model': a, 'model (seed 1)': b, 'other': c} -> {'model': {0: a, 1: b}}: the seed is the first numeric
+    group of `pattern` in the name (0 without a match), the recipe the name without the match; recipes
+    with one seed are left out."""
+    groups: dict[str, dict[int, Any]] = {}
+    for name, value in named.items():
+        m = pattern.search(name)
+        seed = int(next((g for g in m.groups() if g and g.isdigit()), 0)) if m else 0
+        groups.setdefault(pattern.sub("", name), {})[seed] = value
+    return {name: dict(sorted(by_seed.items())) for name, by_seed in groups.items() if len(by_seed) > 1}
+
+
+def seed_cells(values: list[float], fmt: str) -> list[str]:
+    """Two table cells: the values per seed, and their mean in bold."""
+    return [" / ".join(fmt.format(v) for v in values), "**" + fmt.format(sum(values) / len(values)) + "**"]
 
 
 def cpu_s() -> float:

@@ -57,7 +57,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_common import cpu_s, echopv, portable  # noqa: E402
+from bench_common import cpu_s, echopv, group_by_seed, portable, seed_cells  # noqa: E402
 COMMON = ["--end-time", "6", "--skip-time", "3", "--jobs", "2", "--nice", "5"]
 DATASETS = {
     "family": ["--n", "24", "--seed", "11", *COMMON],
@@ -459,22 +459,14 @@ def _case_means(fc: dict) -> dict[str, float]:
 
 def _seed_lines(res: dict, split: str = "held-in") -> list[str]:
     """Models trained with several seeds: each seed's case means on `split` and their mean."""
-    groups: dict[str, dict[int, dict]] = {}
-    for name, r in res["recipes"].items():
-        if split in r.get("forecast", {}):
-            m = SEED_SUFFIX.search(name)
-            seed = int(m.group(1) or m.group(3)) if m else 0
-            groups.setdefault(SEED_SUFFIX.sub("", name), {})[seed] = _case_means(r["forecast"][split])
+    means = {name: _case_means(r["forecast"][split]) for name, r in res["recipes"].items()
+             if split in r.get("forecast", {})}
     lines = [f"| model | seeds | {split} U per seed | mean | {split} p per seed | mean | St error per seed | mean |",
              "|---|---|---|---|---|---|---|---|"]
-    for name, by_seed in groups.items():
-        if len(by_seed) < 2:
-            continue
-        seeds = sorted(by_seed)
-        cols = []
-        for k, fmt in (("U", "{:.3f}"), ("p", "{:.3f}"), ("St", "{:.1%}")):
-            vals = [by_seed[sd][k] for sd in seeds]
-            cols += [" / ".join(fmt.format(v) for v in vals), "**" + fmt.format(np.mean(vals)) + "**"]
+    for name, by_seed in group_by_seed(means, SEED_SUFFIX).items():
+        seeds = list(by_seed)
+        cols = [c for k, fmt in (("U", "{:.3f}"), ("p", "{:.3f}"), ("St", "{:.1%}"))
+                for c in seed_cells([by_seed[sd][k] for sd in seeds], fmt)]
         lines.append(f"| {name} | {', '.join(map(str, seeds))} | " + " | ".join(cols) + " |")
     return lines if len(lines) > 2 else []
 

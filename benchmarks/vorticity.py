@@ -57,7 +57,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_common import cpu_s, echopv, portable  # noqa: E402
+from bench_common import cpu_s, echopv, group_by_seed, portable, seed_cells  # noqa: E402
 SHIPPED = ROOT / "sample_cases/ns2d_vorticity/model_tiny.safetensors"
 SAMPLE_AE = ROOT / "sample_cases/ns2d_vorticity/autoencoder_sample20.safetensors"  # trained on the 20 sample trajectories
 AE_CPU_S = 631.0  # its stages 1+2 (benchmarks/results/autoencoder.md)
@@ -526,20 +526,11 @@ def score_table(models: dict, columns: list) -> list[str]:
 def seed_table(models: dict, key: str = "2H", label: str | None = None) -> list[str]:
     """Models trained with several seeds: each seed's window and `key` errors and their means."""
     label = label or key
-    groups: dict[str, dict[int, dict]] = {}
-    for name, m in models.items():
-        match = SEED.search(name)
-        groups.setdefault(SEED.sub("", name), {})[int(match.group(1)) if match else 0] = m
     rows = [f"| model | seeds | rel-MSE 1..H per seed | mean 1..H | rel-MSE at {label} per seed | mean at {label} |",
             "|---|---|---|---|---|---|"]
-    for name, by_seed in groups.items():
-        if len(by_seed) < 2:
-            continue
-        seeds = sorted(by_seed)
-        w = [by_seed[k]["window"]["rel_mse"] for k in seeds]
-        h = [by_seed[k][key]["rel_mse"] for k in seeds]
-        rows.append(f"| {name} | {', '.join(map(str, seeds))} | {' / '.join(f'{x:.2e}' for x in w)} | "
-                    f"**{np.mean(w):.2e}** | {' / '.join(f'{x:.2e}' for x in h)} | **{np.mean(h):.2e}** |")
+    for name, by_seed in group_by_seed({k: m for k, m in models.items() if k != "truth"}, SEED).items():
+        cells = [c for k in ("window", key) for c in seed_cells([m[k]["rel_mse"] for m in by_seed.values()], "{:.2e}")]
+        rows.append(f"| {name} | {', '.join(map(str, by_seed))} | " + " | ".join(cells) + " |")
     return rows if len(rows) > 2 else []
 
 
