@@ -7,8 +7,8 @@ to RUN/train.log, and returns at once. `status()` reads RUN/pipeline.json, the c
 progress.json and whether the process still lives; it never blocks.
 
     job = TrainingJob()
-    job.start("data.h5", "runs/pv", TrainSettings(ae_steps=1500, dit_steps=3000, threads=1))
-    job.status().text      # "dit 1200/3000, loss 3.1e-01, eta 4 min (stage 4/4)"
+    job.start("data.h5", "runs/pv", TrainSettings(ae_steps=1500, dit_steps=9000, threads=1))
+    job.status().text      # "dit 1200/9000, loss 3.1e-01, eta 4 min (stage 4/4)"
 
 No VTK here: the dataset export (`export_training_dataset`) takes Trajectories.
 """
@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -30,6 +30,7 @@ from echo_model.train.layout import PID as PID_FILE
 from echo_model.train.layout import PIPELINE_CONFIG
 from echo_model.train.layout import PIPELINE_STATUS as PIPELINE_JSON
 from echo_model.train.layout import read_progress, read_status
+from echo_model.train.runs import PipelineRun
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,12 +39,17 @@ class TrainingError(EchoUserError):
     """A problem the user can fix; the message names the problem and the fix."""
 
 
+_PIPELINE_DEFAULTS = {f.name: f.default for f in fields(PipelineRun)}
+
+
 @dataclass(frozen=True)
 class TrainSettings:
-    preset: str = "tiny"
-    ae_steps: int = 1500
-    refine_steps: int = 100
-    dit_steps: int = 3000
+    """What EchoTrain asks for; the step counts default to `echopv train all`'s (one place: `PipelineRun`)."""
+
+    preset: str = _PIPELINE_DEFAULTS["preset"]
+    ae_steps: int = _PIPELINE_DEFAULTS["ae_steps"]
+    refine_steps: int = _PIPELINE_DEFAULTS["refine_steps"]
+    dit_steps: int = _PIPELINE_DEFAULTS["dit_steps"]
     threads: int = 1
     frames: int = 0  # 0: the preset's window, shortened to the data
     grid: tuple[int, ...] = ()  # () = the preset's latent grid

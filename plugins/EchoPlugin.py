@@ -343,7 +343,7 @@ class EchoTrain(EchoTrainAlgorithm):
         """0 skips stage 2 (single-frame refinement)."""
         self.SetRefineSteps(n)
 
-    @smproperty.intvector(name="DiTSteps", label="DiT Steps", default_values=3000)
+    @smproperty.intvector(name="DiTSteps", label="DiT Steps", default_values=9000)
     @smdomain.intrange(min=1, max=1000000)
     @_doc("""Optimizer steps of stage 3 (the generative transformer on the latents).""")
     def P05_SetDiTSteps(self, n):

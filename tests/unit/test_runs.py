@@ -54,3 +54,21 @@ def test_echotrain_settings_build_a_pipeline_run_and_refuse_bad_extra_arguments(
         TrainSettings(extra_args=("--gird", "16")).pipeline("d.h5", tmp_path)
     with pytest.raises(TrainingError, match="ExtraArguments"):
         TrainSettings(extra_args=("--ae-steps", "many")).pipeline("d.h5", tmp_path)
+
+
+def test_step_defaults_are_the_same_in_the_cli_in_echotrain_and_in_the_paraview_panel():
+    """`echopv train all`, EchoTrain's settings and the plugin's panel show one recipe (the benchmark's)."""
+    import re
+    from dataclasses import fields
+    from pathlib import Path
+
+    from echo_paraview.training import TrainSettings
+
+    run = {f.name: f.default for f in fields(PipelineRun)}
+    assert run["dit_steps"] == 9000  # the cylinder and vorticity benchmarks' choice
+    settings = TrainSettings()
+    plugin = (Path(__file__).resolve().parents[2] / "plugins" / "EchoPlugin.py").read_text()
+    for prop, name in (("AutoencoderSteps", "ae_steps"), ("RefineSteps", "refine_steps"), ("DiTSteps", "dit_steps")):
+        panel = re.search(rf'name="{prop}"[^)]*default_values=(\d+)', plugin)
+        assert panel, prop
+        assert int(panel.group(1)) == getattr(settings, name) == run[name], prop
