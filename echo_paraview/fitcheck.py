@@ -141,10 +141,17 @@ def check_parameters(meta: Mapping[str, Any], names: Sequence[str], means: Seque
         if use.source == "training mean":
             out.append(f"parameter {name} is not given (neither Parameters nor param_{name} field data): "
                        f"using the training mean {mean:.6g}")
-        elif not lo <= use.value <= hi:
+        elif not _inside(use.value, lo, hi):
             out.append(f"parameter {name} = {use.value:.6g} (from the {use.source}) is outside the {how} "
                        f"[{lo:.6g}, {hi:.6g}]: the prediction is an extrapolation")
     return out
+
+
+def _inside(value: float, lo: float, hi: float) -> bool:
+    """lo <= value <= hi up to float32 rounding: the file stores the range in float32, so a parameter that was
+    constant in training (nu = 0.001 -> 0.0010000000475) must not read as outside it."""
+    tol = 1e-6 * max(abs(lo), abs(hi), hi - lo)
+    return lo - tol <= value <= hi + tol
 
 
 def describe_parameters(used: Mapping[str, ParamUse]) -> str:
