@@ -30,7 +30,7 @@ from echo_model.train.layout import PID as PID_FILE
 from echo_model.train.layout import PIPELINE_CONFIG
 from echo_model.train.layout import PIPELINE_STATUS as PIPELINE_JSON
 from echo_model.train.layout import read_progress, read_status
-from echo_model.train.runs import PipelineRun
+from echo_model.train.runs import PipelineRun, add_arguments_from, from_namespace, to_argv, to_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,8 +59,6 @@ class TrainSettings:
         """The `PipelineRun` these settings describe (extra arguments parsed and checked here, in
         ParaView, so a typo is reported at Start instead of in the child's log)."""
         import argparse
-
-        from echo_model.train.runs import PipelineRun, add_arguments_from, from_namespace
 
         parser = argparse.ArgumentParser(prog="EchoTrain ExtraArguments", add_help=False, exit_on_error=False)
         add_arguments_from(parser, PipelineRun)
@@ -200,8 +198,6 @@ class TrainingJob:
                                 "Dataset empty to export the input's time series")
         self.run_dir = Path(run_dir).resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        from echo_model.train.runs import to_argv, to_json
-
         cfg = settings.pipeline(Path(dataset_path).resolve(), self.run_dir)
         config_path = self.run_dir / PIPELINE_CONFIG
         config_path.write_text(to_json(cfg))
