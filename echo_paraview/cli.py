@@ -65,6 +65,19 @@ def _match(argv: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()  # a closed pipe shows up here, while the handler below can still catch it
+        return code
+    except BrokenPipeError:
+        # the reader stopped early (`echopv info FILE | head`): the Python recipe, point stdout at
+        # devnull so the interpreter's own flush at exit cannot raise again, and leave quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
