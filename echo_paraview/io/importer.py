@@ -7,7 +7,8 @@ becomes a trajectory). Several SRCs give several trajectories; they must share t
 (pick it with --fields).
 
 examples:
-  echopv import runs/cyl_*/ --out data/cyl.h5 --fields U,p --skip-time 2
+  echopv import runs/cyl_*/ --out data/cyl.h5 --fields U,p --start-time 2
+  echopv import run/ --out data/first_part.h5 --start-time 2 --end-time 30   # train on t <= 30, forecast the rest
   echopv import out/run.pvd --out data/run.h5 --every 2
   echopv import 'frames/step_*.vtu' --out data/frames.h5
   echopv import shear_flow_Re1e4.hdf5 --out data/shear.h5 --fields tracer,velocity
@@ -27,15 +28,21 @@ import numpy as np
 from echo_model.data.normalize import Domain
 from echo_model.data.trajectory import Trajectory
 
+from .time_range import check_time_range, select_time_range
+
 SERIES_NAMES = (".pvd", ".series")
 WELL_SUFFIXES = (".hdf5", ".h5", ".hdf")
 
 
 @dataclass
 class ImportOptions:
+    """What to read from each source. skip_time / end_time: keep the frames with
+    skip_time <= t <= end_time (`--start-time` (alias `--skip-time`) / `--end-time`)."""
+
     fields: list[str] | None = None
     every: int = 1
     skip_time: float | None = None
+    end_time: float | None = None
     block: str | None = None
     dim: int | None = None
     cells: bool = True
@@ -91,12 +98,11 @@ def detect(src: str) -> str:
 # --------------------------------------------------------------------------------------------
 # readers per kind
 # --------------------------------------------------------------------------------------------
-def _thin(traj: Trajectory, every: int, skip_time: float | None) -> Trajectory:
+def _thin(traj: Trajectory, every: int, start: float | None = None, end: float | None = None,
+          where: str = "the source") -> Trajectory:
     idx = np.arange(traj.n_frames)
-    if skip_time is not None:
-        idx = idx[traj.times >= skip_time - 1e-9 * max(1.0, abs(skip_time))]
-        if idx.size == 0:
-            raise ValueError(f"--skip-time {skip_time} drops every frame (last time is {traj.times[-1]:g})")
+    if start is not None or end is not None:
+        idx = select_time_range(traj.times, start, end, where)
     idx = idx[::every]
     return traj if idx.size == traj.n_frames else traj.frames(idx)
 
@@ -108,8 +114,11 @@ def read_openfoam(src: str, opt: ImportOptions) -> Trajectory:
     if case.is_file():  # a .foam marker file
         case = case.parent
     fields = opt.fields or ["U", "p"]
-    traj = openfoam.read_case(case, fields=fields, t_min=opt.skip_time, progress=opt.progress)
-    return _thin(traj, opt.every, None)
+    written = np.array([t for t, _ in openfoam.time_directories(case)])
+    if written.size and (opt.skip_time is not None or opt.end_time is not None):
+        select_time_range(written, opt.skip_time, opt.end_time, str(case))  # names the span, before any read
+    traj = openfoam.read_case(case, fields=fields, t_min=opt.skip_time, t_max=opt.end_time, progress=opt.progress)
+    return _thin(traj, opt.every)
 
 
 def read_vtk_series(src: str, opt: ImportOptions) -> Trajectory:
@@ -120,6 +129,7 @@ def read_vtk_series(src: str, opt: ImportOptions) -> Trajectory:
         fields=opt.fields,
         every=opt.every,
         skip_time=opt.skip_time,
+        end_time=opt.end_time,
         dim=opt.dim,
         block=opt.block,
         with_cells=opt.cells,
@@ -146,9 +156,10 @@ def _read_source(src: str, opt: ImportOptions) -> Iterator[Trajectory]:
     else:
         from echo_model.io_well import iter_well_trajectories
 
-        yield from iter_well_trajectories(
-            src, fields=opt.fields, every=opt.every, skip_time=opt.skip_time, cells=opt.cells
-        )
+        # the Well reader knows a start time only: the end is applied to each sample it yields
+        for traj in iter_well_trajectories(src, fields=opt.fields, every=1 if opt.end_time is not None else opt.every,
+                                           skip_time=opt.skip_time, cells=opt.cells):
+            yield traj if opt.end_time is None else _thin(traj, opt.every, None, opt.end_time, src)
 
 
 def _series_domain(src: str) -> Domain | None:
@@ -293,7 +304,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="dataset name (default: the --out file stem)")
     parser.add_argument("--fields", default=None, help="comma-separated field names, e.g. U,p (default: all; OpenFOAM: U,p)")
     parser.add_argument("--every", type=int, default=1, metavar="K", help="keep every K-th frame")
-    parser.add_argument("--skip-time", type=float, default=None, metavar="T", help="drop frames before time T (spin-up)")
+    parser.add_argument("--start-time", "--skip-time", dest="skip_time", type=float, default=None, metavar="T",
+                        help="drop frames before time T (spin-up); --skip-time is the same option")
+    parser.add_argument("--end-time", type=float, default=None, metavar="T",
+                        help="drop frames after time T (e.g. keep the rest of a run for testing the forecast)")
     parser.add_argument(
         "--split", default=None,
         help="'val=0.1,test=0.1' (fractions, the default), 'none' (all train), or indices 'train=0-7,val=8,test=9+10'",
@@ -315,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
         fields=[f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None,
         every=args.every,
         skip_time=args.skip_time,
+        end_time=args.end_time,
         block=args.block,
         dim=args.dim,
         cells=not args.no_cells,
@@ -322,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if opt.every < 1:
         raise ValueError(f"--every must be >= 1, got {opt.every}")
+    check_time_range(opt.skip_time, opt.end_time)
     t0 = time.perf_counter()
     info = import_sources(args.sources, args.out, name=args.name, options=opt, split=args.split,
                           description=args.description,

@@ -32,6 +32,7 @@ from echo_model.data.trajectory import Trajectory
 from echo_model.errors import EchoUserError
 
 from .. import convert
+from .time_range import select_time_range
 
 FRAME_EXTENSIONS = (".vtu", ".vtp", ".vti", ".vts", ".vtr", ".vtm")
 SERIES_SUFFIXES = tuple(ext + ".series" for ext in FRAME_EXTENSIONS)
@@ -223,14 +224,13 @@ def _field_data(ds) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # reading a series
 # --------------------------------------------------------------------------------------------
-def _frame_selection(times: np.ndarray, every: int, skip_time: float | None) -> np.ndarray:
+def _frame_selection(times: np.ndarray, every: int, skip_time: float | None,
+                     end_time: float | None = None, src: Any = "the series") -> np.ndarray:
     if every < 1:
         raise EchoUserError(f"--every must be >= 1, got {every}")
     idx = np.arange(times.shape[0])
-    if skip_time is not None:
-        idx = idx[times >= skip_time - 1e-12 * max(1.0, abs(skip_time))]
-        if idx.size == 0:
-            raise EchoUserError(f"--skip-time {skip_time} drops every frame (last time is {times.max():g})")
+    if skip_time is not None or end_time is not None:
+        idx = select_time_range(times, skip_time, end_time, str(src))
     return idx[::every]
 
 
@@ -253,6 +253,7 @@ def read_series(
     dim: int | None = None,
     block: str | None = None,
     part: int | None = None,
+    end_time: float | None = None,
     association: str = "auto",
     with_cells: bool = True,
     progress: bool = False,
@@ -261,12 +262,13 @@ def read_series(
 
     Times come from the collection file, else from each frame's `TimeValue` field data, else
     0, 1, 2, ... . association: "point", "cell" (points become cell centres, no cells) or
-    "auto" (point data when the first frame has any, else cell data).
+    "auto" (point data when the first frame has any, else cell data). skip_time / end_time: keep
+    the frames with skip_time <= t <= end_time (`echopv import --start-time/--end-time`).
     """
     entries = resolve_series(src, part)
     if association not in ("auto", "point", "cell"):
         raise EchoUserError(f"association must be auto, point or cell, got {association!r}")
-    entries, times_all, chosen = _ordered_entries(src, entries, every, skip_time)
+    entries, times_all, chosen = _ordered_entries(src, entries, every, skip_time, end_time)
     first = read_frame(entries[int(chosen[0])].path, block)
     assoc = association
     if assoc == "auto":
@@ -281,8 +283,8 @@ def read_series(
     if times_all is None:
         if np.any(np.diff(times) <= 0):  # TimeValue missing or inconsistent: fall back to indices
             times = np.asarray(chosen, dtype=np.float64)
-        if skip_time is not None:
-            keep = _frame_selection(times, every, skip_time)
+        if skip_time is not None or end_time is not None:
+            keep = _frame_selection(times, every, skip_time, end_time, src)
             values = values[keep]
             times = times[keep]
     metadata = _series_metadata(fd0, entries, chosen, assoc)
@@ -302,22 +304,23 @@ def read_series(
 
 
 def _ordered_entries(
-    src: Any, entries: list[SeriesEntry], every: int, skip_time: float | None
+    src: Any, entries: list[SeriesEntry], every: int, skip_time: float | None, end_time: float | None = None
 ) -> tuple[list[SeriesEntry], np.ndarray | None, np.ndarray]:
     """Entries sorted by their known times, those times (None if any is unknown), the chosen indices."""
     known = [e.time for e in entries]
     if not all(t is not None for t in known):
         if every < 1:
             raise EchoUserError(f"--every must be >= 1, got {every}")
-        # without times, --skip-time is applied after reading (on TimeValue or the frame index)
-        return entries, None, np.arange(len(entries))[::every] if skip_time is None else np.arange(len(entries))
+        # without times, the time range is applied after reading (on TimeValue or the frame index)
+        ranged = skip_time is not None or end_time is not None
+        return entries, None, np.arange(len(entries)) if ranged else np.arange(len(entries))[::every]
     order = np.argsort(np.asarray(known, dtype=np.float64), kind="stable")
     entries = [entries[i] for i in order]
     times_all = np.asarray([e.time for e in entries], dtype=np.float64)
     if np.any(np.diff(times_all) <= 0):
         dup = times_all[1:][np.diff(times_all) <= 0][0]
         raise EchoUserError(f"{src}: time {dup:g} appears more than once; pass part= or remove duplicates")
-    return entries, times_all, _frame_selection(times_all, every, skip_time)
+    return entries, times_all, _frame_selection(times_all, every, skip_time, end_time, src)
 
 
 def _series_points(first, assoc: str, dim: int | None, fd0: Mapping[str, Any], src: Any) -> np.ndarray:

@@ -191,3 +191,46 @@ def test_export_import_keeps_periodic_domain(tmp_path):
         assert store.info.domain.periodic == (True, True)
         np.testing.assert_array_equal(store.info.domain.hi, [1.0, 1.0])  # not the points' max 0.875
         np.testing.assert_array_equal(store[1].fields, _grid(1).fields)
+
+
+@pytest.mark.parametrize("start_flag", ["--start-time", "--skip-time"])
+def test_import_time_range_of_a_pvd_series(tmp_path, capsys, start_flag):
+    src = _traj(0, T=8)  # t = 0.0 .. 0.7
+    write_pvd(src, tmp_path / "a.pvd")
+    out = tmp_path / "r.h5"
+    assert main(["import", str(tmp_path / "a.pvd"), "--out", str(out), start_flag, "0.2", "--end-time", "0.5",
+                 "--quiet"]) == 0
+    with TrajectoryStore(out) as store:
+        np.testing.assert_allclose(store[0].times, [0.2, 0.3, 0.4, 0.5])
+        np.testing.assert_array_equal(store[0].fields, src.fields[2:6])
+    # frames without a collection file (times from each frame's TimeValue): the same range
+    assert main(["import", str(tmp_path / "a" / "*.vtu"), "--out", str(out), "--end-time", "0.25", "--quiet"]) == 0
+    with TrajectoryStore(out) as store:
+        np.testing.assert_allclose(store[0].times, [0.0, 0.1, 0.2])
+
+
+def test_import_empty_time_range_names_the_available_range(tmp_path, capsys):
+    write_pvd(_traj(0, T=8), tmp_path / "a.pvd")
+    out = tmp_path / "r.h5"
+    assert main(["import", str(tmp_path / "a.pvd"), "--out", str(out), "--start-time", "0.55", "--end-time", "0.58",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no frame" in err and "t = 0 .. 0.7" in err and "8 frames" in err and "Traceback" not in err
+    assert main(["import", str(tmp_path / "a.pvd"), "--out", str(out), "--start-time", "0.5", "--end-time", "0.2",
+                 "--quiet"]) == 2
+    assert "--end-time 0.2 is before --start-time 0.5" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_import_openfoam_case_up_to_an_end_time(tmp_path, capsys):
+    pytest.importorskip("echo_model.cases.openfoam")
+    case = tmp_path / "cyl"
+    _, ref = _make_foam_case(case)  # t = 0.1 .. 0.4
+    out = tmp_path / "foam.h5"
+    assert main(["import", str(case), "--out", str(out), "--end-time", "0.3", "--quiet"]) == 0
+    with TrajectoryStore(out) as store:
+        np.testing.assert_allclose(store[0].times, [0.1, 0.2, 0.3])
+        np.testing.assert_allclose(store[0].field("p")[-1], ref[0.3][1], rtol=1e-6)
+    assert main(["import", str(case), "--out", str(tmp_path / "none.h5"), "--end-time", "0.05", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no frame" in err and "t = 0.1 .. 0.4" in err and "4 frames" in err
