@@ -33,10 +33,14 @@ class MeshSizes:
 
 
 # fine reproduces the 13.4k-cell mesh measured in the reference notes (St 0.298 at Re 100);
-# ci is a few thousand cells for a test that must finish in well under a minute.
+# ci is a few thousand cells for a test that must finish in well under a minute. medium and xfine
+# fill the ladder (about 2x cells per level) for benchmarks/cylinder_mesh_study.py.
+# Cells at centre (0.2, 0.2): ci 1,340, medium 3,989, coarse 8,376, fine 13,847, xfine 24,757.
 MESHES: dict[str, MeshSizes] = {
+    "xfine": MeshSizes(cylinder=0.003, wake=0.0065, far=0.025),
     "fine": MeshSizes(cylinder=0.004, wake=0.009, far=0.03),
     "coarse": MeshSizes(cylinder=0.005, wake=0.012, far=0.035),
+    "medium": MeshSizes(cylinder=0.008, wake=0.018, far=0.045),
     "ci": MeshSizes(cylinder=0.012, wake=0.03, far=0.06, wake_length=0.6),
 }
 
