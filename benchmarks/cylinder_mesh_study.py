@@ -190,7 +190,7 @@ def pick_level(rows: list[dict], levels_by_size: list[str], tol: float) -> str |
     ref = {r["Re"]: r["st"] for r in rows if r["level"] == finest}
     for level in levels_by_size:
         mine = [r for r in rows if r["level"] == level]
-        if not mine or any(r["Re"] not in ref for r in mine):
+        if {r["Re"] for r in mine} != set(ref):  # judged at every Re the finest level ran
             continue
         ok = all(abs(rel_dev(r["st"], ref[r["Re"]])) <= tol for r in mine)
         ok &= all(abs(rel_dev(r["st"], dfg_mid("st"))) <= tol for r in mine if round(r["Re"]) == 100)
