@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
+from .skill import report_from_meta
+
 
 def describe_dataset(path: Path) -> str:
     from .data.store import TrajectoryStore
@@ -71,6 +73,15 @@ def _training_set(meta: dict) -> tuple[int | None, dict[str, tuple[float, float]
     return (int(n_points) if isinstance(n_points, (int, float)) else None), ranges
 
 
+def _generator_text(meta: dict) -> str:
+    kind = meta.get("generator_kind", meta.get("kind"))
+    if kind == "dmd":
+        return (f"dmd (dynamic mode decomposition), rank {meta.get('rank')}, unresolved-part gain "
+                f"{_fmt(meta.get('residual_gain'))}, mean field {'subtracted' if meta.get('center') else 'kept'}; "
+                "forecasts on the mesh it was fitted on")
+    return f"{kind}, sampler {meta.get('sampler')} {meta.get('steps')} steps"
+
+
 def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, str, str]]:
     """An ECHO model file described as (section, property, value) rows: the summary an analyst
     reads first, then every header entry flattened (what the ParaView model reader shows)."""
@@ -87,8 +98,7 @@ def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, st
     if meta.get("train_horizon_frames") is not None:
         add("training horizon", f"{meta['train_horizon_frames']} frames of dt (the longest training trajectory; "
                                 "longer forecasts extrapolate in time)")
-    add("generator", f"{meta.get('generator_kind', meta.get('kind'))}, sampler {meta.get('sampler')} "
-                     f"{meta.get('steps')} steps")
+    add("generator", _generator_text(meta))
     dom = meta.get("domain") or {}
     add("training domain", f"lo {_fmt(dom.get('lo'))} hi {_fmt(dom.get('hi'))} periodic {dom.get('periodic')}")
     n_points, ranges = _training_set(meta)
@@ -114,13 +124,20 @@ def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, st
                                      f"({frames} frames of {n_points} points, the training set's)")
         else:
             add("compression ratio", f"N * {frames * cfg.in_channels} / {math.prod(shape)} for N points")
+    skill = report_from_meta(meta)
+    if skill is not None:
+        head, *per_field = skill.lines()
+        add("skill", head)
+        for line in per_field:
+            name, text = line.strip().split(": ", 1)
+            add(f"skill {name}", text)
     preset = ((meta.get("provenance") or {}).get("generator") or {}).get("preset")
     if preset:
         add("preset", str(preset))
     if meta.get("metrics"):
         rows.extend(("metrics", k, v) for k, v in _flatten("", meta["metrics"]))
     rows.extend(("provenance", k, v) for k, v in _flatten("", meta.get("provenance") or {}))
-    skip = {"format", "format_version", "provenance", "metrics"}
+    skip = {"format", "format_version", "provenance", "metrics", "skill", "rank_scores"}
     rows.extend(("header", k, v) for k, v in _flatten("", {k: v for k, v in meta.items() if k not in skip}))
     return rows
 

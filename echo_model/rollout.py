@@ -196,7 +196,10 @@ class Surrogate:
     # --- I/O -----------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto", cache: bool = True) -> "Surrogate":
-        """Load a complete ECHO model file (autoencoder + generator in one .safetensors).
+        """Load a complete model file: ECHO (autoencoder + generator in one .safetensors) or DMD.
+
+        A DMD file (kind "echo-dmd", `echopv train dmd`) gives an `echo_model.dmd.DMDSurrogate`,
+        which keeps this class's rollout contract, so every consumer takes either kind.
 
         Parameters
         ----------
@@ -229,6 +232,10 @@ class Surrogate:
     @classmethod
     def _load_uncached(cls, path: Path, device: torch.device) -> "Surrogate":
         meta = read_meta(path)
+        if meta.get("kind") == "echo-dmd":  # the other model kind: same contract (echo_model.dmd)
+            from .dmd import DMDSurrogate
+
+            return DMDSurrogate.load(path)
         if meta.get("kind") != KIND:
             raise ValueError(
                 f"{path} is an ECHO file of kind {meta.get('kind')!r}, not a complete surrogate; "

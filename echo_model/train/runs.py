@@ -193,6 +193,19 @@ class PipelineRun:
     progress: bool = opt("no progress bars (progress.json is still written)", True, flags=("--no-progress",))
 
 
+@dataclass(kw_only=True)
+class DMDRun:
+    """A DMD model fitted on a dataset's training trajectories (`echopv train dmd`)."""
+
+    data: str = opt("ECHO dataset (.h5); its training trajectories must share one mesh", required=True)
+    run: str = opt("run directory; the model is RUN/model.safetensors", required=True)
+    split: str = opt("dataset split to fit on: train | val | test | all", "train")
+    rank: int = opt("DMD modes (0: chosen on the held-out tail of the training frames)", 0)
+    holdout: float = opt("trailing fraction of each trajectory held out for the rank and the skill report", 0.25)
+    stabilise: bool = opt("keep eigenvalues outside the unit circle (default: pulled onto it)", True,
+                          flags=("--no-stabilise",))
+
+
 # ------------------------------------------------------------------------------------------
 # dataclass <-> command line / JSON
 # ------------------------------------------------------------------------------------------
@@ -288,5 +301,5 @@ def apply_threads(threads: int | None) -> None:
     set_threads(threads)
 
 
-__all__ = ["AutoencoderRun", "RefineRun", "GeneratorRun", "CacheLatentsRun", "PipelineRun", "StageRun",
+__all__ = ["AutoencoderRun", "RefineRun", "GeneratorRun", "CacheLatentsRun", "PipelineRun", "DMDRun", "StageRun",
            "add_arguments_from", "from_namespace", "to_argv", "to_json", "from_json", "apply_threads"]

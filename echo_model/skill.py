@@ -1,0 +1,153 @@
+"""Skill report: how well a trained model forecasts frames it did not train on.
+
+Every training (ECHO's `train all`, `train dmd`, EchoTrain) ends with one, stored in the model
+file's header under "skill" and shown by `echopv info`, the EchoModelReader table and EchoTrain's
+Status. Per field it sets the model beside the two forecasts an analyst gets for free:
+
+- persistence: the last known frame, repeated;
+- mean field: the mean of the training frames.
+
+and says up to which lead time the model beats persistence. Errors are relative MSE per field
+(sum of squared errors over points and components / sum of squared truth), so a field with large
+values (p) does not hide a field with small ones (U).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+_EPS = 1e-30
+
+
+@dataclass
+class FieldSkill:
+    """One field's held-out errors (relative MSE, mean over the held-out frames).
+
+    Parameters
+    ----------
+    name : str
+        Field name (e.g. "U", "p").
+    model, persistence, mean_field : float
+        Mean relative MSE of the model, of persistence and of the training-mean field.
+    model_first, persistence_first : float
+        The same at the first forecast frame.
+    beats_persistence_frames : int
+        Leading frames over which the model's error stays below persistence's (0: not even the first).
+    """
+
+    name: str
+    model: float
+    persistence: float
+    mean_field: float
+    model_first: float
+    persistence_first: float
+    beats_persistence_frames: int
+
+    @property
+    def best_baseline(self) -> float:
+        return min(self.persistence, self.mean_field)
+
+
+@dataclass
+class SkillReport:
+    """Held-out skill of a model, per field.
+
+    Parameters
+    ----------
+    model_kind : str
+        "echo", "dmd", ...
+    n_frames : int
+        Forecast frames scored.
+    dt : float
+        Time between frames (lead times in the text are multiples of it).
+    source : str
+        Which frames were held out, in words.
+    fields : list of FieldSkill
+
+    Example
+    -------
+    >>> truth = np.ones((3, 4, 1)) * np.arange(1, 4)[:, None, None]
+    >>> rep = skill_report(truth, truth, last_known=np.zeros((4, 1)), mean_field=np.ones((4, 1)),
+    ...                    field_layout=[("u", 1)], dt=0.5, model_kind="demo", source="test")
+    >>> rep.fields[0].model, rep.fields[0].beats_persistence_frames
+    (0.0, 3)
+    """
+
+    model_kind: str
+    n_frames: int
+    dt: float
+    source: str
+    fields: list[FieldSkill] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SkillReport":
+        fields = [FieldSkill(**f) for f in d.get("fields", [])]
+        return cls(model_kind=str(d.get("model_kind", "?")), n_frames=int(d.get("n_frames", 0)),
+                   dt=float(d.get("dt", 1.0)), source=str(d.get("source", "")), fields=fields)
+
+    def lines(self) -> list[str]:
+        """Human-readable lines (the CLI, `echopv info`, EchoTrain's Status)."""
+        out = [f"skill on {self.n_frames} held-out frame(s) ({self.source}); relative MSE, lower is better:"]
+        for f in self.fields:
+            ratio = f.model / max(f.best_baseline, _EPS)
+            lead = f.beats_persistence_frames
+            out.append(
+                f"  {f.name}: model {f.model:.3g} | persistence {f.persistence:.3g} | mean field {f.mean_field:.3g}"
+                f" ({ratio:.2f}x the better baseline); first frame {f.model_first:.3g} vs persistence "
+                f"{f.persistence_first:.3g}; beats persistence for {lead} frame(s) ({lead * self.dt:.4g} time units)"
+            )
+        return out
+
+
+def per_field_rel_mse(pred: np.ndarray, truth: np.ndarray,
+                      field_layout: Sequence[tuple[str, int]]) -> dict[str, np.ndarray]:
+    """Relative MSE per frame of each field: {name: (T,)} for (T, N, C) arrays."""
+    pred = np.asarray(pred, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.float64)
+    if pred.shape != truth.shape:
+        raise ValueError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
+    out: dict[str, np.ndarray] = {}
+    c0 = 0
+    for name, nc in field_layout:
+        p, u = pred[..., c0:c0 + nc], truth[..., c0:c0 + nc]
+        out[name] = ((p - u) ** 2).sum(axis=(1, 2)) / ((u ** 2).sum(axis=(1, 2)) + _EPS)
+        c0 += nc
+    return out
+
+
+def _lead(model: np.ndarray, persistence: np.ndarray) -> int:
+    worse = np.nonzero(model >= persistence)[0]
+    return int(worse[0]) if worse.size else int(model.shape[0])
+
+
+def skill_report(pred: np.ndarray, truth: np.ndarray, *, last_known: np.ndarray, mean_field: np.ndarray,
+                 field_layout: Sequence[tuple[str, int]], dt: float, model_kind: str, source: str) -> SkillReport:
+    """Score a forecast `pred` (T, N, C) of `truth` (T, N, C) against persistence of `last_known`
+    (N, C) and the training-mean field `mean_field` (N, C), per field."""
+    truth = np.asarray(truth, dtype=np.float64)
+    n = truth.shape[0]
+    model = per_field_rel_mse(pred, truth, field_layout)
+    pers = per_field_rel_mse(np.broadcast_to(last_known, truth.shape), truth, field_layout)
+    mean = per_field_rel_mse(np.broadcast_to(mean_field, truth.shape), truth, field_layout)
+    fields = [FieldSkill(name=name, model=float(model[name].mean()), persistence=float(pers[name].mean()),
+                         mean_field=float(mean[name].mean()), model_first=float(model[name][0]),
+                         persistence_first=float(pers[name][0]),
+                         beats_persistence_frames=_lead(model[name], pers[name]))
+              for name, _ in field_layout]
+    return SkillReport(model_kind=model_kind, n_frames=n, dt=float(dt), source=source, fields=fields)
+
+
+def report_from_meta(meta: dict) -> SkillReport | None:
+    """The skill report stored in a model header, or None (older files, or no held-out frames)."""
+    d = meta.get("skill") if isinstance(meta, dict) else None
+    if not isinstance(d, dict):
+        return None
+    try:
+        return SkillReport.from_dict(d)
+    except (TypeError, ValueError, KeyError):
+        return None
