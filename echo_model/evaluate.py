@@ -3,9 +3,14 @@
 For every trajectory of the split the model observes `n_observed_frames` frames from --start
 and forecasts --frames frames (default: everything the trajectory still has, at most
 --max-frames). Metrics (echo_model.metrics; reduction per trajectory over points, frames and
-channels, then the mean over trajectories): rel-MSE, rel-L2, per-step curves, correlation time
-(corr < 0.8), on regular 2D grids the energy spectrum of the last frame and its log-error, and
-with --samples K > 1 the spread-skill ratio.
+channels, then the mean over trajectories): rel-MSE, rel-L2, per-step curves, on regular 2D grids
+the energy spectrum of the last frame and its log-error, and with --samples K > 1 the
+spread-skill ratio. Per field (a field with large values, p, does not hide one with small
+values, U): rel-MSE over all frames and at the first frame, and the correlation time (lead time
+in frames up to which the field's correlation with the truth stays >= 0.8), beside two free
+baselines scored the same way: persistence (the last observed frame, repeated) and the mean
+field (the mean of the training split's frames on the same mesh, without any frame from the
+forecast on; else the trajectory's own frames before the forecast).
 
 Writes DIR/metrics.json, DIR/error_curve.png, DIR/spectrum.png (regular 2D grids),
 DIR/last_frame.png (regular 2D grids). matplotlib is imported only for the plots.
@@ -94,9 +99,88 @@ def forecast_split(
     }
 
 
-def score(out: dict) -> dict:
+MEAN_FIELD_MAX_TRAJ = 64  # training trajectories averaged into the mean-field baseline
+
+
+def _mesh_key(points: np.ndarray) -> tuple:
+    return points.shape, hash(np.ascontiguousarray(points).tobytes())
+
+
+def _training_sums(store, train: Sequence[int]) -> dict[tuple, list]:
+    """Per mesh: [sum over every frame (N, C), frame count, member trajectories] of the training split."""
+    sums: dict[tuple, list] = {}
+    for j in list(train)[:MEAN_FIELD_MAX_TRAJ]:
+        j = int(j)
+        f = store.read_fields(j).astype(np.float64)
+        entry = sums.setdefault(_mesh_key(store.points(j)), [0.0, 0, []])
+        entry[0] = entry[0] + f.sum(axis=0)
+        entry[1] += f.shape[0]
+        entry[2].append(j)
+    return sums
+
+
+def mean_field(store, i: int, first_predicted: int, sums: dict[tuple, list]) -> tuple[np.ndarray, str]:
+    """The mean-field baseline of trajectory i: the mean of the training frames on its mesh, less
+    i's own frames from `first_predicted` on (never a frame of the forecast); without training
+    frames on that mesh, the mean of i's frames before the forecast. Returns (N, C) and its source."""
+    entry = sums.get(_mesh_key(store.points(i)))
+    if entry is not None:
+        total, count = entry[0], entry[1]
+        if i in entry[2]:  # the evaluated trajectory trained the model: drop its forecast frames
+            later = store.read_fields(i, slice(first_predicted, None)).astype(np.float64)
+            total, count = total - later.sum(axis=0), count - later.shape[0]
+        if count > 0:
+            return (total / count).astype(np.float32), f"training frames on the same mesh ({len(entry[2])} traj)"
+    known = store.read_fields(i, slice(0, first_predicted))
+    return known.mean(axis=0), f"the trajectory's own {known.shape[0]} frame(s) before the forecast"
+
+
+def baseline_forecasts(store, indices: Sequence[int], n_frames: int, *, n_obs: int, start: int = 0,
+                       stride: int = 1, train: Sequence[int] = ()) -> dict:
+    """Persistence and mean-field forecasts (B, T, N, C) of the frames `forecast_split` predicts.
+
+    Parameters
+    ----------
+    store : TrajectoryStore
+    indices : sequence of int
+        The evaluated trajectories.
+    n_frames, n_obs, start, stride : int
+        As in `forecast_split`: frames start, start + stride, ...; the first n_obs are observed.
+    train : sequence of int
+        The training split (for the mean field).
+
+    Returns
+    -------
+    dict
+        "persistence", "mean_field" (B, n_frames, N, C) and "mean_field_source" (str).
+    """
+    sums = _training_sums(store, train)
+    first_pred = start + n_obs * stride
+    persist, means, sources = [], [], set()
+    for i in indices:
+        i = int(i)
+        last = store.read_fields(i, [first_pred - stride])[0]
+        persist.append(np.broadcast_to(last, (n_frames, *last.shape)))
+        m, src = mean_field(store, i, first_pred, sums)
+        means.append(np.broadcast_to(m, (n_frames, *m.shape)))
+        sources.add(src)
+    return {"persistence": np.stack(persist), "mean_field": np.stack(means),
+            "mean_field_source": "; ".join(sorted(sources))}
+
+
+def score(out: dict, field_layout: Sequence[tuple[str, int]] | None = None) -> dict:
+    """Metrics of `forecast_split`'s output; with `field_layout`, per field, and the baselines of
+    `baseline_forecasts` (when `out` has them) scored the same way under "baselines"."""
     pred, true = out["pred"], out["true"]
-    res = metrics.summarize(pred, true, out["samples"])
+    res = metrics.summarize(pred, true, out["samples"], field_layout)
+    layout = field_layout or [("all", true.shape[-1])]
+    res["baselines"] = {
+        name: {"rel_mse": metrics.rel_mse(out[name], true),
+               "per_field": metrics.per_field_scores(out[name], true, layout)}
+        for name in ("persistence", "mean_field") if name in out
+    }
+    if "mean_field" in res["baselines"]:
+        res["baselines"]["mean_field"]["source"] = out["mean_field_source"]
     grid = metrics.grid_shape(out["points"])
     if grid is not None:
         h, w, order = grid
@@ -125,7 +209,16 @@ def plot(out: dict, res: dict, outdir: Path, title: str = "") -> list[Path]:
     written = []
     fig, ax = plt.subplots(figsize=(5, 3.5))
     steps = np.arange(1, len(res["rel_mse_per_step"]) + 1)
-    ax.semilogy(steps, res["rel_mse_per_step"], "o-", ms=3)
+    per_field = res.get("per_field") or {"all": {"rel_mse_per_step": res["rel_mse_per_step"]}}
+    base = res.get("baselines", {})
+    for k, (name, f) in enumerate(per_field.items()):
+        color = f"C{k}"
+        ax.semilogy(steps, f["rel_mse_per_step"], "o-", ms=3, color=color, label=f"{name}: model")
+        for kind, style in (("persistence", "--"), ("mean_field", ":")):
+            if name in base.get(kind, {}).get("per_field", {}):
+                ax.semilogy(steps, base[kind]["per_field"][name]["rel_mse_per_step"], style, color=color,
+                            label=f"{name}: {kind.replace('_', ' ')}")
+    ax.legend(fontsize=7)
     ax.set_xlabel("predicted frame")
     ax.set_ylabel("relative MSE")
     ax.set_title(title or "forecast error per frame")
@@ -211,7 +304,9 @@ def run(args: argparse.Namespace) -> int:
         n_frames = args.frames or min(avail, args.max_frames)
         out = forecast_split(sur, store, idx, n_frames, start=args.start, n_samples=args.samples,
                              steps=args.steps, sampler=args.sampler, seed=args.seed, stride=stride)
-    res = score(out)
+        out.update(baseline_forecasts(store, idx, n_frames, n_obs=sur.n_observed_frames, start=args.start,
+                                      stride=stride, train=store.split_indices("train")))
+    res = score(out, sur.field_layout)
     res.update({"model": str(args.model), "dataset": str(args.dataset), "split": args.split,
                 "n_trajectories": int(len(idx)), "n_frames": int(n_frames), "n_samples": args.samples,
                 "sampler": args.sampler or sur.default_sampler, "steps": args.steps or sur.default_steps,
@@ -220,6 +315,39 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "metrics.json").write_text(json.dumps(res, indent=2))
     if not args.no_plots:
         plot(out, res, args.out, f"{Path(args.model).name} on {args.split}")
-    print(f"rel-MSE {res['rel_mse']:.4e}  rel-L2 {res['rel_l2']:.4e}  ({len(idx)} traj, {n_frames} frames) "
-          f"-> {args.out / 'metrics.json'}")
+    print(format_report(res))
+    print(f"({len(idx)} traj, {n_frames} frames) -> {args.out / 'metrics.json'}")
     return 0
+
+
+def format_report(res: dict) -> str:
+    """The per-field table `echopv eval` prints: model beside persistence and the mean field.
+
+    Example
+    -------
+    >>> f = {"rel_mse": 0.1, "rel_mse_first_frame": 0.01, "correlation_time_steps": 4.0}
+    >>> res = {"rel_mse": 0.1, "rel_l2": 0.3, "correlation_threshold": 0.8, "per_field": {"U": f},
+    ...        "baselines": {"persistence": {"rel_mse": 0.2, "per_field": {"U": f}},
+    ...                      "mean_field": {"rel_mse": 0.3, "per_field": {"U": f}}}}
+    >>> print(format_report(res).splitlines()[2])
+    U           1.000e-01    1.000e-01    1.000e-01    1.000e-02    1.000e-02            4
+    """
+    base = res.get("baselines", {})
+    cols = ["model", "persistence", "mean field", "1st: model", "1st: persist."]
+    lines = [f"rel-MSE per field (correlation time: frames with correlation >= {res['correlation_threshold']:g})",
+             f"{'field':<8} " + " ".join(f"{c:>12}" for c in cols) + f" {'corr. time':>12}"]
+
+    def cell(kind: str, name: str, key: str = "rel_mse") -> str:
+        src = res["per_field"] if kind == "model" else base.get(kind, {}).get("per_field")
+        return f"{src[name][key]:>12.3e}" if src and name in src else f"{'-':>12}"
+
+    for name, f in res.get("per_field", {}).items():
+        row = [cell("model", name), cell("persistence", name), cell("mean_field", name),
+               cell("model", name, "rel_mse_first_frame"), cell("persistence", name, "rel_mse_first_frame")]
+        lines.append(f"{name:<8} " + " ".join(row) + f" {f['correlation_time_steps']:>12g}")
+    joint = [f"{res['rel_mse']:>12.3e}"] + [f"{base[k]['rel_mse']:>12.3e}" if k in base else f"{'-':>12}"
+                                             for k in ("persistence", "mean_field")]
+    lines.append(f"{'joint':<8} " + " ".join(joint) + f"   (rel-L2 {res['rel_l2']:.3e})")
+    if "source" in base.get("mean_field", {}):
+        lines.append(f"mean field: {base['mean_field']['source']}")
+    return "\n".join(lines)

@@ -11,12 +11,19 @@ Reductions (stated because peers differ, see shared/reference/peers-and-benchmar
 Energy spectra: on a regular (H, W) periodic grid, E(k) = 1/2 sum over |k'| in [k-0.5, k+0.5)
 of |FFT(u)|^2 / (H W)^2, summed over channels; the spectrum error is the mean over
 1 <= k <= k_max of |log10 E_pred(k) - log10 E_true(k)| (k_max: all, or N // 3 for dealiased data).
+Per field (`per_field_scores`): the same reductions over one field's channels only, so a field
+with large values (p) does not hide one with small values (U); correlations are per field too.
+Correlation time: the lead time (in frames, the first predicted frame = 1) up to which the
+prediction/truth correlation stays >= CORRELATION_THRESHOLD.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
 _EPS = 1e-30
+CORRELATION_THRESHOLD = 0.8
 
 
 def _batch(a: np.ndarray) -> np.ndarray:
@@ -62,24 +69,86 @@ def rel_l2_per_step(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
 
 def correlation_per_step(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """(T,) Pearson correlation between prediction and truth per frame (over points, channels)."""
+    """(T,) Pearson correlation between prediction and truth per frame (over points and channels;
+    pass one field's channels, several fields of different units are not comparable), mean over
+    trajectories. A frame whose truth is uniform (a flow at rest) has no correlation: NaN."""
     p, u = _batch(pred), _batch(true)
     b, t = p.shape[:2]
     p = p.reshape(b, t, -1)
     u = u.reshape(b, t, -1)
     p = p - p.mean(axis=2, keepdims=True)
     u = u - u.mean(axis=2, keepdims=True)
-    corr = (p * u).sum(axis=2) / (np.sqrt((p**2).sum(axis=2) * (u**2).sum(axis=2)) + _EPS)
-    return corr.mean(axis=0)
+    uu, pp = (u**2).sum(axis=2), (p**2).sum(axis=2)
+    corr = (p * u).sum(axis=2) / (np.sqrt(pp * uu) + _EPS)
+    flat = uu <= 1e-20 * np.maximum((_batch(true).reshape(b, t, -1) ** 2).sum(axis=2), _EPS)
+    n_ok = (~flat).sum(axis=0)  # the mean over the trajectories that have a correlation
+    return np.where(n_ok > 0, np.where(flat, 0.0, corr).sum(axis=0) / np.maximum(n_ok, 1), np.nan)
 
 
-def correlation_time(pred: np.ndarray, true: np.ndarray, threshold: float = 0.8, dt: float = 1.0) -> float:
-    """Time (in units of dt, counted from the first predicted frame = 1 dt) until the
-    correlation first drops below `threshold`; the full horizon if it never does."""
+def correlation_time(pred: np.ndarray, true: np.ndarray, threshold: float = CORRELATION_THRESHOLD,
+                     dt: float = 1.0) -> float:
+    """Lead time (in units of dt; the first predicted frame is at 1 dt) up to which the
+    correlation stays >= `threshold`: 0 when the first frame is already below it, the full
+    horizon when no frame is. Frames without a correlation (uniform truth) do not end it.
+
+    >>> u = np.arange(12.0).reshape(3, 4, 1)          # 3 frames, 4 points, 1 channel
+    >>> correlation_time(np.stack([u[0], u[1], -u[2]]), u)
+    2.0
+    """
     corr = correlation_per_step(pred, true)
-    below = np.nonzero(corr < threshold)[0]
+    below = np.nonzero(corr < threshold)[0]  # NaN compares False: never "below"
     n = int(below[0]) if below.size else corr.shape[0]
     return float(n * dt)
+
+
+def field_slices(field_layout: Sequence[tuple[str, int]]) -> dict[str, slice]:
+    """Channel slice of each field, e.g. [("U", 2), ("p", 1)] -> {"U": slice(0, 2), "p": slice(2, 3)}."""
+    out, c = {}, 0
+    for name, n in field_layout:
+        out[str(name)] = slice(c, c + int(n))
+        c += int(n)
+    return out
+
+
+def per_field_scores(pred: np.ndarray, true: np.ndarray, field_layout: Sequence[tuple[str, int]],
+                     threshold: float = CORRELATION_THRESHOLD) -> dict[str, dict]:
+    """Rel-MSE (all frames, first frame, per frame) and correlation time of each field on its own.
+
+    Parameters
+    ----------
+    pred, true : numpy.ndarray, shape (B, T, N, C) or (T, N, C)
+        Prediction and truth, channels in `field_layout` order.
+    field_layout : sequence of (name, n_channels)
+    threshold : float
+        Correlation below which a forecast counts as decorrelated.
+
+    Returns
+    -------
+    dict
+        {field: {"rel_mse", "rel_mse_first_frame", "rel_mse_per_step", "correlation_per_step",
+        "correlation_time_steps"}}, JSON-ready (an undefined correlation is None).
+
+    Example
+    -------
+    >>> u = np.ones((2, 3, 3)); u[..., 2] = 100.0            # U = (1, 1), p = 100
+    >>> p = u.copy(); p[..., 2] *= 1.1                        # p 10 % off, U exact
+    >>> s = per_field_scores(p, u, [("U", 2), ("p", 1)])
+    >>> s["U"]["rel_mse"], round(s["p"]["rel_mse"], 6)
+    (0.0, 0.01)
+    """
+    out = {}
+    for name, sl in field_slices(field_layout).items():
+        p, u = _batch(pred)[..., sl], _batch(true)[..., sl]
+        curve = rel_mse_per_step(p, u)
+        corr = correlation_per_step(p, u)
+        out[name] = {
+            "rel_mse": rel_mse(p, u),
+            "rel_mse_first_frame": float(curve[0]),
+            "rel_mse_per_step": curve.tolist(),
+            "correlation_per_step": [None if np.isnan(c) else float(c) for c in corr],
+            "correlation_time_steps": correlation_time(p, u, threshold),
+        }
+    return out
 
 
 def energy_spectrum(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,17 +210,27 @@ def spread_skill_ratio(samples: np.ndarray, true: np.ndarray) -> float:
     return float(np.sqrt((k + 1) / k) * spread / (rmse + _EPS))
 
 
-def summarize(pred: np.ndarray, true: np.ndarray, samples: np.ndarray | None = None) -> dict:
-    """All scalar metrics + curves as a JSON-ready dict."""
+def summarize(pred: np.ndarray, true: np.ndarray, samples: np.ndarray | None = None,
+              field_layout: Sequence[tuple[str, int]] | None = None) -> dict:
+    """All scalar metrics + curves as a JSON-ready dict. With `field_layout`, "per_field" holds
+    `per_field_scores` and "correlation_time_steps" is the shortest field's (each field is
+    correlated on its own: pooled, the field with the largest values decides alone)."""
+    layout = list(field_layout) if field_layout else [("all", _batch(true).shape[-1])]
+    fields = per_field_scores(pred, true, layout)
     out = {
         "rel_mse": rel_mse(pred, true),
         "rel_l2": rel_l2(pred, true),
         "rel_mse_per_step": rel_mse_per_step(pred, true).tolist(),
         "rel_l2_per_step": rel_l2_per_step(pred, true).tolist(),
-        "correlation_per_step": correlation_per_step(pred, true).tolist(),
-        "correlation_time_steps": correlation_time(pred, true),
+        "correlation_threshold": CORRELATION_THRESHOLD,
+        "correlation_time_steps": min(f["correlation_time_steps"] for f in fields.values()),
+        "correlation_time_steps_per_field": {k: f["correlation_time_steps"] for k, f in fields.items()},
         "reduction": "per trajectory over points, frames and channels, then mean over trajectories",
     }
+    if field_layout:
+        out["per_field"] = fields
+    else:
+        out["correlation_per_step"] = fields["all"]["correlation_per_step"]
     if samples is not None and samples.shape[-4] > 1:
         out["spread_skill_ratio"] = spread_skill_ratio(samples, true)
     return out

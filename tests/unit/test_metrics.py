@@ -57,3 +57,38 @@ def test_correlation_time_and_spread_skill():
     assert 0.85 < ssr < 1.15
     assert M.spread_skill_ratio(mean[:, None] + 0.1 * rng.standard_normal((1, 16) + mean.shape[1:]), truth) < 0.3
     assert M.spread_skill_ratio(members[0], truth[0]) == pytest.approx(ssr)  # (K, T, N, C) for one trajectory
+
+
+def _u_exact_p_noise(T=10, n=300):
+    """U forecast exactly, p (100x larger values) forecast badly from the first frame."""
+    rng = np.random.default_rng(1)
+    true = np.concatenate([rng.standard_normal((1, T, n, 2)), 100 * rng.standard_normal((1, T, n, 1))], -1)
+    pred = true.copy()
+    pred[..., 2] = 0.3 * true[..., 2] + 90 * rng.standard_normal((1, T, n))
+    return pred, true
+
+
+def test_correlation_time_is_per_field_not_decided_by_the_field_with_the_largest_values():
+    pred, true = _u_exact_p_noise()
+    layout = [("U", 2), ("p", 1)]
+    scores = M.per_field_scores(pred, true, layout)
+    assert scores["U"]["correlation_time_steps"] == 10.0  # never decorrelates
+    assert scores["p"]["correlation_time_steps"] == 0.0   # below 0.8 from the first frame
+    assert scores["U"]["rel_mse"] == 0.0 and 0.5 < scores["p"]["rel_mse"] < 1.5
+    res = M.summarize(pred, true, field_layout=layout)
+    assert res["correlation_time_steps_per_field"] == {"U": 10.0, "p": 0.0}
+    assert res["correlation_threshold"] == 0.8
+    assert res["per_field"]["U"]["rel_mse_first_frame"] == 0.0
+    assert res["per_field"]["p"]["rel_mse"] == pytest.approx(M.rel_mse(pred[..., 2:], true[..., 2:]))
+
+
+def test_a_uniform_truth_frame_does_not_end_the_correlation_time():
+    """A run that starts at rest: the first frame's truth is uniform, its correlation undefined."""
+    rng = np.random.default_rng(2)
+    true = rng.standard_normal((1, 6, 50, 1))
+    true[:, 0] = 0.0
+    pred = true + 0.01 * rng.standard_normal(true.shape)
+    corr = M.correlation_per_step(pred, true)
+    assert np.isnan(corr[0]) and np.all(corr[1:] > 0.99)
+    assert M.correlation_time(pred, true) == 6.0
+    assert M.per_field_scores(pred, true, [("w", 1)])["w"]["correlation_per_step"][0] is None
