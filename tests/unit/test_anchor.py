@@ -63,3 +63,108 @@ def test_explicit_gains_match_the_same_gains_stored_in_the_model(sur):
     explicit = _roll(sur, None, seg, anchor_flag=np.full((seg, 1), 0.5))
     np.testing.assert_allclose(explicit, stored, atol=0)
     assert sur.meta["anchor_gains"] is None  # explicit gains leave the model's own untouched
+
+
+# --------------------------------------------------------------------------------------------
+# safe gains: regularised, clamped, never worse than no feedback on the fitting frames
+# --------------------------------------------------------------------------------------------
+def _stats(ls_gains, dd=1.0, rr=10.0):
+    """WindowStats of one window whose least-squares gains are `ls_gains` (T, C)."""
+    g = np.asarray(ls_gains, dtype=np.float64)
+    return anchor.WindowStats(rr=np.full(g.shape, rr), rd=g * dd, dd=np.full(g.shape, dd))
+
+
+def test_gains_fitted_on_one_window_are_shrunk_clamped_and_say_so():
+    fit = anchor.safe_gains([_stats([[3.0, 0.8], [-3.0, 0.4]])], n_frames=9, n_traj=1)
+    assert fit.gains.min() >= 0.0 and fit.gains.max() <= 1.0
+    assert not fit.cross_validated and fit.clamped == 2
+    text = " ".join(fit.notes)
+    assert "1 window(s), 9 frames of 1 trajectory(ies)" in text and "too few to cross-validate" in text
+    assert "more trajectories with --max-traj" in text and "from -3 to 3" in text
+
+
+def test_a_gain_that_would_raise_the_fitting_error_falls_back_to_no_feedback():
+    # lead 1's least-squares gain is slightly negative; the shrinkage towards the channel's mean
+    # (0.45) would make it positive, which raises that lead's error: it goes back to 0
+    stats = [_stats([[1.0], [-0.1]])]
+    fit = anchor.safe_gains(stats, n_frames=9, n_traj=1)
+    assert fit.gains[1, 0] == 0.0 and fit.gains[0, 0] > 0.5 and fit.reverted == 1
+    assert any("would raise the error on the fitting frames" in n for n in fit.notes)
+    for st in stats:  # never worse than no feedback, lead by lead
+        err = st.rr - 2 * fit.gains * st.rd + fit.gains**2 * st.dd
+        assert np.all(err <= st.rr + 1e-12)
+
+
+def test_enough_windows_are_cross_validated_and_keep_a_consistent_gain():
+    rng = np.random.default_rng(0)
+    stats = [_stats(0.6 + 0.02 * rng.standard_normal((4, 2))) for _ in range(6)]
+    fit = anchor.safe_gains(stats, n_frames=60, n_traj=1)
+    assert fit.cross_validated and fit.ridge in anchor.RIDGE_GRID
+    np.testing.assert_allclose(fit.gains, 0.6, atol=0.03)
+    assert fit.notes == []
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """One short trajectory (one window: n_obs + one segment), U and p of different scales."""
+    from echo_model.data.store import write_dataset
+    from echo_model.data.trajectory import Trajectory
+
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    layout = [("U", 2), ("p", 1)]
+    model = create_untrained(layout, 2, seed=5)
+    n = model.n_observed_frames + model.segment_frames
+    rng = np.random.default_rng(4)
+    pts = rng.random((150, 2))
+    t = np.arange(n)[:, None]
+    fields = np.stack([np.sin(5 * pts[:, 0] + 0.2 * t), np.cos(4 * pts[:, 1] + 0.2 * t),
+                       30 * np.sin(3 * pts[:, 0] * pts[:, 1] + 0.3 * t)], -1).astype(np.float32)
+    path = tmp_path_factory.mktemp("anchor") / "run.h5"
+    write_dataset(path, [Trajectory(points=pts, fields=fields, times=np.arange(n) * 1.0, field_layout=layout)],
+                  name="run", split={"train": [0], "val": [], "test": []})
+    return model, path
+
+
+def test_fit_on_one_short_trajectory_is_safe_and_does_not_raise_its_error(short_run):
+    from echo_model.data.store import TrajectoryStore
+    from echo_model.metrics import rel_mse
+
+    sur, path = short_run
+    sur.meta["anchor_gains"] = None
+    with TrajectoryStore(path) as store:
+        fit = anchor.fit_anchor_gains(sur, store, [0], progress=False)
+        traj = store[0]
+    n_obs, seg = sur.n_observed_frames, sur.segment_frames
+    assert fit.gains.shape == (seg, 3) and fit.n_windows == 1 and fit.n_frames == n_obs + seg
+    assert fit.gains.min() >= 0.0 and fit.gains.max() <= 1.0
+    assert any(f"1 window(s), {n_obs + seg} frames of 1 trajectory(ies)" in n for n in fit.notes)
+    truth = traj.fields[n_obs:]
+    kw = dict(seed=0, n_frames=seg)  # the fit's noise for trajectory 0, window 0
+    plain = sur.rollout(traj.points, traj.fields[:n_obs], anchor=False, **kw).mean
+    anchored = sur.rollout(traj.points, traj.fields[:n_obs], anchor=fit.gains, **kw).mean
+    for sl in (slice(0, 2), slice(2, 3)):  # U and p each: never worse than without the feedback
+        assert rel_mse(anchored[..., sl], truth[..., sl]) <= rel_mse(plain[..., sl], truth[..., sl]) * (1 + 1e-5)
+
+
+def test_anchor_gains_command_prints_the_notes_and_stores_the_fit(short_run, tmp_path, capsys):
+    from echo_model.bundle import load_tensors
+    from echo_paraview.cli import main
+
+    sur, path = short_run
+    sur.meta["anchor_gains"] = None
+    model = sur.save(tmp_path / "m.safetensors")
+    assert main(["anchor-gains", str(model), "--data", str(path), "--out", str(tmp_path / "a.safetensors"),
+                 "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "note: anchor gains fitted on 1 window(s)" in out
+    _, meta = load_tensors(tmp_path / "a.safetensors")
+    g = np.asarray(meta["anchor_gains"])
+    assert g.min() >= 0.0 and g.max() <= 1.0
+    assert meta["provenance"]["anchor_gains"]["n_windows"] == 1
+    assert meta["provenance"]["anchor_gains"]["cross_validated"] is False
+
+
+def test_windows_of_a_long_run_are_one_segment_apart():
+    assert anchor._windows(30, 1, 8, 64) == [0, 8, 16]  # 16 + 9 <= 30 < 24 + 9
+    assert anchor._windows(30, 1, 8, 2) == [0, 8] and anchor._windows(8, 1, 8, 64) == []
