@@ -22,6 +22,7 @@ import torch
 from ..bundle import read_meta
 from ..data.store import TrajectoryStore
 from ..data.windows import WindowSampler
+from ..nn.dit import DIT_PRESETS
 from ..nn.autoencoder import MODEL_KEY, AutoencoderConfig, EchoAutoencoder, load_autoencoder
 from ..errors import EchoUserError
 from ..presets import DEFAULT_FRAMES, autoencoder_config, grid_for_domain
@@ -79,7 +80,9 @@ def build_autoencoder(cfg: AutoencoderRun, info) -> EchoAutoencoder:
     else:  # latent cells roughly square on elongated domains (a channel flow gets 64 x 16, not 32 x 32)
         base = autoencoder_config(cfg.preset, dim=info.dim, in_channels=info.n_channels)
         extent = np.asarray(info.domain.hi) - np.asarray(info.domain.lo)
-        overrides["grid"] = grid_for_domain(base.grid, extent, base.space_factor)
+        # latent axes also divisible by every DiT preset's space patch, or stage 3 refuses the latent
+        patch = max(d.patch_space for d in DIT_PRESETS.values())
+        overrides["grid"] = grid_for_domain(base.grid, extent, base.space_factor * patch)
         if overrides["grid"] != base.grid:
             print(f"latent grid {' x '.join(map(str, overrides['grid']))} from the domain's extent "
                   f"{' x '.join(f'{e:.3g}' for e in extent)} (override with --grid)")
