@@ -1,0 +1,257 @@
+"""An analyst's own run: train on the first part of one run, forecast the rest, beside the tools
+they already have (persistence, the training-mean field, DMD from `pydmd`) and the project's DMD
+model kind, at a stated CPU budget.
+
+Per case (benchmarks/own_run_cases.py: OpenFOAM tutorials nobody here tuned on, plus the project's
+cylinder case), the script
+
+1. runs the case once (cached: `WORK/<case>/case/solve.json`),
+2. imports it twice with `echopv import`: the whole run after the start-up transient (`all.h5`) and
+   its first `--train-fraction` of frames (`train.h5`, `--end-time`),
+3. fits `echopv train dmd` and trains `echopv train all` on `train.h5` (process CPU seconds measured),
+4. forecasts every frame after the training part from the last training frame and scores each
+   forecast per field and frame (relative MSE), writing `WORK/<case>/scores.json`,
+5. writes the tables and plots (`--only report`).
+
+    python benchmarks/own_run.py --work runs/own_run                  # every part, every case
+    python benchmarks/own_run.py --work runs/own_run --only report --out benchmarks/results
+
+Peers: `pydmd` (benchmark extra). Nothing here is imported by the plugin.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from own_run_cases import CASES, TutorialCase, solve, solve_cylinder  # noqa: E402
+
+from echo_model.data.normalize import ChannelStats  # noqa: E402
+from echo_model.data.store import TrajectoryStore  # noqa: E402
+from echo_model.skill import per_field_rel_mse  # noqa: E402
+
+CYLINDER = TutorialCase(name="cylinder", tutorial="(echopv generate cylinder)", solver="pimpleFoam", fields="U,p",
+                        control={}, start_time=3.5, character="periodic")
+ALL_CASES = {**CASES, "cylinder": CYLINDER}
+ENSEMBLE = 4
+
+
+@dataclass
+class Settings:
+    work: Path
+    train_fraction: float = 0.6
+    ae_steps: int = 400
+    dit_steps: int = 3000
+    seed: int = 0
+
+
+def _echopv(args: list[str]) -> float:
+    """Run `echopv ...` in a child process; returns its CPU seconds (user + system)."""
+    print("$ echopv " + " ".join(args), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-m", "echo_paraview.cli", *args], check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _sys_cpu(fn) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fn()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+
+
+# ------------------------------------------------------------------------------------------
+# 1-3: solve, import, train
+# ------------------------------------------------------------------------------------------
+def prepare(tc: TutorialCase, s: Settings) -> dict:
+    """Solve and import the case; returns the split (frames, times) recorded in `split.json`."""
+    root = s.work / tc.name
+    case = solve_cylinder(s.work) if tc.name == "cylinder" else solve(tc, s.work)
+    split_file = root / "split.json"
+    if split_file.exists():
+        return json.loads(split_file.read_text())
+    common = ["--fields", tc.fields, "--split", "none", "--start-time", str(tc.start_time), "--quiet"]
+    _echopv(["import", str(case), "--out", str(root / "all.h5"), *common])
+    with TrajectoryStore(root / "all.h5") as store:
+        times = store.times(0)
+        n_points = store.n_points(0)
+    n_train = int(round(s.train_fraction * len(times)))
+    t_end = float(times[n_train - 1])
+    _echopv(["import", str(case), "--out", str(root / "train.h5"), *common, "--end-time", repr(t_end)])
+    split = {"n_frames": len(times), "n_train": n_train, "t_end": t_end, "n_points": n_points,
+             "dt": float(np.median(np.diff(times))), "import": f"echopv import CASE --out train.h5 "
+             f"{' '.join(common[:-1])} --end-time {t_end:g}"}
+    split_file.write_text(json.dumps(split, indent=1))
+    return split
+
+
+def train(tc: TutorialCase, s: Settings) -> dict:
+    """`echopv train dmd` and `echopv train all` on train.h5 (cached by their model files)."""
+    root = s.work / tc.name
+    cost_file = root / "train_cost.json"
+    cost = json.loads(cost_file.read_text()) if cost_file.exists() else {}
+    data = str(root / "train.h5")
+    if not (root / "dmd" / "model.safetensors").exists():
+        cost["dmd_cpu_s"] = _echopv(["train", "dmd", "--data", data, "--run", str(root / "dmd")])
+    echo_run = root / "echo"
+    if not (echo_run / "model.safetensors").exists():
+        argv = ["train", "all", "--data", data, "--run", str(echo_run), "--ae-steps", str(s.ae_steps),
+                "--refine-steps", "0", "--dit-steps", str(s.dit_steps), "--threads", "1", "--seed", str(s.seed),
+                "--no-progress"]
+        user, system = _sys_cpu(lambda: _echopv(argv))
+        cost.update(echo_cpu_s=round(user + system, 1), echo_sys_s=round(system, 1),
+                    echo_recipe=f"--ae-steps {s.ae_steps} --refine-steps 0 --dit-steps {s.dit_steps} --threads 1")
+    cost_file.write_text(json.dumps(cost, indent=1))
+    return cost
+
+
+# ------------------------------------------------------------------------------------------
+# 4: forecasts and scores
+# ------------------------------------------------------------------------------------------
+def pydmd_forecast(train: np.ndarray, stats: ChannelStats, n_total: int) -> tuple[np.ndarray, int]:
+    """Plain exact DMD from `pydmd` (rank by the optimal hard threshold on the training frames),
+    its reconstruction extended in time over the forecast frames."""
+    from pydmd import DMD
+
+    t, n, c = train.shape
+    snapshots = stats.normalize(train).reshape(t, -1).T.astype(np.float64)
+    dmd = DMD(svd_rank=0)
+    dmd.fit(snapshots)
+    dmd.dmd_time["tend"] = n_total - 1
+    rec = dmd.reconstructed_data.real.T[t:]
+    return stats.denormalize(rec.reshape(-1, n, c)), int(dmd.eigs.shape[0])
+
+
+def _model_forecast(path: Path, points: np.ndarray, observed: np.ndarray, n: int, samples: int):
+    from echo_model.rollout import Surrogate
+
+    sur = Surrogate.load(path, device="cpu", cache=False)
+    obs = observed[-sur.n_observed_frames:]
+    return sur.rollout(points, obs, n_frames=n, n_samples=samples, seed=0, keep_samples=True)
+
+
+def score(tc: TutorialCase, s: Settings) -> dict:
+    """Every forecast of the test frames, per field and frame; written to scores.json."""
+    from echo_model.metrics import spread_skill_ratio
+
+    root = s.work / tc.name
+    split = json.loads((root / "split.json").read_text())
+    with TrajectoryStore(root / "all.h5") as store:
+        traj = store[0]
+    with TrajectoryStore(root / "train.h5") as store:
+        stats = store.info.stats
+    n_train = split["n_train"]
+    train_frames, truth = traj.fields[:n_train], traj.fields[n_train:]
+    n = truth.shape[0]
+    layout = traj.field_layout
+    preds = {"persistence": np.broadcast_to(train_frames[-1], truth.shape),
+             "mean field": np.broadcast_to(train_frames.mean(axis=0), truth.shape)}
+    preds["DMD (pydmd)"], pydmd_rank = pydmd_forecast(train_frames, stats, traj.n_frames)
+    preds["DMD (echopv train dmd)"] = _model_forecast(root / "dmd" / "model.safetensors", traj.points,
+                                                      train_frames, n, 1).mean
+    echo = _model_forecast(root / "echo" / "model.safetensors", traj.points, train_frames, n, ENSEMBLE)
+    preds["ECHO (1 member)"] = echo.samples[0]
+    preds[f"ECHO ({ENSEMBLE}-member mean)"] = echo.mean
+    out = {"case": tc.name, "character": tc.character, "n_test": n, "dt": split["dt"], "pydmd_rank": pydmd_rank,
+           "per_frame": {name: {f: v.tolist() for f, v in per_field_rel_mse(p, truth, layout).items()}
+                         for name, p in preds.items()},
+           "spread_skill": {f: spread_skill_ratio(echo.samples[..., sl], truth[..., sl])
+                            for f, sl in _slices(layout).items()}}
+    (root / "scores.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def _slices(layout) -> dict[str, slice]:
+    out, c0 = {}, 0
+    for name, nc in layout:
+        out[name] = slice(c0, c0 + nc)
+        c0 += nc
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# 5: report
+# ------------------------------------------------------------------------------------------
+def _rows(sc: dict) -> list[str]:
+    lines = []
+    fields = list(next(iter(sc["per_frame"].values())))
+    for f in fields:
+        base = min(np.mean(sc["per_frame"][b][f]) for b in ("persistence", "mean field", "DMD (pydmd)"))
+        for name, per in sc["per_frame"].items():
+            v = np.asarray(per[f])
+            lines.append(f"| {sc['case']} | {f} | {name} | {v.mean():.3g} | {v[0]:.3g} | {v.mean() / base:.2f}x |")
+    return lines
+
+
+def report(work: Path, out: Path, names: list[str]) -> None:
+    scores = [json.loads((work / n / "scores.json").read_text()) for n in names if (work / n / "scores.json").exists()]
+    lines = ["| case | field | forecast | rel-MSE mean over the forecast | first frame | / best of persistence, "
+             "mean, pydmd |", "|---|---|---|---|---|---|"]
+    for sc in scores:
+        lines += _rows(sc)
+    text = "\n".join(lines)
+    print(text)
+    (out / "own_run_table.md").write_text(text + "\n")
+    _plot(scores, out / "own_run.png")
+
+
+def _plot(scores: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(sc, f) for sc in scores for f in next(iter(sc["per_frame"].values()))]
+    cols = 3
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False)
+    for ax, (sc, f) in zip(axes.flat, panels):
+        for name, per in sc["per_frame"].items():
+            style = "--" if name in ("persistence", "mean field") else "-"
+            ax.semilogy(np.arange(1, len(per[f]) + 1), per[f], style, label=name)
+        ax.set_title(f"{sc['case']}: {f}")
+        ax.set_xlabel("forecast frame")
+        ax.set_ylabel("relative MSE")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", type=Path, default=Path("runs/own_run"))
+    p.add_argument("--cases", default=",".join(ALL_CASES))
+    p.add_argument("--only", choices=("prepare", "train", "score", "report"), default=None)
+    p.add_argument("--train-fraction", type=float, default=0.6)
+    p.add_argument("--ae-steps", type=int, default=400)
+    p.add_argument("--dit-steps", type=int, default=3000)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    a = p.parse_args(argv)
+    s = Settings(work=a.work, train_fraction=a.train_fraction, ae_steps=a.ae_steps, dit_steps=a.dit_steps)
+    names = [n for n in a.cases.split(",") if n]
+    for name in names:
+        tc = ALL_CASES[name]
+        if a.only in (None, "prepare"):
+            prepare(tc, s)
+        if a.only in (None, "train"):
+            train(tc, s)
+        if a.only in (None, "score"):
+            score(tc, s)
+    if a.only in (None, "report"):
+        report(a.work, a.out, names)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
