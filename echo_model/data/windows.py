@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .normalize import ChannelStats, Domain
+from ..errors import EchoUserError
 from .store import TrajectoryStore
 
 
@@ -42,8 +43,12 @@ class WindowSampler:
         self.stats, self.domain, self.field_layout = stats or info.stats, domain or info.domain, info.field_layout
         if indices is None:
             indices = self.store.split_indices(split) if split else np.arange(len(self.store))
-            if len(indices) == 0:  # tiny datasets may have an empty split: fall back to all
-                indices = np.arange(len(self.store))
+            if len(indices) == 0:  # never fall back to the other splits: that would train on test data
+                have = {k: len(v) for k, v in info.split.items()}
+                raise EchoUserError(
+                    f"{self.store.path}: its {split!r} split holds no trajectory ({have}); training on the other "
+                    f"splits would use validation or test data. Rewrite the dataset with trajectories in {split!r} "
+                    "(`echopv import --split ...`) or choose another split")
         self.indices = [int(i) for i in indices]
         if not 0.0 < keep[0] <= keep[1] <= 1.0:
             raise ValueError(f"keep fractions must satisfy 0 < lo <= hi <= 1, got {keep}")

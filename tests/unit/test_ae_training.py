@@ -195,3 +195,16 @@ def test_max_traj_trains_on_the_first_trajectories_of_the_split_and_refuses_too_
         assert _training_subset(store, AutoencoderRun(data=str(path), run="r", max_traj=2)) == [0, 1]
         with pytest.raises(EchoUserError, match="has 4 trajectories"):
             _training_subset(store, AutoencoderRun(data=str(path), run="r", max_traj=5))
+
+
+def test_train_ae_refuses_a_dataset_whose_only_trajectory_is_in_the_test_split(tmp_path):
+    """It used to fall back to every trajectory and train on the test data without a word."""
+    from echo_model.errors import EchoUserError
+    from echo_model.train.runs import AutoencoderRun
+
+    path = tmp_path / "one.h5"
+    write_dataset(path, synthetic(1, 8, 6), name="one", split={"train": [], "val": [], "test": [0]},
+                  domain=Domain([0, 0], [1, 1], (True, True)))
+    with pytest.raises(EchoUserError, match=r"'train' split holds no trajectory .*test data"):
+        stage_ae.train_autoencoder(AutoencoderRun(data=str(path), run=str(tmp_path / "ae"), steps=1, frames=5))
+    assert not (tmp_path / "ae" / "autoencoder.safetensors").exists()
