@@ -125,21 +125,38 @@ def _lead(model: np.ndarray, persistence: np.ndarray) -> int:
     return int(worse[0]) if worse.size else int(model.shape[0])
 
 
+def forecast_curves(pred: np.ndarray, truth: np.ndarray, *, last_known: np.ndarray, mean_field: np.ndarray,
+                    field_layout: Sequence[tuple[str, int]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per-frame relative MSE per field of the model, persistence and the mean field:
+    {"model" | "persistence" | "mean_field": {field: (T,)}}."""
+    truth = np.asarray(truth, dtype=np.float64)
+    return {"model": per_field_rel_mse(pred, truth, field_layout),
+            "persistence": per_field_rel_mse(np.broadcast_to(last_known, truth.shape), truth, field_layout),
+            "mean_field": per_field_rel_mse(np.broadcast_to(mean_field, truth.shape), truth, field_layout)}
+
+
+def report_from_curves(curves: Sequence[dict[str, dict[str, np.ndarray]]], field_layout: Sequence[tuple[str, int]],
+                       *, dt: float, model_kind: str, source: str) -> SkillReport:
+    """The report of one or several forecasts (their per-frame curves averaged; same length each)."""
+    def mean(kind: str, name: str) -> np.ndarray:
+        return np.mean([c[kind][name] for c in curves], axis=0)
+
+    fields = []
+    for name, _ in field_layout:
+        m, p, f = mean("model", name), mean("persistence", name), mean("mean_field", name)
+        fields.append(FieldSkill(name=name, model=float(m.mean()), persistence=float(p.mean()),
+                                 mean_field=float(f.mean()), model_first=float(m[0]), persistence_first=float(p[0]),
+                                 beats_persistence_frames=_lead(m, p)))
+    n = len(curves[0]["model"][field_layout[0][0]])
+    return SkillReport(model_kind=model_kind, n_frames=n, dt=float(dt), source=source, fields=fields)
+
+
 def skill_report(pred: np.ndarray, truth: np.ndarray, *, last_known: np.ndarray, mean_field: np.ndarray,
                  field_layout: Sequence[tuple[str, int]], dt: float, model_kind: str, source: str) -> SkillReport:
     """Score a forecast `pred` (T, N, C) of `truth` (T, N, C) against persistence of `last_known`
     (N, C) and the training-mean field `mean_field` (N, C), per field."""
-    truth = np.asarray(truth, dtype=np.float64)
-    n = truth.shape[0]
-    model = per_field_rel_mse(pred, truth, field_layout)
-    pers = per_field_rel_mse(np.broadcast_to(last_known, truth.shape), truth, field_layout)
-    mean = per_field_rel_mse(np.broadcast_to(mean_field, truth.shape), truth, field_layout)
-    fields = [FieldSkill(name=name, model=float(model[name].mean()), persistence=float(pers[name].mean()),
-                         mean_field=float(mean[name].mean()), model_first=float(model[name][0]),
-                         persistence_first=float(pers[name][0]),
-                         beats_persistence_frames=_lead(model[name], pers[name]))
-              for name, _ in field_layout]
-    return SkillReport(model_kind=model_kind, n_frames=n, dt=float(dt), source=source, fields=fields)
+    curves = forecast_curves(pred, truth, last_known=last_known, mean_field=mean_field, field_layout=field_layout)
+    return report_from_curves([curves], field_layout, dt=dt, model_kind=model_kind, source=source)
 
 
 def report_from_meta(meta: dict) -> SkillReport | None:

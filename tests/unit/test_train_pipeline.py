@@ -65,6 +65,23 @@ def test_all_stages_write_a_loadable_model(trained):
     assert res.mean.shape == (3, 50, 1) and np.isfinite(res.mean).all()
 
 
+
+def test_train_all_ends_with_a_skill_report_in_the_model_header(trained, capsys):
+    from echo_model.skill import report_from_meta
+
+    tmp, data, run, _ = trained
+    rep = report_from_meta(Surrogate.load(run / "model.safetensors", device="cpu", cache=False).meta)
+    assert rep is not None and rep.model_kind == "flow"
+    assert rep.n_frames == 3  # half of the 7-frame trajectories, rounded down
+    assert rep.source.startswith("in-sample") and "optimistic" in rep.source  # no validation trajectory here
+    (w,) = rep.fields
+    assert w.name == "w" and w.persistence > 0 and np.isfinite(w.model) and 0 <= w.beats_persistence_frames <= 3
+    capsys.readouterr()
+    assert echopv(["info", str(run / "model.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "skill w" in out and "persistence" in out and "in-sample" in out
+
+
 def test_rerun_skips_done_stages_and_continues_with_more_steps(trained, capsys):
     tmp, data, run, argv = trained
     model = run / "model.safetensors"
