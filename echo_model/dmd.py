@@ -326,6 +326,14 @@ class DMDSurrogate:
                                 f"offset {dist.max():.3g}): give it the mesh it was fitted on")
         return idx
 
+    def state_error(self, points: np.ndarray, observed: np.ndarray) -> float:
+        """Mean square (z-scored units) of the part of the last observed frame that the modes do not
+        resolve: small for states like the training frames, large for others."""
+        order = self._mesh_order(points)
+        x0 = self.stats.normalize(np.asarray(observed, dtype=np.float32)[-1][order]).reshape(-1).astype(np.float64)
+        a0 = x0 - self.op.mean
+        return float(np.mean((a0 - (self.op.modes @ self.op.coordinates(a0)).real) ** 2))
+
     def rollout(self, points: np.ndarray, observed: np.ndarray, n_frames: int, query_points: np.ndarray | None = None,
                 params: dict[str, float] | None = None, n_samples: int = 1, seed: int = 0,
                 progress: Callable[[float], None] | None = None, **_: Any) -> _Result:

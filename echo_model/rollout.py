@@ -298,6 +298,18 @@ class Surrogate:
         return self.ae.decode(z, pts, chunk_size=chunk_size)
 
     @torch.no_grad()
+    def state_error(self, points: np.ndarray, observed: np.ndarray) -> float:
+        """Mean squared reconstruction error (z-scored units) of the last observed frames: how well the
+        autoencoder knows this state. Frames like the training ones reconstruct at the level recorded in
+        the header ("state_reference"); a state unlike them (a flow at rest, another regime) does not."""
+        obs = np.asarray(observed, dtype=np.float32)[-self.n_observed_frames:]
+        pts = self._points(points)
+        vals = torch.as_tensor(self.stats.normalize(obs), device=self.device)
+        z = self.encode(pts, vals[None])
+        rec = self.decode_frames(z, pts, list(range(obs.shape[0])))
+        return float(((rec - vals) ** 2).mean())
+
+    @torch.no_grad()
     def decode_frames(self, z: torch.Tensor, points_u: torch.Tensor, frames: Sequence[int],
                       chunk_size: int | None = None) -> torch.Tensor:
         """One member's normalised z (1, D, T_l, *S) -> (len(frames), M, C) z-scored values of the

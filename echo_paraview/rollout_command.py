@@ -101,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
     observed = traj.fields[args.start : args.start + n_obs]
     t_last = float(traj.times[args.start + n_obs - 1])
     n_frames = args.frames or sur.segment_frames
-    for w in fitcheck.check_horizon(sur.meta, n_frames, sur.dt):
+    from echo_model.state_check import check_state
+
+    for w in fitcheck.check_horizon(sur.meta, n_frames, sur.dt) + check_state(sur, traj.points, observed):
         print(f"warning: {w}", file=sys.stderr)
     query = None
     out_points, out_cells = traj.points, traj.cells

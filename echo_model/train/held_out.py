@@ -60,25 +60,38 @@ def model_skill(model_path: str | Path, data_path: str | Path, seed: int = 0) ->
     return report_from_curves(curves, sur.field_layout, dt=sur.dt, model_kind=sur.generator_kind, source=source)
 
 
-def attach_skill(model_path: str | Path, report: SkillReport) -> Path:
-    """Write `report` into the model file's header (the weights are unchanged)."""
+def attach_header(model_path: str | Path, **entries) -> Path:
+    """Write `entries` into the model file's header (the weights are unchanged)."""
     from ..bundle import load_tensors, save_tensors
 
     tensors, meta = load_tensors(model_path)
     meta = {k: v for k, v in meta.items() if k not in ("format", "format_version")}
-    meta["skill"] = report.to_dict()
+    meta.update(entries)
     return save_tensors(model_path, tensors, meta)
 
 
+def state_reference(model_path: str | Path, data_path: str | Path) -> dict:
+    """The state errors of the first training trajectory's frames (echo_model.state_check)."""
+    from ..rollout import Surrogate
+    from ..state_check import training_reference
+
+    sur = Surrogate.load(model_path, device="cpu", cache=False)
+    with TrajectoryStore(data_path) as store:
+        i = int(store.split_indices("train")[0])
+        return training_reference(sur, store.points(i), store.read_fields(i))
+
+
 def report_skill(model_path: str | Path, data_path: str | Path) -> SkillReport | None:
-    """`model_skill` + `attach_skill` + the printed lines: the pipeline's last step."""
+    """The pipeline's last step: the skill report and the state reference into the header, printed."""
     report = model_skill(model_path, data_path)
+    entries = {"state_reference": state_reference(model_path, data_path)}
     if report is None:
         print("skill: no trajectory is long enough to score a forecast (the report is left out)")
-        return None
-    attach_skill(model_path, report)
-    print("\n".join(report.lines()), flush=True)
+    else:
+        entries["skill"] = report.to_dict()
+        print("\n".join(report.lines()), flush=True)
+    attach_header(model_path, **entries)
     return report
 
 
-__all__ = ["model_skill", "attach_skill", "report_skill", "MAX_TRAJ", "MEMBERS"]
+__all__ = ["model_skill", "attach_header", "state_reference", "report_skill", "MAX_TRAJ", "MEMBERS"]

@@ -203,7 +203,7 @@ def _train_stages(cfg: PipelineRun, runner: Callable[[Stage], Any]) -> Path:
         from ..bundle import read_meta
         from .held_out import report_skill
 
-        if "skill" not in read_meta(model):  # a resumed, finished run keeps its report
+        if "state_reference" not in read_meta(model):  # a resumed, finished run keeps its report
             write_status(run, stage="skill", progress=None)
             report_skill(model, cfg.data)
         write_status(run, state="done", model=str(model.resolve()), stage="done", stage_index=len(stages))

@@ -114,3 +114,18 @@ def test_dmd_config_refuses_bad_values():
         DMDConfig(rank=-1)
     with pytest.raises(EchoUserError, match="holdout"):
         DMDConfig(holdout_fraction=0.0)
+
+
+def test_state_check_flags_another_regime_and_passes_a_training_like_state(tmp_path):
+    from echo_model.state_check import check_state
+
+    pts, frames = _waves()
+    data = _dataset(tmp_path, frames[:40], pts, {"train": [0]})
+    sur = Surrogate.load(train_dmd(DMDRun(data=str(data), run=str(tmp_path / "dmd"))), device="cpu", cache=False)
+    ref = sur.meta["state_reference"]
+    assert ref["n"] >= 4 and ref["p90"] >= ref["median"] >= 0
+    assert check_state(sur, pts, frames[45:46]) == []  # later frames of the same flow
+    other = frames[:1].copy()
+    other[..., 0] = 2.0 + np.sin(6 * np.pi * pts[:, 0]) * np.cos(2 * np.pi * pts[:, 1])  # another regime
+    (warning,) = check_state(sur, pts, other)
+    assert "unlike the training states" in warning and "start later" in warning
