@@ -140,7 +140,7 @@ def _model_forecast(path: Path, points: np.ndarray, observed: np.ndarray, n: int
 
 def score(tc: TutorialCase, s: Settings) -> dict:
     """Every forecast of the test frames, per field and frame; written to scores.json."""
-    from echo_model.metrics import spread_skill_ratio
+    from echo_model.metrics import field_slices, spread_skill_ratio
 
     root = s.work / tc.name
     split = json.loads((root / "split.json").read_text())
@@ -164,16 +164,8 @@ def score(tc: TutorialCase, s: Settings) -> dict:
            "per_frame": {name: {f: v.tolist() for f, v in per_field_rel_mse(p, truth, layout).items()}
                          for name, p in preds.items()},
            "spread_skill": {f: spread_skill_ratio(echo.samples[..., sl], truth[..., sl])
-                            for f, sl in _slices(layout).items()}}
+                            for f, sl in field_slices(layout).items()}}
     (root / "scores.json").write_text(json.dumps(out, indent=1))
-    return out
-
-
-def _slices(layout) -> dict[str, slice]:
-    out, c0 = {}, 0
-    for name, nc in layout:
-        out[name] = slice(c0, c0 + nc)
-        c0 += nc
     return out
 
 
@@ -191,15 +183,49 @@ def _rows(sc: dict) -> list[str]:
     return lines
 
 
+def _shipped(work: Path, name: str) -> tuple[str, dict]:
+    """The model each case would ship: the lower held-out skill ratio of its two model files
+    (mean over fields of model / better baseline, as their own skill reports state it)."""
+    from echo_model.bundle import read_meta
+    from echo_model.skill import report_from_meta
+
+    ratios = {}
+    for kind, label in (("dmd", "DMD (echopv train dmd)"), ("echo", f"ECHO ({ENSEMBLE}-member mean)")):
+        rep = report_from_meta(read_meta(work / name / kind / "model.safetensors"))
+        if rep is not None:
+            ratios[label] = float(np.mean([f.model / max(f.best_baseline, 1e-30) for f in rep.fields]))
+    return min(ratios, key=ratios.get), ratios
+
+
+def _case_lines(work: Path, sc: dict) -> list[str]:
+    name = sc["case"]
+    split = json.loads((work / name / "split.json").read_text())
+    solve_cost = json.loads(next((work / name).rglob("solve.json")).read_text())
+    cost = json.loads((work / name / "train_cost.json").read_text())
+    shipped, ratios = _shipped(work, name)
+    lines = [f"### {name} ({sc['character']})", "",
+             f"{split['n_points']} cells, {split['n_frames']} frames after the start-up, dt {split['dt']:g}; "
+             f"trained on the first {split['n_train']} (`{split['import']}`), forecast the next {sc['n_test']}. "
+             f"Solver {solve_cost['solver_cpu_s']} CPU-s. `echopv train dmd` {cost.get('dmd_cpu_s', 0):.1f} CPU-s; "
+             f"ECHO `train all {cost.get('echo_recipe', '')}` {cost.get('echo_cpu_s', 0):.0f} CPU-s "
+             f"({cost.get('echo_sys_s', 0):.0f} s of it system time). pydmd rank {sc['pydmd_rank']} "
+             "(optimal hard threshold on the training frames).", "",
+             f"Shipped by the skill reports (held-out ratio to the better baseline: "
+             f"{', '.join(f'{k} {v:.2f}' for k, v in ratios.items())}): **{shipped}**. "
+             f"ECHO spread/skill: {', '.join(f'{f} {v:.2f}' for f, v in sc['spread_skill'].items())}.", "",
+             "| field | forecast | rel-MSE mean over the forecast | first frame | / best of persistence, mean, pydmd |",
+             "|---|---|---|---|---|"]
+    return lines + ["| " + row.split(" | ", 1)[1] for row in _rows(sc)] + [""]  # without the case column
+
+
 def report(work: Path, out: Path, names: list[str]) -> None:
     scores = [json.loads((work / n / "scores.json").read_text()) for n in names if (work / n / "scores.json").exists()]
-    lines = ["| case | field | forecast | rel-MSE mean over the forecast | first frame | / best of persistence, "
-             "mean, pydmd |", "|---|---|---|---|---|---|"]
+    lines = []
     for sc in scores:
-        lines += _rows(sc)
+        lines += _case_lines(work, sc)
     text = "\n".join(lines)
     print(text)
-    (out / "own_run_table.md").write_text(text + "\n")
+    (out / "own_run_tables.md").write_text(text + "\n")
     _plot(scores, out / "own_run.png")
 
 

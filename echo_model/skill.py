@@ -107,17 +107,12 @@ class SkillReport:
 def per_field_rel_mse(pred: np.ndarray, truth: np.ndarray,
                       field_layout: Sequence[tuple[str, int]]) -> dict[str, np.ndarray]:
     """Relative MSE per frame of each field: {name: (T,)} for (T, N, C) arrays."""
-    pred = np.asarray(pred, dtype=np.float64)
-    truth = np.asarray(truth, dtype=np.float64)
-    if pred.shape != truth.shape:
-        raise ValueError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
-    out: dict[str, np.ndarray] = {}
-    c0 = 0
-    for name, nc in field_layout:
-        p, u = pred[..., c0:c0 + nc], truth[..., c0:c0 + nc]
-        out[name] = ((p - u) ** 2).sum(axis=(1, 2)) / ((u ** 2).sum(axis=(1, 2)) + _EPS)
-        c0 += nc
-    return out
+    from .metrics import field_slices, rel_mse_per_step
+
+    if np.shape(pred) != np.shape(truth):
+        raise ValueError(f"prediction {np.shape(pred)} and truth {np.shape(truth)} differ in shape")
+    return {name: rel_mse_per_step(np.asarray(pred)[..., sl], np.asarray(truth)[..., sl])
+            for name, sl in field_slices(field_layout).items()}
 
 
 def _lead(model: np.ndarray, persistence: np.ndarray) -> int:
