@@ -283,17 +283,48 @@ class DMDSurrogate:
 
     # --- I/O -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        op = self.op
-        tensors = {"mean": torch.from_numpy(op.mean), "modes_re": torch.from_numpy(op.modes.real.copy()),
-                   "modes_im": torch.from_numpy(op.modes.imag.copy()), "eigs_re": torch.from_numpy(op.eigs.real.copy()),
-                   "eigs_im": torch.from_numpy(op.eigs.imag.copy()), "points": torch.from_numpy(self.points)}
         meta = {k: v for k, v in self.meta.items() if k not in ("format", "format_version")}
-        meta["residual_gain"] = float(op.residual_gain)
-        return save_tensors(path, tensors, {**meta, "kind": KIND})
+        meta["residual_gain"] = float(self.op.residual_gain)
+        return save_tensors(path, self.tensors(), {**meta, "kind": KIND})
+
+    def split_state(self, frame: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(resolved part, unresolved part) of one physical frame (N, C) in the input's point order."""
+        order = np.arange(self.points.shape[0]) if order is None else order
+        x0 = self.stats.normalize(np.asarray(frame, dtype=np.float32)[order]).reshape(-1).astype(np.float64)
+        a0 = x0 - self.op.mean
+        resolved_n = self.op.mean + (self.op.modes @ self.op.coordinates(a0)).real
+        resolved = self.stats.denormalize(resolved_n.reshape(-1, self.n_channels))
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.size)
+        resolved = resolved[inverse]
+        return resolved, np.asarray(frame, dtype=np.float32) - resolved
+
+    def resolved_forecast(self, frame: np.ndarray, n_frames: int, order: np.ndarray | None = None) -> np.ndarray:
+        """(n_frames, N, C) forecast of the resolved part only (no unresolved part carried), input order."""
+        order = np.arange(self.points.shape[0]) if order is None else order
+        x0 = self.stats.normalize(np.asarray(frame, dtype=np.float32)[order]).reshape(-1)
+        op = DMDOperator(mean=self.op.mean, modes=self.op.modes, eigs=self.op.eigs, residual_gain=0.0,
+                         _pinv=self.op._pinv)
+        pred = self.stats.denormalize(op.forecast(x0, int(n_frames)).reshape(n_frames, -1, self.n_channels))
+        self.op._pinv = op._pinv
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.size)
+        return pred[:, inverse]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        op = self.op
+        return {"mean": torch.from_numpy(op.mean), "modes_re": torch.from_numpy(op.modes.real.copy()),
+                "modes_im": torch.from_numpy(op.modes.imag.copy()), "eigs_re": torch.from_numpy(op.eigs.real.copy()),
+                "eigs_im": torch.from_numpy(op.eigs.imag.copy()), "points": torch.from_numpy(self.points)}
 
     @classmethod
     def load(cls, path: str | Path) -> "DMDSurrogate":
         tensors, meta = load_tensors(path)
+        return cls.from_tensors(tensors, meta, path)
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], meta: dict, path: str | Path) -> "DMDSurrogate":
+        """The model from a file's tensors and header (`path` names it in messages)."""
         try:
             arr = {k: tensors[k].double().numpy() for k in ("mean", "modes_re", "modes_im", "eigs_re", "eigs_im", "points")}
             op = DMDOperator(mean=arr["mean"], modes=arr["modes_re"] + 1j * arr["modes_im"],

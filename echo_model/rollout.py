@@ -232,16 +232,25 @@ class Surrogate:
     @classmethod
     def _load_uncached(cls, path: Path, device: torch.device) -> "Surrogate":
         meta = read_meta(path)
-        if meta.get("kind") == "echo-dmd":  # the other model kind: same contract (echo_model.dmd)
+        if meta.get("kind") == "echo-dmd":  # the other model kinds: same contract (echo_model.dmd, .hybrid)
             from .dmd import DMDSurrogate
 
             return DMDSurrogate.load(path)
+        if meta.get("kind") == "echo-hybrid":
+            from .hybrid import HybridSurrogate
+
+            return HybridSurrogate.load(path, device)
         if meta.get("kind") != KIND:
             raise ValueError(
                 f"{path} is an ECHO file of kind {meta.get('kind')!r}, not a complete surrogate; "
                 "assemble one with `echopv train dit` (it writes the bundle) or echo_model.rollout.export_bundle"
             )
         tensors, meta = load_tensors(path)
+        return cls.from_tensors(tensors, meta, path, device)
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], meta: dict, path: Path, device: torch.device) -> "Surrogate":
+        """The surrogate from a model file's tensors and header (`path` names it in messages)."""
         ae = build_from_file(lambda: build_autoencoder(meta[AE_KEY]), unprefixed(tensors, AE_KEY), path,
                              "autoencoder", meta.get(AE_KEY))
         gen = build_from_file(lambda: DiT(DiTConfig.from_dict(meta["dit"])), unprefixed(tensors, GEN_KEY), path,

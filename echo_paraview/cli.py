@@ -34,6 +34,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("train", "dit"), "echo_model.train.stage_dit", "stage 3: latent diffusion transformer (flow matching)"),
     (("train", "all"), "echo_model.train.pipeline", "all stages (ae -> refine -> cache-latents -> dit) into RUN/model.safetensors"),
     (("train", "dmd"), "echo_model.train.stage_dmd", "a DMD model (dynamic mode decomposition) fitted on one mesh's runs"),
+    (("train", "hybrid"), "echo_model.train.stage_hybrid", "DMD for the coherent part + ECHO for what DMD gets wrong"),
     (("train", "baseline"), "echo_model.train.stage_baseline", "deterministic latent baseline (same AE and transformer)"),
     (("rollout",), "echo_paraview.rollout_command", "predict a trajectory and write it as a .pvd series"),
     (("anchor-gains",), "echo_model.anchor", "fit the decoder error feedback of a model on training data"),

@@ -206,6 +206,26 @@ class DMDRun:
                           flags=("--no-stabilise",))
 
 
+@dataclass(kw_only=True)
+class HybridRun:
+    """A DMD + ECHO hybrid (`echopv train hybrid`): DMD for the coherent part, ECHO for its residual."""
+
+    data: str = opt("ECHO dataset (.h5); its training trajectories must share one mesh", required=True)
+    run: str = opt("run directory: RUN/dmd, RUN/residual.h5, RUN/echo and the model RUN/model.safetensors",
+                   required=True)
+    rank: int = opt("DMD modes (0: chosen on held-out training frames)", 0)
+    holdout: float = opt("trailing fraction of each trajectory held out to choose the DMD rank", 0.25)
+    window_stride: int = opt("frames between the starts of ECHO's residual windows", 1)
+    preset: str = opt("ECHO's autoencoder and DiT preset: tiny | small | paper", "tiny")
+    ae_steps: int = opt("ECHO stage-1 steps", 1500)
+    refine_steps: int = opt("ECHO stage-2 steps (0 skips stage 2)", 0)
+    dit_steps: int = opt("ECHO stage-3 steps", 9000)
+    device: str = opt("auto | cpu | cuda", "auto")
+    seed: int = opt("random seed", 0)
+    threads: int | None = opt("torch CPU threads (1 on a shared machine)", None)
+    progress: bool = opt("no progress bars", True, flags=("--no-progress",))
+
+
 # ------------------------------------------------------------------------------------------
 # dataclass <-> command line / JSON
 # ------------------------------------------------------------------------------------------
@@ -301,5 +321,5 @@ def apply_threads(threads: int | None) -> None:
     set_threads(threads)
 
 
-__all__ = ["AutoencoderRun", "RefineRun", "GeneratorRun", "CacheLatentsRun", "PipelineRun", "DMDRun", "StageRun",
+__all__ = ["AutoencoderRun", "RefineRun", "GeneratorRun", "CacheLatentsRun", "PipelineRun", "DMDRun", "HybridRun", "StageRun",
            "add_arguments_from", "from_namespace", "to_argv", "to_json", "from_json", "apply_threads"]
