@@ -216,14 +216,17 @@ class StudyConfig:
     write_interval: float = 0.5  # fields are not needed here; frames only cost I/O
     nice: int = 10
     tol: float = 0.015
+    max_co: float = 0.9  # the generator's Courant number
+    # optional (level, maxCo): the Re 100 case again at a smaller time step, to tell time-step error from mesh error
+    dt_check: tuple[str, float] | None = None
     work_dir: Path = ROOT / "runs" / "cylinder_mesh_study"
 
 
-def study_case(level: str, Re: float, cfg: StudyConfig) -> CylinderCase:
+def study_case(level: str, Re: float, cfg: StudyConfig, max_co: float | None = None) -> CylinderCase:
     """The DFG 2D-2 geometry at Reynolds number `Re` (U_mean D / nu) on mesh `level`."""
     um = 1.5 * Re * cfg.nu / (0.1 * 1.0)  # Re = (2/3 Um) D / nu with D = 0.1
-    return CylinderCase(Um=round(um, 6), nu=cfg.nu, cx=0.2, cy=0.2, mesh=level,
-                        end_time=cfg.end_time[Re], write_interval=cfg.write_interval)
+    return CylinderCase(Um=round(um, 6), nu=cfg.nu, cx=0.2, cy=0.2, mesh=level, end_time=cfg.end_time[Re],
+                        write_interval=cfg.write_interval, max_co=cfg.max_co if max_co is None else max_co)
 
 
 def _children_cpu() -> float:
@@ -276,28 +279,32 @@ def measure(case: CylinderCase, case_dir: Path, record: dict, t_start: float) ->
     }
 
 
+def run_and_measure(level: str, Re: float, cfg: StudyConfig, max_co: float | None = None) -> dict | None:
+    """One case (cached), measured; None if the solver failed (reported, so the others go on)."""
+    case = study_case(level, Re, cfg, max_co)
+    suffix = "" if case.max_co == StudyConfig.max_co else f"_co{case.max_co:g}"
+    case_dir = cfg.work_dir / f"{level}_re{Re:g}{suffix}"
+    print(f"[{time.strftime('%H:%M:%S')}] {level} Re {Re:g} maxCo {case.max_co:g}: {case.end_time:g} s simulated",
+          flush=True)
+    try:
+        record = run_one(case, case_dir, cfg.nice)
+    except RuntimeError as exc:  # a missing row is visible in the table; a rerun retries it
+        print(f"    failed: {exc}", flush=True)
+        return None
+    row = measure(case, case_dir, record, cfg.t_start[Re]) | {"max_co": case.max_co}
+    print(f"    {row['cells']} cells, St {row['st']:.4f}, cD mean {row['cd_mean']:.4f}, "
+          f"cL amp {row['cl_amp']:.4f}, {row['cpu_s']:.0f} CPU-s", flush=True)
+    return row
+
+
 def run_study(cfg: StudyConfig) -> list[dict]:
     """Every (level, Re) case, cheapest level first, one at a time, cached in cfg.work_dir.
 
-    Returns the table rows ordered by Re, then level. A case that fails is reported and left out.
+    Returns the table rows ordered by Re, then level; failed cases are left out.
     """
-    rows = []
-    for level in cfg.levels:
-        for Re in cfg.reynolds:
-            case = study_case(level, Re, cfg)
-            case_dir = cfg.work_dir / f"{level}_re{Re:g}"
-            print(f"[{time.strftime('%H:%M:%S')}] {level} Re {Re:g}: {case.end_time:g} s simulated", flush=True)
-            try:
-                record = run_one(case, case_dir, cfg.nice)
-            except RuntimeError as exc:  # keep the others: a missing row is visible in the table
-                print(f"    failed: {exc}", flush=True)
-                continue
-            row = measure(case, case_dir, record, cfg.t_start[Re])
-            print(f"    {row['cells']} cells, St {row['st']:.4f}, cD mean {row['cd_mean']:.4f}, "
-                  f"cL amp {row['cl_amp']:.4f}, {row['cpu_s']:.0f} CPU-s", flush=True)
-            rows.append(row)
+    rows = [run_and_measure(level, Re, cfg) for level in cfg.levels for Re in cfg.reynolds]
     order = {lv: i for i, lv in enumerate(cfg.levels)}
-    return sorted(rows, key=lambda r: (r["Re"], order[r["level"]]))
+    return sorted((r for r in rows if r), key=lambda r: (r["Re"], order[r["level"]]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +353,17 @@ def settling_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def dt_check_table(rows: list[dict], check: dict) -> str:
+    """The Re 100 case of one level at the generator's Courant number and at a smaller one."""
+    base = next(r for r in rows if r["level"] == check["level"] and round(r["Re"]) == 100)
+    lines = ["| maxCo | St | mean cD | cD max | cL amp | cL max | solver CPU-s | time steps |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in (base, check):
+        lines.append(f"| {r['max_co']:g} | {r['st']:.4f} | {r['cd_mean']:.3f} | {r['cd_max']:.3f} | {r['cl_amp']:.3f} "
+                     f"| {r['cl_max']:.3f} | {r['cpu_s']:.0f} | {r['steps']:,} |")
+    return "\n".join(lines)
+
+
 def plot(rows: list[dict], out: Path) -> None:
     """St against cells (DFG band at Re 100) and solver CPU seconds against cells, per Re."""
     import matplotlib
@@ -382,7 +400,8 @@ def r_end(rows: list[dict]) -> float:
     return max(r["window"][1] for r in rows)
 
 
-def write_markdown(rows: list[dict], cfg: StudyConfig, choice: str | None, command: str, out: Path) -> str:
+def write_markdown(rows: list[dict], cfg: StudyConfig, choice: str | None, command: str, out: Path,
+                   check: dict | None = None) -> str:
     """The results file: set-up, both tables, the chosen level and its cost, the command."""
     finest = [lv for lv in cfg.levels if any(r["level"] == lv for r in rows)][-1]
     total = sum(r["cpu_s"] for r in rows)
@@ -413,7 +432,13 @@ def write_markdown(rows: list[dict], cfg: StudyConfig, choice: str | None, comma
         "",
     ]
     lines += choice_lines(rows, choice, cfg.tol, finest)
-    lines += ["", f"Total solver CPU: {total:.0f} s ({total / 60:.1f} min) for {len(rows)} cases.", "",
+    if check is not None:
+        total += check["cpu_s"]
+        lines += ["", f"Time-step check: the Re 100 case on `{check['level']}` at a smaller Courant number "
+                  "(mesh unchanged), to tell the time step's share of the error from the mesh's:", "",
+                  dt_check_table(rows, check)]
+    n_cases = len(rows) + (check is not None)
+    lines += ["", f"Total solver CPU: {total:.0f} s ({total / 60:.1f} min) for {n_cases} cases.", "",
               f"Command: `{command}`", ""]
     text = "\n".join(lines)
     out.write_text(text)
@@ -441,18 +466,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=d.work_dir, help="case folders (default: runs/...)")
     parser.add_argument("--tol", type=float, default=d.tol, help="St tolerance of the choice (default %(default)s)")
     parser.add_argument("--out", type=Path, default=RESULTS / "cylinder_mesh_study.md")
+    parser.add_argument("--dt-check", nargs=2, metavar=("LEVEL", "MAXCO"), default=None,
+                        help="also run LEVEL's Re 100 case at Courant number MAXCO (e.g. coarse 0.3)")
     args = parser.parse_args(argv)
-    cfg = dataclasses.replace(d, levels=tuple(args.levels), work_dir=args.work_dir, tol=args.tol)
+    dt_check = (args.dt_check[0], float(args.dt_check[1])) if args.dt_check else None
+    cfg = dataclasses.replace(d, levels=tuple(args.levels), work_dir=args.work_dir, tol=args.tol, dt_check=dt_check)
     rows = run_study(cfg)
+    check = run_and_measure(dt_check[0], 100.0, cfg, max_co=dt_check[1]) if dt_check else None
     if not rows:
         print("no case finished", file=sys.stderr)
         return 1
     choice = pick_level(rows, [lv for lv in cfg.levels if any(r["level"] == lv for r in rows)], cfg.tol)
-    (args.out.with_suffix(".json")).write_text(json.dumps(rows, indent=1))
+    (args.out.with_suffix(".json")).write_text(json.dumps({"rows": rows, "dt_check": check}, indent=1))
     plot(rows, args.out.with_suffix(".png"))
     words = ["benchmarks/cylinder_mesh_study.py"] + (sys.argv[1:] if argv is None else argv)
     command = ".venv/bin/python " + " ".join(Path(w).name if w.startswith("/") else w for w in words)
-    print(write_markdown(rows, cfg, choice, command, args.out))
+    print(write_markdown(rows, cfg, choice, command, args.out, check))
     return 0
 
 
