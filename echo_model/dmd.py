@@ -177,7 +177,9 @@ def choose(trajs: Sequence[np.ndarray], layout: Sequence[tuple[str, int]], cfg: 
         table += [{"rank": r, "residual_gain": g, "center": center,
                    "score": _score(basis.operator(r, cfg.stabilise, g), fit, held, layout)}
                   for r in ranks for g in RESIDUAL_GAINS]
-    best = min(table, key=lambda row: row["score"])
+    low = min(row["score"] for row in table)
+    # the fewest modes among the (near-)best: a forecast that is exact at rank 2 does not need 20
+    best = min((row for row in table if row["score"] <= low * (1 + 1e-3) + 1e-12), key=lambda row: row["rank"])
     return Choice(int(best["rank"]), float(best["residual_gain"]), bool(best["center"])), table
 
 
