@@ -101,3 +101,16 @@ def test_table_deviations() -> None:
     assert len(lines) == 2 + 4
     assert "0.2970 (-1.0 %)" in lines[2] and "| -1.0 % |" in lines[2]
     assert "| +10.0 % |" in lines[3]  # Re 200: no DFG column, 10 % above the finest level
+
+
+def test_dt_check_and_settling_text() -> None:
+    from cylinder_mesh_study import dt_check_table, settling_note
+
+    rows = [r | {"max_co": 0.9, "st_drift": 0.001, "amp_drift": -0.02, "periods": 5.9}
+            for r in _rows({"fine": (0.2956, 0.3137)})]
+    check = rows[0] | {"max_co": 0.3, "st": 0.2990, "cpu_s": 600.0}
+    lines = dt_check_table(rows, check).splitlines()
+    assert lines[2].startswith("| 0.9 | 0.2956 |") and lines[3].startswith("| 0.3 | 0.2990 |")
+    assert "| 600 |" in lines[3]
+    note = settling_note(rows)
+    assert "at least 5.9 shedding periods" in note and "at most 0.1 %" in note and "up to 2.0 %" in note
