@@ -6,6 +6,7 @@
         train.log / train.pid    EchoTrain's detached process
         model.safetensors        the COMPLETE model (autoencoder + generator): Surrogate.load, EchoRollout
         latents.h5               the latent cache
+        budget.json              --budget-minutes: the measured step costs and the step counts they gave
         ae/ refine/              stage 1 / 2 run directories, each ending with autoencoder.safetensors
         dit/                     stage 3 run directory, ending with generator.safetensors
 
@@ -31,6 +32,7 @@ MODEL = "model.safetensors"
 PIPELINE_STATUS = "pipeline.json"
 PIPELINE_CONFIG = "train_config.json"
 LATENTS = "latents.h5"
+BUDGET = "budget.json"
 LOG = "train.log"
 PID = "train.pid"
 

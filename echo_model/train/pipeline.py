@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from ..errors import EchoUserError
 from .lock import RunLock
-from .layout import (AUTOENCODER, CHECKPOINT, LATENTS, MODEL, PIPELINE_CONFIG, PIPELINE_STATUS, PROGRESS,
+from .layout import (AUTOENCODER, BUDGET, CHECKPOINT, LATENTS, MODEL, PIPELINE_CONFIG, PIPELINE_STATUS, PROGRESS,
                      read_progress, read_status, write_json_atomic)
 from .runs import (AutoencoderRun, CacheLatentsRun, GeneratorRun, PipelineRun, RefineRun, add_arguments_from,
                    from_json, from_namespace, to_argv)
@@ -164,6 +164,25 @@ def _stale(stage: Stage, upstream_mtime: float) -> bool:
     return any(p.exists() and p.stat().st_mtime < upstream_mtime for p in paths)
 
 
+def budgeted(cfg: PipelineRun, frames: int) -> PipelineRun:
+    """`cfg` with the step counts of its CPU budget, measured once and kept in RUN/budget.json so a
+    resumed run trains to the same counts."""
+    import dataclasses
+    import json
+
+    path = Path(cfg.run) / BUDGET
+    kept = json.loads(path.read_text()) if path.is_file() else {}
+    if kept.get("minutes") != cfg.budget_minutes or kept.get("data") != str(cfg.data):
+        from .budget import plan_budget
+
+        plan = plan_budget(cfg, frames)
+        kept = {"minutes": cfg.budget_minutes, "data": str(cfg.data), "ae_steps": plan.ae_steps,
+                "dit_steps": plan.dit_steps, "text": plan.text()}
+        write_json_atomic(path, kept)
+    print(kept["text"], flush=True)
+    return dataclasses.replace(cfg, ae_steps=int(kept["ae_steps"]), dit_steps=int(kept["dit_steps"]))
+
+
 def run_stage(stage: Stage) -> Any:
     """The stage function on the stage's dataclass: exactly `stage.command_line()`."""
     return stage.run(stage.config)
@@ -183,6 +202,8 @@ def _train_stages(cfg: PipelineRun, runner: Callable[[Stage], Any]) -> Path:
                  progress=None, pid=os.getpid())
     try:
         frames = pick_frames(cfg.preset, check_dataset(cfg.data), cfg.frames)
+        if cfg.budget_minutes is not None:
+            cfg = budgeted(cfg, frames)
         stages = plan(cfg, frames)
         names = [s.name for s in stages]
         upstream = Path(cfg.data).stat().st_mtime  # a rewritten dataset retrains everything

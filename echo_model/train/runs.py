@@ -178,6 +178,9 @@ class PipelineRun:
     # 9000, not 3000: on the cylinder family 3x the DiT steps cut the St error from 17 % to ~3 % (3 seeds) and on
     # the vorticity set 4k -> 12k steps 0.40x the error (benchmarks/results/cylinder_dit_budget/, vorticity.md)
     dit_steps: int = opt("stage-3 steps", 9000)
+    budget_minutes: float | None = opt("CPU minutes for the whole run: the autoencoder and DiT step counts are set "
+                                       "from step costs measured on this dataset (overrides --ae-steps, --dit-steps)",
+                                       None)
     ae_batch_size: int = opt("autoencoder windows per step", 2)
     dit_batch_size: int = opt("latent windows per step", 16)
     dit_lr: float = opt("DiT peak learning rate", 1e-3)

@@ -133,3 +133,34 @@ def test_pick_frames():
         pipeline.pick_frames("tiny", 4, 5)
     with pytest.raises(ValueError, match="1 \\+ 4 k"):
         pipeline.pick_frames("paper", 4, None)
+
+
+def test_budget_minutes_sets_the_step_counts_from_measured_costs_and_keeps_them_for_a_resume(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from echo_model.errors import EchoUserError
+    from echo_model.train import budget
+    from echo_model.train.runs import PipelineRun
+
+    data = _dataset(tmp_path / "d.h5")
+    cfg = PipelineRun(data=str(data), run=str(tmp_path / "run"), budget_minutes=2.0, grid=(16,), n_query=128,
+                      dit_batch_size=8, threads=1, refine_steps=0)
+    (tmp_path / "run").mkdir()
+    planned = pipeline.budgeted(cfg, 5)
+    kept = json.loads((tmp_path / "run" / "budget.json").read_text())
+    assert (planned.ae_steps, planned.dit_steps) == (kept["ae_steps"], kept["dit_steps"])
+    assert planned.ae_steps >= budget.MIN_AE_STEPS and planned.dit_steps >= budget.MIN_DIT_STEPS
+    assert "budget 2 CPU-min" in kept["text"] and "CPU-s/step" in kept["text"]
+    # both shares of the budget are spent: steps x measured cost ~ 45 % / 55 % of what is left
+    ae_s = float(kept["text"].split("autoencoder ")[1].split(" CPU-s")[0])
+    assert planned.ae_steps * ae_s == pytest.approx(budget.AE_SHARE * (120 - 40 * ae_s), rel=0.05)
+
+    def no_second_measurement(*a, **k):
+        raise AssertionError("a resumed run must reuse budget.json")
+
+    monkeypatch.setattr(budget, "plan_budget", no_second_measurement)
+    again = pipeline.budgeted(cfg, 5)
+    assert (again.ae_steps, again.dit_steps) == (planned.ae_steps, planned.dit_steps)
+    monkeypatch.undo()
+    with pytest.raises(EchoUserError, match="too small for this dataset"):
+        pipeline.budgeted(replace(cfg, budget_minutes=0.001, run=str(tmp_path / "other")), 5)
