@@ -223,6 +223,8 @@ class HybridRun:
     ae_steps: int = opt("ECHO stage-1 steps", 1500)
     refine_steps: int = opt("ECHO stage-2 steps (0 skips stage 2)", 0)
     dit_steps: int = opt("ECHO stage-3 steps", 9000)
+    budget_minutes: float | None = opt("CPU minutes for the ECHO part: its step counts from measured step costs "
+                                       "(train all --budget-minutes)", None)
     device: str = opt("auto | cpu | cuda", "auto")
     seed: int = opt("random seed", 0)
     threads: int | None = opt("torch CPU threads (1 on a shared machine)", None)

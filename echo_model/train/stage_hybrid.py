@@ -54,6 +54,7 @@ def train_hybrid(cfg: HybridRun) -> Path:
     residual = _residual_dataset(cfg, dmd, frames)
     echo_file = train_all(PipelineRun(data=str(residual), run=str(run / "echo"), preset=cfg.preset,
                                       ae_steps=cfg.ae_steps, refine_steps=cfg.refine_steps, dit_steps=cfg.dit_steps,
+                                      budget_minutes=cfg.budget_minutes,
                                       frames=frames, device=cfg.device, seed=cfg.seed, threads=cfg.threads,
                                       progress=cfg.progress))
     echo = Surrogate.load(echo_file, device="cpu", cache=False)
