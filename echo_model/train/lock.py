@@ -13,9 +13,11 @@ over. The file keeps the holder's pid and command line for the message.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -32,9 +34,68 @@ class RunDirLocked(EchoUserError):
     """Another live process trains in this run directory."""
 
 
-def _holder(path: Path) -> dict:
+class LockFileUnsafe(EchoUserError):
+    """RUN/train.lock is a link, a directory, a FIFO or another non-regular file."""
+
+
+def _kind(path: Path) -> str:
     try:
-        return json.loads(path.read_text() or "{}")
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "special file"
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    return "socket or device" if not stat.S_ISREG(mode) else "regular file"
+
+
+def _unsafe(path: Path) -> LockFileUnsafe:
+    return LockFileUnsafe(
+        f"{path} is a {_kind(path)}, not a regular file, so it cannot serve as the run's lock "
+        f"(a link would let the lock overwrite the file it points to): remove it (`rm -r '{path}'`) "
+        "and start the training again")
+
+
+def open_lock_file(path: Path, flags: int) -> int:
+    """Open (or create) the lock file without following a link; refuse anything not a regular file.
+
+    Parameters
+    ----------
+    path : Path
+        RUN/train.lock.
+    flags : int
+        os.O_RDWR | os.O_CREAT to take the lock, os.O_RDONLY to look at it.
+
+    Returns
+    -------
+    int
+        An open file descriptor of a regular file.
+
+    Raises
+    ------
+    LockFileUnsafe
+        The path is a symbolic link, a directory, a FIFO or a device.
+    """
+    # O_NOFOLLOW: a symlink is refused, not truncated; O_NONBLOCK: opening a FIFO never waits
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EMLINK):
+            raise _unsafe(path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _unsafe(path)
+    return fd
+
+
+def _holder(fd: int) -> dict:
+    # read through the open descriptor: the path may have been swapped for a link meanwhile
+    try:
+        return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
     except (OSError, ValueError):
         return {}
 
@@ -57,17 +118,17 @@ class RunLock:
         if self._fd is not None:
             return self
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        key = str(self.path.resolve())
+        key = str(self.run_dir.resolve() / LOCK_NAME)  # not through the lock: it may be a link
         if key in _HELD:  # [fd, count]
             _HELD[key][1] += 1
             self._fd = _HELD[key][0]
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_lock_file(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            other = _holder(fd)
             os.close(fd)
-            other = _holder(self.path)
             raise RunDirLocked(
                 f"{self.run_dir} is in use by another training process (pid {other.get('pid', '?')} on "
                 f"{other.get('host', '?')}, started {other.get('started', '?')}: {other.get('command', '?')}). "
@@ -87,7 +148,7 @@ class RunLock:
 
         if self._fd is None:
             return
-        key = str(self.path.resolve())
+        key = str(self.run_dir.resolve() / LOCK_NAME)  # not through the lock: it may be a link
         if key in _HELD and _HELD[key][1] > 1:
             _HELD[key][1] -= 1
             self._fd = None
@@ -112,13 +173,16 @@ def lock_holder(run_dir: str | os.PathLike) -> int | None:
     import fcntl
 
     path = Path(run_dir) / LOCK_NAME
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = open_lock_file(path, os.O_RDONLY)
+    except LockFileUnsafe:  # acquire refuses such a lock, so no trainer can hold it
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return _holder(path).get("pid")
+        return _holder(fd).get("pid")
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
@@ -126,4 +190,4 @@ def lock_holder(run_dir: str | os.PathLike) -> int | None:
         os.close(fd)
 
 
-__all__ = ["LOCK_NAME", "RunDirLocked", "RunLock", "lock_holder"]
+__all__ = ["LOCK_NAME", "LockFileUnsafe", "RunDirLocked", "RunLock", "lock_holder"]
