@@ -23,7 +23,7 @@ import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 from ..errors import EchoUserError
 
@@ -273,12 +273,30 @@ def add_arguments_from(parser: argparse.ArgumentParser, cls: type, optional: tup
         parser.add_argument(*_flags(f), **kw)
 
 
+# options naming a file or folder: an empty one would silently mean the current directory
+_PATH_OPTIONS = ("run", "data")
+
+
+def _require_paths(values: dict[str, Any], where: Callable[[str], str]) -> None:
+    """Refuse an empty run or data path; `where(name)` says where the option came from."""
+    for name in _PATH_OPTIONS:
+        v = values.get(name)
+        if isinstance(v, str) and not v.strip():
+            what = "run directory" if name == "run" else "dataset file"
+            raise EchoUserError(
+                f"{where(name)} is empty: an empty path would mean the current directory; give the "
+                f"{what} explicitly (e.g. {'runs/mycase' if name == 'run' else 'data/mycase.h5'})")
+
+
 def from_namespace(cls: type[T], ns: argparse.Namespace, **extra: Any) -> T:
-    """The dataclass from parsed options (lists become tuples)."""
+    """The dataclass from parsed options (lists become tuples); an empty --run/--data is refused."""
     values = {}
+    flags = {}
     for f in _cli_fields(cls):
         v = getattr(ns, f.name)
         values[f.name] = tuple(v) if isinstance(v, list) else v
+        flags[f.name] = _flags(f)[0]
+    _require_paths(values, lambda name: flags[name])
     return cls(**values, **extra)
 
 
@@ -316,6 +334,7 @@ def from_json(cls: type[T], text: str, source: str = "run configuration") -> T:
     if unknown:
         raise EchoUserError(f"{source}: unknown {cls.__name__} options {unknown}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in obj["config"].items()}
+    _require_paths(values, lambda name: f"{source}: {name!r}")
     return cls(**values)
 
 
