@@ -25,11 +25,14 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import EchoUserError
+from .array_checks import check_cells, check_times
+from .h5_guard import check_links, require_stored
 from .normalize import ChannelStats, Domain, RunningStats
 from .trajectory import Cells, Trajectory
 
 FORMAT = "echo-dataset"
 FORMAT_VERSION = 1
+_RECREATE = "re-create it with `echopv import` / `echopv generate`"
 
 
 def _h5py():
@@ -299,12 +302,35 @@ class TrajectoryStore:
                 f"{self.path} is not an ECHO dataset (format attribute {attrs.get('format')!r}); "
                 "convert it with `echopv import`"
             )
+        self._checked: set[int] = set()  # trajectories whose links and shapes were checked
         try:
+            self._check_top_level()
             self.info = self._read_info(attrs)
+        except EchoUserError:
+            self._file.close()
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             self._file.close()
             raise EchoUserError(f"{self.path} says it is an ECHO dataset but is incomplete or damaged ({exc}); "
                                 "re-create it with `echopv import` / `echopv generate`") from None
+
+    def _check_top_level(self) -> None:
+        """Links and stored sizes of what `info` reads; each trajectory is checked when first used."""
+        f = self._file
+        check_links(f, self.path, ("stats", "split", "trajectories"))
+        for name in ("stats", "split"):
+            if name in f:
+                check_links(f[name], self.path)
+                for ds in f[name].values():
+                    if hasattr(ds, "dtype"):  # a group in their place fails later, as damaged
+                        require_stored(ds, self.path)
+
+    def _n_trajectories(self, attrs) -> int:
+        n, present = int(attrs["n_trajectories"]), len(self._file["trajectories"])
+        if not 0 <= n <= present:
+            raise EchoUserError(f"{self.path} declares n_trajectories = {n} but holds {present} trajectory groups: "
+                                f"the file is damaged or crafted; {_RECREATE}")
+        return n
 
     def _read_info(self, attrs) -> DatasetInfo:
         if int(attrs["format_version"]) > FORMAT_VERSION:
@@ -313,7 +339,7 @@ class TrajectoryStore:
         return DatasetInfo(
             name=str(attrs["name"]),
             field_layout=[(str(a), int(b)) for a, b in json.loads(attrs["field_layout"])],
-            n_trajectories=int(attrs["n_trajectories"]),
+            n_trajectories=self._n_trajectories(attrs),
             domain=Domain.from_dict(json.loads(attrs["domain"])),
             stats=ChannelStats(self._file["stats/mean"][()], self._file["stats/std"][()]),
             split={k: self._file[f"split/{k}"][()] for k in self._file["split"]},
@@ -345,7 +371,43 @@ class TrajectoryStore:
     def _group(self, i: int):
         if not 0 <= i < len(self):
             raise IndexError(f"trajectory {i} out of range (dataset has {len(self)})")
+        if i not in self._checked:
+            self._check_trajectory(i)
+            self._checked.add(i)
         return self._file[f"trajectories/{i:06d}"]
+
+    def _where(self, i: int) -> str:
+        return f"{self.path} trajectory {i}"
+
+    def _check_trajectory(self, i: int) -> None:
+        """Before reading trajectory i: no links out, shapes that agree, every declared byte stored."""
+        trajs = self._file["trajectories"]
+        check_links(trajs, self.path, (f"{i:06d}",))
+        if f"{i:06d}" not in trajs:
+            raise EchoUserError(f"{self._where(i)} is missing (no group trajectories/{i:06d}); {_RECREATE}")
+        g = trajs[f"{i:06d}"]
+        check_links(g, self.path)
+        arrays = {key: g.get(key) for key in ("points", "fields", "times")}
+        if "cells" in g:
+            check_links(g["cells"], self.path)
+            arrays.update({f"cells/{key}": g["cells"].get(key) for key in ("connectivity", "offsets", "types")})
+        for key, ds in arrays.items():
+            if not hasattr(ds, "dtype"):
+                raise EchoUserError(f"{self._where(i)} has no dataset {key!r}; {_RECREATE}")
+            require_stored(ds, self.path)
+        self._check_shapes(i, arrays["points"].shape, arrays["fields"].shape, arrays["times"].shape)
+
+    def _check_shapes(self, i: int, points: tuple, fields: tuple, times: tuple) -> None:
+        c = self.info.n_channels
+        if len(fields) == 3 and times != fields[:1]:
+            raise EchoUserError(f"{self._where(i)}: times has shape {times} but the fields hold {fields[0]} frames "
+                                f"(one time per frame): the file is damaged or crafted; {_RECREATE}")
+        ok = (len(points) == 2 and points[1] in (2, 3) and len(fields) == 3 and fields[1:] == (points[0], c)
+              and times == fields[:1])
+        if not ok:
+            raise EchoUserError(f"{self._where(i)}: shapes points {points}, fields {fields}, times {times} do not fit "
+                                f"together (expected (N, 2 or 3), (T, N, {c}), (T,)): the file is damaged or "
+                                f"crafted; {_RECREATE}")
 
     def n_frames(self, i: int) -> int:
         return int(self._group(i)["fields"].shape[0])
@@ -357,15 +419,20 @@ class TrajectoryStore:
         return self._group(i)["points"][()]
 
     def times(self, i: int) -> np.ndarray:
-        return self._group(i)["times"][()]
+        """(T,) the trajectory's times, checked finite, strictly increasing, one per frame."""
+        t = self._group(i)["times"][()]
+        check_times(t, self.n_frames(i), self._where(i))
+        return t
 
     def cells(self, i: int) -> Cells | None:
-        """The trajectory's display cells, or None when it has none."""
+        """The trajectory's display cells (checked: ids in range, consistent offsets, known types), or None."""
         g = self._group(i)
         if "cells" not in g:
             return None
         c = g["cells"]
-        return Cells(c["connectivity"][()], c["offsets"][()], c["types"][()])
+        cells = Cells(c["connectivity"][()], c["offsets"][()], c["types"][()])
+        check_cells(cells, self.n_points(i), self._where(i))
+        return cells
 
     def params(self, i: int) -> dict[str, float]:
         return json.loads(self._group(i).attrs["params"])
@@ -385,7 +452,7 @@ class TrajectoryStore:
         return Trajectory(
             points=g["points"][()],
             fields=g["fields"][()],
-            times=g["times"][()],
+            times=self.times(i),
             field_layout=self.info.field_layout,
             params=json.loads(g.attrs["params"]),
             cells=self.cells(i),
