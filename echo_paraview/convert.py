@@ -42,6 +42,7 @@ from vtkmodules.vtkCommonDataModel import (
 )
 
 from echo_model.celltypes import CellType
+from echo_model.data.array_checks import check_cells
 from echo_model.data.trajectory import Cells, Trajectory
 
 FIELD_DTYPE = np.float32
@@ -408,10 +409,8 @@ def make_unstructured_grid(
             offsets=np.arange(n + 1, dtype=np.int64),
             types=np.full(n, CellType.VERTEX, dtype=np.uint8),
         )
-    if cells.offsets.shape[0] != cells.n_cells + 1:
-        raise ValueError(f"offsets must have n_cells + 1 = {cells.n_cells + 1} entries, got {cells.offsets.shape[0]}")
-    if (cells.types == CellType.POLYHEDRON).any():
-        raise ValueError("polyhedral cells are not supported; triangulate the mesh first")
+    # VTK trusts ids and offsets: one out of range crashes the next filter or render
+    check_cells(cells, n, "the mesh's cells")
     types = vtkUnsignedCharArray()
     types.DeepCopy(ns.numpy_to_vtk(np.ascontiguousarray(cells.types, dtype=np.uint8), deep=True))
     ug.SetCells(types, _cellarray(cells.offsets, cells.connectivity))
