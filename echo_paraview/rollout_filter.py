@@ -9,13 +9,18 @@ see `rollout_input`).
 
 Time, as ParaView's temporal filters do it:
 
-    output time steps = the input's steps up to the start  +  t_start + k * dt, k = 1 .. NumberOfFrames
+    output time steps = every input step  |  t_start + k * dt, k = 1 .. NumberOfFrames
 
-t_start is the input's first step (StartTime "first"; a model that needs n observed frames
-starts at the n-th), the current time ("current": the animation time when the filter is set up,
-snapped down to an input step) or a given value ("value", StartTimeValue). At or before t_start
-the output is the input itself plus `<field>_pred` (= the input); after it, the prediction (see
-`rollout_output`). On any failure the input's own time steps are announced unchanged, so
+each time once: a forecast time within dt * 1e-6 of an input step is that step (its value is the
+input's). The input's later steps stay because ParaView's time keeper hides a temporal filter's
+input's own steps. t_start is the input's first step (StartTime "first"; a model that needs n
+observed frames starts at the n-th), the current time ("current": the animation time when the
+filter is set up, snapped down to an input step) or a given value ("value", StartTimeValue). At
+or before t_start the output is the input itself plus `<field>_pred` (= the input); after it,
+the prediction. Every step carries the same arrays in the same order; a value that does not
+exist at a step (the solver's fields at a forecast time the input does not have, the prediction
+at an input step that is no forecast time, the truth beyond the input) is NaN, integer arrays 0
+(see `rollout_output`). On any failure the input's own time steps are announced unchanged, so
 ParaView's time keeper never loses them, and the input passes through.
 
 The rollout runs once and is cached, keyed on the CONTENT of the conditioning frames (plus the
@@ -81,7 +86,8 @@ class RolloutError(EchoUserError):
 
 @dataclass
 class Plan:
-    """What RequestInformation decided: where the rollout starts and the output's times."""
+    """What RequestInformation decided: where the rollout starts and the output's times (each
+    computed once here; every later comparison uses these values)."""
 
     in_times: list[float]
     start: int  # index of t_start in in_times (-1: static input)
@@ -90,12 +96,32 @@ class Plan:
     dt: float
     out_times: list[float]
     error: Exception | None = None
+    predicted: list[float] = field(default_factory=list)  # forecast times, as they are in out_times
 
     @property
-    def predicted(self) -> list[float]:
-        return self.out_times[len(self.out_times) - self.n_pred:] if self.n_pred else []
+    def n_pred(self) -> int:
+        return len(self.predicted)
 
-    n_pred: int = 0
+    def locate(self, t_req: float | None) -> tuple[str, float, int]:
+        """(kind, output step, index) of the output step a requested time snaps to: "input" (at or
+        before the start), "predicted" (index into `predicted`) or "solver" (an input step after
+        the start that is no forecast time)."""
+        if t_req is None or not self.out_times:
+            return "input", self.t_start, -1
+        t = self.out_times[timesteps.snap_index(self.out_times, t_req)]
+        if t <= self.t_start + timesteps.time_tolerance(self.out_times):
+            return "input", t, -1
+        k = timesteps.find_step(self.predicted, t, self.tolerance)
+        return ("predicted", t, k) if k is not None else ("solver", t, -1)
+
+    def input_step(self, t: float) -> float | None:
+        """The input's step at time t (None when the input has no data then)."""
+        j = timesteps.find_step(self.in_times, t, self.tolerance)
+        return None if j is None else self.in_times[j]
+
+    @property
+    def tolerance(self) -> float:
+        return max(abs(self.dt) * 1e-6, timesteps.time_tolerance(self.out_times))
 
 
 def _load_surrogate(path: str, device: str):
@@ -165,9 +191,14 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         Add `<field>_truth`, `<field>_error` and rel-MSE where the input has data after the start
         (`SetCompareWithInput`).
 
-    Output: the input's structure with `<field>_pred` (and `_std`, `_truth`, `_error`) at the
-    input's time steps up to the start and at t_start + k dt, k = 1 .. NumberOfFrames
-    (`GetTimestepValues`). Errors go to the VTK output window and `last_error`, never raise.
+    Output: the input's structure with the input's arrays and `<field>_pred` (and `_std`,
+    `_truth`, `_error`) at every input step and at t_start + k dt, k = 1 .. NumberOfFrames
+    (`GetTimestepValues`; the forecast's alone: `GetPredictedTimes`). The arrays are the same,
+    in the same order, at every step; where a value does not exist at a step it is NaN (fill
+    value `rollout_output.FILL_VALUE`; integer arrays 0): the input's fields at a forecast time
+    the input does not have, `_pred` / `_std` at an input step after the start that is no
+    forecast time, `_truth` / `_error` beyond the input's last step. Errors go to the VTK output
+    window and `last_error`, never raise.
 
     Example
     -------
@@ -180,8 +211,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     >>> alg.SetNumberOfFrames(4)
     >>> alg.SetSamplingSteps(2)
     >>> _ = alg.UpdateInformation()
-    >>> alg.GetTimestepValues()
-    [5.0, 5.5, 6.0, 6.5, 7.0]
+    >>> alg.GetPredictedTimes(), len(alg.GetTimestepValues())  # with the reader's steps up to 15.0
+    ([5.5, 6.0, 6.5, 7.0], 21)
     >>> _ = alg.UpdateTimeStep(7.0)
     >>> out = alg.GetOutputDataObject(0)
     >>> out.GetNumberOfPoints(), out.GetPointData().GetArray("vorticity_pred").GetNumberOfTuples()
@@ -208,6 +239,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self._notes: list[str] = []
         self._fast = False  # this pass serves the cache from whatever step the input holds
         self._skip_fast = False  # ... except right after the held step turned out to be another mesh
+        self._refetch = False  # one more pass asked for the solver's own step at a predicted time
         self.last_error: str | None = None
         self.warnings: list[str] = []
         self.n_rollouts = 0  # how many times the model actually ran (tests check the cache)
@@ -322,8 +354,12 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         return dict(self.used_parameters)
 
     def GetTimestepValues(self) -> list[float]:
-        """Output time steps (what ParaView's TimeKeeper shows)."""
+        """Output time steps (what ParaView's TimeKeeper shows): the input's steps and the forecast's."""
         return list(self._out_times)
+
+    def GetPredictedTimes(self) -> list[float]:
+        """The forecast's times (a subset of `GetTimestepValues`; [] before a plan or after an error)."""
+        return list(self._plan.predicted) if self._plan is not None else []
 
     def GetCacheRange(self, suffix: str = "_std") -> tuple[float, float] | None:
         """Value range of `<first field><suffix>` over all predicted frames (colour maps)."""
@@ -389,7 +425,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             tb = traceback.format_exc(limit=6)
             self._report(f"unexpected {type(exc).__name__}: {exc}\n{tb}(please report this with the traceback)")
         self._gather = None
-        self._fast = False
+        self._fast = self._refetch = False
         return 0
 
     # --- pipeline ---------------------------------------------------------------------
@@ -441,15 +477,19 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 f"with at least {n_obs} frames, or use a model trained with 1 observed frame"
             )
         start, t_start = self._start(in_times, n_obs)
-        head = list(in_times[: start + 1]) if in_times else [t_start]
         predicted = timesteps.exact_times(t_start, dt, s.n_frames)
+        # the input's later steps stay in the output's steps: the time keeper suppresses a temporal
+        # filter's input, and the solver's own frames must stay reachable
+        out_times, predicted = timesteps.merge_forecast_times(in_times, start, predicted, dt)
+        if not in_times:
+            out_times = [t_start] + out_times
         for w in fitcheck.check_time(in_times, start, dt) if in_times else []:
             self._warn(w)
         for w in fitcheck.check_horizon(getattr(sur, "meta", {}) or {}, s.n_frames, dt):
             self._warn(w)
         self._info(f"{s.n_frames} frame(s) of the model's dt = {dt:.6g} after t = {t_start:.6g}, up to "
                    f"t = {predicted[-1]:.6g}")
-        return Plan(list(in_times), start, t_start, n_obs, dt, head + predicted, n_pred=len(predicted))
+        return Plan(list(in_times), start, t_start, n_obs, dt, out_times, predicted=predicted)
 
     def _start(self, in_times: list[float], n_obs: int) -> tuple[int, float]:
         """(index into the input's steps, t_start) for the StartTime setting."""
@@ -487,16 +527,20 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             timesteps.set_requested_time(in_info, self._gather["todo"][0])
         elif plan is None or plan.error is not None or plan.start < 0:
             pass  # the downstream time goes upstream unchanged
-        elif t_req is not None and t_req <= plan.t_start + timesteps.time_tolerance(plan.out_times):
-            timesteps.set_requested_time(in_info, t_req)  # the input's own part of the series
-        elif self._cache_still_valid() and not skip:
-            # the cached prediction needs only the mesh: keep whatever step the input holds, so a
-            # reader shown in another view is not re-read for the start frame at every time change
-            held = _held_time(in_info, plan.in_times)
-            self._fast = held is not None
-            timesteps.set_requested_time(in_info, held if held is not None else plan.t_start)
         else:
-            timesteps.set_requested_time(in_info, plan.t_start)  # the conditioning frame
+            kind, t_out, k = plan.locate(t_req)
+            if kind != "predicted":
+                timesteps.set_requested_time(in_info, t_out)  # the input's own step
+            elif self._cache_still_valid() and not skip:
+                # the cached prediction needs the input only for its mesh and its own arrays: the
+                # solver's step at this time where it has one, else whatever step the input holds (a
+                # reader shown in another view is not re-read for the start frame at every change)
+                t_in = plan.input_step(t_out)
+                held = t_in if t_in is not None else _held_time(in_info, plan.in_times)
+                self._fast = held is not None
+                timesteps.set_requested_time(in_info, held if held is not None else plan.t_start)
+            else:
+                timesteps.set_requested_time(in_info, plan.t_start)  # the conditioning frame
         return 1
 
     def _fast_key(self) -> tuple:
@@ -515,6 +559,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         return c is not None and c.get("fast") == self._fast_key()
 
     def RequestData(self, request, inInfo, outInfo):
+        request.Remove(sddp.CONTINUE_EXECUTING())  # a pass that needs another sets it again
         ok = self._guard(self._data, request, inInfo, outInfo)
         if not ok:
             request.Remove(sddp.CONTINUE_EXECUTING())  # a failed gather must not loop
@@ -542,23 +587,24 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         if self._gather is not None:
             if not self._collect(request, inp):
                 return 1
-        elif t_req is None or t_req <= plan.t_start + timesteps.time_tolerance(plan.out_times):
-            return self._serve_input(inp, out, t_req)
-        elif self._fast and self._cache is not None and self._same_mesh(inp):
+            return self._serve_prediction(request, inp, out, t_req)
+        kind, t_out, _ = plan.locate(t_req)
+        if kind != "predicted":
+            return self._serve_input(inp, out, t_out)
+        if self._fast and self._cache is not None and self._same_mesh(inp):
             self._fast = False
-            return self._serve_prediction(inp, out, t_req)
-        else:
-            if self._fast:  # the held step has another mesh: read the start frame after all
-                self._fast, self._skip_fast = False, True
-                request.Set(sddp.CONTINUE_EXECUTING(), 1)
+            return self._serve_prediction(request, inp, out, t_req)
+        if self._fast:  # the held step has another mesh: read the start frame after all
+            self._fast, self._skip_fast = False, True
+            request.Set(sddp.CONTINUE_EXECUTING(), 1)
+            return 1
+        mi, used, values = self._read(inp)
+        key = self._key(values, inp, used)
+        if parallel.any_rank(self._cache is None or self._cache["key"] != key):  # MPI: all ranks agree
+            self._start_gather(request, mi, used, values, key, inp)
+            if self._gather is not None:
                 return 1
-            mi, used, values = self._read(inp)
-            key = self._key(values, inp, used)
-            if parallel.any_rank(self._cache is None or self._cache["key"] != key):  # MPI: all ranks agree
-                self._start_gather(request, mi, used, values, key, inp)
-                if self._gather is not None:
-                    return 1
-        return self._serve_prediction(inp, out, t_req)
+        return self._serve_prediction(request, inp, out, t_req)
 
     def _same_mesh(self, inp) -> bool:
         mi = self._cache["mi"]
@@ -696,27 +742,38 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 break
 
     # --- serving frames ---------------------------------------------------------------
-    def _serve_input(self, inp, out, t_req) -> int:
-        """At or before t_start: the input itself plus `<field>_pred` = the input."""
-        mi, used, _ = self._read(inp)
+    def _serve_input(self, inp, out, t: float) -> int:
+        """An input step: at or before t_start the input plus `<field>_pred` = the input; after it
+        (an input step that is no forecast time) the input with the forecast's arrays NaN."""
+        mi, used, values = self._read(inp)
         self._param_uses(inp, used)  # what a rollout from here would be conditioned on (and checks)
         plan = self._plan
-        t = t_req if t_req is not None else plan.t_start
-        if plan.in_times:
-            t = plan.in_times[timesteps.snap_index(plan.in_times, t)]
-        frame = Frame(time=float(t), is_prediction=False)
+        truth = comparison.Truth(values, False, (t, t))
+        if t <= plan.t_start + timesteps.time_tolerance(plan.out_times):
+            frame = Frame(time=t, is_prediction=False, mean=values, std=np.zeros_like(values), truth=truth)
+        else:
+            frame = Frame(time=t, is_prediction=False, truth=truth)
         write_frame(inp, out, used, mi, frame, plan.t_start, self._s.n_samples > 1, self._s.compare)
-        timesteps.stamp_data_time(out, frame.time)
+        timesteps.stamp_data_time(out, t)
         return 1
 
-    def _serve_prediction(self, inp, out, t_req) -> int:
+    def _serve_prediction(self, request, inp, out, t_req) -> int:
         c, plan = self._cache, self._plan
-        k = timesteps.snap_index(plan.predicted, t_req)
+        _, t, k = plan.locate(t_req)
+        t_in = plan.input_step(t)
+        held = _data_time(inp)
+        holds = t_in is not None and held is not None and abs(held - t_in) <= plan.tolerance
+        if t_in is not None and not holds and not self._refetch:
+            # the solver has this time: one more pass reads it, so its own arrays are shown
+            self._refetch = True
+            request.Set(sddp.CONTINUE_EXECUTING(), 1)
+            return 1
+        self._refetch = False
         used = rollout_input.select_leaves(inp, self._s.block)
-        frame = Frame(time=plan.predicted[k], is_prediction=True, mean=c["mean"][k],
-                      std=None if c["std"] is None else c["std"][k], truth=c["truth"][k])
+        frame = Frame(time=t, is_prediction=True, mean=c["mean"][k], std=None if c["std"] is None else c["std"][k],
+                      truth=c["truth"][k], solver=holds)
         write_frame(inp, out, used, c["mi"], frame, plan.t_start, self._s.n_samples > 1, self._s.compare)
-        timesteps.stamp_data_time(out, frame.time)
+        timesteps.stamp_data_time(out, t)
         return 1
 
     # --- the model --------------------------------------------------------------------
@@ -813,6 +870,11 @@ def _held_time(in_info, in_times: Sequence[float]) -> float | None:
     t = float(data.GetInformation().Get(vtkDataObject.DATA_TIME_STEP()))
     tol = timesteps.time_tolerance(list(in_times) + [t])
     return t if any(abs(t - x) <= tol for x in in_times) else None
+
+
+def _data_time(data) -> float | None:
+    info = data.GetInformation()
+    return float(info.Get(vtkDataObject.DATA_TIME_STEP())) if info.Has(vtkDataObject.DATA_TIME_STEP()) else None
 
 
 def _domain(sur) -> tuple[Sequence[float] | None, Sequence[float] | None]:

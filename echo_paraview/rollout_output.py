@@ -1,12 +1,22 @@
 """Writing EchoRollout's output frames (plain datasets and composite trees alike).
 
-A frame at or before the start time is the input itself plus `<field>_pred` (= the input), so
-the arrays and colour maps stay the same over the whole animation. A predicted frame is the
-input's geometry with the ECHO arrays only: `<field>_pred`, `<field>_std` (ensembles),
-`<field>_truth` and `<field>_error` (= pred - truth) where the input has data at that time;
-the input's own fields are not passed on (they would be the start frame frozen, named like the
-solver's truth). Field data on every frame: `is_prediction`, `TimeValue`, `rollout_start_time`,
-and, with a truth, `<field>_rel_mse` and `truth_interpolated`.
+Every output step carries the SAME arrays in the SAME order (ParaView's Plot Data Over Time and
+other temporal filters copy arrays step to step by position and type): the input's own point,
+cell and field arrays first, in the input's order, then per model field `<field>_pred`,
+`<field>_std` (ensembles), `<field>_truth` and `<field>_error` (= pred - truth; these two with
+CompareWithInput). Where a value does not exist at a step it is filled, never left out:
+
+* the input's own arrays hold the solver's data at the steps where the input has that time (at and
+  before the start, and the input's later steps); at a predicted time the input does not have, the
+  solver has no value there: floating-point arrays are NaN (ParaView treats NaN as missing: it is
+  not drawn in plots and shows as the colour map's NaN colour), integer arrays 0;
+* `<field>_pred` and `<field>_std` are NaN at the input's steps after the start that are no
+  forecast time (the input written more often than the model's dt, or beyond the forecast);
+* `<field>_truth` and `<field>_error` are NaN at predicted times outside the input's time range.
+
+At and before the start `<field>_pred` = `<field>_truth` = the input, `_std` = `_error` = 0.
+Field data on every frame: `is_prediction`, `TimeValue`, `rollout_start_time`,
+`truth_interpolated` and `<field>_rel_mse` (NaN where there is no truth or no prediction).
 """
 from __future__ import annotations
 
@@ -14,7 +24,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from vtkmodules.vtkCommonCore import vtkDoubleArray, vtkIntArray
+from vtkmodules.vtkCommonCore import vtkDataArray, vtkDoubleArray, vtkIntArray
 from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet, vtkDataSetAttributes
 
 from . import convert
@@ -22,17 +32,24 @@ from .comparison import Truth, rel_mse
 from .rollout_input import Leaf, ModelInput, FieldSpec, is_composite, leaves, set_leaf
 
 _OWN_FIELD_DATA = ("is_prediction", "TimeValue", "rollout_start_time", "truth_interpolated")
+#: what a floating-point array holds where the solver (or the forecast) has no value
+FILL_VALUE = float("nan")
 
 
 @dataclass
 class Frame:
-    """One output frame in model channels over all used leaves."""
+    """One output frame in model channels over all used leaves.
+
+    `mean` None: no forecast at this time (`_pred`, `_std` NaN). `truth` None: no solver data to
+    compare with (`_truth`, `_error` NaN). `solver`: the input holds the solver's own data at this
+    time, so its arrays pass through; else they are filled (NaN)."""
 
     time: float
     is_prediction: bool
-    mean: np.ndarray | None = None  # (N, C); None on a pass-through frame
+    mean: np.ndarray | None = None  # (N, C)
     std: np.ndarray | None = None
     truth: Truth | None = None
+    solver: bool = True
 
 
 def _assoc(association: str) -> str:
@@ -62,26 +79,22 @@ def _field_data(ds: vtkDataObject, name: str, value: float, integer: bool = Fals
     arr = vtkIntArray() if integer else vtkDoubleArray()
     arr.SetName(name)
     arr.InsertNextValue(int(value) if integer else float(value))
+    ds.GetFieldData().RemoveArray(name)
     ds.GetFieldData().AddArray(arr)
 
 
 def _stamp(ds: vtkDataObject, frame: Frame, t_start: float, mi: ModelInput, errors: dict[str, float]) -> None:
-    fd = ds.GetFieldData()
-    for name in _OWN_FIELD_DATA:
-        fd.RemoveArray(name)
     _field_data(ds, "is_prediction", 1 if frame.is_prediction else 0, integer=True)
     _field_data(ds, "TimeValue", frame.time)
     _field_data(ds, "rollout_start_time", t_start)
-    if frame.truth is not None or not frame.is_prediction:
-        _field_data(ds, "truth_interpolated", 1 if frame.truth is not None and frame.truth.interpolated else 0,
-                    integer=True)
-        for spec in mi.specs:
-            fd.RemoveArray(f"{spec.name}_rel_mse")
-            _field_data(ds, f"{spec.name}_rel_mse", errors.get(spec.name, 0.0))
+    _field_data(ds, "truth_interpolated", 1 if frame.truth is not None and frame.truth.interpolated else 0,
+                integer=True)
+    for spec in mi.specs:
+        _field_data(ds, f"{spec.name}_rel_mse", errors.get(spec.name, FILL_VALUE))
 
 
 def frame_errors(frame: Frame, mi: ModelInput) -> dict[str, float]:
-    """Per-field rel-MSE of a predicted frame against its truth (all used leaves together)."""
+    """Per-field rel-MSE of a frame against its truth (all used leaves together); {} without one."""
     if frame.truth is None or frame.mean is None:
         return {}
     out, col = {}, 0
@@ -92,35 +105,36 @@ def frame_errors(frame: Frame, mi: ModelInput) -> dict[str, float]:
     return out
 
 
+def echo_arrays(frame: Frame, n_values: int, n_channels: int, with_std: bool,
+                compare: bool) -> list[tuple[str, np.ndarray]]:
+    """(suffix, (N, C) values) of the ECHO arrays of a frame, in output order, NaN where missing."""
+    def filled(values: np.ndarray | None) -> np.ndarray:
+        return values if values is not None else np.full((n_values, n_channels), FILL_VALUE, np.float32)
+
+    truth = frame.truth.values if frame.truth is not None else None
+    error = frame.mean - truth if frame.mean is not None and truth is not None else None
+    out = [("pred", filled(frame.mean))]
+    if with_std:
+        out.append(("std", filled(frame.std if frame.mean is not None else None)))
+    if compare:
+        out += [("truth", filled(truth)), ("error", filled(error))]
+    return out
+
+
 def write_frame(inp: vtkDataObject, out: vtkDataObject, used: Sequence[Leaf], mi: ModelInput, frame: Frame,
                 t_start: float, with_std: bool, compare: bool) -> None:
     """Fill `out` (same type as `inp`) with one frame."""
     errors = frame_errors(frame, mi)
-    new_leaves = _copy_tree(inp, out, used, frame.is_prediction)
+    new_leaves = _copy_tree(inp, out, used, frame.solver)
     assoc = _assoc(mi.association)
-    if frame.is_prediction:
-        arrays = {"pred": frame.mean, "std": frame.std if with_std else None,
-                  "truth": frame.truth.values if frame.truth is not None else None}
-        for kind, values in arrays.items():
-            if values is None:
-                continue
-            for li, spec, block in _split(values, mi):
-                convert.add_array(new_leaves[li], f"{spec.name}_{kind}", _pad(block, spec), assoc)
-        if frame.truth is not None:
-            for li, spec, block in _split(frame.mean - frame.truth.values, mi):
-                convert.add_array(new_leaves[li], f"{spec.name}_error", _pad(block, spec), assoc)
-    else:
-        for li, leaf in enumerate(new_leaves):
-            attrs = leaf.GetPointData() if assoc == "point" else leaf.GetCellData()
-            for spec in mi.specs:
-                v = convert.get_array(attrs, spec.name, assoc)
-                convert.add_array(leaf, f"{spec.name}_pred", v, assoc)
-                zeros = np.zeros_like(v)
-                if with_std:
-                    convert.add_array(leaf, f"{spec.name}_std", zeros, assoc)
-                if compare:
-                    convert.add_array(leaf, f"{spec.name}_truth", v, assoc)
-                    convert.add_array(leaf, f"{spec.name}_error", zeros, assoc)
+    kinds = echo_arrays(frame, int(mi.points.shape[0]), sum(s.model_ncomp for s in mi.specs), with_std, compare)
+    blocks = {kind: list(_split(values, mi)) for kind, values in kinds}
+    # per model field: _pred, _std, _truth, _error (the order is the same at every step)
+    for li, leaf in enumerate(new_leaves):
+        for si, spec in enumerate(mi.specs):
+            for kind, _ in kinds:
+                _, _, block = blocks[kind][li * len(mi.specs) + si]
+                convert.add_array(leaf, f"{spec.name}_{kind}", _pad(block, spec), assoc)
     for leaf in new_leaves:
         _active_scalars(leaf, mi, assoc)
         _stamp(leaf, frame, t_start, mi, errors)
@@ -140,17 +154,18 @@ def _active_scalars(leaf: vtkDataSet, mi: ModelInput, assoc: str) -> None:
         other.SetActiveAttribute(-1, vtkDataSetAttributes.SCALARS)
 
 
-def _copy_tree(inp: vtkDataObject, out: vtkDataObject, used: Sequence[Leaf], prediction: bool) -> list[vtkDataSet]:
-    """Copy the input into `out`: whole leaves (pass-through) or geometry + field data (predicted).
-    Returns the output leaves that correspond to `used`, in order."""
+def _copy_tree(inp: vtkDataObject, out: vtkDataObject, used: Sequence[Leaf], solver: bool) -> list[vtkDataSet]:
+    """Copy the input into `out`: whole leaves (the solver's data at this time) or geometry with
+    the input's arrays filled (no solver data at this time). Returns the output leaves that
+    correspond to `used`, in order."""
     def copy(ds: vtkDataSet) -> vtkDataSet:
         new = ds.NewInstance()
-        if prediction:
+        if solver:
+            new.ShallowCopy(ds)
+        else:
             new.CopyStructure(ds)
             new.GetFieldData().ShallowCopy(ds.GetFieldData())
-            _keep_internal_arrays(ds, new)
-        else:
-            new.ShallowCopy(ds)
+            _filled_arrays(ds, new)
         return new
 
     if isinstance(inp, vtkDataSet):
@@ -166,11 +181,30 @@ def _copy_tree(inp: vtkDataObject, out: vtkDataObject, used: Sequence[Leaf], pre
     return [by_index[lf.index] for lf in used]
 
 
-def _keep_internal_arrays(src: vtkDataSet, dst: vtkDataSet) -> None:
-    """Ghost levels and original ids stay (ParaView needs them); user fields do not."""
+def _filled_arrays(src: vtkDataSet, dst: vtkDataSet) -> None:
+    """The input's point and cell arrays, same names, types and order, filled: NaN (floating
+    point), 0 (integers), empty (text). VTK's own arrays (ghost levels, original ids) stay."""
     for get in ("GetPointData", "GetCellData"):
         a, b = getattr(src, get)(), getattr(dst, get)()
         for i in range(a.GetNumberOfArrays()):
             arr = a.GetAbstractArray(i)
-            if arr is not None and (arr.GetName() or "").startswith("vtk"):
-                b.AddArray(arr)
+            if arr is None:
+                continue
+            b.AddArray(arr if (arr.GetName() or "").startswith("vtk") else _filled_like(arr))
+        for attr in range(vtkDataSetAttributes.NUM_ATTRIBUTES):
+            src_attr = a.GetAbstractAttribute(attr)
+            if src_attr is not None and src_attr.GetName():
+                b.SetActiveAttribute(src_attr.GetName(), attr)
+
+
+def _filled_like(arr):
+    new = arr.NewInstance()
+    new.SetName(arr.GetName())
+    new.SetNumberOfComponents(arr.GetNumberOfComponents())
+    new.SetNumberOfTuples(arr.GetNumberOfTuples())
+    if isinstance(arr, vtkDataArray):
+        new.Fill(FILL_VALUE if arr.GetDataType() in _FLOAT_TYPES else 0)
+    return new
+
+
+_FLOAT_TYPES = (10, 11)  # VTK_FLOAT, VTK_DOUBLE

@@ -81,3 +81,50 @@ def time_tolerance(times: Sequence[float]) -> float:
     """Absolute tolerance for comparing times of one series (float round trips through the GUI)."""
     arr = np.asarray(times, dtype=np.float64)
     return 1e-9 * max(1.0, float(np.abs(arr).max())) if arr.size else 1e-9
+
+
+def find_step(times: Sequence[float], t: float, tol: float) -> int | None:
+    """Index of the step within `tol` of t (the nearest), or None."""
+    if not len(times):
+        return None
+    arr = np.asarray(times, dtype=np.float64)
+    i = int(np.argmin(np.abs(arr - float(t))))
+    return i if abs(arr[i] - float(t)) <= tol else None
+
+
+def merge_forecast_times(in_times: Sequence[float], start: int, predicted: Sequence[float],
+                         dt: float) -> tuple[list[float], list[float]]:
+    """A temporal filter's output steps: the input's steps and the forecast's, each time once.
+
+    Parameters
+    ----------
+    in_times : sequence of float
+        The input's steps, increasing.
+    start : int
+        Index of the forecast's start in `in_times` (-1: a static input).
+    predicted : sequence of float
+        The forecast times t_start + k dt, increasing.
+    dt : float
+        The forecast's step; a predicted time within ``|dt| * 1e-6`` of an input step IS that step
+        (the solver's 5.074999999999999 and the forecast's 5.075 are one time, not two).
+
+    Returns
+    -------
+    out_times : list of float
+        The union of the input's steps and the forecast's, sorted, without near-duplicates.
+    predicted : list of float
+        The forecast times as they appear in `out_times` (an input step's value where they meet).
+
+    Example
+    -------
+    >>> merge_forecast_times([5.0, 5.025, 5.074999999999999], 0, [5.025, 5.075, 5.1], 0.025)
+    ([5.0, 5.025, 5.074999999999999, 5.1], [5.025, 5.074999999999999, 5.1])
+    """
+    tol = abs(float(dt)) * 1e-6
+    later = [float(t) for t in in_times[start + 1:]] if start >= 0 else []
+    merged = []
+    for p in predicted:
+        j = find_step(later, p, tol)
+        merged.append(later[j] if j is not None else float(p))
+    head = [float(t) for t in in_times[: start + 1]] if start >= 0 else []
+    return head + sorted(set(merged) | set(later)), merged

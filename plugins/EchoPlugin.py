@@ -59,12 +59,14 @@ _ROLLOUT_DOC = """
 EchoRollout predicts the input's field(s) forward in time with an ECHO model file (Checkpoint).
 It takes the input at the start time (StartTime: its first step, the current time, or a value)
 as the initial condition and adds NumberOfFrames predicted frames, each one model time step dt
-after the previous. The output's time steps are the input's steps up to the start followed by
-the predicted ones; at and before the start the output is the input itself.
+after the previous. The output's time steps are all the input's steps and the predicted ones,
+each time once; at and before the start the output is the input itself.
 Output arrays: FIELD_pred (the prediction; the ensemble mean when NumberOfSamples is above 1),
 FIELD_std (ensemble spread), and where the input has data at a predicted time (the solver's
 own series): FIELD_truth, FIELD_error (= pred - truth) and the field data FIELD_rel_mse
-(relative MSE of the frame; use Plot Data Over Time, Field Data, for the error curve). Inputs:
+(relative MSE of the frame; Plot Global Variables Over Time draws the error curve). Every step
+has the same arrays; a value that does not exist at a step is NaN (no solver data at a forecast
+time, no forecast at a solver step). Inputs:
 any dataset or multiblock (e.g. the OpenFOAM reader) with point or cell data; cell data is
 predicted at the cell centres and written back as cell data. Warnings about the fit between
 the data and the model (domain, time step, parameters) appear in Output Messages.

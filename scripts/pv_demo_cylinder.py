@@ -29,9 +29,9 @@ if args["start"] is not None:
     props.update(StartTime="value", StartTimeValue=args["start"])
 roll = simple.EchoRollout(Input=reader, **props)  # registered by the auto-loaded plugin
 roll.UpdatePipelineInformation()
-times = list(roll.TimestepValues)
-predicted = times[-args["frames"]:]
-t_start = times[-args["frames"] - 1]
+times = list(roll.TimestepValues)  # the reader's steps and the forecast's, each once
+predicted = roll.GetClientSideObject().GetPredictedTimes()  # builtin session: the algorithm itself
+t_start = max(t for t in times if t < predicted[0])
 print(f"EchoRollout: start {t_start:.4f}, {len(predicted)} predicted frames {predicted[0]:.4f} .. "
       f"{predicted[-1]:.4f}", flush=True)
 

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.paraview
 
 SCRIPT = r'''
 import json, sys
+import numpy
 from paraview.simple import *
 import paraview.servermanager as sm
 from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -32,6 +33,7 @@ for t in (res["timesteps"][1], res["timesteps"][3]):
     res["arrays"][repr(t)] = vtk_to_numpy(d.GetPointData().GetArray("p_pred")).tolist()
     res["data_time"][repr(t)] = r.GetDataInformation().DataInformation.GetTime()
 res["names"] = [d.GetPointData().GetArrayName(i) for i in range(d.GetPointData().GetNumberOfArrays())]
+res["p_nan"] = bool(numpy.isnan(vtk_to_numpy(d.GetPointData().GetArray("p"))).all())
 r.UpdatePipeline(res["timesteps"][1])  # scrubbing back: served from the cache
 res["n_rollouts"] = r.GetClientSideObject().n_rollouts  # builtin session: the Python algorithm itself
 import inspect, os, numpy, vtkmodules, torch
@@ -73,7 +75,8 @@ def _check_temporal(res: dict) -> None:
     assert a1 != a3
     assert res["data_time"][repr(ts[1])] == pytest.approx(ts[1])
     assert "p_pred" in res["names"]
-    assert "p" not in res["names"]  # predicted frames do not carry the frozen start frame as "p"
+    # predicted frames do not carry the frozen start frame as "p": the solver has no value there (NaN)
+    assert "p" in res["names"] and res["p_nan"]
     assert res["n_rollouts"] == 1  # three updates at two times, one rollout
 
 
@@ -157,7 +160,8 @@ def test_temporal_pvd_input_starts_from_its_first_frame(run_pv, model_file, tmp_
     assert run.returncode == 0, run.output[-4000:]
     res = _result(run)
     assert res["cls"] == "vtkUnstructuredGrid"
-    assert res["timesteps"] == pytest.approx([1.0, 1.25, 1.5])  # from the first input time, model dt
+    # from the first input time, model dt; the input's later step 2.0 stays
+    assert res["timesteps"] == pytest.approx([1.0, 1.25, 1.5, 2.0])
     assert res["ranges"][0] == pytest.approx([-0.5, 0.5], abs=0.02)  # step 0 = input frame at t=1 (p = x)
     assert res["ranges"][1] != res["ranges"][2]
     assert res["n_rollouts"] == 1

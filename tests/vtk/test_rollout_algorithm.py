@@ -66,8 +66,14 @@ def test_real_model_temporal_output(model_file, errors):
     assert (t1, t3) == pytest.approx((times[1], times[3]))
     out = alg.GetOutputDataObject(0)
     assert isinstance(out, vtkPolyData)  # same type as the input
-    # the frozen start frame is not passed on under the field's own name on predicted frames
-    assert out.GetPointData().GetArray(TEST_FIELD) is None
+    # the frozen start frame is not passed on under the field's own name on predicted frames: the
+    # solver has no value there (NaN), and the arrays are the same, in the same order, at every step
+    assert np.isnan(ns.vtk_to_numpy(out.GetPointData().GetArray(TEST_FIELD))).all()
+    names = convert.array_names(out.GetPointData())
+    assert names[-4:] == [TEST_FIELD, "p_pred", "p_truth", "p_error"]
+    alg.UpdateTimeStep(0.0)
+    assert convert.array_names(alg.GetOutputDataObject(0).GetPointData()) == names
+    alg.UpdateTimeStep(times[3])
     assert out.GetFieldData().GetArray("is_prediction").GetValue(0) == 1
     assert out.GetFieldData().GetArray("TimeValue").GetValue(0) == pytest.approx(times[3])
     assert a1.shape == (out.GetNumberOfPoints(),)
@@ -283,12 +289,15 @@ def test_temporal_input_gathers_observed_frames(fake_surrogate):
     out = alg.GetOutputDataObject(0)
     np.testing.assert_allclose(ns.vtk_to_numpy(out.GetPointData().GetArray("p_truth")), 15.0)
     np.testing.assert_allclose(ns.vtk_to_numpy(out.GetPointData().GetArray("p_error")), 6.0 - 15.0)
+    # ... and the input's own p at that step passes through (the same arrays at every step)
+    np.testing.assert_allclose(ns.vtk_to_numpy(out.GetPointData().GetArray("p")), 15.0)
     pred_at(alg, times[2])
     n_requests = len(src.requested)
     pred_at(alg, times[3])
     pred_at(alg, times[2])
     assert len(sur.calls) == 1  # scrubbing hits the cache ...
-    assert len(src.requested) == n_requests  # ... and does not re-execute upstream
+    # ... and asks the input only for the step shown (its own arrays), not the start frame again
+    assert src.requested[n_requests:] == [1.5, 1.0]
 
 
 def test_static_input_with_single_frame_model_pins_first_time(fake_surrogate):
@@ -303,7 +312,9 @@ def test_static_input_with_single_frame_model_pins_first_time(fake_surrogate):
     alg.SetCompareWithInput(False)  # no truth to read: only the conditioning step is asked for
     for t in times[::-1]:
         pred_at(alg, t)
-    assert set(src.requested) == {0.0}  # the input was always asked for its first step
+    assert sur.calls[0]["observed"][0, 0, 0] == pytest.approx(0.0)  # conditioned on the first step
+    # the first step for the rollout, then each shown step for its own arrays: no other reads
+    assert src.requested == [0.0, 1.5, 1.0, 0.5, 0.0]
     assert len(sur.calls) == 1
 
 

@@ -141,7 +141,7 @@ def test_multiblock_cell_data_3comp_vectors_on_a_slab(fake_surrogate, messages):
     src = SeriesSource()
     alg = make(src, ckpt, NumberOfFrames=2)
     times = times_of(alg)
-    assert times == pytest.approx([0.0, 0.5, 1.0])
+    assert times == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])  # the input's later steps stay
     leaf = leaf_at(alg, 1.0)
     assert isinstance(alg.GetOutputDataObject(0), vtkMultiBlockDataSet)
     # the model saw the cell centres as 2D points and U's (x, y) then p
@@ -154,7 +154,8 @@ def test_multiblock_cell_data_3comp_vectors_on_a_slab(fake_surrogate, messages):
     np.testing.assert_allclose(u[:, :2], np.full((12, 2), 2 * 0.5), atol=1e-6)  # 2 frames of +0.5
     np.testing.assert_allclose(u[:, 2], 0.0)
     assert leaf.GetPointData().GetArray("U_pred") is None
-    assert leaf.GetCellData().GetArray("U") is None  # the frozen start frame is not passed on as "U"
+    # "U" is the solver's own U at t = 1.0 (an input step), not the frozen start frame
+    np.testing.assert_allclose(cell_array(leaf, "U")[:, :2], np.tile([1.0, 2.0], (12, 1)))
     assert field(leaf, "is_prediction") == 1 and field(leaf, "TimeValue") == pytest.approx(1.0)
     assert leaf.GetCellData().GetScalars().GetName() == "U_pred"  # ParaView colours by it on Show
     assert "ERROR" not in messages.GetOutput()
@@ -205,16 +206,16 @@ def test_cached_prediction_when_the_held_step_has_another_mesh(fake_surrogate):
 
     sur, ckpt = fake_surrogate
     flow_model(sur)
-    src = SeriesSource()
+    src = SeriesSource(times=(0.0, 0.5, 2.0))  # the predicted 1.0 is no input step
     coarse = src.frame
     src.frame = lambda t: _with_fields(slab(nx=6), t) if t > 1.9 else coarse(t)
     other = vtkPassThrough()
     other.SetInputConnection(src.GetOutputPort())
     alg = make(src, ckpt, NumberOfFrames=2, CompareWithInput=0)
-    times = times_of(alg)
-    leaf_at(alg, times[-1])
+    assert times_of(alg) == [0.0, 0.5, 1.0, 2.0]
+    leaf_at(alg, 1.0)
     other.UpdateTimeStep(2.0)  # the reader now holds the finer mesh
-    leaf = leaf_at(alg, times[-1])
+    leaf = leaf_at(alg, 1.0)
     assert alg.last_error is None, alg.last_error
     assert leaf.GetNumberOfCells() == 12 == cell_array(leaf, "p_pred").shape[0]
     assert len(sur.calls) == 1  # the start frame was read again, the cache still served
@@ -257,6 +258,27 @@ def test_output_times_are_input_up_to_start_plus_exact_predicted(fake_surrogate)
     assert field(leaf, "is_prediction") == 1 and field(leaf, "TimeValue") == times[4]
     assert field(leaf, "rollout_start_time") == pytest.approx(3.8)
     assert sur.calls[-1]["observed"][0, 0, 2] == pytest.approx(10 * 3.8 + cell_centres_xy(slab())[0, 0], rel=1e-6)
+
+
+def test_output_times_are_the_union_once_without_near_duplicates(fake_surrogate):
+    """The solver's steps read back as 5.074999999999999 and 5.1499999999999995, the forecast computes
+    5.0 + 3 * 0.025 = 5.075: one step, the input's value, and the solver's steps after the
+    forecast stay (a GUI session suppresses the input's own times in the time keeper)."""
+    sur, ckpt = fake_surrogate
+    flow_model(sur, dt=0.025)
+    solver = [5.0, 5.025, 5.05, 5.074999999999999, 5.1, 5.125, 5.1499999999999995, 5.175, 5.2]
+    src = SeriesSource(times=solver)
+    alg = make(src, ckpt, NumberOfFrames=4)
+    times = times_of(alg)
+    assert times == solver  # 4 frames up to 5.1 all fall on the solver's steps
+    assert alg.GetTimestepValues() == solver
+    alg.SetNumberOfFrames(10)  # beyond the solver's last step 5.2: the forecast's own times
+    times = times_of(alg)
+    assert times == solver + [5.0 + k * 0.025 for k in (9, 10)]
+    assert len(times) == len(set(np.round(np.array(times) / 0.025)))  # no near-duplicates
+    leaf = leaf_at(alg, 5.074999999999999)
+    assert field(leaf, "is_prediction") == 1 and field(leaf, "TimeValue") == 5.074999999999999
+    assert alg.GetOutputDataObject(0).GetInformation().Get(vtkDataObject.DATA_TIME_STEP()) == 5.074999999999999
 
 
 def test_start_at_current_time(fake_surrogate):
@@ -315,7 +337,7 @@ def test_truth_error_and_rel_mse_against_a_hand_computation(fake_surrogate, mess
     src = SeriesSource()
     alg = make(src, ckpt, NumberOfFrames=3)
     times = times_of(alg)
-    assert times == pytest.approx([0.0, 0.25, 0.5, 0.75])
+    assert times == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
     leaf = leaf_at(alg, 0.75)
     xy = cell_centres_xy(slab())
     # truth at 0.75 = the mean of the input steps 0.5 and 1.0 (linear in time)
@@ -333,9 +355,18 @@ def test_truth_error_and_rel_mse_against_a_hand_computation(fake_surrogate, mess
     assert field(leaf, "U_rel_mse") == pytest.approx(hand_u, rel=1e-5)
     assert field(leaf, "truth_interpolated") == 1
     assert "interpolated linearly in time" in messages.GetOutput()
+    assert np.isnan(cell_array(leaf, "p")).all()  # the solver has no step at 0.75: NaN, not left out
     leaf = leaf_at(alg, 0.5)  # an input step: exact truth
     assert field(leaf, "truth_interpolated") == 0
     np.testing.assert_allclose(cell_array(leaf, "p_truth"), 10 * 0.5 + xy[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(cell_array(leaf, "p"), 10 * 0.5 + xy[:, 0], rtol=1e-6)
+    # an input step after the forecast: the solver's data, no forecast there (NaN)
+    leaf = leaf_at(alg, 1.5)
+    np.testing.assert_allclose(cell_array(leaf, "p"), 15 + xy[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(cell_array(leaf, "p_truth"), 15 + xy[:, 0], rtol=1e-6)
+    assert np.isnan(cell_array(leaf, "p_pred")).all() and np.isnan(cell_array(leaf, "p_error")).all()
+    assert field(leaf, "is_prediction") == 0 and np.isnan(field(leaf, "p_rel_mse"))
+    assert len(sur.calls) == 1
 
 
 def test_no_truth_beyond_the_input(fake_surrogate):
@@ -344,9 +375,14 @@ def test_no_truth_beyond_the_input(fake_surrogate):
     src = SeriesSource(times=(0.0, 0.5))
     alg = make(src, ckpt, NumberOfFrames=3)
     leaf = leaf_at(alg, 1.5)
-    assert leaf.GetCellData().GetArray("p_truth") is None and leaf.GetFieldData().GetArray("p_rel_mse") is None
+    # no truth there: filled with NaN (the stated fill value), never left out
+    assert np.isnan(cell_array(leaf, "p_truth")).all() and np.isnan(cell_array(leaf, "p_error")).all()
+    assert np.isnan(cell_array(leaf, "p")).all() and np.isnan(field(leaf, "p_rel_mse"))
+    assert np.isfinite(cell_array(leaf, "p_pred")).all()
+    names = convert.array_names(leaf.GetCellData()), convert.array_names(leaf.GetFieldData())
     leaf = leaf_at(alg, 0.5)
-    assert leaf.GetCellData().GetArray("p_truth") is not None
+    assert np.isfinite(cell_array(leaf, "p_truth")).all()
+    assert (convert.array_names(leaf.GetCellData()), convert.array_names(leaf.GetFieldData())) == names
 
 
 # ------------------------------------------------------------------------------------------
