@@ -25,6 +25,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import EchoUserError
+from ..stale_temps import remove_stale_temps, temp_path
 from .array_checks import check_cells, check_times
 from .h5_guard import check_links, require_stored
 from .normalize import ChannelStats, Domain, RunningStats
@@ -171,7 +172,8 @@ def write_dataset(
     h5py = _h5py()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    remove_stale_temps(path)  # what a killed earlier write left behind
+    tmp = temp_path(path)
     layout: list[tuple[str, int]] | None = None
     lo = hi = None
     periodic: tuple[bool, ...] = ()

@@ -26,6 +26,7 @@ import torch
 
 from ..data.normalize import ChannelStats, Domain
 from ..errors import EchoUserError
+from ..stale_temps import remove_stale_temps, temp_path
 from .runs import CacheLatentsRun, add_arguments_from, apply_threads, from_namespace
 
 FORMAT = "echo-latents"
@@ -132,7 +133,8 @@ def cache_latents(
                  # frames of dt the longest training trajectory spans: a forecast beyond it meets later states
                  "horizon_frames": max((store.n_frames(i) - 1) // frame_stride for i in {t for t, _ in jobs})}
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
+        remove_stale_temps(out_path)  # what a killed earlier run left behind
+        tmp = temp_path(out_path)
         bar = None
         if progress:
             from tqdm import tqdm
