@@ -115,7 +115,7 @@ def check_cells(cells: Cells, n_points: int, where: str) -> None:
     _check_types(types, np.diff(offsets), where)
 
 
-def check_times(times: np.ndarray, n_frames: int, where: str) -> None:
+def check_times(times: np.ndarray, n_frames: int, where: str, fix: str = _FIX) -> None:
     """Refuse times that would announce wrong time steps: one finite, strictly increasing time per frame.
 
     Parameters
@@ -126,6 +126,8 @@ def check_times(times: np.ndarray, n_frames: int, where: str) -> None:
         Frames its fields hold.
     where : str
         The file and trajectory, for the message.
+    fix : str, optional
+        What the user should do (default: re-create the ECHO dataset).
 
     Raises
     ------
@@ -142,16 +144,16 @@ def check_times(times: np.ndarray, n_frames: int, where: str) -> None:
     """
     if times.ndim != 1 or times.shape[0] != n_frames:
         raise EchoUserError(f"{where}: times has shape {times.shape} but the fields hold {n_frames} frames "
-                            f"(one time per frame); {_FIX}")
+                            f"(one time per frame); {fix}")
     bad = ~np.isfinite(times)
     if bad.any():
         k = _first(bad)
-        raise EchoUserError(f"{where}: times holds {times[k]} at frame {k}, times must be finite; {_FIX}")
+        raise EchoUserError(f"{where}: times holds {times[k]} at frame {k}, times must be finite; {fix}")
     down = np.diff(times) <= 0
     if down.any():
         k = _first(down) + 1
         raise EchoUserError(f"{where}: times must be strictly increasing, but t[{k}] = {times[k]:g} follows "
-                            f"t[{k - 1}] = {times[k - 1]:g}; {_FIX}")
+                            f"t[{k - 1}] = {times[k - 1]:g}; {fix}")
 
 
 __all__ = ["FIXED_POINTS", "MIN_POINTS", "check_cells", "check_times"]

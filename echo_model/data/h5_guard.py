@@ -76,6 +76,42 @@ def check_links(group, file: os.PathLike, names: Iterable[str] | None = None) ->
             raise EchoUserError(f"{file}: {_link_name(group, name)} is a {type(link).__name__}; {_FIX}")
 
 
+def check_all_links(f, file: os.PathLike) -> None:
+    """`check_links` on every group of an open file, reached through plain links only (so no cycle).
+
+    For files of other layouts (The Well), read in full by their readers; the message's fix says
+    to write the file again without links.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The open file.
+    file : os.PathLike
+        Its path, for the message.
+
+    Raises
+    ------
+    EchoUserError
+        Naming the file and the first external, dangling, chained or looping link.
+    """
+    import h5py
+
+    groups, seen = [f], {f.id}
+    while groups:
+        g = groups.pop()
+        try:
+            check_links(g, file)
+        except EchoUserError as exc:
+            raise EchoUserError(str(exc).replace(_FIX, "write the file again without links")) from None
+        hard = [n for n in g if isinstance(g.get(n, getlink=True), h5py.HardLink)]  # checked: safe to open
+        # a hard link back to an ancestor would loop: visit each group object once
+        for n in hard:
+            obj = g[n]
+            if isinstance(obj, h5py.Group) and obj.id not in seen:
+                seen.add(obj.id)
+                groups.append(obj)
+
+
 def _expected_chunks(shape: tuple[int, ...], chunks: tuple[int, ...]) -> int:
     return math.prod(math.ceil(s / c) for s, c in zip(shape, chunks))
 
@@ -109,4 +145,4 @@ def require_stored(ds, file: os.PathLike) -> None:
                             f"stores {format_bytes(ds.id.get_storage_size())} of it (truncated, damaged or crafted); {_FIX}")
 
 
-__all__ = ["check_links", "require_stored"]
+__all__ = ["check_all_links", "check_links", "require_stored"]

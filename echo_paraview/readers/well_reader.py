@@ -19,6 +19,8 @@ import numpy as np
 from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkImageData, vtkRectilinearGrid
 
 from echo_model import io_well
+from echo_model.data.array_checks import check_times
+from echo_model.data.h5_guard import check_all_links
 
 from .. import convert, timesteps
 from .base import ReaderBase, ReaderError, set_field_data
@@ -59,6 +61,14 @@ def bc_mask(mask: np.ndarray, assoc: Sequence[str], spatial_dims: Sequence[str],
     return full.reshape(-1)
 
 
+
+def _refuse_links(path) -> None:
+    """External and looping links are refused before io_well reads anything through them."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        check_all_links(f, path)
+
 class WellReaderAlgorithm(ReaderBase):
     """The Well reader; see the module docstring."""
 
@@ -95,6 +105,7 @@ class WellReaderAlgorithm(ReaderBase):
                 f"{path} is not a file of The Well (needs a dimensions/ group and t0_fields/t1_fields/"
                 f"t2_fields groups); an ECHO dataset opens with EchoDatasetReader"
             )
+        _refuse_links(path)
         f, info = io_well.open_well(path)
         if not 0 <= self._sample < info.n_trajectories:
             f.close()
@@ -125,6 +136,8 @@ class WellReaderAlgorithm(ReaderBase):
             self._n_samples = info.n_trajectories
             self._offer_arrays(info.field_names + [BC_PREFIX + n for n in info.boundary_conditions])
             times = io_well.sample_times(f, self._sample)
+            check_times(times, info.n_steps, f"{info.path} sample {self._sample}",
+                        fix="fix dimensions/time in the file (one finite, increasing time per step)")
             for fl in info.fields:  # an unmappable field is reported now, not at the first frame
                 io_well.field_grid_shape(fl, info.grid_shape, info.path)
         self._announce(outInfo, times)
