@@ -97,41 +97,6 @@ class EchoRollout(EchoRolloutAlgorithm):
         except Exception:  # no session (plain VTK use of this class): the last requested time
             return EchoRolloutAlgorithm.current_time(self)
 
-    def RequestInformation(self, request, inInfo, outInfo):
-        rc = EchoRolloutAlgorithm.RequestInformation(self, request, inInfo, outInfo)
-        self._keep_input_times()
-        return rc
-
-    def RequestData(self, request, inInfo, outInfo):
-        rc = EchoRolloutAlgorithm.RequestData(self, request, inInfo, outInfo)
-        self._keep_input_times()
-        return rc
-
-    def _keep_input_times(self):
-        """ParaView's time keeper drops the time steps of a temporal filter's input; the input's
-        later steps (the solver's own frames) must stay reachable from the toolbar, so they are
-        put back. A no-op once done, and outside a ParaView session."""
-        try:
-            import sys
-
-            if "paraview.simple" not in sys.modules:
-                return
-            from paraview import simple
-
-            tk = simple.GetTimeKeeper()
-            suppressed = list(tk.SuppressedTimeSources)
-            if not suppressed:
-                return
-            me = next((p for p in simple.GetSources().values() if p.GetClientSideObject() is self), None)
-            if me is None:
-                return
-            inputs = [p for p in (me.Input if isinstance(me.Input, list) else [me.Input]) if p is not None]
-            keep = [p for p in suppressed if p not in inputs]
-            if len(keep) != len(suppressed):
-                tk.SuppressedTimeSources = keep
-        except Exception:  # cosmetic: never fail a pipeline pass over the time keeper
-            pass
-
     def after_rollout(self):
         """Colour map of FIELD_std over all predicted frames, not the all-zero start frame."""
         try:
