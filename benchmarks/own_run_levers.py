@@ -17,7 +17,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from own_run import ENSEMBLE, _echopv, _model_forecast, _sys_cpu, _unit_anchor  # noqa: E402

@@ -33,6 +33,7 @@ import torch
 from .bundle import load_tensors, save_tensors
 from .data.normalize import ChannelStats, Domain
 from .errors import EchoUserError
+from .rollout_result import RolloutResult
 from .skill import per_field_rel_mse
 
 KIND = "echo-dmd"
@@ -200,16 +201,6 @@ def fit(trajs: Sequence[np.ndarray], choice: Choice, stabilise: bool = True) -> 
 # ------------------------------------------------------------------------------------------
 # The model kind: the Surrogate contract of echo_model.rollout on a DMD operator
 # ------------------------------------------------------------------------------------------
-@dataclass
-class _Result:
-    mean: np.ndarray
-    std: None
-    samples: None
-    times: np.ndarray
-    field_layout: list[tuple[str, int]]
-    info: dict = field(default_factory=dict)
-
-
 class DMDSurrogate:
     """A DMD model behind the rollout contract of `echo_model.rollout.Surrogate`.
 
@@ -369,7 +360,7 @@ class DMDSurrogate:
 
     def rollout(self, points: np.ndarray, observed: np.ndarray, n_frames: int, query_points: np.ndarray | None = None,
                 params: dict[str, float] | None = None, n_samples: int = 1, seed: int = 0,
-                progress: Callable[[float], None] | None = None, **_: Any) -> _Result:
+                progress: Callable[[float], None] | None = None, **_: Any) -> RolloutResult:
         """Forecast `n_frames` frames after the last observed one (see `Surrogate.rollout`; one member)."""
         t0 = time.perf_counter()
         obs = np.asarray(observed, dtype=np.float32)
@@ -392,7 +383,7 @@ class DMDSurrogate:
             mean = mean[:, nearest(np.asarray(query_points, dtype=np.float64), np.asarray(points, dtype=np.float64))[0]]
         if progress is not None:
             progress(1.0)
-        return _Result(mean=mean.astype(np.float32), std=None, samples=None,
+        return RolloutResult(mean=mean.astype(np.float32), std=None, samples=None,
                        times=self.dt * np.arange(1, n_frames + 1, dtype=np.float64),
                        field_layout=list(self.field_layout),
                        info={"segments": 1, "steps": 0, "sampler": "dmd", "n_samples": 1, "generator": "dmd",

@@ -24,6 +24,7 @@ from .bundle import load_tensors, prefixed, save_tensors, unprefixed
 from .data.trajectory import Trajectory
 from .dmd import DMDSurrogate, nearest
 from .errors import EchoUserError
+from .rollout_result import RolloutAborted, RolloutResult
 
 KIND = "echo-hybrid"
 DMD_KEY = "dmd"
@@ -80,9 +81,9 @@ class HybridSurrogate:
         return save_tensors(path, tensors, {**meta, "kind": KIND, "generator_kind": "hybrid"})
 
     @classmethod
-    def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "HybridSurrogate":
-        from .rollout import Surrogate
-
+    def load(cls, path: str | Path, device: torch.device | str, echo_from_tensors: Callable) -> "HybridSurrogate":
+        """Read a hybrid file; `echo_from_tensors` builds its ECHO part (`Surrogate.from_tensors`, passed in
+        by `Surrogate.load` so that this module does not import the one that imports it)."""
         tensors, meta = load_tensors(path)
         dmd_meta = meta.get(DMD_KEY)
         if not isinstance(dmd_meta, dict):
@@ -90,7 +91,7 @@ class HybridSurrogate:
                                 "`echopv train hybrid`")
         dmd = DMDSurrogate.from_tensors(unprefixed(tensors, DMD_KEY), dmd_meta, path)
         echo_tensors = {k: v for k, v in tensors.items() if not k.startswith(DMD_KEY + ".")}
-        echo = Surrogate.from_tensors(echo_tensors, {**meta, "kind": "echo-surrogate"}, Path(path),
+        echo = echo_from_tensors(echo_tensors, {**meta, "kind": "echo-surrogate"}, Path(path),
                                       torch.device(device) if isinstance(device, str) else device)
         sur = cls(dmd, echo, meta)
         sur.path = Path(path)
@@ -114,8 +115,6 @@ class HybridSurrogate:
                 sampler: str | None = None, progress: Callable[[float], None] | None = None,
                 should_abort: Callable[[], bool] | None = None, keep_samples: bool = True, **_: Any):
         """Forecast `n_frames` frames after the last observed one (see `Surrogate.rollout`)."""
-        from .rollout import RolloutAborted, RolloutResult
-
         t0 = time.perf_counter()
         obs = np.asarray(observed, dtype=np.float32)
         obs = obs[..., None] if obs.ndim == 2 else obs

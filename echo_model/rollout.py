@@ -69,7 +69,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -83,25 +82,12 @@ from .data.normalize import ChannelStats, Domain
 from .device import resolve_device
 from .memory import MemoryBudget, RolloutPlan, RolloutShape, plan_rollout
 from .nn.dit import DiT, DiTConfig, dit_config
+from .rollout_result import RolloutAborted, RolloutResult  # noqa: F401 (re-exported: the contract's names)
 
 KIND = "echo-surrogate"
 AE_KEY = "autoencoder"  # tensor prefix and header key, as in nn.autoencoder
 GEN_KEY = "generator"
 SEGMENT_SEED_STRIDE = 7919
-
-
-class RolloutAborted(RuntimeError):
-    """Raised by Surrogate.rollout when should_abort() returned True."""
-
-
-@dataclass
-class RolloutResult:
-    mean: np.ndarray
-    std: np.ndarray | None
-    samples: np.ndarray | None
-    times: np.ndarray
-    field_layout: list[tuple[str, int]]
-    info: dict = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------
@@ -239,7 +225,7 @@ class Surrogate:
         if meta.get("kind") == "echo-hybrid":
             from .hybrid import HybridSurrogate
 
-            return HybridSurrogate.load(path, device)
+            return HybridSurrogate.load(path, device, echo_from_tensors=cls.from_tensors)
         if meta.get("kind") != KIND:
             raise ValueError(
                 f"{path} is an ECHO file of kind {meta.get('kind')!r}, not a complete surrogate; "

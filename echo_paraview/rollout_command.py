@@ -70,9 +70,31 @@ def _load_input(args, sur):
     return traj, str(args.input)
 
 
-def run(args: argparse.Namespace) -> int:
+def _fit_warnings(sur, points, observed, n_frames: int) -> None:
+    """The forecast past the training horizon, and a start state unlike the training states."""
+    from echo_model.state_check import check_state
+
+    for w in fitcheck.check_horizon(sur.meta, n_frames, sur.dt) + check_state(sur, points, observed):
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def _progress_bar():
+    """A tqdm bar in percent and the progress(fraction) callback that moves it."""
     from tqdm import tqdm
 
+    bar = tqdm(total=100, desc="rollout", unit="%")
+    last = [0]
+
+    def progress(f: float) -> None:
+        pct = int(100 * f)
+        if pct > last[0]:
+            bar.update(pct - last[0])
+            last[0] = pct
+
+    return bar, progress
+
+
+def run(args: argparse.Namespace) -> int:
     from echo_model.data.trajectory import Trajectory
     from echo_model.rollout import Surrogate
     from echo_model.threads import set_threads
@@ -101,10 +123,7 @@ def run(args: argparse.Namespace) -> int:
     observed = traj.fields[args.start : args.start + n_obs]
     t_last = float(traj.times[args.start + n_obs - 1])
     n_frames = args.frames or sur.segment_frames
-    from echo_model.state_check import check_state
-
-    for w in fitcheck.check_horizon(sur.meta, n_frames, sur.dt) + check_state(sur, traj.points, observed):
-        print(f"warning: {w}", file=sys.stderr)
+    _fit_warnings(sur, traj.points, observed, n_frames)
     query = None
     out_points, out_cells = traj.points, traj.cells
     if args.query_mesh is not None:
@@ -113,14 +132,7 @@ def run(args: argparse.Namespace) -> int:
         out_points, out_cells = load_query_mesh(args.query_mesh, dim=sur.dim)
         query = out_points
 
-    bar = tqdm(total=100, desc="rollout", unit="%")
-    last = [0]
-
-    def progress(f: float) -> None:
-        pct = int(100 * f)
-        if pct > last[0]:
-            bar.update(pct - last[0])
-            last[0] = pct
+    bar, progress = _progress_bar()
 
     t0 = time.perf_counter()
     res = sur.rollout(

@@ -80,6 +80,19 @@ def _jobs(store, split: str, span: int, window_stride: int, what: str, data_path
     return jobs
 
 
+def _frozen_autoencoder(ae_path, device: str, chunk_size: int | None):
+    """(autoencoder without gradients, its header, the device, the continuous-convolution chunk)."""
+    from ..device import resolve_device
+    from ..memory import auto_chunk_size
+    from ..nn.autoencoder import load_autoencoder
+
+    dev = resolve_device(device)
+    chunk_size = int(chunk_size or auto_chunk_size())  # bounded memory at any point count (same latents)
+    ae, ae_meta = load_autoencoder(ae_path, device=dev)
+    ae.requires_grad_(False)  # frozen: the cache is encoded once
+    return ae, ae_meta, dev, chunk_size
+
+
 def cache_latents(
     ae_path: str | os.PathLike,
     data_path: str | os.PathLike,
@@ -97,15 +110,8 @@ def cache_latents(
     import h5py
 
     from ..data.store import TrajectoryStore
-    from ..nn.autoencoder import load_autoencoder
-    from ..rollout import resolve_device
 
-    dev = resolve_device(device)
-    from ..memory import auto_chunk_size
-
-    chunk_size = int(chunk_size or auto_chunk_size())  # bounded memory at any point count (same latents)
-    ae, ae_meta = load_autoencoder(ae_path, device=dev)
-    ae.requires_grad_(False)  # frozen: the cache is encoded once
+    ae, ae_meta, dev, chunk_size = _frozen_autoencoder(ae_path, device, chunk_size)
     f = ae.time_factor
     n_frames = int(n_frames or ae_meta.get("n_frames") or 1 + 4 * f)
     ae.latent_shape(n_frames)  # validates 1 + f k
