@@ -105,9 +105,9 @@ def check_horizon(meta: Mapping[str, Any], n_frames: int, dt: float) -> list[str
         return []
     return [f"the forecast runs {n_frames} frames ({n_frames * dt:.6g} time units) but the longest training "
             f"trajectory spans {int(horizon)} frames ({int(horizon) * dt:.6g}): from frame {int(horizon) + 1} on, the "
-            f"model predicts states later than any it was trained on, and its error grows faster (benchmarks/"
-            f"results/vorticity.md, 'Why the error grows towards 4H'); to forecast that far, train on trajectories "
-            f"that long"]
+            f"model predicts states later than any it was trained on, and its error grows faster; keep the forecast "
+            f"to {int(horizon)} frames (NumberOfFrames, --frames), or train on trajectories at least "
+            f"{n_frames + 1} frames long to forecast that far"]
 
 
 def parameter_range(meta: Mapping[str, Any], i: int, mean: float, std: float) -> tuple[float, float, str]:

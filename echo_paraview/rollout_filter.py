@@ -84,6 +84,11 @@ class RolloutError(EchoUserError):
     """A problem the user can fix; the message names the problem and the fix."""
 
 
+class NoCheckpoint(RolloutError):
+    """No Checkpoint yet: the filter's state right after it is created. Kept in `last_error`, not
+    shown as an error (the user has asked for nothing yet); the input passes through."""
+
+
 @dataclass
 class Plan:
     """What RequestInformation decided: where the rollout starts and the output's times (each
@@ -418,6 +423,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def _guard(self, fn, *args) -> int:
         try:
             return fn(*args)
+        except NoCheckpoint as exc:  # waiting for a Checkpoint: quiet
+            self.last_error = str(exc)
         except (EchoUserError, ValueError, KeyError, FileNotFoundError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self._report(str(msg))
@@ -463,7 +470,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def _make_plan(self, in_times: list[float]) -> Plan:
         s = self._s
         if not s.checkpoint:
-            raise RolloutError("no model file: set Checkpoint to an ECHO model (.safetensors, from "
+            raise NoCheckpoint("no model file: set Checkpoint to an ECHO model (.safetensors, from "
                                "`echopv train dit`) or to a finished training run's folder")
         _check_settings(s)
         sur = self._surrogate()

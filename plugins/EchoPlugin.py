@@ -84,7 +84,7 @@ _ASSOC_ENUM = ('<EnumerationDomain name="enum"><Entry value="0" text="auto"/>'
 @smproperty.xml(_ROLLOUT_DOC)
 @smproperty.input(name="Input", port_index=0)
 @smdomain.datatype(dataTypes=["vtkDataSet", "vtkCompositeDataSet"], composite_data_supported=True)
-@smdomain.xml('<InputArrayDomain name="input_arrays" attribute_type="any"/>')
+@smdomain.xml('<InputArrayDomain name="input_arrays" attribute_type="any-except-field"/>')
 class EchoRollout(EchoRolloutAlgorithm):
     """Predict the input's field(s) forward in time with an ECHO surrogate (temporal output)."""
 

@@ -70,10 +70,24 @@ def panel(source, array, title, time, png, own_scale=False):
     SaveScreenshot(png, view, ImageResolution=[420, 420])
 
 
+def titles(k, time):
+    """Row 0 is the given frame (the model's input, spread 0), not a prediction: say so; the
+    predicted rows say how far ahead they are (lead time k dt)."""
+    if k == 0:
+        return (f"given: solver  t={time:.2f}", f"given: ECHO input  t={time:.2f}",
+                f"given: no spread  t={time:.2f}")
+    lead = time - args["snapshot_times"][0]
+    return (f"solver  t={time:.2f}", f"ECHO mean  t={time:.2f}  lead {lead:.2f} ({k} dt)",
+            f"ECHO std  t={time:.2f}  lead {lead:.2f} ({k} dt)")
+
+
 for k, time in zip(args["snapshot_index"], args["snapshot_times"]):
     stem = f"{args['outdir']}/panel_t{k:02d}"
-    panel(truth, field, f"solver  t={time:.2f}", time, stem + "_solver.png")
-    panel(roll, field + "_pred", f"ECHO mean  t={time:.2f}", time, stem + "_echo.png")
+    solver_title, echo_title, std_title = titles(k, time)
+    print("PANELS", json.dumps([solver_title, echo_title] + ([std_title] if args["samples"] > 1 else [])),
+          flush=True)
+    panel(truth, field, solver_title, time, stem + "_solver.png")
+    panel(roll, field + "_pred", echo_title, time, stem + "_echo.png")
     if args["samples"] > 1:
-        panel(roll, field + "_std", f"ECHO ensemble std  t={time:.2f}", time, stem + "_std.png", own_scale=True)
+        panel(roll, field + "_std", std_title, time, stem + "_std.png", own_scale=True)
 print("RENDERED", flush=True)

@@ -35,3 +35,8 @@ def test_demo_runs_filter_in_pvbatch_and_beats_persistence(tmp_path):
     assert sheet.shape[0] >= 3 * 400 and sheet.shape[1] >= 3 * 400  # 3 times x (solver, ECHO, std)
     assert len(np.unique(sheet.reshape(-1, 3), axis=0)) > 200  # colour-mapped data, not empty views
     assert (out / "error.png").stat().st_size > 10_000
+    # the top row is the given frame, labelled so; the predicted rows name their lead time
+    rows = [json.loads(ln[len("PANELS "):]) for ln in (out / "pvbatch.log").read_text().splitlines()
+            if ln.startswith("PANELS ")]
+    assert len(rows) == 3 and all(t.startswith("given") for t in rows[0]), rows
+    assert "lead" in rows[1][1] and "(2 dt)" in rows[1][1] and "(4 dt)" in rows[2][2], rows

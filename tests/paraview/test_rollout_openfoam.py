@@ -233,3 +233,30 @@ def test_fit_warnings_and_refusals(run_pv, foam_case, cylinder_model, make_model
     assert "conditioned on Um = 2.9 (Parameters property), Re = 62.8 (Parameters property)" in out
     # point dimension: a 2D model on a sphere
     assert "the model is 2D but the input's points are 3D" in out and res["sphere"] == 0
+
+
+QUIET = r'''
+import sys
+print("CASE quiet", file=sys.stderr, flush=True)
+roll = EchoRollout(Input=reader)  # created, nothing set yet
+Show(roll)
+Render()
+roll.UpdatePipeline(in_times[2])
+dom = roll.GetProperty("InputArrays").SMProperty.GetDomain("array_list")
+dom.Update(roll.GetProperty("InputArrays").SMProperty)
+res["available"] = [dom.GetString(i) for i in range(dom.GetNumberOfStrings())]
+res["last_error"] = roll.GetClientSideObject().last_error
+res["passed_through"] = cells(sm.Fetch(roll).GetBlock(0), "p") is not None
+res["reader_field_data"] = [sm.Fetch(reader).GetFieldData().GetArrayName(i)
+                            for i in range(sm.Fetch(reader).GetFieldData().GetNumberOfArrays())]
+'''
+
+
+def test_no_noise_before_a_checkpoint_and_only_point_or_cell_arrays_offered(run_pv, foam_case):
+    res, out = _run(run_pv, QUIET, foam_case)
+    quiet = out[out.index("CASE quiet"):]
+    assert "ERROR" not in quiet and "no model file" not in quiet, quiet[-3000:]  # a quiet state
+    assert "no model file" in res["last_error"] and res["passed_through"]
+    # the reader's field data (CasePath, a string) is no input array for the model
+    assert "CasePath" in res["reader_field_data"]
+    assert "CasePath" not in res["available"] and {"p", "U"} <= set(res["available"]), res["available"]

@@ -305,6 +305,9 @@ def test_failure_keeps_the_input_times_and_passes_the_input(fake_surrogate, tmp_
     assert messages.GetOutput().count("does not exist") == 1  # reported once, not three times
     alg.SetCheckpoint("")
     assert times_of(alg) == pytest.approx(src.times)
+    leaf = leaf_at(alg, 1.0)  # no Checkpoint yet: a quiet pass-through, not an error
+    assert leaf.GetCellData().GetArray("p") is not None and "no model file" in alg.last_error
+    assert "no model file" not in messages.GetOutput()
 
 
 def test_two_consumers_stepping_20_times_run_one_rollout(fake_surrogate):
@@ -435,6 +438,9 @@ def test_fit_horizon_warning_beyond_the_training_trajectories(fake_surrogate, me
     times_of(alg)
     out = messages.GetOutput()
     assert "the forecast runs 3 frames" in out and "spans 2 frames" in out and "from frame 3 on" in out
+    # what to do, not a repository document to read
+    assert "keep the forecast to 2 frames (NumberOfFrames" in out and "at least 4 frames long" in out
+    assert ".md" not in out
 
 
 def test_fit_parameters_missing_out_of_range_nan_and_far(fake_surrogate, messages):
