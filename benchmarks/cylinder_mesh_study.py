@@ -1,6 +1,6 @@
 """Mesh study of the cylinder family generator against the DFG 2D-2 benchmark (Schäfer & Turek 1996).
 
-    nice -n 10 .venv/bin/python benchmarks/cylinder_mesh_study.py
+    .venv/bin/python benchmarks/cylinder_mesh_study.py --dt-check fine 0.3   # ~40 CPU-min, one core
 
 runs the DFG set-up (channel 2.2 x 0.41, cylinder r 0.05 at (0.2, 0.2), nu 1e-3) at Re 100 (Um 1.5)
 and Re 200 (Um 3.0) on each mesh level of `echo_model.cases.cylinder_mesh.MESHES` named in
@@ -364,12 +364,13 @@ def dt_check_table(rows: list[dict], check: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], out: Path) -> None:
-    """St against cells (DFG band at Re 100) and solver CPU seconds against cells, per Re."""
+def plot(rows: list[dict], out: Path, check: dict | None = None) -> None:
+    """St, largest lift (DFG bands at Re 100) and solver CPU seconds against cells, per Re."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     fig, (ax_st, ax_cl, ax_cpu) = plt.subplots(1, 3, figsize=(15, 4.4))
     ax_st.axhspan(*DFG_RANGES["st"], color="tab:green", alpha=0.2, label="DFG 2D-2, Re 100")
@@ -383,9 +384,16 @@ def plot(rows: list[dict], out: Path) -> None:
                       label=f"Re {Re:g}, {r_end(mine):g} s simulated")
         for r in mine:
             ax_st.annotate(r["level"], (r["cells"], r["st"]), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    if check is not None:  # the same mesh at a smaller time step
+        for ax, key in ((ax_st, "st"), (ax_cl, "cl_max"), (ax_cpu, "cpu_s")):
+            ax.plot([check["cells"]], [check[key]], "k*", ms=10,
+                    label=f"Re 100, {check['level']}, maxCo {check['max_co']:g}")
     for ax, title in ((ax_st, "Strouhal number"), (ax_cl, "largest lift coefficient"),
                       (ax_cpu, "solver CPU seconds per case (1 core)")):
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator([1e3, 2e3, 5e3, 1e4, 2e4, 5e4]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e3:g}k"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("cells")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
@@ -491,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     choice = pick_level(rows, [lv for lv in cfg.levels if any(r["level"] == lv for r in rows)], cfg.tol)
     (args.out.with_suffix(".json")).write_text(json.dumps({"rows": rows, "dt_check": check}, indent=1))
-    plot(rows, args.out.with_suffix(".png"))
+    plot(rows, args.out.with_suffix(".png"), check)
     words = ["benchmarks/cylinder_mesh_study.py"] + (sys.argv[1:] if argv is None else argv)
     command = ".venv/bin/python " + " ".join(Path(w).name if w.startswith("/") else w for w in words)
     print(write_markdown(rows, cfg, choice, command, args.out, check))
