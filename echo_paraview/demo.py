@@ -9,7 +9,9 @@
    picture of the error curve.
 
 Everything lands in --out (default runs/demo): solver.pvd, prediction.pvd, demo.png, error.png,
-metrics.json.
+metrics.json. The OpenFOAM cylinder demo has its own options: `echopv demo cylinder --help`.
+
+Example: echopv demo --frames 8 --samples 4 --out runs/demo
 """
 from __future__ import annotations
 
@@ -26,21 +28,34 @@ from .pvbatch_job import run_pvbatch as _pvbatch
 SAMPLE = REPO_ROOT / "sample_cases" / "ns2d_vorticity"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from . import demo_cylinder
-
-    parser.add_argument("case", nargs="?", choices=["vorticity", "cylinder"], default="vorticity",
-                        help="vorticity: the embedded 2D vorticity sample (.pvd); cylinder: an OpenFOAM case "
-                             "through ParaView's OpenFOAM reader (see `echopv demo cylinder --help`)")
+def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help="ECHO model file (default: the sample case's committed model)")
-    parser.add_argument("--dataset", type=Path, default=SAMPLE / "ns2d_64.h5", help="ECHO dataset")
-    parser.add_argument("--traj", type=int, default=None, help="trajectory index (default: first of the test split)")
     parser.add_argument("--frames", type=int, default=None, help="frames to predict (default: all the solver has)")
     parser.add_argument("--samples", type=int, default=4, help="ensemble members (mean and std are shown)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/demo[_cylinder])")
-    demo_cylinder.add_arguments(parser)
+
+
+def run_raw(words: tuple[str, ...], argv: list[str]) -> int:
+    """`echopv demo [vorticity] ...` or `echopv demo cylinder ...`: each case has its own options
+    and its own --help (the cylinder's describes the OpenFOAM demo, not the generic one)."""
+    from . import demo_cylinder
+
+    case = argv[0] if argv and argv[0] in ("vorticity", "cylinder") else "vorticity"
+    rest = argv[1:] if argv and argv[0] == case else argv
+    doc = demo_cylinder.__doc__ if case == "cylinder" else __doc__
+    parser = argparse.ArgumentParser(prog=f"echopv {' '.join(words)} {case}", description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(parser)
+    if case == "cylinder":
+        demo_cylinder.add_arguments(parser)
+    else:
+        parser.add_argument("--dataset", type=Path, default=SAMPLE / "ns2d_64.h5", help="ECHO dataset")
+        parser.add_argument("--traj", type=int, default=None, help="trajectory index (default: first of the test split)")
+    args = parser.parse_args(rest)
+    args.case = case
+    return run(args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,9 @@
    Point Data), starting at --start; the filter's own `<field>_truth` / `<field>_error` and
    per-frame `<field>_rel_mse` field data give the comparison with the solver;
 3. demo.png (rows = times: solver | ECHO | error) and error.png (rel-MSE per predicted frame, as
-   Plot Data Over Time shows it), metrics.json.
+   Plot Global Variables Over Time shows it), metrics.json.
+
+Example: echopv demo cylinder --mesh coarse --frames 20 --out runs/demo_cylinder
 """
 from __future__ import annotations
 
@@ -25,12 +27,13 @@ DEFAULT_MODEL = REPO_ROOT / "sample_cases" / "cylinder" / "model.safetensors"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The cylinder demo's own options (`echopv demo cylinder --help`)."""
     parser.add_argument("--case", dest="case_dir", type=Path, default=None,
-                        help="cylinder: an OpenFOAM case folder (default: solve the DFG 2D-2 case here)")
-    parser.add_argument("--mesh", default="ci", help="cylinder: mesh of the generated case, ci | coarse | fine")
+                        help="an OpenFOAM case folder (default: solve the DFG 2D-2 case here)")
+    parser.add_argument("--mesh", default="ci", help="mesh of the generated case, ci | coarse | fine")
     parser.add_argument("--start", type=float, default=None,
-                        help="cylinder: start time of the forecast (default: the case's end minus the frames)")
-    parser.add_argument("--field", default="p", help="cylinder: the field shown (default p)")
+                        help="start time of the forecast (default: the case's end minus the frames)")
+    parser.add_argument("--field", default="p", help="the field shown (default p)")
 
 
 def _model_meta(model: Path) -> dict:
