@@ -2,7 +2,8 @@
 
 Given a state x0, the DMD model (echo_model.dmd) splits it into the part its modes resolve and the
 rest, r0 = x0 - resolved(x0), and forecasts the resolved part f_k. ECHO, trained on *residual
-windows* (for every training window start s: [x_s - resolved(x_s), x_{s+1} - f_s(1), ...]),
+windows* (for every training window start s, with a DMD fitted on the frames up to s only:
+[x_s - resolved(x_s), x_{s+1} - f_s(1), ...]),
 generates the residuals r_1.. from r0; the forecast is f_k + r_k, and ECHO's ensemble members give
 the spread. Long forecasts chain segment by segment: each member's last predicted state is split
 again, so every segment sees residuals of the kind it was trained on (a residual relative to a DMD
@@ -30,16 +31,31 @@ KIND = "echo-hybrid"
 DMD_KEY = "dmd"
 
 
+MIN_FIT_FRAMES = 8  # the first window starts once a DMD can be fitted on this many frames
+
+
 def residual_windows(dmd: DMDSurrogate, traj: Trajectory, window: int, stride: int = 1) -> Iterator[Trajectory]:
-    """ECHO's training data for the hybrid: one short trajectory per window start of `traj`."""
-    order = dmd._mesh_order(traj.points)
-    for s in range(0, traj.n_frames - window + 1, stride):
-        x = traj.fields[s:s + window]
-        _, r0 = dmd.split_state(x[0], order)
-        rest = x[1:] - dmd.resolved_forecast(x[0], window - 1, order)
-        yield Trajectory(points=traj.points, fields=np.concatenate([r0[None], rest]).astype(np.float32),
-                         times=traj.times[s:s + window], field_layout=traj.field_layout, params=traj.params,
-                         cells=traj.cells)
+    """ECHO's training data for the hybrid: one short trajectory per window start s of `traj`.
+
+    The residuals are what a forecaster standing at frame s would see: a DMD with the model's rank and
+    centring is fitted on frames 0..s only (an expanding window), x_s is split into its resolved part
+    and the rest, and the window holds [rest, x_{s+1} - f_s(1), ...]. A DMD fitted on every training
+    frame would reproduce them almost exactly, and ECHO would learn residuals of zero."""
+    from .dmd import Choice, fit
+
+    stats, n_ch = dmd.stats, dmd.n_channels
+    flat = stats.normalize(traj.fields).reshape(traj.n_frames, -1).astype(np.float64)
+    choice = Choice(rank=int(dmd.meta.get("rank", dmd.op.rank)), residual_gain=0.0,
+                    center=bool(dmd.meta.get("center", True)))
+    first = max(MIN_FIT_FRAMES, choice.rank + 1) - 1
+    for s in range(first, traj.n_frames - window + 1, stride):
+        op = fit([flat[:s + 1]], choice, bool(dmd.meta.get("stabilise", True)))
+        a0 = flat[s] - op.mean
+        resolved = op.mean + (op.modes @ op.coordinates(a0)).real
+        coherent = np.concatenate([resolved[None], op.forecast(flat[s], window - 1)])
+        resid = traj.fields[s:s + window] - stats.denormalize(coherent.reshape(window, -1, n_ch))
+        yield Trajectory(points=traj.points, fields=resid.astype(np.float32), times=traj.times[s:s + window],
+                         field_layout=traj.field_layout, params=traj.params, cells=traj.cells)
 
 
 class HybridSurrogate:

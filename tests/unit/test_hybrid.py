@@ -45,15 +45,24 @@ def _dmd(traj: Trajectory, rank: int = 2) -> DMDSurrogate:
                                          cfg=DMDConfig(rank=rank))
 
 
-def test_residual_windows_start_from_the_unresolved_part_and_add_back_to_the_run():
+def test_residual_windows_are_what_a_dmd_fitted_up_to_each_start_gets_wrong():
+    from echo_model.dmd import Choice, fit
+
     traj = _run()
     dmd = _dmd(traj)
     windows = list(residual_windows(dmd, traj, window=5, stride=2))
-    assert len(windows) == 18 and windows[0].fields.shape == (5, 100, 1)
-    w = windows[3]  # starts at frame 6
-    resolved, unresolved = dmd.split_state(traj.fields[6])
-    np.testing.assert_allclose(w.fields[0], unresolved, atol=1e-5)
-    np.testing.assert_allclose(w.fields[1:] + dmd.resolved_forecast(traj.fields[6], 4), traj.fields[7:11], atol=1e-4)
+    first = max(8, dmd.op.rank + 1) - 1  # the first start with enough frames to fit on
+    assert len(windows) == len(range(first, 36, 2)) and windows[0].fields.shape == (5, 100, 1)
+    w, s = windows[3], first + 6
+    assert w.times[0] == traj.times[s]
+    # by hand: a DMD of the same rank fitted on frames 0..s only
+    flat = dmd.stats.normalize(traj.fields).reshape(40, -1).astype(np.float64)
+    op = fit([flat[:s + 1]], Choice(rank=dmd.op.rank, residual_gain=0.0, center=dmd.meta["center"]))
+    coherent = dmd.stats.denormalize(op.forecast(flat[s], 4).reshape(4, -1, 1))
+    np.testing.assert_allclose(w.fields[1:] + coherent, traj.fields[s + 1:s + 5], atol=1e-4)
+    # a DMD fitted on every frame would leave far smaller residuals than these out-of-sample ones
+    in_sample = traj.fields[s + 1:s + 5] - dmd.resolved_forecast(traj.fields[s], 4)
+    assert np.abs(w.fields[1:]).mean() > np.abs(in_sample).mean()
 
 
 def test_the_hybrid_forecast_is_the_dmd_resolved_forecast_plus_the_echo_residual_chained_per_segment():
@@ -83,7 +92,7 @@ def test_train_hybrid_end_to_end_writes_a_model_every_consumer_loads(tmp_path):
     sur = Surrogate.load(path, device="cpu", cache=False)
     assert isinstance(sur, HybridSurrogate) and sur.meta["kind"] == "echo-hybrid"
     rep = report_from_meta(sur.meta)
-    assert rep is not None and rep.model_kind == "hybrid" and rep.source.startswith("in-sample")
+    assert rep is not None and rep.model_kind == "hybrid" and rep.source.startswith("held out: frames 30-39")
     assert "state_reference" in sur.meta
     res = sur.rollout(traj.points, traj.fields[:30], n_frames=6, n_samples=2, steps=2)
     assert res.mean.shape == (6, 100, 1) and np.isfinite(res.mean).all() and res.std is not None
