@@ -301,7 +301,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cx", type=_range, default=d.cx_range, metavar="LO,HI", help="cylinder x range")
     parser.add_argument("--cy", type=_range, default=d.cy_range, metavar="LO,HI", help="cylinder y range")
     parser.add_argument("--mesh", choices=sorted(MESHES), default=d.mesh,
-                        help="ci ~1.3k cells, coarse ~8.4k, fine ~13.5k (default %(default)s)")
+                        help="ci ~1.3k cells, medium ~4.0k, coarse ~8.4k, fine ~13.8k (St within 1.5 %% of DFG 2D-2: benchmarks/results/cylinder_mesh_study.md), xfine ~24.8k (default %(default)s)")
     parser.add_argument("--end-time", type=float, default=d.end_time, help="simulated seconds (default %(default)s)")
     parser.add_argument("--write-interval", type=float, default=d.write_interval,
                         help="seconds between frames (default %(default)s)")
