@@ -102,6 +102,7 @@ class Plan:
     out_times: list[float]
     error: Exception | None = None
     predicted: list[float] = field(default_factory=list)  # forecast times, as they are in out_times
+    notes: list[tuple[str, str]] = field(default_factory=list)  # ("warn" | "info", text), said once in RequestData
 
     @property
     def n_pred(self) -> int:
@@ -457,15 +458,11 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             self._plan = self._make_plan(in_times)
         except Exception as exc:  # reported by RequestData (once), the input passes through
             self._plan = Plan(in_times, -1, 0.0, 1, 1.0, list(in_times), error=exc)
-            self._guard(self._raise, exc)
+            self.last_error = str(exc)
             return 1
         self._out_times = list(self._plan.out_times)
         timesteps.announce_time_steps(out_info, self._out_times)
         return 1
-
-    @staticmethod
-    def _raise(exc: Exception) -> int:
-        raise exc
 
     def _make_plan(self, in_times: list[float]) -> Plan:
         s = self._s
@@ -490,13 +487,13 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         out_times, predicted = timesteps.merge_forecast_times(in_times, start, predicted, dt)
         if not in_times:
             out_times = [t_start] + out_times
-        for w in fitcheck.check_time(in_times, start, dt) if in_times else []:
-            self._warn(w)
-        for w in fitcheck.check_horizon(getattr(sur, "meta", {}) or {}, s.n_frames, dt):
-            self._warn(w)
-        self._info(f"{s.n_frames} frame(s) of the model's dt = {dt:.6g} after t = {t_start:.6g}, up to "
-                   f"t = {predicted[-1]:.6g}")
-        return Plan(list(in_times), start, t_start, n_obs, dt, out_times, predicted=predicted)
+        # said when the plan is used (RequestData): pvpython's EchoRollout(Input=..., Checkpoint=...,
+        # NumberOfFrames=...) sets the properties one by one, each making a plan of its own
+        notes = [("warn", w) for w in (fitcheck.check_time(in_times, start, dt) if in_times else [])]
+        notes += [("warn", w) for w in fitcheck.check_horizon(getattr(sur, "meta", {}) or {}, s.n_frames, dt)]
+        notes.append(("info", f"{s.n_frames} frame(s) of the model's dt = {dt:.6g} after t = {t_start:.6g}, up to "
+                   f"t = {predicted[-1]:.6g}"))
+        return Plan(list(in_times), start, t_start, n_obs, dt, out_times, predicted=predicted, notes=notes)
 
     def _start(self, in_times: list[float], n_obs: int) -> tuple[int, float]:
         """(index into the input's steps, t_start) for the StartTime setting."""
@@ -589,6 +586,9 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             raise RolloutError("no time information yet (the pipeline's information pass failed)")
         if plan.error is not None:
             raise plan.error
+        for kind, text in plan.notes:
+            (self._warn if kind == "warn" else self._info)(text)
+        plan.notes = []
         t_req = timesteps.requested_time(outInfo.GetInformationObject(0))
         parallel.require_every_piece(inp.GetNumberOfPoints())  # MPI only: every rank holds a part
         if self._gather is not None:

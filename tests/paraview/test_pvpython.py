@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.paraview
 
@@ -166,3 +169,26 @@ def test_temporal_pvd_input_starts_from_its_first_frame(run_pv, model_file, tmp_
     assert res["ranges"][1] != res["ranges"][2]
     assert res["n_rollouts"] == 1
     assert "ERROR" not in run.output, run.output[-4000:]
+
+
+ONE_CALL = r'''
+import sys
+from paraview.simple import *
+plane = Plane(Origin=[0, 0, 0], Point1=[1, 0, 0], Point2=[0, 1, 0], XResolution=20, YResolution=20)
+src = Calculator(Input=plane, ResultArrayName="vorticity", Function="sin(6.28*coordsX)")
+r = EchoRollout(Input=src, Checkpoint={ckpt!r}, NumberOfFrames=3, SamplingSteps=2, Device="cpu",
+                Parameters="nu=8e-4")
+r.UpdatePipeline(r.GetClientSideObject().GetPredictedTimes()[-1])
+print("N_ROLLOUTS", r.GetClientSideObject().n_rollouts, flush=True)
+'''
+
+
+def test_properties_set_in_one_call_report_one_forecast(run_pv):
+    """EchoRollout(Input=..., Checkpoint=..., NumberOfFrames=...) sets the properties one by one;
+    the forecast with the default 10 frames must not be reported (or warned about) first."""
+    ckpt = REPO / "sample_cases" / "ns2d_vorticity" / "model_tiny.safetensors"
+    run = run_pv("pvpython", ONE_CALL.format(ckpt=str(ckpt)))
+    assert run.returncode == 0, run.output[-4000:]
+    plans = [ln for ln in run.output.splitlines() if "frame(s) of the model's dt" in ln]
+    assert len(plans) == 1 and "3 frame(s)" in plans[0], run.output[-4000:]
+    assert "N_ROLLOUTS 1" in run.output and "ERROR" not in run.output, run.output[-4000:]

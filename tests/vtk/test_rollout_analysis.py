@@ -423,7 +423,7 @@ def test_fit_dt_warning(fake_surrogate, messages):
     _fit_model(sur)
     sur.dt = 0.025
     alg = make(SeriesSource(), ckpt, NumberOfFrames=1, Parameters="Um=1.5, Re=100")
-    times_of(alg)
+    leaf_at(alg, 0.0)  # fit notes are said when the plan is used (the data pass)
     assert "time spacing is 0.5 but the model's dt is 0.025" in messages.GetOutput()
 
 
@@ -432,10 +432,10 @@ def test_fit_horizon_warning_beyond_the_training_trajectories(fake_surrogate, me
     _fit_model(sur)
     sur.meta = {"train_horizon_frames": 2}
     alg = make(SeriesSource(), ckpt, NumberOfFrames=2, Parameters="Um=1.5, Re=100")
-    times_of(alg)
+    leaf_at(alg, 0.0)
     assert "longest training trajectory" not in messages.GetOutput()  # 2 frames: inside the horizon
     alg.SetNumberOfFrames(3)
-    times_of(alg)
+    leaf_at(alg, 0.0)
     out = messages.GetOutput()
     assert "the forecast runs 3 frames" in out and "spans 2 frames" in out and "from frame 3 on" in out
     # what to do, not a repository document to read
@@ -554,9 +554,25 @@ def test_progress_text_names_the_frame(fake_surrogate):
     assert "EchoRollout: frame 2/4" in texts and texts[-1] == "EchoRollout: frame 4/4"
 
 
+def test_settings_changed_one_by_one_say_only_the_plan_that_is_used(fake_surrogate, messages):
+    """pvpython's EchoRollout(Input=..., Checkpoint=..., NumberOfFrames=...) sets the properties one
+    at a time, each with an information pass: only the plan the data pass uses is reported."""
+    sur, ckpt = fake_surrogate
+    flow_model(sur, dt=0.25)
+    sur.meta = {"train_horizon_frames": 4}
+    alg = make(SeriesSource(), ckpt)  # the default 10 frames: past the horizon
+    times_of(alg)
+    alg.SetNumberOfFrames(3)
+    times_of(alg)
+    leaf_at(alg, 0.75)
+    out = messages.GetOutput()
+    assert "3 frame(s) of the model's dt" in out and "10 frame(s)" not in out, out
+    assert "longest training trajectory" not in out and alg.n_rollouts == 1
+
+
 def test_number_of_frames_message_names_dt(fake_surrogate, messages):
     sur, ckpt = fake_surrogate
     flow_model(sur, dt=0.25)
     alg = make(SeriesSource(), ckpt, NumberOfFrames=4)
-    times_of(alg)
+    leaf_at(alg, 0.0)
     assert "4 frame(s) of the model's dt = 0.25 after t = 0, up to t = 1" in messages.GetOutput()
