@@ -58,3 +58,28 @@ def test_model_reader_table_shows_the_skill_report(tmp_path):
     assert rows[("summary", "generator")].startswith("dmd (dynamic mode decomposition), rank")
     assert "held-out frame(s)" in rows[("summary", "skill")]
     assert "beats persistence for 10 frame(s)" in rows[("summary", "skill u")]
+
+
+def test_echo_rollout_runs_a_hybrid_model_file_with_an_ensemble(tmp_path):
+    from echo_model.train.runs import HybridRun
+    from echo_model.train.stage_hybrid import train_hybrid
+
+    data, _, traj = _run(tmp_path)
+    model = train_hybrid(HybridRun(data=str(data), run=str(tmp_path / "hyb"), ae_steps=3, dit_steps=3, threads=1,
+                                   progress=False))
+    reader = EchoDatasetReaderAlgorithm()
+    reader.SetFileName(str(data))
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputConnection(reader.GetOutputPort())
+    alg.SetCheckpoint(str(model))
+    alg.SetNumberOfFrames(3)
+    alg.SetNumberOfSamples(2)
+    alg.SetSamplingSteps(2)
+    alg.SetStartTimeValue(float(traj.times[20]))
+    alg.SetStartTime("value")
+    alg.UpdateInformation()
+    alg.UpdateTimeStep(float(traj.times[22]))
+    out = alg.GetOutputDataObject(0)
+    pred = ns.vtk_to_numpy(out.GetPointData().GetArray("u_pred"))
+    std = ns.vtk_to_numpy(out.GetPointData().GetArray("u_std"))
+    assert pred.shape == (300,) and np.isfinite(pred).all() and np.isfinite(std).all() and std.max() > 0
