@@ -22,10 +22,11 @@ from typing import Any
 
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
-from vtkmodules.vtkCommonDataModel import vtkDataSet
+from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vtkDataSet
+from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
-from . import convert, timesteps
+from . import convert, rollout_input, timesteps
 from .training import TrainingError, TrainingJob, TrainSettings, export_training_dataset
 
 EXPORTED_DATASET = "dataset.h5"
@@ -35,11 +36,31 @@ EXPORTED_DATASET = "dataset.h5"
 class TrainFilterSettings:
     dataset: str = ""  # an existing ECHO .h5; empty: export the input's time series
     run_directory: str = ""
+    block: str = ""  # composite inputs (the OpenFOAM reader): "" merges every leaf, as EchoRollout's Block
     train: TrainSettings = TrainSettings()
 
 
-def gather_time_series(producer, port: int = 0) -> tuple[list[vtkDataSet], list[float]]:
-    """Every time step of an algorithm's output port, deep-copied (the producer is re-executed)."""
+def merged_leaves(data: vtkDataObject, block: str = "") -> vtkDataSet:
+    """A dataset, or a composite's leaves (one block by name/path, or all) merged into one
+    unstructured grid, as EchoRollout's Block property reads them."""
+    if isinstance(data, vtkDataSet):
+        return data
+    if not isinstance(data, vtkCompositeDataSet):
+        raise TrainingError(f"the input is a {data.GetClassName() if data else 'missing data set'}, not a data set "
+                            "or a multiblock; connect a temporal data set (e.g. a reader)")
+    from vtkmodules.vtkFiltersCore import vtkAppendFilter
+
+    append = vtkAppendFilter()
+    append.MergePointsOn()  # leaves that share their boundary points become one mesh
+    for leaf in rollout_input.select_leaves(data, block):
+        append.AddInputData(leaf.data)
+    append.Update()
+    return append.GetOutput()
+
+
+def gather_time_series(producer, port: int = 0, block: str = "") -> tuple[list[vtkDataSet], list[float]]:
+    """Every time step of an algorithm's output port, deep-copied (the producer is re-executed);
+    a composite output is merged per step (`merged_leaves`)."""
     producer.UpdateInformation()
     info = producer.GetOutputInformation(port)
     times = timesteps.time_steps(info)
@@ -50,10 +71,10 @@ def gather_time_series(producer, port: int = 0) -> tuple[list[vtkDataSet], list[
         else:
             info.Set(sddp.UPDATE_TIME_STEP(), t)
             producer.Update(port)
-        ds = producer.GetOutputDataObject(port)
-        if not isinstance(ds, vtkDataSet):
-            raise TrainingError(f"the input is a {ds.GetClassName() if ds else 'missing data set'}, not a single "
-                                "vtkDataSet; apply Merge Blocks first")
+        try:
+            ds = merged_leaves(producer.GetOutputDataObject(port), block)
+        except rollout_input.InputError as exc:
+            raise TrainingError(str(exc)) from None
         copy = ds.NewInstance()
         copy.DeepCopy(ds)
         frames.append(copy)
@@ -71,6 +92,9 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
     RunDirectory : str
         The run folder (`SetRunDirectory`); the finished model appears there as
         `model.safetensors` (`GetModelPath`).
+    Block : str, default ""
+        Composite inputs (the OpenFOAM reader's multiblock): the block trained on; empty merges
+        every leaf into one mesh per step (`SetBlock`), as EchoRollout reads it.
     Preset : str, default "tiny"
         Model size preset (`SetPreset`).
     AESteps, RefineSteps, DiTSteps : int
@@ -100,15 +124,21 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
     """
 
     def __init__(self) -> None:
-        VTKPythonAlgorithmBase.__init__(self, nInputPorts=1, inputType="vtkDataSet", nOutputPorts=1,
-                                        outputType="vtkDataSet")
+        VTKPythonAlgorithmBase.__init__(self, nInputPorts=1, inputType="vtkDataObject", nOutputPorts=1,
+                                        outputType="vtkDataObject")
         self._s = TrainFilterSettings()
         self._job: TrainingJob | None = None
         self._status_text = "idle: set RunDirectory (and Dataset, or feed a temporal input) and press Start"
         self._model = ""
         self.last_error: str | None = None
 
-    def SetInputData(self, data: vtkDataSet) -> None:
+    def FillInputPortInformation(self, port, info):
+        info.Remove(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE())
+        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkDataSet")
+        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkCompositeDataSet")
+        return 1
+
+    def SetInputData(self, data: vtkDataObject) -> None:
         """Plain-VTK convenience (vtkAlgorithm only has SetInputDataObject)."""
         self.SetInputDataObject(0, data)
 
@@ -130,6 +160,10 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
 
     def GetRunDirectory(self) -> str:
         return self._s.run_directory
+
+    def SetBlock(self, block: str | None) -> None:
+        """Composite inputs: the block trained on, by name or path; empty merges every leaf."""
+        self._set(block=str(block or "").strip())
 
     def SetPreset(self, preset: str) -> None:
         self._set_train(preset=str(preset or "tiny"))
@@ -227,7 +261,7 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         conn = self.GetInputConnection(0, 0) if self.GetNumberOfInputConnections(0) else None
         if conn is None:
             raise TrainingError("no input: connect a temporal data set (e.g. a .pvd reader) or set Dataset")
-        frames, times = gather_time_series(conn.GetProducer(), conn.GetIndex())
+        frames, times = gather_time_series(conn.GetProducer(), conn.GetIndex(), self._s.block)
         if len(frames) < 3:
             raise TrainingError(f"the input has {len(frames) or 'no'} time step(s); training needs a time series of "
                                 "at least 3 steps: open a temporal data set (e.g. a .pvd / .vtu series) or set "
@@ -252,38 +286,51 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
                 self._status_text += " | " + " | ".join(st.log_tail[-3:])
             self._model = st.model if st.state == "done" else ""
 
-        before, model_before = self._status_text, self._model
+        model_before = self._model
         if self._guard(refresh):
             self.last_error = None
-            if self._status_text != before:  # GUI users read it in Output Messages too
-                self._say(self._status_text)
+            self._say(f"Refresh: {self._status_text}")  # every press answers, in Output Messages
             if self._model and self._model != model_before:
                 self._say(f"the model is ready: {self._model}. Apply EchoRollout to the data with Checkpoint set "
                           f"to this file or to the run folder {self._s.run_directory}")
         return self._status_text
 
     def _say(self, text: str) -> None:
+        """A report the user asked for (Start, Refresh, Stop): a warning-level message, so ParaView
+        opens Output Messages (plain text does not)."""
         try:
-            vtkOutputWindow.GetInstance().DisplayText(f"EchoTrain: {text}\n")
+            vtkOutputWindow.GetInstance().DisplayWarningText(f"Warning: In EchoTrain: {text}\n")
         except Exception:
             pass
 
     def Stop(self) -> None:
+        """Stop the training process; says what happened (also when nothing was running)."""
         def stop() -> None:
-            if self._job is not None:
-                self._job.stop()
-                self._status_text = self._job.status().text
+            if self._job is None and self._s.run_directory:
+                self._job = TrainingJob(Path(self._s.run_directory).expanduser().resolve())
+            if self._job is None or not self._job.running():
+                state = self._job.status().text if self._job is not None else "idle"
+                self._say(f"Stop: no training is running ({state})")
+                return
+            self._job.stop()
+            st = self._job.status()
+            self._status_text, self._model = st.text, (st.model if st.state == "done" else "")
+            self._say(f"Stop: {self._status_text}")
 
         self._guard(stop)
 
     # --- pipeline: pass-through only ---------------------------------------------------------
     def RequestDataObject(self, request, inInfo, outInfo):
-        return convert.output_like_input(inInfo, outInfo)
+        inp = vtkDataObject.GetData(inInfo[0], 0)
+        out = vtkDataObject.GetData(outInfo, 0)
+        if inp is not None and (out is None or out.GetClassName() != inp.GetClassName()):
+            outInfo.GetInformationObject(0).Set(vtkDataObject.DATA_OBJECT(), inp.NewInstance())
+        return 1
 
     def RequestData(self, request, inInfo, outInfo):
-        inp = vtkDataSet.GetData(inInfo[0], 0)
-        out = vtkDataSet.GetData(outInfo, 0)
-        if inp is not None and out is not None:
+        inp = vtkDataObject.GetData(inInfo[0], 0)
+        out = vtkDataObject.GetData(outInfo, 0)
+        if inp is not None and out is not None and out.GetClassName() == inp.GetClassName():
             out.ShallowCopy(inp)
         return 1
 

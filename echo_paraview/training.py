@@ -103,7 +103,8 @@ class TrainStatus:
             return f"done: model {self.model}"
         if self.state in ("failed", "stopped"):
             detail = self.error or (self.log_tail[-1] if self.log_tail else "")
-            return f"{self.state}" + (f" in {self.stage}" if self.stage else "") + (f": {detail}" if detail else "")
+            word = "interrupted" if self.state == "stopped" else "failed"
+            return word + (f" in {self.stage}" if self.stage else "") + (f": {detail}" if detail else "")
         if self.n_stages:
             where = f"{self.stage} ({self.stage_index + 1}/{self.n_stages})"
         else:
@@ -172,6 +173,12 @@ def _tail(path: Path, n: int = 8) -> list[str]:
     # progress bars rewrite lines with \r: keep the last state of each line
     lines = [ln.rsplit("\r", 1)[-1].rstrip() for ln in text.splitlines()]
     return [ln for ln in lines if ln.strip()][-n:]
+
+
+def _interrupted(log: Path) -> bool:
+    """The log's last line is the CLI's 'echopv: interrupted' (Stop, Ctrl-C)."""
+    tail = _tail(log, 1)
+    return bool(tail) and tail[-1].strip() == "echopv: interrupted"
 
 
 class TrainingJob:
@@ -280,9 +287,12 @@ class TrainingJob:
                 st.step, st.total = int(prog.get("step") or 0), int(prog.get("total") or 0)
                 st.loss = prog.get("loss")
                 st.eta_s = prog.get("eta_s")
-            if pipe.get("state") == "done":
+            if pipe.get("state") == "done" and not _interrupted(self.run_dir / LOG_FILE):
                 st.state = "done"
                 return st
+            if pipe.get("state") == "done":  # a later run of this folder was interrupted
+                st.state, st.model, st.stage = "stopped", "", ""
+                st.error = f"the last run ended with 'echopv: interrupted' (see {self.run_dir / LOG_FILE})"
             if pipe.get("state") == "failed":
                 st.state = "stopped" if self._stopped else "failed"
         if st.state == "running" and not running:

@@ -276,7 +276,7 @@ _INFO_XML = """
                 'set EchoRollout\'s Checkpoint to it, or to the RunDirectory. The data passes through unchanged.'
                 '</Documentation>')
 @smproperty.input(name="Input", port_index=0)
-@smdomain.datatype(dataTypes=["vtkDataSet"], composite_data_supported=False)
+@smdomain.datatype(dataTypes=["vtkDataSet", "vtkCompositeDataSet"], composite_data_supported=True)
 class EchoTrain(EchoTrainAlgorithm):
     """Train an ECHO model on the input's time series (or a dataset file), out of process."""
 
@@ -292,6 +292,12 @@ class EchoTrain(EchoTrainAlgorithm):
     @smproperty.xml(_RUN_DIRECTORY_XML)
     def P01_SetRunDirectory(self, path):
         self.SetRunDirectory(path)
+
+    @smproperty.stringvector(name="Block", default_values="", panel_visibility="advanced")
+    @_doc("""Multiblock inputs (e.g. the OpenFOAM reader): the block trained on, by name or path (e.g.
+    internalMesh); empty merges every block the reader loaded into one mesh per time step.""")
+    def P08_SetBlock(self, block):
+        self.SetBlock(block)
 
     @smproperty.xml(_PRESET_XML)
     def P02_SetPreset(self, preset):
