@@ -46,9 +46,9 @@ scene = GetAnimationScene()
 scene.UpdateAnimationUsingDataTimeSteps()
 scene.PlayMode = "Snap To TimeSteps"
 res["keeper"] = list(GetTimeKeeper().TimestepValues)
-times = list(roll.TimestepValues)
+times = list(roll.TimestepValues)  # the reader's steps and the forecast's
 res["roll_times"] = times
-pred = times[1:]
+pred = roll.GetClientSideObject().GetPredictedTimes()
 t0 = time.perf_counter()
 scene.AnimationTime = pred[0]
 Render(v1)
