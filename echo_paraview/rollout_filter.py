@@ -45,12 +45,13 @@ from typing import Any, Sequence
 import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
-from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vtkDataSet
+from vtkmodules.vtkCommonDataModel import vtkDataObject
 from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from echo_model.errors import EchoUserError
 from echo_model.memory import MemoryBudget
+from echo_model.state_check import check_state
 
 from . import comparison, fitcheck, parallel, rollout_input, timesteps
 from .rollout_output import Frame, write_frame
@@ -724,7 +725,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         observed = np.stack([g["frames"][t] for t in g["cond_times"]] + [g["start_values"]])
         sur = self._surrogate()
         mi = g["mi"]
-        for w in fitcheck.check_points(mi.points, *_domain(sur)):
+        for w in fitcheck.check_points(mi.points, *_domain(sur)) + check_state(sur, mi.points, observed):
             self._warn(w)
         params = {n: u.value for n, u in g["params"].items() if u.source != "training mean"}
         res = self._rollout(sur, mi.points, observed, params)

@@ -130,6 +130,7 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         self._job: TrainingJob | None = None
         self._status_text = "idle: set RunDirectory (and Dataset, or feed a temporal input) and press Start"
         self._model = ""
+        self._skill: list[str] = []
         self.last_error: str | None = None
 
     def FillInputPortInformation(self, port, info):
@@ -285,6 +286,7 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
             if st.state == "failed" and st.log_tail and not st.error:
                 self._status_text += " | " + " | ".join(st.log_tail[-3:])
             self._model = st.model if st.state == "done" else ""
+            self._skill = st.skill
 
         model_before = self._model
         if self._guard(refresh):
@@ -293,6 +295,8 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
             if self._model and self._model != model_before:
                 self._say(f"the model is ready: {self._model}. Apply EchoRollout to the data with Checkpoint set "
                           f"to this file or to the run folder {self._s.run_directory}")
+                if len(self._skill) > 1:
+                    self._say("\n".join(self._skill[1:]))  # the full report; Status holds its summary
         return self._status_text
 
     def _say(self, text: str) -> None:

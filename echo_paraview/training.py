@@ -80,6 +80,23 @@ class TrainSettings:
         return from_namespace(PipelineRun, ns)
 
 
+def skill_lines(model: str) -> list[str]:
+    """The finished model's skill report in short lines: a summary first, then one per field."""
+    if not model or not Path(model).is_file():
+        return []
+    from echo_model.bundle import read_meta  # torch: only once a model exists
+    from echo_model.skill import report_from_meta
+
+    try:
+        rep = report_from_meta(read_meta(model))
+    except (OSError, ValueError):
+        return []
+    if rep is None:
+        return []
+    short = ", ".join(f"{f.name} {f.model / max(f.persistence, 1e-30):.2f}x persistence" for f in rep.fields)
+    return [f"skill: {short} over {rep.n_frames} frames ({rep.source.split(':')[0]})", *rep.lines()]
+
+
 @dataclass
 class TrainStatus:
     state: str = "idle"  # idle | running | done | failed | stopped
@@ -93,6 +110,7 @@ class TrainStatus:
     model: str = ""
     error: str = ""
     log_tail: list[str] = field(default_factory=list)
+    skill: list[str] = field(default_factory=list)  # the model's skill report, when done
 
     @property
     def text(self) -> str:
@@ -100,7 +118,7 @@ class TrainStatus:
         if self.state == "idle":
             return "idle: set the inputs and press Start"
         if self.state == "done":
-            return f"done: model {self.model}"
+            return f"done: model {self.model}" + (f" | {self.skill[0]}" if self.skill else "")
         if self.state in ("failed", "stopped"):
             detail = self.error or (self.log_tail[-1] if self.log_tail else "")
             word = "interrupted" if self.state == "stopped" else "failed"
@@ -288,7 +306,7 @@ class TrainingJob:
                 st.loss = prog.get("loss")
                 st.eta_s = prog.get("eta_s")
             if pipe.get("state") == "done" and not _interrupted(self.run_dir / LOG_FILE):
-                st.state = "done"
+                st.state, st.skill = "done", skill_lines(st.model)
                 return st
             if pipe.get("state") == "done":  # a later run of this folder was interrupted
                 st.state, st.model, st.stage = "stopped", "", ""

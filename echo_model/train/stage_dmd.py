@@ -59,7 +59,7 @@ def holdout_skill(sur: DMDSurrogate, frames: list[np.ndarray], cfg: DMDConfig) -
     mean = stats.denormalize(f0.reshape((f0.shape[0],) + shape[1:]).mean(axis=0))
     n_fit = f0.shape[0]
     return skill_report(pred, truth, last_known=last, mean_field=mean, field_layout=sur.field_layout, dt=sur.dt,
-                        model_kind="dmd", source=f"frames {n_fit}-{n_fit + h0.shape[0] - 1} of the first training "
+                        model_kind="dmd", source=f"held out: frames {n_fit}-{n_fit + h0.shape[0] - 1} of the first training "
                         f"trajectory, fitted on frames 0-{n_fit - 1}")
 
 

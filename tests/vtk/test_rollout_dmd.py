@@ -83,3 +83,40 @@ def test_echo_rollout_runs_a_hybrid_model_file_with_an_ensemble(tmp_path):
     pred = ns.vtk_to_numpy(out.GetPointData().GetArray("u_pred"))
     std = ns.vtk_to_numpy(out.GetPointData().GetArray("u_std"))
     assert pred.shape == (300,) and np.isfinite(pred).all() and np.isfinite(std).all() and std.max() > 0
+
+
+def test_echo_rollout_warns_when_the_start_state_is_unlike_the_training_states(tmp_path, errors):
+    data, model, traj = _run(tmp_path)
+    other = traj.fields.copy()
+    other[:, :, 0] = 1.0 + np.sin(6 * np.pi * traj.points[:, 0]) * np.cos(2 * np.pi * traj.points[:, 1])
+    from vtkmodules.vtkCommonCore import vtkFloatArray  # noqa: F401 (VTK's array types are loaded)
+
+    from echo_paraview import convert
+
+    grid = convert.make_unstructured_grid(traj.points, None, {"u": other[0]})
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputData(grid)
+    alg.SetCheckpoint(str(model))
+    alg.SetNumberOfFrames(2)
+    alg.UpdateInformation()
+    alg.UpdateTimeStep(0.1)
+    assert alg.last_error is None, alg.last_error
+    text = errors.GetOutput()
+    assert "unlike the training states" in text and "x the training frames' median" in text
+
+
+def test_echotrain_status_and_refresh_carry_the_finished_models_skill_report(tmp_path, errors):
+    import json
+
+    from echo_paraview.train_filter import EchoTrainAlgorithm
+
+    _, model, _ = _run(tmp_path)
+    run = model.parent
+    (run / "pipeline.json").write_text(json.dumps({"stage": "done", "stage_index": 1, "n_stages": 1, "state": "done",
+                                                   "error": None, "model": str(model), "progress": None}))
+    train = EchoTrainAlgorithm()
+    train.SetRunDirectory(str(run))
+    status = train.Refresh()
+    assert status.startswith(f"done: model {model} | skill: u ") and "x persistence over 10 frames (held out)" in status
+    text = errors.GetOutput()
+    assert "the model is ready" in text and "beats persistence for 10 frame(s)" in text
