@@ -47,8 +47,8 @@ def residual_windows(dmd: DMDSurrogate, traj: Trajectory, window: int, stride: i
     flat = stats.normalize(traj.fields).reshape(traj.n_frames, -1).astype(np.float64)
     choice = Choice(rank=int(dmd.meta.get("rank", dmd.op.rank)), residual_gain=0.0,
                     center=bool(dmd.meta.get("center", True)))
-    first = max(MIN_FIT_FRAMES, choice.rank + 1) - 1
-    for s in range(first, traj.n_frames - window + 1, stride):
+    # early starts have fewer frames than the rank: their DMD keeps the modes those frames support
+    for s in range(MIN_FIT_FRAMES - 1, traj.n_frames - window + 1, stride):
         op = fit([flat[:s + 1]], choice, bool(dmd.meta.get("stabilise", True)))
         a0 = flat[s] - op.mean
         resolved = op.mean + (op.modes @ op.coordinates(a0)).real
