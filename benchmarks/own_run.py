@@ -229,8 +229,9 @@ def _rows(sc: dict) -> list[str]:
 
 
 def _shipped(work: Path, name: str) -> tuple[str, dict]:
-    """The model each case would ship: the lower held-out skill ratio of its two model files
-    (mean over fields of model / better baseline, as their own skill reports state it)."""
+    """The model each case would ship: the lowest held-out skill ratio of its model files (mean over
+    fields of model / better baseline, as their own skill reports state it; an in-sample report, ECHO's
+    on one run, does not take part)."""
     from echo_model.bundle import read_meta
     from echo_model.skill import report_from_meta
 
@@ -239,7 +240,7 @@ def _shipped(work: Path, name: str) -> tuple[str, dict]:
                         ("hybrid", f"hybrid DMD + ECHO ({ENSEMBLE}-member mean)")):
         path = work / name / kind / "model.safetensors"
         rep = report_from_meta(read_meta(path)) if path.exists() else None
-        if rep is not None:
+        if rep is not None and not rep.source.startswith("in-sample"):  # only held-out frames decide
             ratios[label] = float(np.mean([f.model / max(f.best_baseline, 1e-30) for f in rep.fields]))
     return min(ratios, key=ratios.get), ratios
 

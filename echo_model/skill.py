@@ -92,7 +92,7 @@ class SkillReport:
 
     def lines(self) -> list[str]:
         """Human-readable lines (the CLI, `echopv info`, EchoTrain's Status)."""
-        out = [f"skill on {self.n_frames} held-out frame(s) ({self.source}); relative MSE, lower is better:"]
+        out = [f"skill on {self.n_frames} frame(s) ({self.source}); relative MSE, lower is better:"]
         for f in self.fields:
             ratio = f.model / max(f.best_baseline, _EPS)
             lead = f.beats_persistence_frames
