@@ -32,11 +32,13 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
-def train_variants(root: Path, steps: int) -> dict[str, float]:
+def train_variants(root: Path, steps: int, names: list[str]) -> dict[str, float]:
     """One DiT per variant on the ECHO run's latent cache; returns their CPU seconds (cached)."""
     cost_file = root / "levers" / "cost.json"
     cost = json.loads(cost_file.read_text()) if cost_file.exists() else {}
     for i, (name, extra) in enumerate(VARIANTS.items()):
+        if name not in names:
+            continue
         run = root / "levers" / f"v{i}"
         if (run / "model.safetensors").exists():
             continue
@@ -49,7 +51,7 @@ def train_variants(root: Path, steps: int) -> dict[str, float]:
     return cost
 
 
-def score_variants(root: Path) -> list[tuple[str, dict[str, float]]]:
+def score_variants(root: Path, names: list[str]) -> list[tuple[str, dict[str, float]]]:
     split = json.loads((root / "split.json").read_text())
     with TrajectoryStore(root / "all.h5") as store:
         traj = store[0]
@@ -61,6 +63,8 @@ def score_variants(root: Path) -> list[tuple[str, dict[str, float]]]:
             ("change decoded onto the exact frame", _model_forecast(echo, traj.points, train, n, ENSEMBLE,
                                                                    anchor=_unit_anchor(echo)).mean)]
     for i, name in enumerate(VARIANTS):
+        if name not in names:
+            continue
         runs.append((name, _model_forecast(root / "levers" / f"v{i}" / "model.safetensors", traj.points, train, n,
                                            ENSEMBLE).mean))
     out = []
@@ -89,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path("runs/own_run"))
     p.add_argument("--case", default="porousBlockage")
     p.add_argument("--steps", type=int, default=3000, help="DiT steps of every variant (ECHO's own recipe)")
+    p.add_argument("--variants", default=",".join(map(str, range(len(VARIANTS)))),
+                   help="indices into VARIANTS to train and score (default: all)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     a = p.parse_args(argv)
     root = a.work / a.case
-    cost = train_variants(root, a.steps)
-    rows = score_variants(root)
+    names = [list(VARIANTS)[int(i)] for i in a.variants.split(",") if i]
+    cost = train_variants(root, a.steps, names)
+    rows = score_variants(root, names)
     fields = [k for k in rows[0][1] if not k.endswith(" first")]
     head = "| lever | " + " | ".join(f"{f} mean | {f} first frame" for f in fields) + " | DiT CPU-s |"
     lines = [f"Levers on `{a.case}` ({ENSEMBLE}-member means, rel-MSE over the forecast frames):", "", head,
