@@ -79,6 +79,50 @@ _ASSOC_ENUM = ('<EnumerationDomain name="enum"><Entry value="0" text="auto"/>'
                '<Entry value="1" text="points"/><Entry value="2" text="cells"/></EnumerationDomain>')
 
 
+def _share_lut(pvs, field, pred, lo, hi):
+    """Make `pred` use `field`'s colour and opacity functions: ParaView finds a colour map by the
+    array's name ("<name>.PVLookupTable"), so the one proxy is registered under both names."""
+    pxm = pvs.servermanager.ProxyManager()
+    lut, pwf = pvs.GetColorTransferFunction(field), pvs.GetOpacityTransferFunction(field)
+    for group, name, proxy, prop in (("lookup_tables", f"{pred}.PVLookupTable", lut, "LookupTable"),
+                                     ("piecewise_functions", f"{pred}.PiecewiseFunction", pwf,
+                                      "ScalarOpacityFunction")):
+        old = pxm.GetProxy(group, name)
+        if old is not None and old.SMProxy is proxy.SMProxy:
+            continue
+        if old is not None:  # an earlier separate map: shown data that used it switch over
+            pxm.UnRegisterProxy(group, name, old)
+            _replace_in_representations(pvs, prop, old, proxy)
+        pxm.RegisterProxy(group, name, proxy)
+    if hi > lo:
+        lut.AutomaticRescaleRangeMode = "Never"  # one range for both, not each step's own
+        lut.RescaleTransferFunction(lo, hi)
+        pwf.RescaleTransferFunction(lo, hi)
+
+
+def _diverging_lut(pvs, name, err):
+    """A diverging map centred on 0 over +-max|error|, kept until the next rollout."""
+    lut = pvs.GetColorTransferFunction(name)
+    lut.ApplyPreset(DIVERGING_PRESET, True)
+    m = err if err > 0 else 1.0
+    lut.AutomaticRescaleRangeMode = "Never"
+    lut.RescaleTransferFunction(-m, m)
+    pvs.GetOpacityTransferFunction(name).RescaleTransferFunction(-m, m)
+
+
+def _replace_in_representations(pvs, prop, old, new):
+    """Representations whose `prop` (LookupTable, ScalarOpacityFunction) is `old` now use `new`."""
+    for rep in pvs.servermanager.ProxyManager().GetProxiesInGroup("representations").values():
+        if rep.GetProperty(prop) is None:
+            continue
+        cur = rep.GetPropertyValue(prop)
+        if cur is not None and cur.SMProxy is old.SMProxy:
+            rep.SetPropertyWithName(prop, new)
+
+
+DIVERGING_PRESET = "Blue Orange (divergent)"
+
+
 @smproxy.filter(name="EchoRollout", label="EchoRollout")
 @smhint.xml('<ShowInMenu category="ECHO"/>')
 @smproperty.xml(_ROLLOUT_DOC)
@@ -98,18 +142,22 @@ class EchoRollout(EchoRolloutAlgorithm):
             return EchoRolloutAlgorithm.current_time(self)
 
     def after_rollout(self):
-        """Colour map of FIELD_std over all predicted frames, not the all-zero start frame."""
+        """Colour maps after each rollout (issue 22): FIELD_std over the predicted frames (not the
+        all-zero start frame), FIELD_error diverging and centred on 0 (+-max|error|), FIELD and
+        FIELD_pred one shared transfer function over both (solver and forecast compared by eye)."""
         try:
-            import sys
-
-            if "paraview.simple" not in sys.modules:
-                return
-            from paraview.simple import GetColorTransferFunction
-
+            import paraview.simple as pvs  # lazily: the GUI imports it only with the Python shell
+        except Exception:  # no ParaView session (the class used outside ParaView)
+            return
+        try:
             rng = self.GetCacheRange("_std")
             if rng is not None and rng[1] > 0:
                 for name in self._std_names():
-                    GetColorTransferFunction(name).RescaleTransferFunction(0.0, rng[1])
+                    pvs.GetColorTransferFunction(name).RescaleTransferFunction(0.0, rng[1])
+            for name, lo, hi, err in self._field_ranges():
+                _share_lut(pvs, name, f"{name}_pred", lo, hi)
+                if err is not None:
+                    _diverging_lut(pvs, f"{name}_error", err)
         except Exception:  # cosmetic: never fail a rollout over a colour map
             pass
 
@@ -117,6 +165,29 @@ class EchoRollout(EchoRolloutAlgorithm):
         c = self._cache or {}
         mi = c.get("mi")
         return [f"{s.name}_std" for s in mi.specs] if mi is not None else []
+
+    def _field_ranges(self):
+        """(field, lo, hi, max|error| or None) per model field over the cached forecast and the
+        solver's values at the predicted times; vectors by magnitude (ParaView's default mode)."""
+        import numpy as np
+
+        c = self._cache or {}
+        mi, mean, truths = c.get("mi"), c.get("mean"), c.get("truth") or []
+        if mi is None or mean is None:
+            return []
+        have = [k for k, tr in enumerate(truths) if tr is not None]
+        out, at = [], 0
+        for spec in mi.specs:
+            sl = slice(at, at + spec.model_ncomp)
+            at += spec.model_ncomp
+            size = (lambda a: a[..., 0]) if spec.model_ncomp == 1 else (lambda a: np.linalg.norm(a, axis=-1))
+            pred = mean[..., sl]
+            truth = np.stack([truths[k].values[:, sl] for k in have]) if have else pred[:0]
+            vals = np.concatenate([size(pred).ravel(), size(truth).ravel()])
+            err = float(np.nanmax(np.abs(size(pred[have] - truth)))) if have else None
+            out.append((spec.name, float(np.nanmin(vals)), float(np.nanmax(vals)), err))
+        return out
+
 
     @smproperty.stringvector(name="Checkpoint", default_values="")
     @smdomain.filelist()
