@@ -258,7 +258,7 @@ def _case_lines(work: Path, sc: dict) -> list[str]:
              f"ECHO `train all {cost.get('recipe', '')}` {cost.get('echo_cpu_s', 0):.0f} CPU-s "
              f"({cost.get('echo_sys_s', 0):.0f} s of it system time), the hybrid `train hybrid` with the same recipe "
              f"{cost.get('hybrid_cpu_s', 0):.0f} CPU-s. pydmd rank {sc['pydmd_rank']} "
-             "(optimal hard threshold on the training frames).", "",
+             "(chosen on the last quarter of the training frames).", "",
              f"Shipped by the skill reports (held-out ratio to the better baseline: "
              f"{', '.join(f'{k} {v:.2f}' for k, v in ratios.items())}): **{shipped}**. "
              f"Spread/skill (1 = calibrated): ECHO {', '.join(f'{f} {v:.2f}' for f, v in sc['spread_skill'].items())}; "
