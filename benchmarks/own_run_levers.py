@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     cost = train_variants(root, a.steps, names)
     rows = score_variants(root, names)
     fields = [k for k in rows[0][1] if not k.endswith(" first")]
-    head = "| lever | " + " | ".join(f"{f} mean | {f} first frame" for f in fields) + " | training CPU-s of the variant |"
+    head = ("| lever | " + " | ".join(f"{f} mean | {f} first frame" for f in fields)
+            + " | training CPU-s of the variant |")
     lines = [f"Levers on `{a.case}` ({ENSEMBLE}-member means, rel-MSE over the forecast frames):", "", head,
              "|---" * (2 + 2 * len(fields)) + "|"]
     for name, sc in rows:
