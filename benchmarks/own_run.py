@@ -16,7 +16,8 @@ cylinder case), the script
     python benchmarks/own_run.py --work runs/own_run                  # every part, every case
     python benchmarks/own_run.py --work runs/own_run --only report --out benchmarks/results
 
-Peers: `pydmd` (benchmark extra). Nothing here is imported by the plugin.
+Peers: `pydmd` (benchmark extra: `pip install -e '.[benchmark]'`). The vortexShed tutorial's mesh is an m4
+template: `apt-get install m4`. Nothing here is imported by the plugin.
 """
 from __future__ import annotations
 
