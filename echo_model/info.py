@@ -9,6 +9,17 @@ from typing import Any, Iterator
 from .skill import report_from_meta
 
 
+def _time_span(store, indices) -> str:
+    """'t0 .. t1 every dt' over a split's trajectories (what a time-range import kept)."""
+    import numpy as np
+
+    times = [store.times(int(i)) for i in indices]
+    lo, hi = min(float(t[0]) for t in times), max(float(t[-1]) for t in times)
+    steps = np.concatenate([np.diff(t) for t in times if len(t) > 1]) if any(len(t) > 1 for t in times) else None
+    every = f" every {float(np.median(steps)):g}" if steps is not None and steps.size else ""
+    return f"t = {lo:g} .. {hi:g}{every}"
+
+
 def describe_dataset(path: Path) -> str:
     from .data.store import TrajectoryStore
 
@@ -17,6 +28,7 @@ def describe_dataset(path: Path) -> str:
         counts = [store.n_points(i) for i in range(len(store))]
         frames = [store.n_frames(i) for i in range(len(store))]
         params = store.params(0) if len(store) else {}
+        spans = {name: _time_span(store, idx) for name, idx in info.split.items() if len(idx)}
     lines = [
         f"ECHO dataset {path}",
         f"  name          {info.name}",
@@ -25,6 +37,7 @@ def describe_dataset(path: Path) -> str:
         f"  fields        {', '.join(f'{n}[{c}]' for n, c in info.field_layout)}",
         f"  points        {min(counts)}..{max(counts)} per trajectory, {info.dim}-D",
         f"  frames        {min(frames)}..{max(frames)} per trajectory",
+        f"  times         {'; '.join(f'{k} {v}' for k, v in spans.items())}",
         f"  domain        lo {info.domain.lo.tolist()} hi {info.domain.hi.tolist()} periodic {list(info.domain.periodic)}",
         f"  stats mean    {[round(x, 5) for x in info.stats.mean.tolist()]}",
         f"  stats std     {[round(x, 5) for x in info.stats.std.tolist()]}",

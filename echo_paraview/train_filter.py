@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
 from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vtkDataSet
@@ -27,6 +28,7 @@ from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from . import convert, rollout_input, timesteps
+from .io.time_range import select_time_range
 from .training import TrainingError, TrainingJob, TrainSettings, export_training_dataset
 
 EXPORTED_DATASET = "dataset.h5"
@@ -37,6 +39,7 @@ class TrainFilterSettings:
     dataset: str = ""  # an existing ECHO .h5; empty: export the input's time series
     run_directory: str = ""
     block: str = ""  # composite inputs (the OpenFOAM reader): "" merges every leaf, as EchoRollout's Block
+    time_range: str = ""  # the input's steps exported: "start, end" (inclusive; parsed at Start)
     train: TrainSettings = TrainSettings()
 
 
@@ -58,12 +61,34 @@ def merged_leaves(data: vtkDataObject, block: str = "") -> vtkDataSet:
     return append.GetOutput()
 
 
-def gather_time_series(producer, port: int = 0, block: str = "") -> tuple[list[vtkDataSet], list[float]]:
-    """Every time step of an algorithm's output port, deep-copied (the producer is re-executed);
-    a composite output is merged per step (`merged_leaves`)."""
+def parse_time_range(text: str) -> tuple[float | None, float | None]:
+    """EchoTrain's TimeRange: "start, end", "start," or ", end" (inclusive; empty: every step)."""
+    text = str(text or "").strip()
+    if not text:
+        return None, None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError(text)
+        bounds = tuple(float(p) if p else None for p in parts)
+    except ValueError:
+        raise TrainingError(f"TimeRange {text!r}: write 'start, end' in the input's time units (e.g. '2, 30'; "
+                            "'2,' from t = 2 on, ', 30' up to t = 30; empty: every time step)") from None
+    if None not in bounds and bounds[1] < bounds[0]:
+        raise TrainingError(f"TimeRange {text!r}: the end is before the start; write 'start, end' with start <= end")
+    return bounds
+
+
+def gather_time_series(producer, port: int = 0, block: str = "",
+                       time_range: tuple[float | None, float | None] = (None, None)
+                       ) -> tuple[list[vtkDataSet], list[float]]:
+    """Every time step of an algorithm's output port inside `time_range`, deep-copied (the producer
+    is re-executed); a composite output is merged per step (`merged_leaves`)."""
     producer.UpdateInformation()
     info = producer.GetOutputInformation(port)
     times = timesteps.time_steps(info)
+    if times and time_range != (None, None):
+        times = [times[i] for i in select_time_range(np.asarray(times), *time_range, where="EchoTrain's input")]
     frames: list[vtkDataSet] = []
     for t in times:
         if port == 0:
@@ -166,6 +191,11 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         """Composite inputs: the block trained on, by name or path; empty merges every leaf."""
         self._set(block=str(block or "").strip())
 
+    def SetTimeRange(self, text: str | None) -> None:
+        """The input's steps to train on: "start, end" (inclusive, either side may be empty); empty: all.
+        The rest of a run stays out of the dataset, to compare the forecast with (the own-run workflow)."""
+        self._set(time_range=str(text or "").strip())  # checked at Start, where errors reach the Status
+
     def SetPreset(self, preset: str) -> None:
         self._set_train(preset=str(preset or "tiny"))
 
@@ -262,7 +292,8 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         conn = self.GetInputConnection(0, 0) if self.GetNumberOfInputConnections(0) else None
         if conn is None:
             raise TrainingError("no input: connect a temporal data set (e.g. a .pvd reader) or set Dataset")
-        frames, times = gather_time_series(conn.GetProducer(), conn.GetIndex(), self._s.block)
+        frames, times = gather_time_series(conn.GetProducer(), conn.GetIndex(), self._s.block,
+                                           parse_time_range(self._s.time_range))
         if len(frames) < 3:
             raise TrainingError(f"the input has {len(frames) or 'no'} time step(s); training needs a time series of "
                                 "at least 3 steps: open a temporal data set (e.g. a .pvd / .vtu series) or set "

@@ -370,6 +370,13 @@ class EchoTrain(EchoTrainAlgorithm):
     def P08_SetBlock(self, block):
         self.SetBlock(block)
 
+    @smproperty.stringvector(name="TimeRange", default_values="")
+    @_doc("""The input's time steps to train on, "start, end" in its time units (inclusive; "2," from t = 2
+    on, ", 30" up to t = 30); empty: every step. Keep the rest of a run out of training to compare the
+    forecast with it.""")
+    def P09_SetTimeRange(self, text):
+        self.SetTimeRange(text)
+
     @smproperty.xml(_PRESET_XML)
     def P02_SetPreset(self, preset):
         self.SetPreset(preset)
