@@ -183,14 +183,19 @@ def _copy_tree(inp: vtkDataObject, out: vtkDataObject, used: Sequence[Leaf], sol
 
 def _filled_arrays(src: vtkDataSet, dst: vtkDataSet) -> None:
     """The input's point and cell arrays, same names, types and order, filled: NaN (floating
-    point), 0 (integers), empty (text). VTK's own arrays (ghost levels, original ids) stay."""
+    point), 0 (integers), empty (text). VTK's own arrays (ghost levels, original ids) and the
+    mesh's geometry attributes (normals, texture coordinates, tangents: NaN normals render the
+    surface black) stay."""
     for get in ("GetPointData", "GetCellData"):
         a, b = getattr(src, get)(), getattr(dst, get)()
+        geometry = {a.GetAbstractAttribute(k).GetName() for k in _GEOMETRY_ATTRIBUTES
+                    if a.GetAbstractAttribute(k) is not None}
         for i in range(a.GetNumberOfArrays()):
             arr = a.GetAbstractArray(i)
             if arr is None:
                 continue
-            b.AddArray(arr if (arr.GetName() or "").startswith("vtk") else _filled_like(arr))
+            keep = (arr.GetName() or "").startswith("vtk") or arr.GetName() in geometry
+            b.AddArray(arr if keep else _filled_like(arr))
         for attr in range(vtkDataSetAttributes.NUM_ATTRIBUTES):
             src_attr = a.GetAbstractAttribute(attr)
             if src_attr is not None and src_attr.GetName():
@@ -208,3 +213,4 @@ def _filled_like(arr):
 
 
 _FLOAT_TYPES = (10, 11)  # VTK_FLOAT, VTK_DOUBLE
+_GEOMETRY_ATTRIBUTES = (vtkDataSetAttributes.NORMALS, vtkDataSetAttributes.TCOORDS, vtkDataSetAttributes.TANGENTS)

@@ -94,8 +94,7 @@ def _share_lut(pvs, field, pred, lo, hi):
             pxm.UnRegisterProxy(group, name, old)
             _replace_in_representations(pvs, prop, old, proxy)
         pxm.RegisterProxy(group, name, proxy)
-    if hi > lo:
-        lut.AutomaticRescaleRangeMode = "Never"  # one range for both, not each step's own
+    if hi > lo:  # start from the range of both (the user's rescale buttons still work: no "Never" lock)
         lut.RescaleTransferFunction(lo, hi)
         pwf.RescaleTransferFunction(lo, hi)
 
