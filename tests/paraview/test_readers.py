@@ -199,9 +199,11 @@ ds = EchoDatasetReader(FileName={ns2d!r}, Trajectory={traj})
 r = EchoRollout(Input=ds, Checkpoint={model!r}, NumberOfFrames=2, Device="cpu", NumberOfThreads=1)
 r.UpdatePipelineInformation()
 steps = list(r.TimestepValues)
+predicted = r.GetClientSideObject().GetPredictedTimes()
 SaveData({pvd!r}, proxy=r, WriteTimeSteps=1)
 used = r.GetClientSideObject().GetUsedParameters()
-print("RESULT:" + json.dumps({{"steps": steps, "used": {{k: list(v) for k, v in used.items()}}}}))
+print("RESULT:" + json.dumps({{"steps": steps, "predicted": list(predicted),
+                              "used": {{k: list(v) for k, v in used.items()}}}}))
 '''
 
 
@@ -214,7 +216,9 @@ def test_dataset_reader_into_rollout_and_save_data_without_export(run_pv, tmp_pa
     res = _result(run)
     with TrajectoryStore(NS2D) as store:
         t0, nu = float(store.times(traj)[0]), store.params(traj)["nu"]
-    assert res["steps"] == pytest.approx([t0, t0 + 0.5, t0 + 1.0])  # the model's dt from the first frame
+        reader_times = store.times(traj).tolist()
+    assert res["predicted"] == pytest.approx([t0 + 0.5, t0 + 1.0])  # the model's dt from the first frame
+    assert res["steps"] == pytest.approx(reader_times)  # the reader's own steps stay (forecast times among them)
     assert res["used"]["nu"][0] == pytest.approx(nu) and res["used"]["nu"][1] == "input field data param_nu"
     entries = ET.parse(pvd).getroot().findall(".//DataSet")
     assert [float(e.get("timestep")) for e in entries] == pytest.approx(res["steps"])
