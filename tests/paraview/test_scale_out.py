@@ -64,7 +64,7 @@ rank, size = c.GetLocalProcessId(), c.GetNumberOfProcesses()
 r = EchoRollout(Input=RedistributeDataSet(Input=PVDReader(FileName=pvd)), Checkpoint=ckpt, NumberOfFrames=3,
                 NumberOfSamples=2, Device="cpu")
 r.UpdatePipelineInformation()
-r.UpdatePipeline(r.TimestepValues[-1])
+r.UpdatePipeline(r.GetClientSideObject().GetPredictedTimes()[-1])  # the output also keeps the reader's steps
 alg = r.GetClientSideObject()  # --symmetric: each rank's own piece
 d = alg.GetOutputDataObject(0)
 pd = d.GetPointData()
@@ -79,7 +79,7 @@ import sys
 from paraview.simple import *
 r = EchoRollout(Input=PVDReader(FileName=sys.argv[1]), Checkpoint=sys.argv[2], NumberOfFrames=2, Device="cpu")
 r.UpdatePipelineInformation()
-r.UpdatePipeline(r.TimestepValues[-1])
+r.UpdatePipeline(r.GetClientSideObject().GetPredictedTimes()[-1])
 print("ALIVE", flush=True)
 '''
 

@@ -66,8 +66,9 @@ if model:
     r = EchoRollout(Input=rd, Checkpoint=model, NumberOfFrames=3, Device="cpu")
     r.UpdatePipelineInformation()
     res["timesteps"] = list(r.TimestepValues)
+    res["predicted"] = list(r.GetClientSideObject().GetPredictedTimes())
     res["ranges"] = []
-    for t in res["timesteps"]:
+    for t in [res["timesteps"][0]] + res["predicted"]:
         r.UpdatePipeline(t)
         d = sm.Fetch(r)
         res["ranges"].append(list(d.GetPointData().GetArray("w_pred").GetRange()))
@@ -107,7 +108,8 @@ def test_train_in_paraview_then_rollout_with_the_model(run_pv, tmp_path):
     assert (tmp_path / "run" / "dataset.h5").is_file()
     assert "train all" in log_text and "model:" in log_text
     # EchoRollout with the trained model: temporal output from the reader's first time (0), dt 0.5
-    assert res["timesteps"] == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    assert res["predicted"] == pytest.approx([0.5, 1.0, 1.5])
+    assert res["timesteps"] == pytest.approx([0.5 * i for i in range(7)])  # the reader's steps stay
     assert res["ranges"][0] == pytest.approx([-1.0, 1.0], abs=0.05)  # step 0 = the input frame
     assert res["ranges"][1] != res["ranges"][3]
     assert "ERROR" not in run.output, run.output[-4000:]
