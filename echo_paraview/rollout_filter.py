@@ -46,7 +46,6 @@ import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
 from vtkmodules.vtkCommonDataModel import vtkDataObject
-from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from echo_model.errors import EchoUserError
@@ -253,10 +252,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self.used_parameters: dict[str, tuple[float, str]] = {}
 
     def FillInputPortInformation(self, port, info):
-        info.Remove(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE())
-        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkDataSet")
-        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkCompositeDataSet")
-        return 1
+        return rollout_input.accept_datasets_and_composites(info)
 
     def SetInputData(self, data: vtkDataObject) -> None:
         """Plain-VTK convenience (vtkAlgorithm only has SetInputDataObject)."""

@@ -274,3 +274,14 @@ def build(data: vtkDataObject, block: str, names: Sequence[str], layout: Sequenc
     specs, notes = field_specs(lvs, names, layout, assoc, dim)
     points, pnotes = model_points(lvs, assoc, dim)
     return ModelInput(assoc, points, specs, counts, [lf.path for lf in lvs], notes + pnotes), lvs
+
+
+def accept_datasets_and_composites(info) -> int:
+    """FillInputPortInformation of a filter that takes a dataset or a multiblock (the OpenFOAM
+    reader's): EchoRollout and EchoTrain merge or pick its leaves themselves."""
+    from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
+
+    info.Remove(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE())
+    info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkDataSet")
+    info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkCompositeDataSet")
+    return 1

@@ -24,7 +24,6 @@ import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
 from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vtkDataSet
-from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from . import convert, rollout_input, timesteps
@@ -159,10 +158,7 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         self.last_error: str | None = None
 
     def FillInputPortInformation(self, port, info):
-        info.Remove(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE())
-        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkDataSet")
-        info.Append(vtkAlgorithm.INPUT_REQUIRED_DATA_TYPE(), "vtkCompositeDataSet")
-        return 1
+        return rollout_input.accept_datasets_and_composites(info)
 
     def SetInputData(self, data: vtkDataObject) -> None:
         """Plain-VTK convenience (vtkAlgorithm only has SetInputDataObject)."""

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("vtkmodules.vtkCommonCore")
 from vtkmodules.util import numpy_support as ns  # noqa: E402
 
-from echo_model.data.store import TrajectoryStore, write_dataset  # noqa: E402
+from echo_model.data.store import write_dataset  # noqa: E402
 from echo_model.data.trajectory import Trajectory  # noqa: E402
 from echo_model.train.runs import DMDRun  # noqa: E402
 from echo_model.train.stage_dmd import train_dmd  # noqa: E402
@@ -27,17 +27,26 @@ def _run(tmp_path, n_frames: int = 40):
     return tmp_path / "run.h5", model, traj
 
 
-def test_echo_rollout_runs_a_dmd_model_file_in_plain_vtk(tmp_path):
-    data, model, traj = _run(tmp_path)
+def _rollout(data, model, start: float, frames: int, samples: int = 1) -> EchoRolloutAlgorithm:
+    """EchoDatasetReader -> EchoRollout from `start`, information updated."""
     reader = EchoDatasetReaderAlgorithm()
     reader.SetFileName(str(data))
     alg = EchoRolloutAlgorithm()
     alg.SetInputConnection(reader.GetOutputPort())
     alg.SetCheckpoint(str(model))
-    alg.SetNumberOfFrames(5)
-    alg.SetStartTimeValue(float(traj.times[20]))
+    alg.SetNumberOfFrames(frames)
+    alg.SetNumberOfSamples(samples)
+    alg.SetSamplingSteps(2)
+    alg.SetStartTimeValue(start)
     alg.SetStartTime("value")
     alg.UpdateInformation()
+    alg.reader = reader  # keep the source alive with the filter
+    return alg
+
+
+def test_echo_rollout_runs_a_dmd_model_file_in_plain_vtk(tmp_path):
+    data, model, traj = _run(tmp_path)
+    alg = _rollout(data, model, float(traj.times[20]), 5)
     t_pred = float(traj.times[23])
     assert any(abs(t - t_pred) < 1e-9 for t in alg.GetTimestepValues())
     alg.UpdateTimeStep(t_pred)
@@ -67,17 +76,7 @@ def test_echo_rollout_runs_a_hybrid_model_file_with_an_ensemble(tmp_path):
     data, _, traj = _run(tmp_path)
     model = train_hybrid(HybridRun(data=str(data), run=str(tmp_path / "hyb"), ae_steps=3, dit_steps=3, threads=1,
                                    progress=False))
-    reader = EchoDatasetReaderAlgorithm()
-    reader.SetFileName(str(data))
-    alg = EchoRolloutAlgorithm()
-    alg.SetInputConnection(reader.GetOutputPort())
-    alg.SetCheckpoint(str(model))
-    alg.SetNumberOfFrames(3)
-    alg.SetNumberOfSamples(2)
-    alg.SetSamplingSteps(2)
-    alg.SetStartTimeValue(float(traj.times[20]))
-    alg.SetStartTime("value")
-    alg.UpdateInformation()
+    alg = _rollout(data, model, float(traj.times[20]), 3, samples=2)
     alg.UpdateTimeStep(float(traj.times[22]))
     out = alg.GetOutputDataObject(0)
     pred = ns.vtk_to_numpy(out.GetPointData().GetArray("u_pred"))
@@ -89,8 +88,6 @@ def test_echo_rollout_warns_when_the_start_state_is_unlike_the_training_states(t
     data, model, traj = _run(tmp_path)
     other = traj.fields.copy()
     other[:, :, 0] = 1.0 + np.sin(6 * np.pi * traj.points[:, 0]) * np.cos(2 * np.pi * traj.points[:, 1])
-    from vtkmodules.vtkCommonCore import vtkFloatArray  # noqa: F401 (VTK's array types are loaded)
-
     from echo_paraview import convert
 
     grid = convert.make_unstructured_grid(traj.points, None, {"u": other[0]})
