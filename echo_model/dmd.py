@@ -97,12 +97,17 @@ class DMDOperator:
             self._pinv = np.linalg.pinv(self.modes)
         return self._pinv @ a0
 
-    def forecast(self, x0: np.ndarray, n_frames: int) -> np.ndarray:
-        """(n_frames, n) forecast after the flattened normalised frame `x0` (n,)."""
+    def resolved(self, x0: np.ndarray) -> np.ndarray:
+        """The part of the flattened normalised frame `x0` (n,) that the modes (and the mean) represent."""
+        return self.mean + (self.modes @ self.coordinates(np.asarray(x0, dtype=np.float64) - self.mean)).real
+
+    def forecast(self, x0: np.ndarray, n_frames: int, residual_gain: float | None = None) -> np.ndarray:
+        """(n_frames, n) forecast after the flattened normalised frame `x0` (n,); `residual_gain`
+        overrides the fitted gain of the unresolved part (0: the resolved part alone)."""
         a0 = np.asarray(x0, dtype=np.float64) - self.mean
         b = self.coordinates(a0)
-        resolved0 = (self.modes @ b).real
-        residual = self.residual_gain * (a0 - resolved0)
+        gain = self.residual_gain if residual_gain is None else residual_gain
+        residual = gain * (a0 - (self.modes @ b).real)
         powers = self.eigs[None, :] ** np.arange(1, n_frames + 1)[:, None]  # (T, r)
         out = ((powers * b[None, :]) @ self.modes.T).real
         return out + (self.mean + residual)[None, :]
@@ -280,29 +285,28 @@ class DMDSurrogate:
         meta["residual_gain"] = float(self.op.residual_gain)
         return save_tensors(path, self.tensors(), {**meta, "kind": KIND})
 
-    def split_state(self, frame: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(resolved part, unresolved part) of one physical frame (N, C) in the input's point order."""
-        order = np.arange(self.points.shape[0]) if order is None else order
-        x0 = self.stats.normalize(np.asarray(frame, dtype=np.float32)[order]).reshape(-1).astype(np.float64)
-        a0 = x0 - self.op.mean
-        resolved_n = self.op.mean + (self.op.modes @ self.op.coordinates(a0)).real
-        resolved = self.stats.denormalize(resolved_n.reshape(-1, self.n_channels))
+    def _flat(self, frame: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+        """One physical frame (N, C) in the input's point order -> normalised (n,) in the model's."""
+        frame = np.asarray(frame, dtype=np.float32)
+        return self.stats.normalize(frame if order is None else frame[order]).reshape(-1).astype(np.float64)
+
+    def _physical(self, flat: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+        """Normalised (..., n) in the model's point order -> physical (..., N, C) in the input's."""
+        values = self.stats.denormalize(flat.reshape(flat.shape[:-1] + (-1, self.n_channels)))
+        if order is None:
+            return values
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
-        resolved = resolved[inverse]
+        return values[..., inverse, :]
+
+    def split_state(self, frame: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(resolved part, unresolved part) of one physical frame (N, C) in the input's point order."""
+        resolved = self._physical(self.op.resolved(self._flat(frame, order)), order)
         return resolved, np.asarray(frame, dtype=np.float32) - resolved
 
     def resolved_forecast(self, frame: np.ndarray, n_frames: int, order: np.ndarray | None = None) -> np.ndarray:
         """(n_frames, N, C) forecast of the resolved part only (no unresolved part carried), input order."""
-        order = np.arange(self.points.shape[0]) if order is None else order
-        x0 = self.stats.normalize(np.asarray(frame, dtype=np.float32)[order]).reshape(-1)
-        op = DMDOperator(mean=self.op.mean, modes=self.op.modes, eigs=self.op.eigs, residual_gain=0.0,
-                         _pinv=self.op._pinv)
-        pred = self.stats.denormalize(op.forecast(x0, int(n_frames)).reshape(n_frames, -1, self.n_channels))
-        self.op._pinv = op._pinv
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(order.size)
-        return pred[:, inverse]
+        return self._physical(self.op.forecast(self._flat(frame, order), int(n_frames), residual_gain=0.0), order)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         op = self.op
@@ -353,10 +357,8 @@ class DMDSurrogate:
     def state_error(self, points: np.ndarray, observed: np.ndarray) -> float:
         """Mean square (z-scored units) of the part of the last observed frame that the modes do not
         resolve: small for states like the training frames, large for others."""
-        order = self._mesh_order(points)
-        x0 = self.stats.normalize(np.asarray(observed, dtype=np.float32)[-1][order]).reshape(-1).astype(np.float64)
-        a0 = x0 - self.op.mean
-        return float(np.mean((a0 - (self.op.modes @ self.op.coordinates(a0)).real) ** 2))
+        x0 = self._flat(np.asarray(observed, dtype=np.float32)[-1], self._mesh_order(points))
+        return float(np.mean((x0 - self.op.resolved(x0)) ** 2))
 
     def rollout(self, points: np.ndarray, observed: np.ndarray, n_frames: int, query_points: np.ndarray | None = None,
                 params: dict[str, float] | None = None, n_samples: int = 1, seed: int = 0,
@@ -373,12 +375,7 @@ class DMDSurrogate:
         if not np.isfinite(obs[-1]).all():
             raise EchoUserError("the observed frame contains NaN or Inf: clean the input fields first")
         order = self._mesh_order(points)
-        x0 = self.stats.normalize(obs[-1][order]).reshape(-1)
-        pred = self.op.forecast(x0, int(n_frames)).reshape(n_frames, -1, self.n_channels)
-        mean = self.stats.denormalize(pred)
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(order.size)
-        mean = mean[:, inverse]  # back to the input's point order
+        mean = self._physical(self.op.forecast(self._flat(obs[-1], order), int(n_frames)), order)
         if query_points is not None:
             mean = mean[:, nearest(np.asarray(query_points, dtype=np.float64), np.asarray(points, dtype=np.float64))[0]]
         if progress is not None:

@@ -50,9 +50,7 @@ def residual_windows(dmd: DMDSurrogate, traj: Trajectory, window: int, stride: i
     # early starts have fewer frames than the rank: their DMD keeps the modes those frames support
     for s in range(MIN_FIT_FRAMES - 1, traj.n_frames - window + 1, stride):
         op = fit([flat[:s + 1]], choice, bool(dmd.meta.get("stabilise", True)))
-        a0 = flat[s] - op.mean
-        resolved = op.mean + (op.modes @ op.coordinates(a0)).real
-        coherent = np.concatenate([resolved[None], op.forecast(flat[s], window - 1)])
+        coherent = np.concatenate([op.resolved(flat[s])[None], op.forecast(flat[s], window - 1)])
         resid = traj.fields[s:s + window] - stats.denormalize(coherent.reshape(window, -1, n_ch))
         yield Trajectory(points=traj.points, fields=resid.astype(np.float32), times=traj.times[s:s + window],
                          field_layout=traj.field_layout, params=traj.params, cells=traj.cells)

@@ -30,11 +30,8 @@ def _horizon(sur, n_frames: int) -> int:
     return max(1, min(2 * sur.segment_frames, n_frames // 2))
 
 
-def model_skill(model_path: str | Path, data_path: str | Path, seed: int = 0) -> SkillReport | None:
-    """Score the model at `model_path` on `data_path`; None when no trajectory is long enough."""
-    from ..rollout import Surrogate
-
-    sur = Surrogate.load(model_path, device="cpu", cache=False)
+def model_skill(sur, data_path: str | Path, seed: int = 0) -> SkillReport | None:
+    """Score the loaded model `sur` on `data_path`; None when no trajectory is long enough."""
     curves, used = [], []
     with TrajectoryStore(data_path) as store:
         idx, kind = _trajectories(store)
@@ -70,12 +67,10 @@ def attach_header(model_path: str | Path, **entries) -> Path:
     return save_tensors(model_path, tensors, meta)
 
 
-def state_reference(model_path: str | Path, data_path: str | Path) -> dict:
-    """The state errors of the first training trajectory's frames (echo_model.state_check)."""
-    from ..rollout import Surrogate
+def state_reference(sur, data_path: str | Path) -> dict:
+    """The loaded model's state errors on the first training trajectory's frames (echo_model.state_check)."""
     from ..state_check import training_reference
 
-    sur = Surrogate.load(model_path, device="cpu", cache=False)
     with TrajectoryStore(data_path) as store:
         i = int(store.split_indices("train")[0])
         return training_reference(sur, store.points(i), store.read_fields(i))
@@ -83,8 +78,11 @@ def state_reference(model_path: str | Path, data_path: str | Path) -> dict:
 
 def report_skill(model_path: str | Path, data_path: str | Path) -> SkillReport | None:
     """The pipeline's last step: the skill report and the state reference into the header, printed."""
-    report = model_skill(model_path, data_path)
-    entries = {"state_reference": state_reference(model_path, data_path)}
+    from ..rollout import Surrogate
+
+    sur = Surrogate.load(model_path, device="cpu", cache=False)  # once, for both
+    report = model_skill(sur, data_path)
+    entries = {"state_reference": state_reference(sur, data_path)}
     if report is None:
         print("skill: no trajectory is long enough to score a forecast (the report is left out)")
     else:

@@ -74,7 +74,7 @@ def train_hybrid(cfg: HybridRun) -> Path:
     from ..dmd import DMDSurrogate
     from ..hybrid import HybridSurrogate
     from ..rollout import Surrogate
-    from .held_out import attach_header, state_reference
+    from .held_out import state_reference
     from .pipeline import check_dataset, pick_frames, train_all
     from .stage_dmd import train_dmd
 
@@ -94,8 +94,9 @@ def train_hybrid(cfg: HybridRun) -> Path:
     meta = {k: v for k, v in echo.meta.items() if k not in ("skill", "state_reference")}
     meta["provenance"] = {**meta.get("provenance", {}), "hybrid": asdict(cfg)}
     skill = held_out_skill(cfg, dmd, echo)
-    out = HybridSurrogate(dmd, echo, {**meta, "skill": skill.to_dict()}).save(run / "model.safetensors")
-    attach_header(out, state_reference=state_reference(out, cfg.data))
+    hybrid = HybridSurrogate(dmd, echo, {**meta, "skill": skill.to_dict()})
+    hybrid.meta["state_reference"] = state_reference(hybrid, cfg.data)
+    out = hybrid.save(run / "model.safetensors")
     print("\n".join(skill.lines()))
     print(f"model: {out}")
     return out
