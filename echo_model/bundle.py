@@ -19,6 +19,7 @@ from typing import Any, Callable
 import torch
 
 from .errors import EchoUserError
+from .header_check import check_header
 
 FORMAT = "echo-model"
 FORMAT_VERSION = 1
@@ -36,6 +37,7 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}
     try:
         save_file(clean, str(tmp), metadata={_META_KEY: json.dumps(header, default=_json_default)})
+        os.chmod(tmp, 0o666 & ~current_umask())  # safetensors creates 0600: give the usual umask-respecting mode
         os.replace(tmp, path)
     except OSError as exc:
         raise disk_error(exc, path) from exc
@@ -47,6 +49,31 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex): what a latent cache records of the autoencoder it was made with."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it (Linux's /proc; else the set-and-restore idiom)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def disk_error(exc: OSError, path: str | os.PathLike) -> Exception:
@@ -95,7 +122,7 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise _damaged(path, f"format_version {meta.get('format_version')!r} is not a number") from None
     if version > FORMAT_VERSION:
         raise EchoUserError(f"{path} was written by a newer echo-paraview (format {version}): update echo-paraview")
-    return meta
+    return check_header(meta, path)  # every key a loader reads: JSON type and range
 
 
 def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu",

@@ -78,6 +78,7 @@ import torch
 from . import flow
 from .bundle import build_from_file, load_tensors, prefixed, read_meta, save_tensors, unprefixed
 from .errors import EchoUserError
+from .header_check import MAX_SAMPLER_STEPS
 from .data.normalize import ChannelStats, Domain
 from .device import resolve_device
 from .memory import MemoryBudget, RolloutPlan, RolloutShape, plan_rollout
@@ -477,12 +478,13 @@ class Surrogate:
         n_query = obs.shape[1] if query_points is None else np.asarray(query_points).shape[0]
         plan = self.plan(obs.shape[1], n_query, n_frames, n_samples, keep_samples, memory, output_copies)
         chunk = int(chunk_size or (plan.chunk_size if self.device.type != "cuda" else _gpu_chunk(self.device)))
-        steps = int(steps or self.default_steps)
+        steps = int(self.default_steps if steps is None else steps)
         sampler = sampler or self.default_sampler
+        n_seg = math.ceil(n_frames / self.segment_frames)
+        check_sampler(steps, sampler, n_seg, n_samples)
         pts = self._points(points)
         qpts = pts if query_points is None else self._points(query_points)
         vals = torch.as_tensor(self.stats.normalize(obs[-n_obs:]), device=self.device)
-        n_seg = math.ceil(n_frames / self.segment_frames)
         work_total = n_seg * flow.sampler_evaluations(sampler, steps)
         done = [0]
 
@@ -594,6 +596,24 @@ class Surrogate:
         if g.ndim == 1:
             g = g[:, None]
         return g[: self.segment_frames, None, :]
+
+
+def check_sampler(steps: int, sampler: str, n_segments: int, n_samples: int) -> None:
+    """Refuse sampler settings that cannot finish (steps of 1e9) or mean nothing, before any work.
+
+    Raises
+    ------
+    EchoUserError
+        Naming the option (--steps / SamplingSteps, --sampler), the work it asks for and the fix.
+    """
+    if sampler not in flow.SAMPLER_EVALS:
+        raise EchoUserError(f"--sampler {sampler!r} is not a sampler: use one of {', '.join(flow.SAMPLER_EVALS)}")
+    if not 1 <= steps <= MAX_SAMPLER_STEPS:
+        evals = n_segments * max(1, n_samples) * flow.SAMPLER_EVALS[sampler] * max(steps, 0)
+        raise EchoUserError(
+            f"--steps (SamplingSteps) {steps}: sampler steps per segment must be 1 to {MAX_SAMPLER_STEPS} "
+            f"(10 to 50 are usual); {steps} would take {evals:.3g} network evaluations for {n_segments} segment(s) "
+            f"x {max(1, n_samples)} member(s). Pass fewer steps, or leave it out to use the model's default")
 
 
 def _gpu_chunk(device: torch.device) -> int:

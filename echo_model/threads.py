@@ -25,7 +25,12 @@ def apply_omp_policy(env: MutableMapping[str, str] | None = None) -> MutableMapp
 
 
 def set_threads(n: int | None) -> None:
-    """torch CPU threads: n >= 1 sets them, None or 0 keeps torch's default."""
+    """torch CPU threads: n >= 1 sets them, None or 0 keeps torch's default; a negative n is refused."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        from .errors import EchoUserError
+
+        raise EchoUserError(f"--threads {n!r}: give a whole number of torch CPU threads, 1 or more "
+                            "(0 or leaving it out keeps torch's default)")
     if n:
         import torch
 

@@ -156,4 +156,45 @@ def check_times(times: np.ndarray, n_frames: int, where: str, fix: str = _FIX) -
                             f"t[{k - 1}] = {times[k - 1]:g}; {fix}")
 
 
-__all__ = ["FIXED_POINTS", "MIN_POINTS", "check_cells", "check_times"]
+class UnevenTimeStepWarning(UserWarning):
+    """A trajectory's frames are not equally spaced in time (a missing time directory or output step)."""
+
+
+def uneven_steps(times: np.ndarray, rtol: float = 1e-3) -> str | None:
+    """Describe the most uneven time step of a trajectory, or None when its frames are equally spaced.
+
+    ECHO (and DMD) treat the frames as one `dt` apart; a case with one missing time directory gives a
+    trajectory whose step doubles once, and the model learns a wrong dynamics there without a word.
+
+    Parameters
+    ----------
+    times : numpy.ndarray
+        (T,) strictly increasing times.
+    rtol : float, default 1e-3
+        Relative deviation from the median step that counts as uneven (written times carry rounding).
+
+    Returns
+    -------
+    str or None
+        "dt = 0.1 between most frames but 0.2 from t = 0.3 to t = 0.5", or None.
+
+    Example
+    -------
+    >>> uneven_steps(np.array([0.0, 0.1, 0.2, 0.3]))
+    >>> uneven_steps(np.array([0.0, 0.1, 0.2, 0.4, 0.5]))
+    'dt = 0.1 between most frames but 0.2 from t = 0.2 to t = 0.4 (frames 2 to 3)'
+    """
+    t = np.asarray(times, dtype=np.float64).reshape(-1)
+    if t.size < 3:
+        return None
+    steps = np.diff(t)
+    dt = float(np.median(steps))
+    dev = np.abs(steps - dt)
+    k = int(np.argmax(dev))
+    if dev[k] <= rtol * abs(dt):
+        return None
+    return (f"dt = {dt:g} between most frames but {steps[k]:g} from t = {t[k]:g} to t = {t[k + 1]:g} "
+            f"(frames {k} to {k + 1})")
+
+
+__all__ = ["FIXED_POINTS", "MIN_POINTS", "UnevenTimeStepWarning", "check_cells", "check_times", "uneven_steps"]

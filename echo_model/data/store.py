@@ -20,13 +20,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import EchoUserError
 from ..stale_temps import remove_stale_temps, temp_path
-from .array_checks import check_cells, check_times
+from .array_checks import UnevenTimeStepWarning, check_cells, check_times, uneven_steps  # noqa: F401
 from .h5_guard import check_links, require_stored
 from .normalize import ChannelStats, Domain, RunningStats
 from .trajectory import Cells, Trajectory
@@ -196,6 +196,7 @@ def write_dataset(
                         "a dataset holds one set of fields"
                     )
                 require_finite_trajectory(traj, f"trajectory {n} written to {path}")
+                warn_uneven_steps(traj, f"trajectory {n} written to {path}")
                 _write_trajectory(group.create_group(f"{n:06d}"), traj, compression)
                 rs = RunningStats(traj.n_channels)
                 rs.update(traj.fields)
@@ -229,6 +230,19 @@ def write_dataset(
         if tmp.exists():
             tmp.unlink()
     return read_info(path)
+
+
+def warn_uneven_steps(traj: Trajectory, where: str) -> None:
+    """Warn (UnevenTimeStepWarning) when a trajectory's frames are not equally spaced in time."""
+    import warnings
+
+    text = uneven_steps(traj.times)
+    if text is not None:
+        source = traj.metadata.get("source") if isinstance(traj.metadata, dict) else None
+        warnings.warn(f"{where}{f' (from {source})' if source else ''} has uneven time steps: {text}; a missing "
+                      "time directory or output step? Models assume one dt between frames, so they learn a wrong "
+                      "step there: restore the missing output, or import an evenly spaced range (--skip-time, "
+                      "--end-time)", UnevenTimeStepWarning, stacklevel=3)
 
 
 def require_finite_trajectory(traj: Trajectory, where: str) -> None:
@@ -344,10 +358,39 @@ class TrajectoryStore:
             n_trajectories=self._n_trajectories(attrs),
             domain=Domain.from_dict(json.loads(attrs["domain"])),
             stats=ChannelStats(self._file["stats/mean"][()], self._file["stats/std"][()]),
-            split={k: self._file[f"split/{k}"][()] for k in self._file["split"]},
+            split=self._read_split(n_trajectories=int(attrs["n_trajectories"])),
             description=str(attrs.get("description", "")),
             extra=json.loads(attrs.get("extra", "{}")),
         )
+
+    def _read_split(self, n_trajectories: int) -> dict[str, np.ndarray]:
+        """Each split a 1-D list of trajectory indices in [0, n_trajectories)."""
+        split = {}
+        for k in self._file["split"]:
+            idx = np.asarray(self._file[f"split/{k}"][()])
+            if idx.ndim != 1 or not (np.issubdtype(idx.dtype, np.integer) or idx.size == 0):
+                raise EchoUserError(f"{self.path}: split/{k} must be a 1-D list of trajectory indices, got "
+                                    f"{idx.dtype} {idx.shape}; {_RECREATE}")
+            bad = (idx < 0) | (idx >= n_trajectories)
+            if bad.any():
+                raise EchoUserError(f"{self.path}: split/{k} names trajectory {int(idx[bad][0])}, but the file holds "
+                                    f"{n_trajectories} (indices 0..{n_trajectories - 1}); {_RECREATE}")
+            split[k] = idx.astype(np.int64, copy=False)
+        return split
+
+    def _json_attr(self, i: int, name: str) -> Any:
+        raw = self._group(i).attrs.get(name, "{}")
+        try:
+            obj = json.loads(raw)
+        except RecursionError:
+            obj = None
+        except (TypeError, ValueError):
+            raise EchoUserError(f"{self._where(i)}: its {name} attribute is not JSON ({str(raw)[:60]!r}); "
+                                f"{_RECREATE}") from None
+        if not isinstance(obj, dict):
+            raise EchoUserError(f"{self._where(i)}: its {name} attribute must be a JSON object "
+                                f"{{\"name\": value, ...}}, got {type(obj).__name__}; {_RECREATE}")
+        return obj
 
     def require_finite(self) -> None:
         """Refuse a dataset whose statistics are NaN/Inf (it holds NaN/Inf values): checked at train start."""
@@ -437,7 +480,17 @@ class TrajectoryStore:
         return cells
 
     def params(self, i: int) -> dict[str, float]:
-        return json.loads(self._group(i).attrs["params"])
+        """The trajectory's PDE parameters: names to finite numbers (anything else is refused, naming it)."""
+        params = self._json_attr(i, "params")
+        for name, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise EchoUserError(f"{self._where(i)}: parameter {name!r} is {str(value)[:40]!r} "
+                                    f"({type(value).__name__}); parameters must be numbers: write it as a number, "
+                                    f"e.g. {{\"{name}\": 0.01}}, and {_RECREATE}")
+            if not np.isfinite(value):
+                raise EchoUserError(f"{self._where(i)}: parameter {name!r} is {value}; a model cannot be conditioned "
+                                    f"on NaN/Inf: give it a finite value and {_RECREATE}")
+        return params
 
     def read_fields(self, i: int, frames: slice | Sequence[int] = slice(None)) -> np.ndarray:
         """(T', N, C) for the requested frames, reading only those chunks."""
@@ -456,9 +509,9 @@ class TrajectoryStore:
             fields=g["fields"][()],
             times=self.times(i),
             field_layout=self.info.field_layout,
-            params=json.loads(g.attrs["params"]),
+            params=self.params(i),
             cells=self.cells(i),
-            metadata=json.loads(g.attrs["metadata"]),
+            metadata=self._json_attr(i, "metadata"),
         )
 
     def __iter__(self) -> Iterator[Trajectory]:
@@ -467,5 +520,6 @@ class TrajectoryStore:
 
     def split_indices(self, name: str) -> np.ndarray:
         if name not in self.info.split:
-            raise KeyError(f"no split {name!r}; have {sorted(self.info.split)}")
+            raise EchoUserError(f"{self.path} has no split {name!r}; it has {sorted(self.info.split)}: pass one of "
+                                "those (--split), or re-create the dataset with that split")
         return self.info.split[name]

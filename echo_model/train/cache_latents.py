@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..bundle import file_sha256
 from ..data.normalize import ChannelStats, Domain
 from ..errors import EchoUserError
 from ..stale_temps import remove_stale_temps, temp_path
@@ -133,6 +134,7 @@ def cache_latents(
         lat_shape = ae.latent_shape(n_frames)
         header = {k: v for k, v in ae_meta.items() if k not in ("checkpoint",)}
         attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "autoencoder": str(Path(ae_path).resolve()),
+                 "autoencoder_sha256": file_sha256(ae_path),  # train dit and train all check it (stale caches)
                  "autoencoder_header": json.dumps(header, default=str), "dataset": str(Path(data_path).resolve()),
                  "split": split, "n_frames": n_frames, "frame_stride": frame_stride, "window_stride": window_stride,
                  "time_factor": f, "dt": dt, "param_names": json.dumps(names), "field_layout": json.dumps(layout),
@@ -208,6 +210,37 @@ class LatentCache:
         """Per-latent-channel mean/std over windows, frames and grid nodes."""
         z = self.latents.transpose(0, 1).reshape(self.latents.shape[1], -1).double()
         return z.mean(1).numpy(), z.std(1).clamp_min(1e-6).numpy()
+
+
+def recorded_autoencoder(cache_path: str | os.PathLike) -> str | None:
+    """The SHA-256 of the autoencoder file a cache was encoded with (None: a cache from before it was recorded)."""
+    import h5py
+
+    with h5py.File(cache_path, "r") as h:
+        value = h.attrs.get("autoencoder_sha256")
+    return None if value is None else str(value.decode() if isinstance(value, bytes) else value)
+
+
+def check_cache_autoencoder(cache_path: str | os.PathLike, ae_path: str | os.PathLike) -> bool:
+    """Refuse a latent cache encoded with another autoencoder than `ae_path`; False when it cannot tell.
+
+    A cache from another autoencoder trains a generator on latents its decoder cannot read: the model
+    file is written (exit 0) and every forecast is wrong.
+
+    Raises
+    ------
+    EchoUserError
+        Naming the cache, the autoencoder and the fix (encode the cache again).
+    """
+    recorded = recorded_autoencoder(cache_path)
+    if recorded is None:
+        return False
+    if recorded != file_sha256(ae_path):
+        raise EchoUserError(
+            f"the latent cache {cache_path} was encoded with another autoencoder than {ae_path} (its recorded "
+            f"SHA-256 {recorded[:12]}... differs): encode it again with `echopv cache-latents --ae {ae_path} --data "
+            "DATASET --out CACHE`, or pass the autoencoder it was made with as --ae")
+    return True
 
 
 def cache_latents_run(cfg: CacheLatentsRun) -> Path:

@@ -21,6 +21,7 @@ it cannot roll out by itself) and the complete model.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -55,8 +56,19 @@ def read_progress(stage_dir: str | os.PathLike) -> dict | None:
     return _read_json(Path(stage_dir) / PROGRESS)
 
 
+def _json_safe(obj):
+    """NaN/Inf become null: `NaN` is not JSON, and strict readers (a browser, jq) refuse the whole file."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: Path, obj: dict) -> None:
-    """Readers (ParaView polling the run) never see half a file."""
+    """Readers (ParaView polling the run) never see half a file; non-finite numbers are written as null."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    tmp.write_text(json.dumps(_json_safe(obj), indent=1, default=str, allow_nan=False))
     os.replace(tmp, path)

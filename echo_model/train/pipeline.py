@@ -33,6 +33,7 @@ from ..errors import EchoUserError
 from .lock import RunLock
 from .layout import (AUTOENCODER, BUDGET, CHECKPOINT, LATENTS, MODEL, PIPELINE_CONFIG, PIPELINE_STATUS, PROGRESS,
                      read_progress, read_status, write_json_atomic)
+from .resume_check import check_pipeline_preset
 from .runs import (AutoencoderRun, CacheLatentsRun, GeneratorRun, PipelineRun, RefineRun, add_arguments_from,
                    from_json, from_namespace, to_argv)
 
@@ -153,9 +154,21 @@ def _stage_done(stage: Stage, upstream_mtime: float) -> bool:
     if not stage.output.exists() or stage.output.stat().st_mtime < upstream_mtime:
         return False
     if stage.run_dir is None:
-        return True
+        return _cache_fits(stage)
     prog = read_progress(stage.run_dir) or {}
     return prog.get("status") == "done" and int(prog.get("step", -1)) == stage.steps
+
+
+def _cache_fits(stage: Stage) -> bool:
+    """A latent cache counts as done only when it records the autoencoder this run made (a cache copied from
+    another run, or of an older echo-paraview, is encoded again rather than bundled silently)."""
+    from .cache_latents import check_cache_autoencoder
+
+    try:
+        return check_cache_autoencoder(stage.output, stage.config.ae)
+    except (EchoUserError, OSError):
+        print(f"{stage.output} was encoded with another autoencoder: encoding it again", flush=True)
+        return False
 
 
 def _stale(stage: Stage, upstream_mtime: float) -> bool:
@@ -201,6 +214,7 @@ def _train_stages(cfg: PipelineRun, runner: Callable[[Stage], Any]) -> Path:
     write_status(run, stage="check", stage_index=0, n_stages=0, state="running", error=None, model=None,
                  progress=None, pid=os.getpid())
     try:
+        check_pipeline_preset(run, cfg.preset)  # a finished or half-trained run of another preset is not resumed
         frames = pick_frames(cfg.preset, check_dataset(cfg.data), cfg.frames)
         if cfg.budget_minutes is not None:
             cfg = budgeted(cfg, frames)

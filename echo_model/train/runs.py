@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from ..errors import EchoUserError
+from ..header_check import MAX_SAMPLER_STEPS
 
 T = TypeVar("T")
 
@@ -289,7 +291,8 @@ def _require_paths(values: dict[str, Any], where: Callable[[str], str]) -> None:
 
 
 def from_namespace(cls: type[T], ns: argparse.Namespace, **extra: Any) -> T:
-    """The dataclass from parsed options (lists become tuples); an empty --run/--data is refused."""
+    """The dataclass from parsed options (lists become tuples); an empty --run/--data, a step count
+    below 1 or another value out of its range is refused naming the option."""
     values = {}
     flags = {}
     for f in _cli_fields(cls):
@@ -297,7 +300,93 @@ def from_namespace(cls: type[T], ns: argparse.Namespace, **extra: Any) -> T:
         values[f.name] = tuple(v) if isinstance(v, list) else v
         flags[f.name] = _flags(f)[0]
     _require_paths(values, lambda name: flags[name])
+    check_values(cls, values, lambda name: flags[name])
     return cls(**values, **extra)
+
+
+# the allowed range of each numeric option: (lowest, highest), None = unbounded. Zero or negative step
+# counts used to write an untrained model ("loss nan") that rollout then used without a word.
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "steps": (1, None), "ae_steps": (1, None), "dit_steps": (1, None), "refine_steps": (0, None),
+    "batch_size": (1, 1 << 16), "ae_batch_size": (1, 1 << 16), "dit_batch_size": (1, 1 << 16),
+    "replay_batch": (1, 1 << 16), "n_query": (1, None), "replay_query": (1, None), "frames": (1, None),
+    "frame_stride": (1, None), "window_stride": (1, None), "max_traj": (1, None), "latent_dim": (1, 4096),
+    "patch_space": (1, None), "known_latent_frames": (1, None), "sample_steps": (1, MAX_SAMPLER_STEPS),
+    "ckpt_every": (0, None), "warmup": (0, None), "seed": (0, None), "threads": (0, 4096), "rank": (0, None),
+    "chunk_size": (1, None), "grid": (1, 1 << 14), "lr": (0, None), "dit_lr": (0, None), "min_lr": (0, None),
+    "weight_decay": (0, None), "grad_clip": (0, None), "keep_min": (0, 1), "keep_max": (0, 1), "shift": (0, None),
+    "replay_weight": (0, None), "budget_minutes": (0, None), "holdout": (0, 1), "p_forward": (0, 1),
+    "p_inverse": (0, 1), "p_interp": (0, 1), "p_uncond": (0, 1),
+}
+# options whose lowest value is excluded (a learning rate or a budget of 0 trains nothing)
+_OPEN_BELOW = {"lr", "dit_lr", "budget_minutes", "keep_min", "keep_max"}
+_TYPE_NAMES = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
+_EXAMPLES = {int: "2 (no quotes)", float: "0.001 (no quotes)", str: '"text" (in quotes)', bool: "true or false"}
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, tp) if isinstance(tp, type) else True
+
+
+def _range_problem(name: str, value: float) -> str | None:
+    if not math.isfinite(value):
+        return "must be finite"
+    lo, hi = _RANGES.get(name, (None, None))
+    if lo is not None and (value < lo or (value == lo and name in _OPEN_BELOW)):
+        return f"must be {'above' if name in _OPEN_BELOW else 'at least'} {lo:g}"
+    if hi is not None and value > hi:
+        return f"must be at most {hi:g}"
+    return None
+
+
+def check_values(cls: type, values: dict[str, Any], where: Callable[[str], str], types: bool = False) -> None:
+    """Refuse option values of the wrong type (`types`: from JSON; argparse already converts) or out of range.
+
+    Parameters
+    ----------
+    cls : type
+        The run dataclass whose fields the values are for.
+    values : dict
+        Field name -> value (tuples for the tuple fields).
+    where : callable(str) -> str
+        Where an option came from, for the message ("--steps", "cfg.json: 'steps'").
+    types : bool, default False
+        Also check each value's JSON type against the field's annotation.
+
+    Raises
+    ------
+    EchoUserError
+        Naming the option, its value, what it must be and the fix.
+
+    Example
+    -------
+    >>> check_values(AutoencoderRun, {"steps": 0}, lambda n: "--" + n)
+    Traceback (most recent call last):
+    ...
+    echo_model.errors.EchoUserError: --steps = 0 must be at least 1: a run of 0 steps would write an untrained model; give a value in range
+    """
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        if value is None or name not in hints:
+            continue
+        tp, is_tuple = _base_type(hints[name])
+        items = value if is_tuple and isinstance(value, (tuple, list)) else (value,)
+        if types and (is_tuple and not isinstance(value, (tuple, list)) or not all(_type_ok(v, tp) for v in items)):
+            shape = f"a list of {_TYPE_NAMES.get(tp, tp)}s" if is_tuple else _TYPE_NAMES.get(tp, str(tp))
+            example = "[64, 16]" if is_tuple else _EXAMPLES.get(tp, "...")
+            raise EchoUserError(f"{where(name)} = {value!r} ({type(value).__name__}) must be {shape}; write it "
+                                f"in JSON like {example}")
+        for v in items:
+            problem = _range_problem(name, v) if tp in (int, float) and _type_ok(v, tp) else None
+            if problem:
+                why = ": a run of 0 steps would write an untrained model" if name.endswith("steps") and v <= 0 else ""
+                raise EchoUserError(f"{where(name)} = {value!r} {problem}{why}; give a value in range")
 
 
 def to_argv(cfg: Any) -> list[str]:
@@ -325,16 +414,26 @@ def from_json(cls: type[T], text: str, source: str = "run configuration") -> T:
     """A dataclass written by `to_json`; unknown keys and a wrong kind are refused with a message."""
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise EchoUserError(f"{source} nests JSON deeper than Python can read: write it with `to_json` "
+                            "(or ParaView's EchoTrain)") from None
     except ValueError as exc:
         raise EchoUserError(f"{source} is not JSON ({exc}): write it with `to_json`") from exc
     if not isinstance(obj, dict) or obj.get("kind") != cls.__name__ or not isinstance(obj.get("config"), dict):
-        raise EchoUserError(f"{source} does not hold a {cls.__name__} configuration")
+        raise EchoUserError(f"{source} does not hold a {cls.__name__} configuration: expected "
+                            f'{{"kind": "{cls.__name__}", "config": {{...}}}} as `to_json` writes it')
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(obj["config"]) - names)
     if unknown:
-        raise EchoUserError(f"{source}: unknown {cls.__name__} options {unknown}")
+        raise EchoUserError(f"{source}: unknown {cls.__name__} options {unknown}; the known ones are {sorted(names)}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in obj["config"].items()}
-    _require_paths(values, lambda name: f"{source}: {name!r}")
+    where = lambda name: f"{source}: {name!r}"  # noqa: E731
+    missing = [f.name for f in fields(cls) if f.metadata.get("required") and values.get(f.name) is None]
+    if missing:
+        raise EchoUserError(f"{source}: {cls.__name__} option {missing[0]!r} is missing; add it "
+                            f"(e.g. \"{missing[0]}\": \"{'runs/mycase' if missing[0] == 'run' else 'data/mycase.h5'}\")")
+    check_values(cls, values, where, types=True)
+    _require_paths(values, where)
     return cls(**values)
 
 
@@ -346,4 +445,4 @@ def apply_threads(threads: int | None) -> None:
 
 
 __all__ = ["AutoencoderRun", "RefineRun", "GeneratorRun", "CacheLatentsRun", "PipelineRun", "DMDRun", "HybridRun", "StageRun",
-           "add_arguments_from", "from_namespace", "to_argv", "to_json", "from_json", "apply_threads"]
+           "add_arguments_from", "check_values", "from_namespace", "to_argv", "to_json", "from_json", "apply_threads"]

@@ -27,6 +27,7 @@ from ..nn.autoencoder import MODEL_KEY, AutoencoderConfig, EchoAutoencoder, load
 from ..errors import EchoUserError
 from ..presets import DEFAULT_FRAMES, autoencoder_config, grid_for_domain
 from .layout import AUTOENCODER, CHECKPOINT
+from .resume_check import check_preset
 from .runs import AutoencoderRun, add_arguments_from, apply_threads, from_namespace
 from .trainer import Trainer
 
@@ -71,6 +72,8 @@ def build_autoencoder(cfg: AutoencoderRun, info) -> EchoAutoencoder:
     """The model to train: the checkpoint's config when resuming, --init's weights, or a preset."""
     ckpt = Path(cfg.run) / CHECKPOINT
     if ckpt.exists() and cfg.resume:  # the checkpoint's own config wins: a resumed run is the same model
+        if not cfg.init:  # refine's checkpoint records no preset of its own: --init decides its network
+            check_preset(ckpt, cfg.preset, cfg.run)
         return EchoAutoencoder(AutoencoderConfig.from_dict(read_meta(ckpt)[MODEL_KEY]))
     if cfg.init:
         return load_autoencoder(cfg.init)[0]
@@ -123,7 +126,9 @@ def train_autoencoder(cfg: AutoencoderRun) -> dict[str, Any]:
                                 shift=cfg.shift / max(mcfg.grid))
         n_pts = store.n_points(sampler.usable[0])
         meta = {"kind": "autoencoder", MODEL_KEY: mcfg.to_dict(), **dataset_meta(store, cfg.data),
-                "stage": "ae", "n_frames": frames, "frame_stride": cfg.frame_stride,
+                # the preset, checked on resume (resume_check.py); with --init that file decides the network
+                "stage": "ae", "preset": None if cfg.init else cfg.preset, "n_frames": frames,
+                "frame_stride": cfg.frame_stride,
                 "compression_ratio": mcfg.compression_ratio(n_pts, frames)}
         trainer = Trainer(model, cfg.run, cfg.train_config("ae"), model_prefix=MODEL_KEY, meta=meta,
                           resume=cfg.resume, output=AUTOENCODER)

@@ -23,6 +23,7 @@ import torch
 from .. import flow
 from ..errors import EchoUserError
 from .layout import CHECKPOINT, GENERATOR, MODEL
+from .resume_check import check_preset
 from .runs import GeneratorRun, add_arguments_from, apply_threads, from_namespace
 from .trainer import Trainer
 
@@ -91,6 +92,7 @@ def build_generator(cfg: GeneratorRun, latents: torch.Tensor, n_params: int):
 
     ckpt = Path(cfg.run) / CHECKPOINT
     if ckpt.exists() and cfg.resume:
+        check_preset(ckpt, cfg.preset, cfg.run)
         return DiT(DiTConfig.from_dict(read_meta(ckpt)["dit"]))
     overrides = {"latent_dim": int(latents.shape[1]), "spatial_dims": latents.dim() - 3, "param_dim": n_params}
     if cfg.patch_space:
@@ -101,7 +103,7 @@ def build_generator(cfg: GeneratorRun, latents: torch.Tensor, n_params: int):
 def train_generator(cfg: GeneratorRun) -> dict[str, Any]:
     """Stage 3 (`kind` "flow": ECHO's DiT; "baseline": deterministic regression). Writes the complete model."""
     from ..rollout import GEN_KEY, export_bundle
-    from .cache_latents import LatentCache
+    from .cache_latents import LatentCache, check_cache_autoencoder
 
     apply_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -109,6 +111,10 @@ def train_generator(cfg: GeneratorRun) -> dict[str, Any]:
     ae_path = Path(cfg.ae or cache.attrs["autoencoder"])
     if not ae_path.exists():
         raise EchoUserError(f"autoencoder {ae_path} (named by the cache) is missing: pass --ae")
+    if not check_cache_autoencoder(cfg.cache, ae_path):
+        print(f"warning: the latent cache {cfg.cache} does not record which autoencoder encoded it (written by an "
+              f"older echo-paraview); make sure it was {ae_path}, or encode it again with `echopv cache-latents`",
+              flush=True)
     tl = cache.latent_frames
     known = int(cfg.known_latent_frames)
     if not 1 <= known < tl:

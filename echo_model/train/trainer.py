@@ -85,6 +85,10 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def _finite_or_none(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warm-up to cfg.lr, then cosine to cfg.min_lr at cfg.steps."""
     if cfg.warmup > 0 and step < cfg.warmup:
@@ -98,6 +102,9 @@ class Trainer:
     def __init__(self, model: nn.Module, run_dir: str | os.PathLike, cfg: TrainConfig, *,
                  model_prefix: str = "model", meta: dict[str, Any] | None = None, resume: bool = True,
                  params: list[nn.Parameter] | None = None, output: str = "model.safetensors") -> None:
+        if isinstance(cfg.steps, bool) or not isinstance(cfg.steps, int) or cfg.steps < 1:
+            raise EchoUserError(f"{cfg.stage}: --steps {cfg.steps!r} must be a whole number >= 1: a run of no "
+                                "steps would write an untrained model; give the optimisation steps to train")
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.model_prefix = model_prefix
@@ -120,6 +127,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
                                            weight_decay=cfg.weight_decay)
         self.step = 0
+        self.last_loss: float | None = None  # of the last step trained (restored from the checkpoint on resume)
+        self.last_loss_avg: float | None = None
         self._stop_requested = False
         self.is_main = self.rank == 0
         # one trainer per run directory (rank 0 writes the files, so rank 0 holds the lock)
@@ -147,7 +156,8 @@ class Trainer:
             return None
         opt_tensors, skeleton = flatten_state(self.optimizer.state_dict(), "optimizer")
         meta = {**self.meta, "checkpoint": {"step": self.step, "optimizer": skeleton,
-                                            "train_config": self.cfg.to_dict()}}
+                                            "train_config": self.cfg.to_dict(), "loss": self.last_loss,
+                                            "loss_avg": self.last_loss_avg}}
         return save_tensors(self.run_dir / CHECKPOINT, {**self._state_tensors(), **opt_tensors}, meta)
 
     def save_model(self, path: str | os.PathLike | None = None) -> Path | None:
@@ -168,6 +178,7 @@ class Trainer:
                              f"{unexpected[:3]}): it was written with another config; use a new --run directory")
         self.optimizer.load_state_dict(unflatten_state(info["optimizer"], tensors))
         self.step = int(info["step"])
+        self.last_loss, self.last_loss_avg = _finite_or_none(info.get("loss")), _finite_or_none(info.get("loss_avg"))
 
     def _broadcast_params(self) -> None:
         import torch.distributed as dist
@@ -263,21 +274,23 @@ class Trainer:
             from tqdm import tqdm
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.stage, unit="step", mininterval=1.0, dynamic_ncols=True)
-        avg, loss_val, lr, bad, history = None, float("nan"), cfg.lr, 0, []
+        history: list[float] = []
         with self._stop_at_step_boundary():
             loss_val, avg, lr = self._loop(step_fn, get_batch, bar, t0, s0, history)
         if bar is not None:
             bar.close()
         self._require_finite_result(s0, history)
+        if not history:  # a resume of a finished run trained nothing: report the loss it ended with, never NaN
+            loss_val, avg, lr = self.last_loss, self.last_loss_avg, lr_at(max(0, self.step - 1), cfg)
         if self.world_size > 1:
             spread = self._rank_weight_spread()
             self.meta["data_parallel"] = {"world_size": self.world_size, "max_weight_diff_between_ranks": spread}
         self.save_checkpoint()
         self.save_model()
-        self._progress(loss_val, avg if avg is not None else float("nan"), lr, t0, s0, "done")
+        self._progress(loss_val, avg, lr, t0, s0, "done")
         self.model.eval()
-        return {"step": self.step, "loss": loss_val, "loss_avg": avg, "history": history,
-                "wall_s": time.time() - t0}
+        return {"step": self.step, "loss": float("nan") if loss_val is None else loss_val, "loss_avg": avg,
+                "history": history, "wall_s": time.time() - t0}
 
     def _loop(self, step_fn, get_batch, bar, t0: float, s0: int, history: list[float]) -> tuple[float, Any, float]:
         """The optimisation steps; returns (last loss, running average, last lr)."""
@@ -314,6 +327,7 @@ class Trainer:
             self.step += 1
             loss_val = float(loss.detach())
             avg = loss_val if avg is None else 0.95 * avg + 0.05 * loss_val
+            self.last_loss, self.last_loss_avg = loss_val, avg
             history.append(loss_val)
             if bar is not None:
                 bar.update(1)
