@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import EchoUserError
 from .cylinder_case import CylinderCase, latest_log_time, prepare, read_force_coeffs, require_openfoam, solve
-from .cylinder_mesh import MESHES
+from .cylinder_mesh import MESHES, SHAPES
 
 REFERENCE_ST = 0.30  # DFG 2D-2 benchmark (Schäfer & Turek 1996): St = 0.2950 .. 0.3050
 
@@ -92,6 +92,10 @@ class FamilyConfig:
     end_time: float = 6.0
     write_interval: float = 0.025
     skip_time: float = 3.0
+    shapes: tuple[str, ...] = ("circle",)  # each case draws its obstacle from these (cylinder_mesh.SHAPES)
+    aspect_range: tuple[float, float] = (1.5, 2.5)  # ellipses' axis ratio
+    angle_range: tuple[float, float] = (0.0, 180.0)  # degrees, for every shape but the circle
+    kick: float = 0.0  # rock the body at the start (cylinder_case._body_wall): shedding from ~1.25 s, not ~3.5 s
     jobs: int = 2
     nice: int = 10
     keep_case: bool = False
@@ -99,18 +103,22 @@ class FamilyConfig:
 
 def draw_cases(cfg: FamilyConfig) -> list[CylinderCase]:
     rng = np.random.default_rng(cfg.seed)
-    common = dict(nu=cfg.nu, mesh=cfg.mesh, end_time=cfg.end_time, write_interval=cfg.write_interval)
+    common = dict(nu=cfg.nu, mesh=cfg.mesh, end_time=cfg.end_time, write_interval=cfg.write_interval, kick=cfg.kick)
     cases = [CylinderCase(Um=1.5, cx=0.2, cy=0.2, **common)] if cfg.include_reference else []
     for _ in range(cfg.n):
-        cases.append(
-            CylinderCase(
-                Um=round(float(rng.uniform(*cfg.um_range)), 4),
-                cx=round(float(rng.uniform(*cfg.cx_range)), 4),
-                cy=round(float(rng.uniform(*cfg.cy_range)), 4),
-                **common,
-            )
-        )
+        um, cx, cy = (round(float(rng.uniform(*r)), 4) for r in (cfg.um_range, cfg.cx_range, cfg.cy_range))
+        cases.append(CylinderCase(Um=um, cx=cx, cy=cy, **_draw_shape(rng, cfg), **common))
     return cases
+
+
+def _draw_shape(rng: np.random.Generator, cfg: FamilyConfig) -> dict:
+    """The obstacle of one case; circle-only families draw nothing (their cases stay those of a seed)."""
+    if tuple(cfg.shapes) == ("circle",):
+        return {}
+    shape = str(cfg.shapes[int(rng.integers(len(cfg.shapes)))])
+    aspect = round(float(rng.uniform(*cfg.aspect_range)), 3) if shape == "ellipse" else 1.0
+    angle = round(float(rng.uniform(*cfg.angle_range)), 2) if shape != "circle" else 0.0
+    return {"shape": shape, "aspect": aspect, "angle": angle}
 
 
 def _finished(case_dir: Path, case: CylinderCase) -> bool:
@@ -157,7 +165,7 @@ def extract_case(case_dir: Path, case: CylinderCase, skip_time: float, keep_case
 
     coeffs = read_force_coeffs(case_dir)
     t, cl, cd = coeffs["Time"], coeffs["Cl"], coeffs["Cd"]
-    t_dev = 0.5 * case.end_time  # shedding is developed by ~3 s; the second half of the run
+    t_dev = skip_time  # the recorded frames start once the shedding has developed
     st = strouhal(t, cl, case.D, case.U_mean, t_start=t_dev)
     dev = t >= t_dev
     # frames at t >= skip_time are kept (the same rule as `echopv import --skip-time`)
@@ -172,6 +180,9 @@ def extract_case(case_dir: Path, case: CylinderCase, skip_time: float, keep_case
             "cd_mean": float(cd[dev].mean()),
             "cd_max": float(cd[dev].max()),
             "mesh": case.mesh,
+            "shape": case.shape,
+            "aspect": case.aspect,
+            "angle": case.angle,
             "nu": case.nu,
             "U_mean": case.U_mean,
             "D": case.D,
@@ -190,6 +201,9 @@ def _case_summary(name: str, case: CylinderCase, traj, timings: dict) -> dict:
     return {
         "case": name,
         **{k: round(v, 4) for k, v in case.params().items()},
+        "shape": case.shape,
+        "aspect": case.aspect,
+        "angle": case.angle,
         "n_points": traj.n_points,
         "n_frames": traj.n_frames,
         "strouhal": round(traj.metadata["strouhal"], 4),
@@ -265,7 +279,8 @@ def generate_family(cfg: FamilyConfig, out: Path, work_dir: Path, progress: bool
         trajs,
         name=out.stem,
         description=(
-            "OpenFOAM v1912 pimpleFoam cylinder wake (DFG 2D-2 channel 2.2 x 0.41, r 0.05), "
+            "OpenFOAM v1912 pimpleFoam obstacle wake (DFG 2D-2 channel 2.2 x 0.41, obstacles of the r 0.05 "
+            f"cylinder's area: {', '.join(cfg.shapes)}), "
             f"{cfg.mesh} gmsh mesh, cell centres (x, y), fields U (2), p (kinematic), "
             f"t in [{cfg.skip_time}, {cfg.end_time}] every {cfg.write_interval} s"
         ),
@@ -288,6 +303,14 @@ def _range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _shapes(text: str) -> tuple[str, ...]:
+    names = tuple(w.strip() for w in text.split(",") if w.strip())
+    unknown = [n for n in names if n not in SHAPES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"unknown shape(s) {', '.join(unknown) or text!r}: choose from {', '.join(SHAPES)}")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = FamilyConfig()
     parser.add_argument("--out", type=Path, required=True, help="dataset file to write (.h5)")
@@ -307,6 +330,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between frames (default %(default)s)")
     parser.add_argument("--skip-time", type=float, default=d.skip_time,
                         help="keep frames at t >= this time, dropping the start-up transient (default %(default)s)")
+    parser.add_argument("--shapes", type=_shapes, default=d.shapes, metavar="A,B",
+                        help=f"obstacle shapes each case draws from: {', '.join(SHAPES)} (default circle)")
+    parser.add_argument("--aspect", type=_range, default=d.aspect_range, metavar="LO,HI",
+                        help="ellipses' axis ratio range (default 1.5,2.5)")
+    parser.add_argument("--angle", type=_range, default=d.angle_range, metavar="LO,HI",
+                        help="obstacle turn range in degrees, for all shapes but the circle (default 0,180)")
+    parser.add_argument("--kick", type=float, default=d.kick,
+                        help="rock the body for one shedding period at the start, peak surface speed KICK * Um "
+                             "(0.5: shedding developed by ~1.25 s instead of ~3.5 s at Re 100; default 0, from rest)")
     parser.add_argument("--jobs", type=int, default=d.jobs, help="cases run at once, 1 core each (default %(default)s)")
     parser.add_argument("--nice", type=int, default=d.nice, help="nice level of the solvers (default %(default)s)")
     parser.add_argument("--work-dir", type=Path, default=None,
@@ -320,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
         n=args.n, seed=args.seed, um_range=args.um, nu=args.nu, cx_range=args.cx, cy_range=args.cy,
         include_reference=args.include_reference, mesh=args.mesh, end_time=args.end_time,
         write_interval=args.write_interval, skip_time=args.skip_time, jobs=args.jobs, nice=args.nice,
-        keep_case=args.keep_case,
+        keep_case=args.keep_case, shapes=args.shapes, aspect_range=args.aspect, angle_range=args.angle, kick=args.kick,
     )
     out = Path(args.out)
     cache = Path(os.environ.get("ECHOPV_CACHE") or Path.home() / ".cache" / "echopv")
@@ -333,10 +365,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     wall = time.perf_counter() - t0
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(rows)} trajectories) in {wall:.0f} s")
-    print(f"{'case':<9} {'Um':>6} {'Re':>6} {'cx':>6} {'cy':>6} {'points':>7} {'frames':>6} {'St':>7} "
+    print(f"{'case':<9} {'shape':<8} {'Um':>6} {'Re':>6} {'cx':>6} {'cy':>6} {'points':>7} {'frames':>6} {'St':>7} "
           f"{'Cl amp':>7} {'Cd mean':>7} {'solve s':>8}")
     for r in rows:
-        print(f"{r['case']:<9} {r['Um']:>6.3f} {r['Re']:>6.1f} {r['cx']:>6.3f} {r['cy']:>6.3f} {r['n_points']:>7} "
+        print(f"{r['case']:<9} {r['shape']:<8} {r['Um']:>6.3f} {r['Re']:>6.1f} {r['cx']:>6.3f} {r['cy']:>6.3f} {r['n_points']:>7} "
               f"{r['n_frames']:>6} {r['strouhal']:>7.4f} {r['cl_amp']:>7.3f} {r['cd_mean']:>7.3f} "
               f"{r.get('solve_s', 0):>8.1f}")
     for r, c in zip(rows, draw_cases(cfg)):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EchoUserError
-from .cylinder_mesh import CHANNEL_HEIGHT, MESHES, PATCH_TYPES, RADIUS, SLAB_DZ, write_mesh
+from .cylinder_mesh import CHANNEL_HEIGHT, MESHES, PATCH_TYPES, RADIUS, SLAB_DZ, Obstacle, write_mesh
 
 DEFAULT_WM_PROJECT_DIR = "/usr/share/openfoam"
 
@@ -35,6 +35,14 @@ class CylinderCase:
     end_time: float = 6.0
     write_interval: float = 0.02
     max_co: float = 0.9
+    shape: str = "circle"  # the obstacle (cylinder_mesh.Obstacle): circle, ellipse, rsquare, triangle
+    aspect: float = 1.0
+    angle: float = 0.0
+    kick: float = 0.0  # > 0: rock the body at the start (peak surface speed kick * Um) to start the shedding early
+
+    @property
+    def obstacle(self) -> Obstacle:
+        return Obstacle(self.shape, self.aspect, self.angle)
 
     @property
     def U_mean(self) -> float:
@@ -164,10 +172,31 @@ boundaryField
     }}
     outlet          {{ type zeroGradient; }}
     walls           {{ type noSlip; }}
-    cylinder        {{ type noSlip; }}
+    cylinder
+    {{
+        {_body_wall(case)}
+    }}
     frontAndBack    {{ type empty; }}
 }}
 """
+
+
+KICK_PERIODS = 1  # shedding periods of rocking at the start (case.kick > 0)
+
+
+def _body_wall(case: CylinderCase) -> str:
+    """The obstacle's wall: no-slip, or for case.kick > 0 rocked about its centre for the first
+    KICK_PERIODS shedding periods (St 0.3) at a peak surface speed of kick * Um. From rest a
+    symmetric wake waits seconds for round-off to break its symmetry (3.5 of 5.5 simulated seconds
+    at Re 100); rocking at the shedding frequency starts the vortex street at once."""
+    if case.kick <= 0:
+        return "type noSlip;"
+    w = case.kick * case.Um / RADIUS
+    f = 0.3 * case.U_mean / case.D
+    spin = (f"(time() < {KICK_PERIODS / f:.6g} ? {w:.6g}*sin({2 * 3.141592653589793 * f:.8g}*time()) : 0)"
+            f"*vector({case.cy:.6g}-pos().y(), pos().x()-{case.cx:.6g}, 0)")
+    return f'type exprFixedValue; value uniform (0 0 0); valueExpr "{spin}";'
+
 
 
 # Discretisation: backward Euler 2nd order in time, linearUpwind convection.
@@ -252,7 +281,7 @@ def prepare(case_dir: str | Path, case: CylinderCase) -> int:
     case_dir = Path(case_dir)
     case_dir.mkdir(parents=True, exist_ok=True)
     write_dictionaries(case_dir, case)
-    n_cells = write_mesh(case_dir / "cylinder.msh", case.cx, case.cy, MESHES[case.mesh])
+    n_cells = write_mesh(case_dir / "cylinder.msh", case.cx, case.cy, MESHES[case.mesh], case.obstacle)
     _run(["gmshToFoam", "cylinder.msh"], case_dir, "gmshToFoam")
     boundary = "constant/polyMesh/boundary"
     for patch, ptype in PATCH_TYPES.items():

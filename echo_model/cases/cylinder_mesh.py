@@ -1,4 +1,8 @@
-"""gmsh mesh of the DFG / Schäfer–Turek 2D channel with a cylinder, one prism layer thick.
+"""gmsh mesh of the DFG / Schäfer–Turek 2D channel with an obstacle, one prism layer thick.
+
+The obstacle is the DFG cylinder or another shape of the same area (`Obstacle`: ellipses of a given
+aspect ratio, rounded squares, triangles, each turned by an angle), so one family can vary the shape
+while the Reynolds number keeps the cylinder's diameter as its length.
 
 Triangles (refined on the cylinder and in the wake) are extruded one layer in z, so OpenFOAM
 sees a 3D slab whose front and back are an `empty` patch: a 2D computation on an unstructured
@@ -8,6 +12,7 @@ gmsh keeps global state and is not thread-safe: call `write_mesh` from one threa
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +49,77 @@ MESHES: dict[str, MeshSizes] = {
     "ci": MeshSizes(cylinder=0.012, wake=0.03, far=0.06, wake_length=0.6),
 }
 
+SHAPES = ("circle", "ellipse", "rsquare", "triangle")
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """The body in the channel: a shape of the cylinder's area (pi r^2) turned by `angle` degrees.
+
+    Parameters
+    ----------
+    shape: "circle" (the DFG cylinder), "ellipse" (semi-axes r sqrt(aspect) and r / sqrt(aspect)),
+        "rsquare" (a square with corners rounded at a fifth of its side) or "triangle" (equilateral).
+    aspect: the ellipse's axis ratio (>= 1); ignored by the other shapes.
+    angle: anticlockwise turn in degrees (the ellipse's long axis from the x axis).
+
+    Example
+    -------
+    >>> Obstacle("ellipse", aspect=2.0, angle=30.0).extent() > RADIUS
+    True
+    """
+
+    shape: str = "circle"
+    aspect: float = 1.0
+    angle: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.shape not in SHAPES:
+            raise EchoUserError(f"unknown obstacle shape {self.shape!r}: choose one of {', '.join(SHAPES)}")
+        if not (1.0 <= self.aspect <= 4.0):
+            raise EchoUserError(f"obstacle aspect ratio {self.aspect} is outside 1..4: choose a value in that range")
+
+    def extent(self) -> float:
+        """Radius of the smallest circle about the centre that holds the shape (for the fit check)."""
+        if self.shape == "ellipse":
+            return RADIUS * math.sqrt(self.aspect)
+        if self.shape == "rsquare":
+            return _square_side() / math.sqrt(2.0)
+        if self.shape == "triangle":
+            return _triangle_side() / math.sqrt(3.0)
+        return RADIUS
+
+    def add_to(self, occ, cx: float, cy: float) -> int:
+        """The shape as an OCC surface at (cx, cy); returns its tag."""
+        if self.shape == "ellipse":
+            a, b = RADIUS * math.sqrt(self.aspect), RADIUS / math.sqrt(self.aspect)
+            tag = occ.addDisk(cx, cy, 0, a, b)
+        elif self.shape == "rsquare":
+            side = _square_side()
+            tag = occ.addRectangle(cx - side / 2, cy - side / 2, 0, side, side, roundedRadius=side / 5)
+        elif self.shape == "triangle":
+            corners = [(cx + self.extent() * math.cos(math.pi / 2 + k * 2 * math.pi / 3),
+                        cy + self.extent() * math.sin(math.pi / 2 + k * 2 * math.pi / 3)) for k in range(3)]
+            points = [occ.addPoint(x, y, 0) for x, y in corners]
+            lines = [occ.addLine(points[k], points[(k + 1) % 3]) for k in range(3)]
+            tag = occ.addPlaneSurface([occ.addCurveLoop(lines)])
+        else:
+            return occ.addDisk(cx, cy, 0, RADIUS, RADIUS)
+        if self.angle:
+            occ.rotate([(2, tag)], cx, cy, 0, 0, 0, 1, math.radians(self.angle))
+        return tag
+
+
+def _square_side() -> float:
+    """Side of the rounded square with the cylinder's area (corner radius side / 5)."""
+    return RADIUS * math.sqrt(math.pi / (1.0 - (4.0 - math.pi) / 25.0))
+
+
+def _triangle_side() -> float:
+    """Side of the equilateral triangle with the cylinder's area."""
+    return RADIUS * math.sqrt(4.0 * math.pi / math.sqrt(3.0))
+
+
 # Patch names as they appear in OpenFOAM after gmshToFoam, with the types set afterwards.
 PATCH_TYPES = {
     "inlet": "patch",
@@ -65,12 +141,13 @@ def _gmsh():
     return gmsh
 
 
-def write_mesh(path: str | Path, cx: float, cy: float, sizes: MeshSizes) -> int:
-    """Mesh the channel with a cylinder at (cx, cy) into `path` (MSH 2.2); returns the prism count."""
-    if not (RADIUS < cx < CHANNEL_LENGTH - RADIUS and RADIUS < cy < CHANNEL_HEIGHT - RADIUS):
+def write_mesh(path: str | Path, cx: float, cy: float, sizes: MeshSizes, obstacle: Obstacle = Obstacle()) -> int:
+    """Mesh the channel with `obstacle` at (cx, cy) into `path` (MSH 2.2); returns the prism count."""
+    r = obstacle.extent()
+    if not (r < cx < CHANNEL_LENGTH - r and r + 0.01 < cy < CHANNEL_HEIGHT - r - 0.01):
         raise EchoUserError(
-            f"cylinder centre ({cx}, {cy}) does not fit in the {CHANNEL_LENGTH} x {CHANNEL_HEIGHT} "
-            f"channel with radius {RADIUS}: choose 0.1 <= x <= 2.1 and 0.06 <= y <= 0.35"
+            f"obstacle centre ({cx}, {cy}) does not fit in the {CHANNEL_LENGTH} x {CHANNEL_HEIGHT} "
+            f"channel with a {obstacle.shape} reaching {r:.3f} from it: keep it {r + 0.01:.3f} from the walls"
         )
     gmsh = _gmsh()
     with _GMSH_LOCK:
@@ -81,15 +158,15 @@ def write_mesh(path: str | Path, cx: float, cy: float, sizes: MeshSizes) -> int:
             gmsh.model.add("cylinder")
             occ = gmsh.model.occ
             box = occ.addRectangle(0, 0, 0, CHANNEL_LENGTH, CHANNEL_HEIGHT)
-            disk = occ.addDisk(cx, cy, 0, RADIUS, RADIUS)
-            cut, _ = occ.cut([(2, box)], [(2, disk)])
+            body = obstacle.add_to(occ, cx, cy)
+            cut, _ = occ.cut([(2, box)], [(2, body)])
             surface = cut[0][1]
             occ.synchronize()
-            circle = [
+            outline = [
                 c for _, c in gmsh.model.getBoundary([(2, surface)], oriented=False)
-                if _is_circle(gmsh, c, cx, cy)
+                if not _on_channel_edge(gmsh, c)
             ]
-            _size_fields(gmsh, circle, cx, cy, sizes)
+            _size_fields(gmsh, outline, cx, cy, sizes)
             ext = occ.extrude([(2, surface)], 0, 0, SLAB_DZ, numElements=[1], recombine=True)
             occ.synchronize()
             _physical_groups(gmsh, [t for d, t in ext if d == 3])
@@ -146,8 +223,8 @@ def _physical_groups(gmsh, volume: list[int]) -> None:
             groups["inlet"].append(tag)
         elif abs(x1 - x0) < tol and abs(x0 - CHANNEL_LENGTH) < tol:
             groups["outlet"].append(tag)
-        elif abs(y1 - y0) < tol:
-            groups["walls"].append(tag)
+        elif abs(y1 - y0) < tol and (abs(y0) < tol or abs(y0 - CHANNEL_HEIGHT) < tol):
+            groups["walls"].append(tag)  # a flat side of the obstacle is not a wall
         else:
             groups["cylinder"].append(tag)
     for name, tags in groups.items():
@@ -157,6 +234,9 @@ def _physical_groups(gmsh, volume: list[int]) -> None:
     gmsh.model.setPhysicalName(3, gmsh.model.addPhysicalGroup(3, volume), "fluid")
 
 
-def _is_circle(gmsh, curve: int, cx: float, cy: float) -> bool:
+def _on_channel_edge(gmsh, curve: int) -> bool:
+    """The curve is part of the channel's outline (inlet, outlet or a wall), not of the obstacle."""
     x0, y0, _, x1, y1, _ = gmsh.model.getBoundingBox(1, curve)
-    return abs(x0 - (cx - RADIUS)) < 1e-3 and abs(y1 - (cy + RADIUS)) < 1e-3
+    tol = 1e-6
+    return ((abs(x1 - x0) < tol and (abs(x0) < tol or abs(x0 - CHANNEL_LENGTH) < tol))
+            or (abs(y1 - y0) < tol and (abs(y0) < tol or abs(y0 - CHANNEL_HEIGHT) < tol)))
