@@ -31,7 +31,11 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file or a link loop where the folder should be, or no permission
+        raise EchoUserError(f"cannot create the folder {path.parent} for {path.name} ({exc.strerror}): choose "
+                            "another output folder, or remove what is in its place") from None
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}

@@ -59,6 +59,30 @@ def _unsafe(path: Path) -> LockFileUnsafe:
         "and start the training again")
 
 
+def make_run_dir(run_dir: str | os.PathLike) -> Path:
+    """Create the run directory (and its parents); a plain file, a link loop or a folder that cannot be
+    written in its place is refused naming it (mkdir's FileExistsError / ELOOP used to be a traceback).
+
+    Raises
+    ------
+    EchoUserError
+        Naming the run directory, what is in its place and the fix.
+    """
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = {errno.EEXIST: "a file, not a directory", errno.ENOTDIR: "below a file, not a directory",
+                errno.ELOOP: "a symbolic link that loops", errno.EACCES: "in a folder you cannot write to",
+                errno.EROFS: "on a read-only file system", errno.EPERM: "in a folder you cannot write to",
+                errno.ENOSPC: "on a full disk"}.get(exc.errno, f"not creatable ({exc.strerror})")
+        raise EchoUserError(f"the run directory {run_dir} is {what}: choose another run directory (--run) or "
+                            "remove what is in its place") from None
+    if not run_dir.is_dir():
+        raise EchoUserError(f"the run directory {run_dir} is not a directory: choose another run directory (--run)")
+    return run_dir
+
+
 def open_lock_file(path: Path, flags: int) -> int:
     """Open (or create) the lock file without following a link; refuse anything not a regular file.
 
@@ -85,6 +109,9 @@ def open_lock_file(path: Path, flags: int) -> int:
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EMLINK):
             raise _unsafe(path) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise EchoUserError(f"cannot create the run's lock {path} ({exc.strerror}): the run directory must be "
+                                "writable; choose another run directory (--run)") from None
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -117,7 +144,7 @@ class RunLock:
 
         if self._fd is not None:
             return self
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_run_dir(self.run_dir)
         key = str(self.run_dir.resolve() / LOCK_NAME)  # not through the lock: it may be a link
         if key in _HELD:  # [fd, count]
             _HELD[key][1] += 1
@@ -190,4 +217,4 @@ def lock_holder(run_dir: str | os.PathLike) -> int | None:
         os.close(fd)
 
 
-__all__ = ["LOCK_NAME", "LockFileUnsafe", "RunDirLocked", "RunLock", "lock_holder"]
+__all__ = ["LOCK_NAME", "LockFileUnsafe", "RunDirLocked", "RunLock", "lock_holder", "make_run_dir"]
