@@ -72,6 +72,8 @@ FORECAST_FRAMES = 80
 SUBSETS = (1.0, 0.5, 0.25)  # fractions of the cell centres the encoder sees in the point-subset test
 D = 0.1
 PEERS = {"fno": "cylinder_fno", "gino": "cylinder_gino"}  # benchmarks/<module>.py
+TEST_SETS = ("held-in", "held-out")  # --family shapes: ("held-in", "finer", "triangles")
+REPORT = "cylinder_generalisation"  # --family shapes: "cylinder_shapes"
 
 
 def dataset(name: str, mesh: str) -> Path:
@@ -110,6 +112,27 @@ def training_data(extra: list[str], data: dict, mesh: str) -> tuple[Path, list[s
         if flag in extra:
             return larger_family(mesh, extras), [a for a in extra if a != flag]
     return data["family"], extra
+
+
+def shapes_family() -> dict[str, Path]:
+    """--family shapes: the 48 training cases (circles with their val/test split, ellipses and rounded
+    squares all in training) in one cached file, and the three test sets."""
+    from cylinder_shapes_data import TRAINING, shapes_dataset
+
+    from echo_model.cases.cached import cache_dir
+    from echo_model.data.store import TrajectoryStore, write_dataset
+
+    path = cache_dir() / "cyl_shapes_family48.h5"
+    if not path.exists():
+        stores = [TrajectoryStore(shapes_dataset(k)) for k in TRAINING]
+        first = stores[0]
+        split = {k: [int(i) for i in first.split_indices(k)] for k in ("train", "val", "test")}
+        split["train"] += list(range(len(first), sum(len(st) for st in stores)))
+        write_dataset(path, (st[i] for st in stores for i in range(len(st))), name="obstacle family 48 (fine)",
+                      domain=first.info.domain, split=split)
+        for st in stores:
+            st.close()
+    return {"family": path, **{k: shapes_dataset(k) for k in TEST_SETS}}
 
 
 def n_train(path: Path) -> int:
@@ -169,10 +192,9 @@ def cached(path: Path, deps: list[Path], compute) -> dict:
 
 def recon_sets(sur, stores: dict, train_idx=None, keep: float = 1.0) -> dict:
     fam = stores["family"]
-    return {"training meshes": reconstruction(sur, fam, fam.split_indices("train") if train_idx is None else train_idx,
-                                              keep),
-            "held-in": reconstruction(sur, stores["held-in"], range(len(stores["held-in"])), keep),
-            "held-out": reconstruction(sur, stores["held-out"], range(len(stores["held-out"])), keep)}
+    train = fam.split_indices("train") if train_idx is None else train_idx
+    return {"training meshes": reconstruction(sur, fam, train, keep),
+            **{k: reconstruction(sur, stores[k], range(len(stores[k])), keep) for k in TEST_SETS}}
 
 
 def point_subsets(sur, stores: dict) -> dict:
@@ -227,7 +249,7 @@ def train(name: str, extra: list[str], data: Path, work: Path) -> tuple[Path, fl
 
 
 def main() -> int:
-    global FORECAST_FRAMES
+    global FORECAST_FRAMES, TEST_SETS, REPORT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("runs/cylinder"))
     ap.add_argument("--recipe", action="append", default=None,
@@ -239,6 +261,10 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=80, help="forecast length (80 = 2 s)")
     ap.add_argument("--mesh", default="coarse", choices=("ci", "coarse", "fine"),
                     help="cylinder meshes: coarse ~8.4k cells (~40-200 solver CPU-s per case), ci ~1.3k (a few s)")
+    ap.add_argument("--family", default="dfg", choices=("dfg", "shapes"),
+                    help="dfg: the cylinder family of --mesh (test sets held-in, held-out); shapes: the obstacle "
+                         "family on the fine mesh (benchmarks/cylinder_shapes_data.py; test sets held-in, finer, "
+                         "triangles), report cylinder_shapes.md")
     ap.add_argument("--peers", default="", help="comma list of peers trained and scored in the same run: "
                     f"{', '.join(PEERS)} (needs neuraloperator, the benchmark extra)")
     ap.add_argument("--peer-work", type=Path, default=Path("runs/cylinder_peers"),
@@ -250,6 +276,8 @@ def main() -> int:
                     help="CPU-s of training per peer (process CPU time); default: the first recipe's training cost")
     args = ap.parse_args()
     FORECAST_FRAMES = args.frames
+    if args.family == "shapes":
+        TEST_SETS, REPORT = ("held-in", "finer", "triangles"), "cylinder_shapes"
 
     import torch
 
@@ -257,7 +285,7 @@ def main() -> int:
 
     torch.set_num_threads(1)
     recipes = dict(r.split("=", 1) for r in (args.recipe or ["tiny=--ae-steps 1500 --dit-steps 3000"]))
-    data = {k: dataset(k, args.mesh) for k in ("family", "held-in", "held-out")}
+    data = shapes_family() if args.family == "shapes" else {k: dataset(k, args.mesh) for k in ("family", *TEST_SETS)}
     stores = {k: TrajectoryStore(p) for k, p in data.items()}
     result: dict = {"command": "benchmarks/cylinder.py " + portable(sys.argv[1:]), "mesh": args.mesh,
                     "sizes": {k: len(st) for k, st in stores.items()}, "recipes": {}}
@@ -288,8 +316,7 @@ def peer(name: str, seed: int, stores: dict, work: Path, budget: float, recon_fr
     fam = stores["family"]
     model = mod.fit_or_load(fam, fam.split_indices("train"), work, budget, seed=seed)
     sets = {"training meshes": (fam, fam.split_indices("train")),
-            "held-in": (stores["held-in"], range(len(stores["held-in"]))),
-            "held-out": (stores["held-out"], range(len(stores["held-out"])))}
+            **{k: (stores[k], range(len(stores[k]))) for k in TEST_SETS}}
     where = work / mod.peer_dir(name, seed)
     label = mod.LABEL + (f" (seed {seed})" if seed else "")
     return label, cached(where / "scores.json", list(where.glob("*.safetensors")),
@@ -307,7 +334,7 @@ def score_peer(name: str, model, stores: dict, sets: dict, budget: float, recon_
         "peer": name, "train_cpu_s": model.cfg.cpu_s, "budget_cpu_s": budget, "config": asdict(model.cfg),
         # the FNO's floor: its grid cannot hold more than the cell centres -> grid -> cell centres round trip
         "recon": {k: resample_recon(st, ix, recon_frames) for k, (st, ix) in sets.items()} if name == "fno" else None,
-        "forecast": {k: score(predict, stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")}}
+        "forecast": {k: score(predict, stores[k], range(len(stores[k]))) for k in TEST_SETS}}
 
 
 def resample_recon(store, idx, n: int) -> dict:
@@ -336,12 +363,12 @@ def score_recipe(name: str, extra: list[str], data: dict, stores: dict, work: Pa
     model, cost = train(name, extra, train_data, work)
     recon = cached(work / name / "recon.json", [model], lambda: recon_sets(_load(work / name), stores))
     fc = cached(work / name / "forecast.json", [model], lambda: {
-        k: forecast(_load(work / name), stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")})
+        k: forecast(_load(work / name), stores[k], range(len(stores[k]))) for k in TEST_SETS})
     anchored = model.with_name("model_anchor.safetensors")
     if not anchored.exists() or anchored.stat().st_mtime < model.stat().st_mtime:
         echopv(["anchor-gains", str(model), "--data", str(train_data), "--out", str(anchored), "--threads", "1"])
     fc_a = cached(work / name / "forecast_anchor.json", [anchored], lambda: {
-        k: forecast(_load(work / name, True), stores[k], range(len(stores[k]))) for k in ("held-in", "held-out")})
+        k: forecast(_load(work / name, True), stores[k], range(len(stores[k]))) for k in TEST_SETS})
     n = n_train(train_data)
     return {name: {"train_cpu_s": cost, "n_train": n, "recon": recon, "forecast": fc},
             name + " + anchor": {"train_cpu_s": cost, "n_train": n, "recon": recon, "forecast": fc_a}}
@@ -381,8 +408,9 @@ def _cost(r: dict) -> str:
 
 
 def _recon_lines(res: dict) -> list[str]:
-    lines = ["| model | training trajectories | train CPU s | recon U train / held-in / held-out | recon p train / "
-             "held-in / held-out | held-in / train (U, p; target <= 2) |", "|---|---|---|---|---|---|"]
+    sets = " / ".join(("train", *TEST_SETS))
+    lines = [f"| model | training trajectories | train CPU s | recon U {sets} | recon p {sets} "
+             "| held-in / train (U, p; target <= 2) |", "|---|---|---|---|---|---|"]
     n_fam = res["sizes"].get("family_train", 20)
     for name, r in res["recipes"].items():
         rc, n = r["recon"], r.get("n_train", n_fam)
@@ -409,7 +437,8 @@ def _subset_lines(res: dict) -> list[str]:
     for name, by_keep in res.get("point_subsets", {}).items():
         lines += [f"Is it the mesh or the flow? `{name}`'s autoencoder with the encoder given a random fraction of "
                   "each case's cell centres (a coarser, different mesh of the same flow), decoded at all of them:", "",
-                  "| encoder sees | recon U train / held-in / held-out | recon p train / held-in / held-out |",
+                  "| encoder sees | recon U " + " / ".join(("train", *TEST_SETS)) + " | recon p "
+                  + " / ".join(("train", *TEST_SETS)) + " |",
                   "|---|---|---|"]
         for keep, rc in by_keep.items():
             lines.append(f"| {100 * float(keep):.0f} % of the points | " + " / ".join(f"{rc[k]['U']:.4f}" for k in rc)
@@ -498,7 +527,7 @@ def _plot(res: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    fig, axes = plt.subplots(len(TEST_SETS), 3, figsize=(15, 3.75 * len(TEST_SETS)), squeeze=False)
     for m, (name, r) in enumerate((n, r) for n, r in res["recipes"].items() if r.get("forecast")):
         for row, (split, fc) in enumerate(r["forecast"].items()):
             cs = fc["cases"]
@@ -527,7 +556,7 @@ def _plot(res: dict, path: Path) -> None:
 
 def write_report(res: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "cylinder_generalisation.json").write_text(json.dumps(res, indent=1))
+    (out / f"{REPORT}.json").write_text(json.dumps(res, indent=1))
     lines = ["# Cylinder family on unseen meshes", "", f"`{res['command']}`", "", *_recon_lines(res), "",
              *_subset_lines(res),
              "Forecast over 2 s (80 frames) from the first frame, mean rel-MSE over the frames; St from a "
@@ -546,9 +575,9 @@ def write_report(res: dict, out: Path) -> None:
               "the peer swaps in one `index_add`): measured in [cylinder_gino.md](cylinder_gino.md)."
               + ("" if any(r.get("peer") == "gino" for r in res["recipes"].values())
                  else " GINO is not in the tables above: this run was made without `--peers gino`."), ""]
-    _plot(res, out / "cylinder_generalisation.png")
-    lines += ["![per-frame rel-MSE and St](cylinder_generalisation.png)", ""]
-    (out / "cylinder_generalisation.md").write_text("\n".join(lines))
+    _plot(res, out / f"{REPORT}.png")
+    lines += [f"![per-frame rel-MSE and St]({REPORT}.png)", ""]
+    (out / f"{REPORT}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
