@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import EchoUserError
 
 CHANNEL_LENGTH = 2.2
@@ -89,6 +91,29 @@ class Obstacle:
             return _triangle_side() / math.sqrt(3.0)
         return RADIUS
 
+    def signed_distance(self, xy: np.ndarray, cx: float, cy: float) -> np.ndarray:
+        """(N,) distance from each point of `xy` (N, 2) to the body's outline, negative inside (exact for
+        the circle, rounded square and triangle; for the ellipse to a 512-gon of its outline)."""
+        t = math.radians(self.angle)
+        d = np.asarray(xy, np.float64) - [cx, cy]
+        x, y = d[:, 0] * math.cos(t) + d[:, 1] * math.sin(t), -d[:, 0] * math.sin(t) + d[:, 1] * math.cos(t)
+        if self.shape == "ellipse":
+            a, b = RADIUS * math.sqrt(self.aspect), RADIUS / math.sqrt(self.aspect)
+            s = np.linspace(0, 2 * math.pi, 512, endpoint=False)
+            outline = np.stack([a * np.cos(s), b * np.sin(s)], 1)
+            dist = np.full(x.shape, np.inf)
+            for ox, oy in outline:
+                np.minimum(dist, np.hypot(x - ox, y - oy), out=dist)
+            return np.where(np.hypot(x / a, y / b) < 1.0, -dist, dist)
+        if self.shape == "rsquare":
+            side = _square_side()
+            rc, h = side / 5, side / 2
+            qx, qy = np.abs(x) - (h - rc), np.abs(y) - (h - rc)
+            return np.hypot(np.maximum(qx, 0), np.maximum(qy, 0)) + np.minimum(np.maximum(qx, qy), 0) - rc
+        if self.shape == "triangle":
+            return _triangle_sdf(x, y, self.extent())
+        return np.hypot(x, y) - RADIUS
+
     def add_to(self, occ, cx: float, cy: float) -> int:
         """The shape as an OCC surface at (cx, cy); returns its tag."""
         if self.shape == "ellipse":
@@ -113,6 +138,19 @@ class Obstacle:
 def _square_side() -> float:
     """Side of the rounded square with the cylinder's area (corner radius side / 5)."""
     return RADIUS * math.sqrt(math.pi / (1.0 - (4.0 - math.pi) / 25.0))
+
+
+def _triangle_sdf(x: np.ndarray, y: np.ndarray, r: float) -> np.ndarray:
+    """Signed distance to the equilateral triangle with circumradius r and a corner on +y: the largest
+    signed distance to its three edge lines, corrected to the corner distance where two lines are outside."""
+    normals = [(math.cos(math.pi / 2 + math.pi / 3 + k * 2 * math.pi / 3),
+                math.sin(math.pi / 2 + math.pi / 3 + k * 2 * math.pi / 3)) for k in range(3)]
+    edge = np.stack([x * nx + y * ny - r / 2 for nx, ny in normals])  # inradius r / 2
+    corners = np.array([(r * math.cos(math.pi / 2 + k * 2 * math.pi / 3), r * math.sin(math.pi / 2 + k * 2 * math.pi / 3))
+                        for k in range(3)])
+    to_corner = np.min(np.hypot(x[None] - corners[:, :1], y[None] - corners[:, 1:]), axis=0)
+    outside_two = (edge > 0).sum(0) >= 2
+    return np.where(outside_two, to_corner, edge.max(0))
 
 
 def _triangle_side() -> float:

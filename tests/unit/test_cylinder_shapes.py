@@ -25,7 +25,7 @@ def test_every_shape_meshes_with_the_cylinders_area_and_its_outline_on_the_cylin
     obstacle's outline is in the `cylinder` group (forces are integrated there), flat sides included."""
     import gmsh
 
-    obstacle = Obstacle(shape, aspect=2.0 if shape == "ellipse" else 1.0, angle=0.0)
+    obstacle = Obstacle(shape, aspect=2.0 if shape == "ellipse" else 1.0, angle=0.0 if shape == "rsquare" else 25.0)
     n = write_mesh(tmp_path / "m.msh", 0.3, 0.2, MESHES["ci"], obstacle)
     assert n > 500
     gmsh.initialize(interruptible=False)
@@ -49,6 +49,18 @@ def test_every_shape_meshes_with_the_cylinders_area_and_its_outline_on_the_cylin
     ring = xy[np.abs(coords.reshape(-1, 3)[:, 2]) < 1e-9]
     ring = ring[np.argsort(np.arctan2(ring[:, 1] - 0.2, ring[:, 0] - 0.3))]
     assert _polygon_area(ring) == pytest.approx(math.pi * RADIUS**2, rel=0.06)
+    # the signed distance the peers get as an input vanishes on the meshed outline
+    assert np.abs(obstacle.signed_distance(ring, 0.3, 0.2)).max() < 1e-3
+
+
+@pytest.mark.parametrize("obstacle", [Obstacle(), Obstacle("ellipse", 2.5, 40.0), Obstacle("rsquare", 1.0, 20.0),
+                                      Obstacle("triangle", 1.0, 70.0)])
+def test_signed_distance_encloses_the_cylinders_area(obstacle: Obstacle) -> None:
+    xy = np.random.default_rng(0).uniform(-0.12, 0.12, (60_000, 2)) + [0.3, 0.2]
+    sd = obstacle.signed_distance(xy, 0.3, 0.2)
+    assert (sd < 0).mean() * 0.24**2 == pytest.approx(math.pi * RADIUS**2, rel=0.05)
+    far = np.array([[0.3 + 0.5, 0.2]])
+    assert 0.5 - obstacle.extent() - 1e-9 <= obstacle.signed_distance(far, 0.3, 0.2)[0] < 0.5
 
 
 def test_obstacles_are_checked_before_meshing() -> None:
