@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_common import cpu_s, echopv, group_by_seed, portable, seed_cells  # noqa: E402
+from cylinder_fno import obstacle_of  # noqa: E402
 COMMON = ["--end-time", "6", "--skip-time", "3", "--jobs", "2", "--nice", "5"]
 DATASETS = {
     "family": ["--n", "24", "--seed", "11", *COMMON],
@@ -205,14 +206,15 @@ def point_subsets(sur, stores: dict) -> dict:
 def forecast(sur, store, idx) -> dict:
     """ECHO's rollout of each case from its first frame, scored by `score`."""
     def predict(i: int, pts: np.ndarray, f0: np.ndarray, prm: dict) -> tuple[np.ndarray, float]:
-        res = sur.rollout(pts, f0[None], FORECAST_FRAMES, params=prm, seed=i)
+        numbers = {k: v for k, v in prm.items() if k != "obstacle"}  # ECHO sees the body through the mesh
+        res = sur.rollout(pts, f0[None], FORECAST_FRAMES, params=numbers, seed=i)
         return res.mean, res.info["wall_s"]
 
     return score(predict, store, idx)
 
 
 def score(predict, store, idx) -> dict:
-    """Per case: `predict(i, points, first frame, params) -> ((FORECAST_FRAMES, N, 3), wall s)` against the
+    """Per case: `predict(i, points, first frame, params and the "obstacle") -> ((FORECAST_FRAMES, N, 3), wall s)` against the
     solver, rel-MSE per frame for U and p, persistence, and St at the wake probe."""
     rows = []
     for i in idx:
@@ -220,7 +222,7 @@ def score(predict, store, idx) -> dict:
         f = store.read_fields(i, slice(0, 1 + FORECAST_FRAMES))
         prm = store.params(i)
         pts = store.points(i)
-        pred, wall = predict(i, pts, f[0], prm)
+        pred, wall = predict(i, pts, f[0], prm | {"obstacle": obstacle_of(store, i)})
         true = f[1:]
         probe = int(np.argmin(((pts - [prm["cx"] + 0.3, prm["cy"]]) ** 2).sum(1)))
         dt = float(np.median(np.diff(store.times(i))))
@@ -344,7 +346,7 @@ def resample_recon(store, idx, n: int) -> dict:
     out = {"U": [], "p": []}
     for i in idx:
         f, prm = store.read_fields(int(i), slice(0, n)), store.params(int(i))
-        rec = round_trip(Grid(), store.points(int(i)), f, prm["cx"], prm["cy"])
+        rec = round_trip(Grid(), store.points(int(i)), f, prm["cx"], prm["cy"], obstacle_of(store, int(i)))
         out["U"].append(rel(rec[..., :2], f[..., :2]))
         out["p"].append(rel(rec[..., 2:], f[..., 2:]))
     return {k: float(np.mean(v)) for k, v in out.items()} | {"per_case": out}

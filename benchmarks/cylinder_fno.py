@@ -33,8 +33,15 @@ from typing import Callable, TypeVar
 import numpy as np
 
 import bench_common
+from echo_model.cases.cylinder_mesh import Obstacle
 
 LX, LY, RADIUS = 2.2, 0.41, 0.05  # DFG 2D-2 channel (echo_model.cases.cylinder_mesh)
+
+
+def obstacle_of(store, i: int) -> Obstacle:
+    """The body of case i, from the generator's metadata (the DFG families hold cylinders only)."""
+    meta = store[int(i)].metadata
+    return Obstacle(meta.get("shape", "circle"), float(meta.get("aspect", 1.0)), float(meta.get("angle", 0.0)))
 LABEL = "FNO-2d peer (grid 128 x 24)"
 P = TypeVar("P")
 
@@ -51,9 +58,9 @@ class Grid:
         gx, gy = np.meshgrid(np.linspace(0, LX, self.nx), np.linspace(0, LY, self.ny))
         return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
-    def signed_distance(self, cx: float, cy: float) -> np.ndarray:
-        """(ny * nx,) distance to the cylinder's surface, negative inside."""
-        return np.hypot(*(self.nodes() - [cx, cy]).T) - RADIUS
+    def signed_distance(self, cx: float, cy: float, obstacle: Obstacle = Obstacle()) -> np.ndarray:
+        """(ny * nx,) distance to the obstacle's surface, negative inside."""
+        return obstacle.signed_distance(self.nodes(), cx, cy)
 
 
 @dataclass
@@ -119,8 +126,8 @@ class CaseGrid:
     sdf: np.ndarray  # (ny * nx,) signed distance / channel height
 
     @classmethod
-    def build(cls, grid: Grid, points: np.ndarray, cx: float, cy: float) -> "CaseGrid":
-        sd = grid.signed_distance(cx, cy)
+    def build(cls, grid: Grid, points: np.ndarray, cx: float, cy: float, obstacle: Obstacle = Obstacle()) -> "CaseGrid":
+        sd = grid.signed_distance(cx, cy, obstacle)
         fluid = (sd > 0).astype(np.float64)
         return cls(scattered_to_points(points, grid.nodes()), grid_to_points(grid, fluid, points), fluid, sd / LY)
 
@@ -129,9 +136,10 @@ class CaseGrid:
         return self.to_grid(f) * self.fluid[:, None]
 
 
-def round_trip(grid: Grid, points: np.ndarray, fields: np.ndarray, cx: float, cy: float) -> np.ndarray:
+def round_trip(grid: Grid, points: np.ndarray, fields: np.ndarray, cx: float, cy: float,
+               obstacle: Obstacle = Obstacle()) -> np.ndarray:
     """Cell centres -> grid -> cell centres: the resampling error that bounds any grid model from below."""
-    cg = CaseGrid.build(grid, points, cx, cy)
+    cg = CaseGrid.build(grid, points, cx, cy, obstacle)
     return cg.to_points(cg.fields_to_grid(fields))
 
 
@@ -200,7 +208,7 @@ class FNOPeer:
         import torch
 
         self.model.eval()
-        cg = CaseGrid.build(self.grid, points, params["cx"], params["cy"])
+        cg = CaseGrid.build(self.grid, points, params["cx"], params["cy"], params.get("obstacle", Obstacle()))
         g, out = cg.fields_to_grid(f0.astype(np.float64))[None], []
         with torch.inference_mode():
             for _ in range(n_frames):
@@ -233,7 +241,7 @@ def _training_grids(store, idx, grid: Grid) -> tuple[np.ndarray, list[CaseGrid],
     g, cgs, re = [], [], []
     for i in idx:
         prm = store.params(int(i))
-        cg = CaseGrid.build(grid, store.points(int(i)), prm["cx"], prm["cy"])
+        cg = CaseGrid.build(grid, store.points(int(i)), prm["cx"], prm["cy"], obstacle_of(store, int(i)))
         g.append(cg.fields_to_grid(store.read_fields(int(i)).astype(np.float64)))
         cgs.append(cg)
         re.append(prm["Re"])

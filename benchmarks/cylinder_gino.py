@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from bench_common import cosine_lr
-from cylinder_fno import LX, Grid, PeerTraining, peer_dir, train_to_budget
+from cylinder_fno import LX, Grid, PeerTraining, obstacle_of, peer_dir, train_to_budget
+from echo_model.cases.cylinder_mesh import Obstacle
 
 LABEL = "GINO peer (latent 64 x 12)"
 
@@ -105,9 +106,9 @@ class GINOPeer:
         self.cfg, self.model = cfg, model
         self.grid = Grid(*cfg.latent)
 
-    def geometry(self, points: np.ndarray, cx: float, cy: float) -> CaseGeometry:
+    def geometry(self, points: np.ndarray, cx: float, cy: float, obstacle: Obstacle = Obstacle()) -> CaseGeometry:
         g = self.grid
-        sd = g.signed_distance(cx, cy)
+        sd = g.signed_distance(cx, cy, obstacle)
         geo = np.stack([(sd > 0).astype(np.float64), sd / 0.41], 1).reshape(1, g.ny, g.nx, 2)
         return CaseGeometry(torch.as_tensor(points / LX, dtype=torch.float32)[None],
                             torch.as_tensor(g.nodes().reshape(1, g.ny, g.nx, 2) / LX, dtype=torch.float32),
@@ -126,7 +127,7 @@ class GINOPeer:
     def rollout(self, points: np.ndarray, f0: np.ndarray, params: dict, n_frames: int) -> np.ndarray:
         """f0 (N, 3) at the cell centres -> (n_frames, N, 3)."""
         self.model.eval()
-        cg = self.geometry(points, params["cx"], params["cy"])
+        cg = self.geometry(points, params["cx"], params["cy"], params.get("obstacle", Obstacle()))
         f, out = f0[None].astype(np.float64), []
         with torch.inference_mode():
             for _ in range(n_frames):
@@ -166,7 +167,7 @@ def train_gino(store, idx, budget_cpu_s: float, cfg: GINOConfig | None = None,
     cfg.re_mean, cfg.re_std = float(re.mean()), float(re.std() or 1.0)
     torch.manual_seed(cfg.seed)
     peer = GINOPeer(cfg, build_gino(cfg))
-    geos = [peer.geometry(store.points(int(i)), p["cx"], p["cy"]) for i, p in zip(idx, prm)]
+    geos = [peer.geometry(store.points(int(i)), p["cx"], p["cy"], obstacle_of(store, int(i))) for i, p in zip(idx, prm)]
     opt = torch.optim.AdamW(peer.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     rng = np.random.default_rng(cfg.seed)
 
@@ -248,7 +249,7 @@ def main() -> int:
     cfg.mean, cfg.std = [float(v) for v in store.info.stats.mean], [float(v) for v in store.info.stats.std]
     cfg.d_std, cfg.re_mean = [1.0, 1.0, 1.0], prm["Re"]
     peer = GINOPeer(cfg, build_gino(cfg))
-    cg = peer.geometry(store.points(i), prm["cx"], prm["cy"])
+    cg = peer.geometry(store.points(i), prm["cx"], prm["cy"], obstacle_of(store, i))
     stock = stock_step_cpu_s(peer, f, cg, prm["Re"], args.passes)
     use_vectorised_reduction()
     fast = pass_cpu_s(peer, f, cg, prm["Re"], args.passes)
