@@ -1,4 +1,4 @@
-"""The README's multi-GPU command through the real `torchrun`: 2 gloo ranks on CPU.
+"""The training guide's multi-GPU command (docs/training.md) through the real `torchrun`: 2 gloo ranks on CPU.
 
 Tolerance: the 2-rank run averages two per-rank gradients where one process averages one batch, so
 float sums happen in another order; Adam divides by sqrt(v), which magnifies that noise on weights
@@ -47,9 +47,9 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 
 def test_readme_torchrun_command_trains_on_2_gloo_ranks(tmp_path):
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "training.md").read_text()
     documented = re.search(r"torchrun --nproc_per_node \d+ -m echo_paraview\.cli train ae .*", readme)
-    assert documented and " --run-dir " in documented.group(0), "README must show the torchrun spelling --run-dir"
+    assert documented and " --run-dir " in documented.group(0), "docs/training.md must show the torchrun spelling --run-dir"
     _dataset(tmp_path / "d.h5")
     common = ["--data", "d.h5", "--steps", "4", "--frames", "3", "--n-query", "64", "--no-progress",
               "--threads", "1", "--seed", "3"]
