@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .launcher import REPO_ROOT
+from .resources import CHECKOUT
 from .pvbatch_job import run_pvbatch as _pvbatch
 
-SAMPLE = REPO_ROOT / "sample_cases" / "ns2d_vorticity"
+SAMPLE = CHECKOUT / "sample_cases" / "ns2d_vorticity"  # the repository's: not in the wheel
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

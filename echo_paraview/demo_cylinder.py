@@ -21,9 +21,9 @@ from pathlib import Path
 
 from echo_model.errors import EchoUserError
 
-from .launcher import REPO_ROOT
+from .resources import CHECKOUT, pvbatch_script
 
-DEFAULT_MODEL = REPO_ROOT / "sample_cases" / "cylinder" / "model.safetensors"
+DEFAULT_MODEL = CHECKOUT / "sample_cases" / "cylinder" / "model.safetensors"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"[2/3] pvbatch: OpenFOAMReader -> EchoRollout ({frames} frames of dt {dt:g} from t = "
           f"{start if start is not None else 'the first step'}) ...", flush=True)
     t0 = time.perf_counter()
-    _pvbatch(args_file, out / "pvbatch.log", script=REPO_ROOT / "scripts" / "pv_demo_cylinder.py")
+    _pvbatch(args_file, out / "pvbatch.log", script=pvbatch_script("pv_demo_cylinder.py"))
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["pvbatch_seconds"] = time.perf_counter() - t0
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))

@@ -62,9 +62,17 @@ from typing import Mapping, Sequence
 
 from echo_model.threads import apply_omp_policy
 
+from .resources import CHECKOUT, in_checkout, plugin_dir
+
 TOOLS = ("paraview", "pvpython", "pvbatch", "pvserver")
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PLUGIN_DIR = REPO_ROOT / "plugins"
+REPO_ROOT = CHECKOUT  # the repository in a checkout; an installed wheel finds its files through resources
+
+
+def __getattr__(name: str):
+    """PLUGIN_DIR is resolved when asked: the checkout's plugins/ or an installed wheel's share/ folder."""
+    if name == "PLUGIN_DIR":
+        return plugin_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Written to <cache>/pvsite/sitecustomize.py. Reads its paths from the environment so the file
 # never changes between venvs. Must stay importable on any Python >= 3.8.
@@ -137,7 +145,8 @@ def venv_site_packages(venv: str | os.PathLike | None = None) -> list[str]:
 
 def sitecustomize_dir() -> Path:
     """Write (if changed) and return the directory holding the generated sitecustomize.py."""
-    for base in (REPO_ROOT / ".echopv-cache", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "echopv"):
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "echopv"
+    for base in ((REPO_ROOT / ".echopv-cache", user_cache) if in_checkout() else (user_cache,)):
         d = base / "pvsite"
         try:
             d.mkdir(parents=True, exist_ok=True)
@@ -158,10 +167,11 @@ def paraview_env(base: Mapping[str, str] | None = None, venv: str | None = None)
     site = sitecustomize_dir()
     old_pp = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(site)]
     env["PYTHONPATH"] = os.pathsep.join([str(site), *old_pp])
-    append = [str(REPO_ROOT), *venv_site_packages(venv)]
-    env["ECHOPV_APPEND_PATHS"] = os.pathsep.join(append)
-    old_plug = [p for p in env.get("PV_PLUGIN_PATH", "").split(os.pathsep) if p and p != str(PLUGIN_DIR)]
-    env["PV_PLUGIN_PATH"] = os.pathsep.join([str(PLUGIN_DIR), *old_plug])
+    append = [str(REPO_ROOT)] if in_checkout() else []  # an installed package is in the venv's site-packages
+    env["ECHOPV_APPEND_PATHS"] = os.pathsep.join([*append, *venv_site_packages(venv)])
+    plugins = str(plugin_dir())
+    old_plug = [p for p in env.get("PV_PLUGIN_PATH", "").split(os.pathsep) if p and p != plugins]
+    env["PV_PLUGIN_PATH"] = os.pathsep.join([plugins, *old_plug])
     env["ECHOPV_PYTHON"] = str(venv_python(venv))
     env.setdefault("ECHOPV_VENV", str(Path(venv or sys.prefix)))
     apply_omp_policy(env)  # torch's idle threads sleep: ParaView shares the cores

@@ -7,17 +7,19 @@ from pathlib import Path
 
 from echo_model.errors import EchoUserError
 
-from .launcher import REPO_ROOT
+from .resources import CHECKOUT, in_checkout, pvbatch_script
 
 
-def run_pvbatch(args_file: Path, log: Path, script: Path = REPO_ROOT / "scripts" / "pv_demo.py") -> None:
+def run_pvbatch(args_file: Path, log: Path, script: Path | None = None) -> None:
     """pvbatch renders through X: the display we have, else the launcher's private Xvfb (retried
     once: a first Xvfb start on a fresh machine has been seen to abort)."""
     # without a DISPLAY the launcher starts (and stops) its own Xvfb
+    script = script or pvbatch_script("pv_demo.py")
     cmd = [sys.executable, "-m", "echo_paraview.cli", "pvbatch", "--", str(script), str(args_file)]
     for attempt in (1, 2):
         with open(log, "w") as fh:
-            rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT).returncode
+            cwd = CHECKOUT if in_checkout() else None
+            rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd).returncode
         text = log.read_text()
         if rc == 0 and "RENDERED" in text:
             return

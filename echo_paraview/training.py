@@ -32,7 +32,7 @@ from echo_model.train.layout import PIPELINE_STATUS as PIPELINE_JSON
 from echo_model.train.layout import read_progress, read_status
 from echo_model.train.runs import PipelineRun, add_arguments_from, from_namespace, to_argv, to_json
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from .resources import CHECKOUT, in_checkout
 
 
 class TrainingError(EchoUserError):
@@ -146,8 +146,8 @@ def training_python() -> str:
             raise TrainingError(f"ECHOPV_PYTHON={env} does not exist; point it at the venv's python "
                                 "(start ParaView with `echopv paraview`, which sets it)")
         return env
-    venv = REPO_ROOT / ".venv" / "bin" / "python"
-    if venv.is_file():
+    venv = CHECKOUT / ".venv" / "bin" / "python"
+    if in_checkout() and venv.is_file():
         return str(venv)
     exe = Path(sys.executable or "")
     if exe.is_file() and exe.name.startswith("python"):
