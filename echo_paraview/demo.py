@@ -69,10 +69,6 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None:
         args.model = SAMPLE / "model_tiny.safetensors"
     from echo_model.bundle import read_meta
-    from echo_model.data.store import TrajectoryStore
-    from echo_model.metrics import rel_mse, rel_mse_per_step
-
-    from .io.pvd import read_series, write_pvd
 
     for path, what in ((args.model, "model file"), (args.dataset, "dataset")):
         if not path.exists():
@@ -81,24 +77,49 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    truth, index = _solver_series(args, out)
+    dt = float(meta.get("dt", truth.times[1] - truth.times[0]))
+    n_frames = truth.n_frames - 1
+    snaps = sorted({0, n_frames // 2, n_frames})
+    t_pv = _rollout_in_pvbatch(args, out, truth, snaps, dt)
+    metrics = _score(args, out, truth, index, meta, t_pv)
+    per_step = np.asarray(metrics["rel_mse_per_step"])
+    persistence = np.asarray(metrics["persistence_rel_mse_per_step"])
+    _pictures(out, snaps, args.samples > 1, per_step, persistence, dt)
+    print(f"[3/3] scored against the solver (relative MSE, mean over frames {metrics['rel_mse']:.3g}):")
+    print("      frame   t      ECHO rel-MSE   persistence")
+    for k in range(len(per_step)):
+        print(f"      {k + 1:5d}  {(k + 1) * dt:5.2f}   {per_step[k]:12.4g}   {persistence[k]:11.4g}")
+    print(f"done in {time.perf_counter() - t_start:.0f} s (pvbatch {t_pv:.0f} s). Open it in ParaView:\n"
+          f"  echopv paraview --data={out / 'prediction.pvd'}\n  pictures: {out / 'demo.png'}, {out / 'error.png'}")
+    return 0
+
+
+def _solver_series(args: argparse.Namespace, out: Path):
+    """[1/3] The demo's solver trajectory (the first test trajectory unless --traj), cut to --frames,
+    written as solver.pvd; returns it and its index."""
+    from echo_model.data.store import TrajectoryStore
+
+    from .io.pvd import write_pvd
 
     with TrajectoryStore(args.dataset) as store:
         test = store.split_indices("test")
         index = int(test[0]) if args.traj is None and len(test) else int(args.traj or 0)
         truth = store[index]
-    field = truth.field_layout[0][0]
     n_frames = min(args.frames or truth.n_frames - 1, truth.n_frames - 1)
     truth = truth.frames(slice(0, n_frames + 1))
     write_pvd(truth, out / "solver.pvd")
     print(f"[1/3] solver trajectory #{index} of {args.dataset.name}: {truth.n_points} points, "
           f"{truth.n_frames} frames, nu={truth.params.get('nu', float('nan')):.2e} -> {out / 'solver.pvd'}")
+    return truth, index
 
-    vmax = float(np.abs(truth.fields).max())
-    snaps = sorted({0, n_frames // 2, n_frames})
-    dt = float(meta.get("dt", truth.times[1] - truth.times[0]))
+
+def _rollout_in_pvbatch(args: argparse.Namespace, out: Path, truth, snaps: list[int], dt: float) -> float:
+    """[2/3] EchoRollout in pvbatch (scripts/pv_demo.py) on solver.pvd; returns pvbatch's wall seconds."""
+    n_frames = truth.n_frames - 1
     settings = {
-        "truth": str(out / "solver.pvd"), "model": str(args.model.resolve()), "field": field,
-        "frames": n_frames, "samples": args.samples, "seed": args.seed, "vmax": vmax,
+        "truth": str(out / "solver.pvd"), "model": str(args.model.resolve()), "field": truth.field_layout[0][0],
+        "frames": n_frames, "samples": args.samples, "seed": args.seed, "vmax": float(np.abs(truth.fields).max()),
         "prediction": str(out / "prediction.pvd"), "outdir": str(out),
         "snapshot_index": snaps, "snapshot_times": [float(truth.times[0] + k * dt) for k in snaps],
     }
@@ -107,13 +128,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"[2/3] pvbatch: EchoRollout with {args.model.name}, {n_frames} frames, {args.samples} samples ...", flush=True)
     t0 = time.perf_counter()
     _pvbatch(args_file, out / "pvbatch.log")
-    t_pv = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def _score(args: argparse.Namespace, out: Path, truth, index: int, meta: dict, t_pv: float) -> dict:
+    """The prediction against the solver and persistence, per frame; written to metrics.json."""
+    from echo_model.metrics import rel_mse, rel_mse_per_step
+
+    from .io.pvd import read_series
 
     used: dict = {}
     for line in (out / "pvbatch.log").read_text().splitlines():
         if line.startswith("PARAMETERS "):
             used = json.loads(line[len("PARAMETERS "):])
             print("      conditioned on " + (", ".join(f"{k}={v:.3g} ({src})" for k, (v, src) in used.items()) or "no parameters"))
+    field = truth.field_layout[0][0]
     pred = read_series(out / "prediction.pvd", fields=[field + "_pred"], dim=truth.dim)
     p = pred.fields[1:]  # step 0 is the initial condition itself
     ref = truth.fields[1 : 1 + p.shape[0]]
@@ -126,14 +155,7 @@ def run(args: argparse.Namespace) -> int:
         "model": str(args.model), "model_provenance": meta.get("provenance", {}), "parameters": used,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    _pictures(out, snaps, args.samples > 1, per_step, persistence, dt)
-    print(f"[3/3] scored against the solver (relative MSE, mean over frames {metrics['rel_mse']:.3g}):")
-    print("      frame   t      ECHO rel-MSE   persistence")
-    for k in range(p.shape[0]):
-        print(f"      {k + 1:5d}  {(k + 1) * dt:5.2f}   {per_step[k]:12.4g}   {persistence[k]:11.4g}")
-    print(f"done in {time.perf_counter() - t_start:.0f} s (pvbatch {t_pv:.0f} s). Open it in ParaView:\n"
-          f"  echopv paraview --data={out / 'prediction.pvd'}\n  pictures: {out / 'demo.png'}, {out / 'error.png'}")
-    return 0
+    return metrics
 
 
 def _pictures(out: Path, snaps: list[int], with_std: bool, per_step, persistence, dt: float) -> None:
