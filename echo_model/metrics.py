@@ -3,7 +3,7 @@
 Shapes: a trajectory batch is (B, T, N, C) (prediction and truth in the same units, usually
 physical). A single trajectory (T, N, C) is treated as B = 1.
 
-Reductions (stated because peers differ, see shared/reference/peers-and-benchmarks.md):
+Reductions (stated because peers differ in how they average):
   rel_mse  = mean over trajectories b of  sum_{t,n,c} (p - u)^2 / sum_{t,n,c} u^2
              (per trajectory over points, frames and channels; then the plain mean over b)
   rel_l2   = mean over trajectories b of  sqrt( sum (p - u)^2 / sum u^2 )   (Zebra's RelativeL2)

@@ -3,7 +3,7 @@
     tiny   CPU, minutes on 2 cores: 64^2 vorticity -> grid 32^2 -> latent (8, T_l, 8, 8), time x2.
            9 frames of 64^2 -> (8, 5, 8, 8): x14.4.
     small  between the two (CPU hours / a small GPU run): grid 64^2 -> latent (8, T_l, 16, 16), time x2.
-    paper  GPU: grid 256^2 -> latent (16, T_l, 32, 32), time x4 (echo-method.md §3.3):
+    paper  GPU: grid 256^2 -> latent (16, T_l, 32, 32), time x4 (the ECHO paper, §3.3):
            17 frames of 1024^2 -> (16, 5, 32, 32): x218; of 512^2: x54; of 256^2: x14.
 
 `compression_table()` lists them; `python -m echo_model.presets` prints it.

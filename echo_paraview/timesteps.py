@@ -1,6 +1,6 @@
 """Pipeline time helpers for VTK/ParaView algorithms (no `paraview` import).
 
-The three things a temporal Python algorithm does (see reference/paraview-plugins.md §2):
+The three things a temporal Python algorithm does (as in ParaView's own temporal filters):
 announce TIME_STEPS/TIME_RANGE in RequestInformation, read UPDATE_TIME_STEP in RequestData
 and snap it to one of its steps, and stamp DATA_TIME_STEP on the output.
 """

@@ -1,6 +1,6 @@
 """Training out of process, for ParaView: a detached `echopv train all` and a cheap status read.
 
-ParaView runs RequestData on the GUI thread (reference/paraview-plugins.md §0.4, §10.5), so the
+ParaView runs RequestData on the GUI thread (vtkPythonAlgorithm in the client process), so the
 filter never trains: `TrainingJob.start` spawns the venv's python (ECHOPV_PYTHON, set by the
 launcher; inside pvpython `sys.executable` is not a usable python) in its own session, logging
 to RUN/train.log, and returns at once. `status()` reads RUN/pipeline.json, the current stage's

@@ -5,7 +5,7 @@ bashrc prints errors, so it is not sourced). gmshToFoam leaves every patch of ty
 types are set with foamDictionary. The parabolic inlet is an `exprFixedValue` (no compilation).
 Solver: pimpleFoam, laminar, PISO mode (one outer corrector), backward Euler 2nd order in time,
 linearUpwind convection, adjustable time step at maxCo 0.9, no non-orthogonal correctors
-(the reference notes measured 1.36x cheaper with the same shedding), forceCoeffs for Cd, Cl.
+(measured 1.36x cheaper with the same shedding), forceCoeffs for Cd, Cl.
 """
 from __future__ import annotations
 

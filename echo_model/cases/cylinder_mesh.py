@@ -39,7 +39,7 @@ class MeshSizes:
     wake_length: float = 1.2  # wake refinement box length downstream of the cylinder
 
 
-# fine reproduces the 13.4k-cell mesh measured in the reference notes (St 0.298 at Re 100);
+# fine is the level benchmarks/cylinder_mesh_study.py picked (St 0.2956 at Re 100, DFG 0.295-0.305);
 # ci is a few thousand cells for a test that must finish in well under a minute. medium and xfine
 # fill the ladder (about 2x cells per level) for benchmarks/cylinder_mesh_study.py.
 # Cells at centre (0.2, 0.2): ci 1,340, medium 3,989, coarse 8,376, fine 13,847, xfine 24,757.

@@ -12,6 +12,19 @@ import numpy as np
 
 @dataclass
 class ChannelStats:
+    """Per-channel z-score statistics of the training data (a constant channel gets unit scale).
+
+    Parameters
+    ----------
+    mean, std: (C,) per flat channel.
+
+    Example
+    -------
+    >>> stats = ChannelStats(mean=[1.0, 0.0], std=[2.0, 0.0])
+    >>> stats.normalize(np.array([[3.0, 5.0]])).tolist()
+    [[1.0, 5.0]]
+    """
+
     mean: np.ndarray  # (C,)
     std: np.ndarray  # (C,)
 

@@ -28,6 +28,25 @@ class Cells:
 
 @dataclass
 class Trajectory:
+    """One simulation: fields over time on one set of points, the unit every dataset, reader and
+    model exchanges.
+
+    Parameters
+    ----------
+    points: (N, d) coordinates, d = 2 or 3.
+    fields: (T, N, C) values; `field_layout` names the channels, e.g. [("U", 2), ("p", 1)].
+    times: (T,) strictly increasing.
+    params: named PDE parameters the model is conditioned on (e.g. {"nu": 1e-3}).
+    cells: optional VTK cells for display; metadata: free-form (case name, provenance).
+
+    Example
+    -------
+    >>> t = Trajectory(points=np.zeros((4, 2)), fields=np.zeros((3, 4, 3)), times=[0.0, 0.1, 0.2],
+    ...                field_layout=[("U", 2), ("p", 1)], params={"nu": 1e-3})
+    >>> (t.n_frames, t.n_points, t.dim)
+    (3, 4, 2)
+    """
+
     points: np.ndarray  # (N, d) float64 coordinates
     fields: np.ndarray  # (T, N, C) float32 values
     times: np.ndarray  # (T,) float64, strictly increasing

@@ -62,6 +62,27 @@ MODEL_KEY = "autoencoder"
 
 @dataclass
 class AutoencoderConfig:
+    """Constructor arguments of `EchoAutoencoder`; stored in every model file's header.
+
+    Parameters
+    ----------
+    dim: spatial dimension of the points (2 or 3).
+    in_channels: flat data channels C (a 2D velocity and a pressure: 3).
+    grid: latent grid nodes per axis over the unit box, each divisible by 2^(number of "cs" blocks).
+    layout: the encoder's blocks in order ("res" residual, "cs" compress space, "ct" compress time);
+        the decoder mirrors them.
+    channels: CNN width per spatial level (one more than the "cs" blocks).
+    latent_dim: channels D of the latent.
+    enc_radius, dec_radius: continuous-convolution radius in latent-grid spacings.
+    quadrature: weight the encoder's point sums by cell-area estimates (mesh-independent).
+
+    Example
+    -------
+    >>> cfg = AutoencoderConfig(dim=2, in_channels=3, grid=(64, 16), latent_dim=8)
+    >>> cfg.grid, cfg.periodic
+    ((64, 16), (False, False))
+    """
+
     dim: int = 2  # spatial dimension of the points (2 or 3)
     in_channels: int = 1  # C: flat data channels
     grid: tuple[int, ...] = (32, 32)  # latent grid Xi (cell-centred nodes in [0, 1]^d), divisible by 2^#cs

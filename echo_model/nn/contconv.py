@@ -1,7 +1,7 @@
 """Continuous convolution between scattered points and a regular latent grid (pure torch).
 
 Two layers, both "continuous convolutions" in the CALM-PDE sense, adapted to a FIXED regular grid
-(ECHO §3.1.1; echo-method.md §3.2):
+(ECHO, arXiv 2512.04974, §3.1.1):
 
     PointsToGrid   points (N, d) with values (F, N, Cin)  ->  grid features (F, Cout, *S)
     GridToPoints   grid features (F, Cin, *S)             ->  values at query points (F, M, Cout)

@@ -24,6 +24,23 @@ from torch import nn
 
 @dataclass
 class DiTConfig:
+    """Constructor arguments of the latent `DiT`; stored in every model file's header.
+
+    Parameters
+    ----------
+    latent_dim: channels D of the autoencoder's latent (B, D, T_l, *S_l).
+    spatial_dims: 2 or 3.
+    patch_time, patch_space: patch size in latent frames and latent nodes per axis.
+    width, depth, heads, mlp_ratio: the transformer's size.
+    param_dim: length of the PDE-parameter vector it is conditioned on (0: none).
+
+    Example
+    -------
+    >>> cfg = dit_config("tiny", latent_dim=8, param_dim=1)
+    >>> (cfg.width, cfg.depth, cfg.patch_space, cfg.param_dim)
+    (96, 3, 2, 1)
+    """
+
     latent_dim: int = 8  # D: channels of the autoencoder latent z (B, D, T_l, *S_l)
     spatial_dims: int = 2  # 2 or 3
     patch_time: int = 1
@@ -49,7 +66,7 @@ DIT_PRESETS: dict[str, DiTConfig] = {
     # CPU-trainable in minutes: used by tests, the sample case and benchmarks.
     "tiny": DiTConfig(width=96, depth=3, heads=4, mlp_ratio=2.0, patch_space=2),
     "small": DiTConfig(width=256, depth=6, heads=8, mlp_ratio=4.0),
-    # Recipe-sized (echo-method.md 3.5): width 512, depth 8, 8 heads, MLP x4, patch (1, 2, 2).
+    # The ECHO paper's size: width 512, depth 8, 8 heads, MLP x4, patch (1, 2, 2).
     "paper": DiTConfig(width=512, depth=8, heads=8, mlp_ratio=4.0, patch_space=2),
 }
 
