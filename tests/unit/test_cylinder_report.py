@@ -28,3 +28,20 @@ def test_seed_table_groups_recipe_seeds_their_anchor_rows_and_peer_seeds():
     assert "| 0, 1 | 0.100 / 0.300 | **0.200** | 0.200 / 0.400 | **0.300** | 10.0% / 10.0% | **10.0%** |" in body["tiny-48"]
     assert "| 0, 2 |" in body["FNO peer"] and "**0.030**" in body["FNO peer"] and "**2.5%**" in body["FNO peer"]
     assert cylinder._seed_lines({"recipes": {"tiny": _forecast(0.5, 0.5, 0.2)}}) == []
+
+
+def test_thinned_keeps_a_seeded_subset_of_the_points_with_their_values():
+    import numpy as np
+
+    from echo_model.data.trajectory import Trajectory
+
+    pts = np.random.default_rng(0).uniform(size=(50, 2))
+    fields = np.random.default_rng(1).normal(size=(3, 50, 3)).astype(np.float32)
+    traj = Trajectory(points=pts, fields=fields, times=[0.0, 0.1, 0.2], field_layout=[("U", 2), ("p", 1)],
+                      params={"Re": 100.0}, metadata={"shape": "ellipse"})
+    thin = cylinder.thinned(traj, 20, seed=4)
+    assert thin.n_points == 20 and thin.metadata == {"shape": "ellipse", "thinned_from": 50}
+    rows = [int(np.flatnonzero((pts == p).all(1))[0]) for p in thin.points]
+    assert np.array_equal(thin.fields, fields[:, rows]) and thin.params == {"Re": 100.0}
+    assert np.array_equal(cylinder.thinned(traj, 20, seed=4).points, thin.points)
+    assert cylinder.thinned(traj, 80, seed=4) is traj
