@@ -45,3 +45,16 @@ def test_thinned_keeps_a_seeded_subset_of_the_points_with_their_values():
     assert np.array_equal(thin.fields, fields[:, rows]) and thin.params == {"Re": 100.0}
     assert np.array_equal(cylinder.thinned(traj, 20, seed=4).points, thin.points)
     assert cylinder.thinned(traj, 80, seed=4) is traj
+
+
+def test_target_table_marks_a_set_met_only_when_u_p_and_st_all_are():
+    def fc(u, p, st):
+        case = {"U": [u], "U_persist": [1.0], "p": [p], "p_persist": [1.0], "St_model": st, "St_solver": 0.2}
+        return {"cases": [case]}
+
+    res = {"recipes": {"m": {"forecast": {"held-in": fc(0.4, 0.6, 0.203), "finer": fc(0.4, 0.8, 0.2),
+                                          "triangles": fc(0.9, 0.9, 0.209)}}}}
+    rows = {r.split("|")[2].strip(): r for r in cylinder._target_lines(res)[2:]}
+    assert rows["held-in"].endswith("| yes |") and "1.5 % (<= 2 %)" in rows["held-in"]
+    assert rows["finer"].endswith("| no |") and "0.80x (<= 0.7x)" in rows["finer"]
+    assert rows["triangles"].endswith("| yes |")
