@@ -117,8 +117,15 @@ def training_data(extra: list[str], data: dict, mesh: str) -> tuple[Path, list[s
 
 
 def shapes_family() -> dict[str, Path]:
-    """--family shapes: the 48 training cases (circles with their val/test split, ellipses and rounded
-    squares all in training) in one cached file, and the three test sets."""
+    """--family shapes: the training family and the three test sets."""
+    from cylinder_shapes_data import shapes_dataset
+
+    return {"family": shapes_training_family(), **{k: shapes_dataset(k) for k in TEST_SETS}}
+
+
+def shapes_training_family() -> Path:
+    """The 48 training cases (circles with their val/test split, ellipses and rounded squares all in
+    training), thinned to TRAIN_POINTS each, in one cached file."""
     from cylinder_shapes_data import TRAINING, shapes_dataset
 
     from echo_model.cases.cached import cache_dir
@@ -136,7 +143,7 @@ def shapes_family() -> dict[str, Path]:
                       domain=first.info.domain, split=split)
         for st in stores:
             st.close()
-    return {"family": path, **{k: shapes_dataset(k) for k in TEST_SETS}}
+    return path
 
 
 def thinned(traj, n: int, seed: int):
