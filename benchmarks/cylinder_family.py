@@ -28,12 +28,12 @@ def main() -> int:
           f"{sum(sizes) / 1e6:.2f} MB of float32 fields, {len(cases)} trajectories, mesh {cfg.get('mesh')}, "
           f"{cfg.get('end_time')} s simulated, frames every {cfg.get('write_interval')} s from t = {cfg.get('skip_time')}")
     print()
-    print("| case | Um | Re | cx | cy | cells | frames | St | Cl amp | Cd mean | mesh s | solve s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | shape | Um | Re | cx | cy | cells | frames | St | Cl amp | Cd mean | mesh s | solve s | solver CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in cases:
-        print(f"| {r['case']} | {r['Um']:.3f} | {r['Re']:.1f} | {r['cx']:.3f} | {r['cy']:.3f} | {r['n_points']} | "
+        print(f"| {r['case']} | {r.get('shape', 'circle')} | {r['Um']:.3f} | {r['Re']:.1f} | {r['cx']:.3f} | {r['cy']:.3f} | {r['n_points']} | "
               f"{r['n_frames']} | {r['strouhal']:.4f} | {r['cl_amp']:.3f} | {r['cd_mean']:.3f} | "
-              f"{r.get('mesh_s', 0):.1f} | {r.get('solve_s', 0):.1f} |")
+              f"{r.get('mesh_s', 0):.1f} | {r.get('solve_s', 0):.1f} | {r.get('solve_cpu_s', float('nan')):.1f} |")
     ref = extra.get("reference_case")
     if ref:
         err = abs(ref["strouhal"] - REFERENCE_ST) / REFERENCE_ST

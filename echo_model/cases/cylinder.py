@@ -146,9 +146,9 @@ def run_case(case_dir: Path, case: CylinderCase, nice: int = 10) -> dict:
         t0 = time.perf_counter()
         n_cells = prepare(case_dir, case)
         t1 = time.perf_counter()
-        solve(case_dir, nice=nice)
+        cpu = solve(case_dir, nice=nice)
         t2 = time.perf_counter()
-        timings = {"mesh_s": t1 - t0, "solve_s": t2 - t1, "reused": False, "n_cells": n_cells}
+        timings = {"mesh_s": t1 - t0, "solve_s": t2 - t1, "solve_cpu_s": cpu, "reused": False, "n_cells": n_cells}
         (case_dir / "timings.json").write_text(json.dumps(timings))
         (case_dir / "case.json").write_text(json.dumps(dataclasses.asdict(case)))
     else:
@@ -366,11 +366,11 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(rows)} trajectories) in {wall:.0f} s")
     print(f"{'case':<9} {'shape':<8} {'Um':>6} {'Re':>6} {'cx':>6} {'cy':>6} {'points':>7} {'frames':>6} {'St':>7} "
-          f"{'Cl amp':>7} {'Cd mean':>7} {'solve s':>8}")
+          f"{'Cl amp':>7} {'Cd mean':>7} {'solve s':>8} {'CPU s':>7}")
     for r in rows:
         print(f"{r['case']:<9} {r['shape']:<8} {r['Um']:>6.3f} {r['Re']:>6.1f} {r['cx']:>6.3f} {r['cy']:>6.3f} {r['n_points']:>7} "
               f"{r['n_frames']:>6} {r['strouhal']:>7.4f} {r['cl_amp']:>7.3f} {r['cd_mean']:>7.3f} "
-              f"{r.get('solve_s', 0):>8.1f}")
+              f"{r.get('solve_s', 0):>8.1f} {r.get('solve_cpu_s', float('nan')):>7.1f}")
     for r, c in zip(rows, draw_cases(cfg)):
         if abs(c.Re - 100) < 1e-6 and (c.cx, c.cy) == (0.2, 0.2):
             err = abs(r["strouhal"] - REFERENCE_ST) / REFERENCE_ST

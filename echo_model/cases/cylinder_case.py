@@ -263,14 +263,19 @@ boundaryField
 """
 
 
-def _run(cmd: list[str], case_dir: Path, log_name: str, nice: int = 0) -> None:
+def _run(cmd: list[str], case_dir: Path, log_name: str, nice: int = 0) -> float:
+    """Run an OpenFOAM tool in the case; returns its CPU seconds (user + system, its own rusage: other
+    cases running at the same time are not counted)."""
     full = (["nice", "-n", str(nice)] if nice else []) + cmd
     log = case_dir / f"log.{log_name}"
     with open(log, "w") as out:
-        proc = subprocess.run(full, cwd=case_dir, stdout=out, stderr=subprocess.STDOUT, env=openfoam_env())
+        proc = subprocess.Popen(full, cwd=case_dir, stdout=out, stderr=subprocess.STDOUT, env=openfoam_env())
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-25:])
         raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}) in {case_dir}; end of {log}:\n{tail}")
+    return usage.ru_utime + usage.ru_stime
 
 
 def prepare(case_dir: str | Path, case: CylinderCase) -> int:
@@ -292,9 +297,10 @@ def prepare(case_dir: str | Path, case: CylinderCase) -> int:
     return n_cells
 
 
-def solve(case_dir: str | Path, nice: int = 10) -> None:
+def solve(case_dir: str | Path, nice: int = 10) -> float:
+    """Run pimpleFoam; returns its CPU seconds."""
     require_openfoam("pimpleFoam")
-    _run(["pimpleFoam"], Path(case_dir), "pimpleFoam", nice=nice)
+    return _run(["pimpleFoam"], Path(case_dir), "pimpleFoam", nice=nice)
 
 
 def latest_log_time(case_dir: str | Path) -> float:

@@ -105,6 +105,7 @@ def test_a_kicked_rounded_square_sheds_within_the_first_second(tmp_path: Path) -
     out = tmp_path / "sq.h5"
     rows = generate_family(cfg, out, tmp_path / "work", progress=False)
     assert rows[0]["shape"] == "rsquare" and rows[0]["n_frames"] == 21
+    assert 0 < rows[0]["solve_cpu_s"] <= rows[0]["solve_s"] * 1.05 + 1  # the solver's own CPU, at most its wall
     coeffs = read_force_coeffs(tmp_path / "work/case_000")
     late = coeffs["Time"] >= 0.75
     assert 0.5 * np.ptp(coeffs["Cl"][late]) > 0.3
