@@ -52,7 +52,8 @@ JSON meta keys: kind="echo-surrogate", generator_kind ("flow" | "baseline"), aut
 AutoencoderConfig, so nn.autoencoder.load_autoencoder reads this file too), dit (DiTConfig),
 latent_mean / latent_std (per latent channel: the generator works on normalised latents),
 field_layout, dim, stats (ChannelStats), domain (Domain), dt, train_horizon_frames (frames of dt the
-longest training trajectory spans, when the trainer recorded it), latent_frames (T_l of a segment),
+longest training trajectory spans, when the trainer recorded it), task_probs (the training task-mask
+probabilities, flow.TaskProbs.to_dict(), when the generator checkpoint recorded them), latent_frames (T_l of a segment),
 known_latent_frames (k, latent frames the forecast conditions on), time_factor (f, physical
 frames per latent frame after frame 0), param_names, param_mean, param_std, sampler, steps,
 provenance.
@@ -684,6 +685,7 @@ def surrogate_meta(
     steps: int = 10,
     provenance: dict | None = None,
     train_horizon_frames: int | None = None,
+    task_probs: dict | None = None,
 ) -> dict:
     return {
         "kind": KIND,
@@ -709,6 +711,8 @@ def surrogate_meta(
         "steps": int(steps),
         "provenance": provenance or {},
         **({"train_horizon_frames": int(train_horizon_frames)} if train_horizon_frames is not None else {}),
+        # the training mask probabilities (flow.TaskProbs.to_dict()): echo_model.tasks refuses the others
+        **({"task_probs": {k: float(v) for k, v in task_probs.items()}} if task_probs is not None else {}),
     }
 
 
@@ -816,6 +820,7 @@ def export_bundle(
         sampler=sampler or g_meta.get("sampler", "heun"),
         steps=steps or int(g_meta.get("steps", 10)),
         train_horizon_frames=g_meta.get("train_horizon_frames"),
+        task_probs=g_meta.get("task_probs"),
         provenance={"autoencoder": {"path": str(ae_path), **dict(ae_meta.get("provenance", {}))},
                     "generator": {"path": str(generator_ckpt), **dict(g_meta.get("provenance", {}))}},
     )
