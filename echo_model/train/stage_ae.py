@@ -26,6 +26,7 @@ from ..nn.dit import DIT_PRESETS
 from ..nn.autoencoder import MODEL_KEY, AutoencoderConfig, EchoAutoencoder, load_autoencoder
 from ..errors import EchoUserError
 from ..presets import DEFAULT_FRAMES, autoencoder_config, grid_for_domain
+from .batch_check import check_batch_memory
 from .layout import AUTOENCODER, CHECKPOINT
 from .resume_check import check_preset
 from .runs import AutoencoderRun, add_arguments_from, apply_threads, from_namespace
@@ -125,6 +126,9 @@ def train_autoencoder(cfg: AutoencoderRun) -> dict[str, Any]:
                                 keep=(cfg.keep_min, cfg.keep_max), n_query=cfg.n_query, seed=cfg.seed,
                                 shift=cfg.shift / max(mcfg.grid))
         n_pts = store.n_points(sampler.usable[0])
+        n_max = max(store.n_points(int(i)) for i in sampler.usable)
+        check_batch_memory("--batch-size", cfg.batch_size, n_max, min(cfg.n_query or n_max, n_max), frames,
+                           info.n_channels, info.dim)  # before the first sample: a huge batch never ends its step
         meta = {"kind": "autoencoder", MODEL_KEY: mcfg.to_dict(), **dataset_meta(store, cfg.data),
                 # the preset, checked on resume (resume_check.py); with --init that file decides the network
                 "stage": "ae", "preset": None if cfg.init else cfg.preset, "n_frames": frames,

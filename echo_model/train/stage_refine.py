@@ -29,6 +29,7 @@ from ..data.store import TrajectoryStore
 from ..data.windows import WindowSampler
 from ..errors import EchoUserError
 from ..nn.autoencoder import MODEL_KEY, AutoencoderConfig, EchoAutoencoder, load_autoencoder
+from .batch_check import check_batch_memory
 from .layout import AUTOENCODER, CHECKPOINT
 from .runs import RefineRun, add_arguments_from, apply_threads, from_namespace
 from .stage_ae import ae_step
@@ -83,6 +84,9 @@ def refine(cfg: RefineRun) -> dict[str, Any]:
     sampler = WindowSampler(store, split=cfg.split, n_frames=1, keep=(cfg.keep_min, cfg.keep_max),
                             n_query=cfg.n_query, seed=cfg.seed, stats=stats, domain=domain,
                             shift=cfg.shift / max(mcfg.grid))
+    n_max = max(store.n_points(int(i)) for i in sampler.usable)
+    check_batch_memory("--batch-size", cfg.batch_size, n_max, min(cfg.n_query or n_max, n_max), 1,
+                       store.info.n_channels, store.info.dim)
     replay = replay_sampler(cfg, meta, stats, domain, mcfg.grid)
     meta = {**meta, "stage": "refine", "refine_dataset": {"name": store.info.name, "path": str(cfg.data)},
             "refine_replay": None if replay is None else {"path": str(cfg.replay), "weight": cfg.replay_weight}}

@@ -85,6 +85,17 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+STOP_GRACE_ENV = "ECHOPV_STOP_GRACE_S"
+
+
+def stop_grace_s() -> float:
+    """Seconds a stop request waits for the step boundary before it acts at once (ECHOPV_STOP_GRACE_S, 30)."""
+    try:
+        return max(0.0, float(os.environ.get(STOP_GRACE_ENV, "30")))
+    except ValueError:
+        return 30.0
+
+
 def _finite_or_none(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
@@ -233,23 +244,32 @@ class Trainer:
     @contextmanager
     def _stop_at_step_boundary(self) -> Iterator[None]:
         """SIGTERM/SIGINT (EchoTrain's Stop, Ctrl-C) end fit() at the next step boundary with a checkpoint,
-        so Start resumes without losing steps; a second signal acts at once."""
+        so Start resumes without losing steps; a second signal acts at once, and so does the first one
+        when no step boundary comes within `stop_grace_s()` (a step that never ends must not make the
+        signal be ignored: the signal is delivered again to the handler that was there before)."""
         self._stop_requested = False
         if threading.current_thread() is not threading.main_thread():
             yield
             return
         old: dict[int, Any] = {}
+        timers: list[threading.Timer] = []
 
         def request_stop(signum, frame) -> None:
             self._stop_requested = True
             for sig, handler in old.items():
                 signal.signal(sig, handler)
+            timer = threading.Timer(stop_grace_s(), os.kill, args=(os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            timers.append(timer)
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             old[sig] = signal.signal(sig, request_stop)
         try:
             yield
         finally:
+            for timer in timers:
+                timer.cancel()
             for sig, handler in old.items():
                 signal.signal(sig, handler)
 
