@@ -32,6 +32,7 @@ from echo_model.train.layout import PIPELINE_STATUS as PIPELINE_JSON
 from echo_model.train.layout import read_progress, read_status
 from echo_model.train.runs import PipelineRun, add_arguments_from, from_namespace, to_argv, to_json
 
+from . import job_identity
 from .resources import CHECKOUT, in_checkout
 
 
@@ -166,20 +167,6 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (finished, not yet reaped by its parent) is not running
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _tail(path: Path, n: int = 8) -> list[str]:
     try:
         with open(path, "rb") as f:
@@ -236,28 +223,31 @@ class TrainingJob:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                           env=_child_env(), cwd=str(self.run_dir), start_new_session=True,
                                           close_fds=True)
-        (self.run_dir / PID_FILE).write_text(str(self._proc.pid))
+        job_identity.write_record(self.run_dir / PID_FILE, self._proc.pid, config_path)  # pid + start time
         self._stopped = False
         return self._proc.pid
 
     def _pid(self) -> int | None:
+        """The pid RUN/train.pid names (not yet checked to be the job: `running` does that)."""
         if self._proc is not None:
             return self._proc.pid
         if self.run_dir is None:
             return None
-        try:
-            return int((self.run_dir / PID_FILE).read_text().strip())
-        except (OSError, ValueError):
-            return None
+        record = job_identity.read_record(self.run_dir / PID_FILE)
+        return None if record is None else int(record["pid"])
 
     def running(self) -> bool:
+        """Whether this run's job is alive: our own child, or the process RUN/train.pid names when its start
+        time and command line show it is the job (job_identity.py); a foreign or recycled pid is not."""
         if self._proc is not None:
             return self._proc.poll() is None  # poll() also reaps a finished child
-        pid = self._pid()
-        if pid is None or not _alive(pid):
+        if self.run_dir is None:
             return False
-        st = read_status(self.run_dir) if self.run_dir else None
-        return st is None or st.get("pid") in (None, pid)  # not a recycled pid of another program
+        record = job_identity.read_record(self.run_dir / PID_FILE)
+        if not job_identity.is_job(record, self.run_dir, self.run_dir / PIPELINE_CONFIG):
+            return False
+        st = read_status(self.run_dir)
+        return st is None or st.get("pid") in (None, record["pid"])  # pipeline.json agrees
 
     def _wait_exit(self, timeout: float) -> bool:
         t0 = time.time()
@@ -268,23 +258,31 @@ class TrainingJob:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the training to stop (SIGTERM to its process group; SIGKILL after `timeout`)."""
         pid = self._pid()
-        if pid is None or not self.running():
+        if pid is None or not self.running():  # running() identifies the job: never signal another process
             return
         self._stopped = True
-        try:
-            os.killpg(pid, signal.SIGTERM)  # start_new_session: the group id is the child's pid
-        except ProcessLookupError:
+        if not self._signal(pid, signal.SIGTERM):
             return
-        if not self._wait_exit(timeout):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if not self._wait_exit(timeout) and self.running():  # identified again: the pid may have moved on
+            self._signal(pid, signal.SIGKILL)
         if self._proc is not None:
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+
+    @staticmethod
+    def _signal(pid: int, sig: int) -> bool:
+        """Signal the job's process group (start_new_session: its pgid is its pid), or the job alone when it
+        somehow is not a group leader; False when it is gone."""
+        try:
+            if job_identity.owns_its_group(pid):
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
 
     def status(self) -> TrainStatus:
         if self.run_dir is None:
