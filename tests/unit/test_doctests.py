@@ -12,6 +12,11 @@ PUBLIC_API = [
     "echo_model.rollout.Surrogate.rollout",
     "echo_model.data.store.write_dataset",
     "echo_model.data.store.TrajectoryStore",
+    "echo_model.tasks.interpolate",
+    "echo_model.tasks.inverse",
+    "echo_model.tasks.reconstruct",
+    "echo_model.tasks.sample",
+    "echo_model.tasks.run_task",
 ]
 
 
