@@ -8,9 +8,21 @@ file, or any mesh meshio reads: .msh, legacy .vtk, .inp, ...: super-resolution o
 With --samples K > 1 the ensemble mean is written under the field names and the ensemble standard
 deviation as `<name>_std`.
 
-Example:
+--task picks what the model does with the input (echo_model/tasks.py):
+  forecast     (default) the --frames frames after the observed ones
+  interpolate  a frame every model dt between the input frames, which are saved a whole number of
+               model steps apart (2..8 for the tiny preset; --gap, or from their times); input kept exact
+  reconstruct  full fields from the values at sparse points: the input's points (or a random
+               --probes fraction of them) are the probes, --query-mesh (default the input) the target
+  inverse      the --frames frames before the first input frame
+  sample       --frames frames for the input's parameters from its points alone (--samples members)
+--stride S and --input-frames N pick every S-th input frame from --start on, N of them.
+
+Examples:
   echopv rollout sample_cases/ns2d_vorticity/model_tiny.safetensors \\
       --dataset sample_cases/ns2d_vorticity/ns2d_64.h5 --traj 0 --frames 16 --out out/pred
+  echopv rollout sample_cases/ns2d_vorticity/model_tiny.safetensors --task interpolate \\
+      --dataset sample_cases/ns2d_vorticity/ns2d_64.h5 --stride 4 --input-frames 3 --out out/interp
 """
 from __future__ import annotations
 
@@ -45,6 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-memory", default="", metavar="SIZE",
                         help="most memory the rollout may use, e.g. 2GB (default: what is available); a rollout "
                              "that cannot fit is refused up front with its estimate")
+    from echo_model.tasks import TASKS
+
+    parser.add_argument("--task", choices=TASKS, default="forecast",
+                        help="forecast (default) | interpolate | reconstruct | inverse | sample (see above)")
+    parser.add_argument("--stride", type=int, default=1, help="use every S-th input frame (default 1)")
+    parser.add_argument("--input-frames", type=int, default=None,
+                        help="input frames to use from --start on (default: all; forecast: what the model needs)")
+    parser.add_argument("--gap", type=int, default=None,
+                        help="interpolate: model steps between input frames (default: from their times)")
+    parser.add_argument("--probes", type=float, default=None, metavar="FRACTION",
+                        help="reconstruct: use a random fraction (0..1] of the input points as probes (seed --seed)")
     parser.add_argument("--name", default="prediction", help="stem of the written .pvd (default prediction)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
 
@@ -114,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     sur = Surrogate.load(args.model, device=args.device)
     traj, source = _load_input(args, sur)
+    if args.task != "forecast" or args.stride != 1 or args.input_frames is not None:
+        return _run_task(args, sur, traj, source, budget)
     n_obs = sur.n_observed_frames
     if args.start < 0 or args.start + n_obs > traj.n_frames:
         raise ValueError(
@@ -164,4 +189,65 @@ def run(args: argparse.Namespace) -> int:
         "model": str(args.model), "source": source, "n_frames": n_frames, "n_points": int(out_points.shape[0]),
         "wall_s": wall, **res.info}, indent=2, default=str))
     print(f"wrote {path} ({n_frames} frames, {out_points.shape[0]} points, {res.info['n_samples']} sample(s), {wall:.2f} s)")
+    return 0
+
+
+def _task_input(args, sur, traj):
+    """The input frames the task takes: every --stride-th from --start, --input-frames of them."""
+    from echo_model.errors import EchoUserError
+
+    if args.stride < 1 or (args.input_frames is not None and args.input_frames < 1):
+        raise EchoUserError(f"--stride {args.stride} / --input-frames {args.input_frames}: give positive numbers")
+    rows = list(range(args.start, traj.n_frames, args.stride))[: args.input_frames]
+    need = sur.n_observed_frames if args.task == "forecast" else (2 if args.task == "interpolate" else 1)
+    if args.start < 0 or len(rows) < need:
+        raise EchoUserError(f"--task {args.task} needs {need} input frame(s) from --start {args.start} with --stride "
+                            f"{args.stride}, but the input has {traj.n_frames} frame(s): lower --start or --stride")
+    probes = None
+    if args.probes is not None:
+        if not 0 < args.probes <= 1 or args.task != "reconstruct":
+            raise EchoUserError(f"--probes {args.probes}: a fraction in (0, 1], for --task reconstruct only")
+        n = traj.points.shape[0]
+        probes = np.sort(np.random.default_rng(args.seed).choice(n, max(1, round(args.probes * n)), replace=False))
+    return traj.fields[rows], traj.times[rows], probes
+
+
+def _run_task(args, sur, traj, source, budget) -> int:
+    """Any --task through echo_model.tasks.run_task; the output written as for the forecast."""
+    from echo_model.data.trajectory import Trajectory
+    from echo_model.tasks import run_task
+
+    from .io.pvd import write_pvd
+
+    frames, times, probes = _task_input(args, sur, traj)
+    out_points, out_cells, query = traj.points, traj.cells, None
+    if args.query_mesh is not None:
+        from .io.meshio_points import load_query_mesh
+
+        out_points, out_cells = load_query_mesh(args.query_mesh, dim=sur.dim)
+        query = out_points
+    bar, progress = _progress_bar()
+    t0 = time.perf_counter()
+    res, out_times = run_task(sur, args.task, traj.points, frames, times, n_frames=args.frames, gap=args.gap,
+                              query_points=query, probes=probes, params=traj.params or None, n_samples=args.samples,
+                              seed=args.seed, steps=args.steps, sampler=args.sampler, progress=progress,
+                              keep_samples=False, memory=budget)
+    bar.close()
+    wall = time.perf_counter() - t0
+    fields, layout = res.mean, list(res.field_layout)
+    if res.std is not None:
+        fields = np.concatenate([res.mean, res.std], axis=2)
+        layout += [(f"{n}_std", c) for n, c in res.field_layout]
+    pred = Trajectory(points=out_points, fields=fields, times=out_times, field_layout=layout, params=traj.params,
+                      cells=out_cells,
+                      metadata={"is_prediction": True, "task": args.task, "model_id": Path(args.model).name,
+                                "source": source, "start_frame": args.start, "stride": args.stride,
+                                "n_samples": res.info.get("n_samples", 1), "seed": args.seed})
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = write_pvd(pred, args.out / f"{args.name}.pvd", provenance={"is_prediction": True})
+    (args.out / f"{args.name}.json").write_text(json.dumps({
+        "model": str(args.model), "source": source, "task": args.task, "n_frames": int(fields.shape[0]),
+        "n_points": int(out_points.shape[0]), "n_probes": None if probes is None else int(probes.size),
+        "wall_s": wall, **res.info}, indent=2, default=str))
+    print(f"wrote {path} (task {args.task}: {fields.shape[0]} frames, {out_points.shape[0]} points, {wall:.2f} s)")
     return 0
