@@ -143,7 +143,8 @@ class EchoRollout(EchoRolloutAlgorithm):
     def after_rollout(self):
         """Colour maps after each rollout (issue 22): FIELD_std over the predicted frames (not the
         all-zero start frame), FIELD_error diverging and centred on 0 (+-max|error|), FIELD and
-        FIELD_pred one shared transfer function over both (solver and forecast compared by eye)."""
+        FIELD_pred one shared transfer function over both (solver and forecast compared by eye).
+        The ranges come from the algorithm (echo_paraview.rollout_colours)."""
         try:
             import paraview.simple as pvs  # lazily: the GUI imports it only with the Python shell
         except Exception:  # no ParaView session (the class used outside ParaView)
@@ -151,42 +152,14 @@ class EchoRollout(EchoRolloutAlgorithm):
         try:
             rng = self.GetCacheRange("_std")
             if rng is not None and rng[1] > 0:
-                for name in self._std_names():
+                for name in self.GetStdNames():
                     pvs.GetColorTransferFunction(name).RescaleTransferFunction(0.0, rng[1])
-            for name, lo, hi, err in self._field_ranges():
-                _share_lut(pvs, name, f"{name}_pred", lo, hi)
-                if err is not None:
-                    _diverging_lut(pvs, f"{name}_error", err)
+            for r in self.GetFieldRanges():
+                _share_lut(pvs, r.name, f"{r.name}_pred", r.lo, r.hi)
+                if r.error is not None:
+                    _diverging_lut(pvs, f"{r.name}_error", r.error)
         except Exception:  # cosmetic: never fail a rollout over a colour map
             pass
-
-    def _std_names(self):
-        c = self._cache or {}
-        mi = c.get("mi")
-        return [f"{s.name}_std" for s in mi.specs] if mi is not None else []
-
-    def _field_ranges(self):
-        """(field, lo, hi, max|error| or None) per model field over the cached forecast and the
-        solver's values at the predicted times; vectors by magnitude (ParaView's default mode)."""
-        import numpy as np
-
-        c = self._cache or {}
-        mi, mean, truths = c.get("mi"), c.get("mean"), c.get("truth") or []
-        if mi is None or mean is None:
-            return []
-        have = [k for k, tr in enumerate(truths) if tr is not None]
-        out, at = [], 0
-        for spec in mi.specs:
-            sl = slice(at, at + spec.model_ncomp)
-            at += spec.model_ncomp
-            size = (lambda a: a[..., 0]) if spec.model_ncomp == 1 else (lambda a: np.linalg.norm(a, axis=-1))
-            pred = mean[..., sl]
-            truth = np.stack([truths[k].values[:, sl] for k in have]) if have else pred[:0]
-            vals = np.concatenate([size(pred).ravel(), size(truth).ravel()])
-            err = float(np.nanmax(np.abs(size(pred[have] - truth)))) if have else None
-            out.append((spec.name, float(np.nanmin(vals)), float(np.nanmax(vals)), err))
-        return out
-
 
     @smproperty.stringvector(name="Checkpoint", default_values="")
     @smdomain.filelist()
