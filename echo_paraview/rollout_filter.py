@@ -25,7 +25,11 @@ ParaView's time keeper never loses them, and the input passes through.
 
 The rollout runs once and is cached, keyed on the CONTENT of the conditioning frames (plus the
 checkpoint file and every setting): another view stepping the same reader through time does not
-rerun it. Where the input has data after t_start, `<field>_truth`, `<field>_error` and per-frame
+rerun it. Each predicted frame is built once and kept (with the solver's data at that time,
+kept when it was gathered for the comparison): scrubbing a cached rollout asks the input for
+nothing new, and ParaView finds the same arrays again (their value ranges are cached), so a
+step costs ParaView's own rendering work, not a read and a rebuild (see `FRAME_CACHE_KIB`).
+Where the input has data after t_start, `<field>_truth`, `<field>_error` and per-frame
 rel-MSE field data compare the prediction with it (linear interpolation in time between input
 steps when the spacings differ; see `comparison`). Frames are gathered from the input with
 CONTINUE_EXECUTING passes, one input time each.
@@ -45,20 +49,23 @@ from typing import Any, Sequence
 import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
-from vtkmodules.vtkCommonDataModel import vtkDataObject
+from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from echo_model.errors import EchoUserError
 from echo_model.memory import MemoryBudget
 from echo_model.state_check import check_state
 
-from . import comparison, fitcheck, parallel, rollout_input, timesteps
+from . import comparison, fitcheck, parallel, rollout_colours, rollout_input, timesteps
 from .rollout_output import Frame, write_frame
 
 START_MODES = ("first", "current", "value")
 #: caps applied by the algorithm itself (pvpython scripts bypass the GUI's ranges)
 MAX_FRAMES = 2000
 MAX_SAMPLES = 64
+#: most memory (KiB) the per-frame cache of a rollout may hold (the solver's frames at the
+#: predicted times and the frames already built); beyond it frames are built again when shown
+FRAME_CACHE_KIB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -372,6 +379,18 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         arr = c.get("std") if suffix == "_std" else c.get("mean")
         return None if arr is None else (float(np.min(arr)), float(np.max(arr)))
 
+    def GetFieldRanges(self) -> list[rollout_colours.FieldRange]:
+        """Colour ranges per model field over the cached forecast and the solver's values at the
+        predicted times ([] before a rollout); see `rollout_colours.field_ranges`."""
+        c = self._cache or {}
+        mi = c.get("mi")
+        return rollout_colours.field_ranges(mi.specs if mi is not None else [], c.get("mean"), c.get("truth"))
+
+    def GetStdNames(self) -> list[str]:
+        """`<field>_std` per model field of the cached rollout ([] before one)."""
+        mi = (self._cache or {}).get("mi")
+        return [f"{s.name}_std" for s in mi.specs] if mi is not None else []
+
     def ClearCache(self) -> None:
         self._cache = None
         self.Modified()
@@ -522,7 +541,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         skip, self._skip_fast = self._skip_fast, False
         self._fast = False
         plan = self._plan
-        if not timesteps.time_steps(in_info):
+        if not _has_time_steps(in_info):  # (not the whole list: this runs at every time change)
             return 1
         if self._gather is not None:
             timesteps.set_requested_time(in_info, self._gather["todo"][0])
@@ -533,10 +552,11 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             if kind != "predicted":
                 timesteps.set_requested_time(in_info, t_out)  # the input's own step
             elif self._cache_still_valid() and not skip:
-                # the cached prediction needs the input only for its mesh and its own arrays: the
-                # solver's step at this time where it has one, else whatever step the input holds (a
-                # reader shown in another view is not re-read for the start frame at every change)
-                t_in = plan.input_step(t_out)
+                # the cached prediction needs the input only for its mesh and its own arrays: kept
+                # with the frame, else the solver's step at this time where it has one, else whatever
+                # step the input holds (a reader shown in another view is not re-read for the start
+                # frame at every change)
+                t_in = None if self._frame_cached(k) else plan.input_step(t_out)
                 held = t_in if t_in is not None else _held_time(in_info, plan.in_times)
                 self._fast = held is not None
                 timesteps.set_requested_time(in_info, held if held is not None else plan.t_start)
@@ -595,7 +615,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         kind, t_out, _ = plan.locate(t_req)
         if kind != "predicted":
             return self._serve_input(inp, out, t_out)
-        if self._fast and self._cache is not None and self._same_mesh(inp):
+        if self._fast and self._cache is not None and (self._frame_cached(plan.locate(t_req)[2])
+                                                       or self._same_mesh(inp)):
             self._fast = False
             return self._serve_prediction(request, inp, out, t_req)
         if self._fast:  # the held step has another mesh: read the start frame after all
@@ -608,6 +629,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             self._start_gather(request, mi, used, values, key, inp)
             if self._gather is not None:
                 return 1
+        elif not self._cache_still_valid():  # upstream changed, the start frame did not: same forecast,
+            self._cache.update(fast=self._fast_key(), snaps={}, frames={}, kib=0)  # new input arrays
         return self._serve_prediction(request, inp, out, t_req)
 
     def _same_mesh(self, inp) -> bool:
@@ -683,9 +706,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         cond = plan.in_times[plan.start - plan.n_obs + 1 : plan.start] if plan.start >= 0 else []
         truth_t = []
         if self._s.compare and plan.start >= 0 and plan.n_pred:
-            truth_t = comparison.truth_times_needed(plan.in_times, plan.t_start, plan.out_times[-1])
+            # up to the forecast's end: the input's later steps are no forecast time
+            truth_t = comparison.truth_times_needed(plan.in_times, plan.t_start, plan.predicted[-1])
         self._gather = {"todo": list(cond) + truth_t, "cond_times": list(cond), "truth_times": truth_t,
-                        "frames": {}, "start_values": values, "key": key, "mi": mi,
+                        "frames": {}, "snaps": {}, "start_values": values, "key": key, "mi": mi,
                         "params": self._param_uses(inp, used)}
         if self._gather["todo"]:
             request.Set(sddp.CONTINUE_EXECUTING(), 1)
@@ -707,6 +731,9 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             raise RolloutError(f"the input's mesh changes over time (at t = {t:g}: {values.shape[0]} values, "
                                f"at the start {g['start_values'].shape[0]}); the rollout needs one mesh")
         g["frames"][t] = values
+        k = timesteps.find_step(self._plan.predicted, t, self._plan.tolerance)
+        if k is not None:  # the solver's data at a forecast time: kept, so showing it reads nothing
+            g["snaps"][k] = _snapshot(inp)
         self.UpdateProgress(0.1 * len(g["frames"]) / max(1, len(g["frames"]) + len(g["todo"])))
         if g["todo"]:
             request.Set(sddp.CONTINUE_EXECUTING(), 1)
@@ -736,7 +763,9 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             frames = [g["start_values"]] + [g["frames"][t] for t in g["truth_times"]]
             truths = [comparison.truth_at(t_series, frames, t) for t in plan.predicted]
         self._cache = {"key": g["key"], "mean": mean, "std": std, "truth": truths, "mi": mi,
-                       "fast": self._fast_key()}
+                       "fast": self._fast_key(), "snaps": {}, "frames": {}, "kib": 0}
+        for k, snap in g["snaps"].items():
+            self._keep(self._cache["snaps"], k, snap)
         self.after_rollout()
         for t, tr in zip(plan.predicted, truths):
             if tr is not None and tr.interpolated:
@@ -764,9 +793,17 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def _serve_prediction(self, request, inp, out, t_req) -> int:
         c, plan = self._cache, self._plan
         _, t, k = plan.locate(t_req)
+        built = c["frames"].get(k)
+        if built is not None:  # shown before: the same data objects again
+            out.ShallowCopy(built)
+            timesteps.stamp_data_time(out, t)
+            return 1
         t_in = plan.input_step(t)
-        held = _data_time(inp)
-        holds = t_in is not None and held is not None and abs(held - t_in) <= plan.tolerance
+        if k in c["snaps"]:  # the solver's data at this time, kept when it was gathered
+            inp, holds = c["snaps"][k], True
+        else:
+            held = _data_time(inp)
+            holds = t_in is not None and held is not None and abs(held - t_in) <= plan.tolerance
         if t_in is not None and not holds and not self._refetch:
             # the solver has this time: one more pass reads it, so its own arrays are shown
             self._refetch = True
@@ -778,7 +815,22 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                       truth=c["truth"][k], solver=holds)
         write_frame(inp, out, used, c["mi"], frame, plan.t_start, self._s.n_samples > 1, self._s.compare)
         timesteps.stamp_data_time(out, t)
+        if t_in is None or holds:  # complete: kept (a frame without the solver's arrays is not)
+            self._keep(c["frames"], k, _snapshot(out))
         return 1
+
+    def _frame_cached(self, k: int) -> bool:
+        """Predicted frame k can be served without the input (built before, or its solver data kept)."""
+        c = self._cache
+        return c is not None and k >= 0 and (k in c["frames"] or k in c["snaps"])
+
+    def _keep(self, store: dict, k: int, data) -> None:
+        """Keep a frame's data object while the cache stays under FRAME_CACHE_KIB."""
+        c = self._cache
+        kib = int(data.GetActualMemorySize())
+        if c["kib"] + kib <= FRAME_CACHE_KIB:
+            store[k] = data
+            c["kib"] += kib
 
     # --- the model --------------------------------------------------------------------
     def _surrogate(self):
@@ -874,6 +926,28 @@ def _held_time(in_info, in_times: Sequence[float]) -> float | None:
     t = float(data.GetInformation().Get(vtkDataObject.DATA_TIME_STEP()))
     tol = timesteps.time_tolerance(list(in_times) + [t])
     return t if any(abs(t - x) <= tol for x in in_times) else None
+
+
+def _has_time_steps(info) -> bool:
+    return bool(info.Has(sddp.TIME_STEPS())) and info.Length(sddp.TIME_STEPS()) > 0
+
+
+def _snapshot(data):
+    """A copy of a dataset or composite that shares the arrays but owns its containers, so later
+    pipeline passes (which refill the original's) leave it as it is."""
+    copy = data.NewInstance()
+    if isinstance(data, vtkDataSet):
+        copy.ShallowCopy(data)
+    else:
+        copy.CopyStructure(data)
+        copy.GetFieldData().ShallowCopy(data.GetFieldData())
+        for leaf in rollout_input.leaves(data):
+            new = leaf.data.NewInstance()
+            new.ShallowCopy(leaf.data)
+            rollout_input.set_leaf(copy, leaf.index, new)
+    if data.GetInformation().Has(vtkDataObject.DATA_TIME_STEP()):
+        copy.GetInformation().Set(vtkDataObject.DATA_TIME_STEP(), data.GetInformation().Get(vtkDataObject.DATA_TIME_STEP()))
+    return copy
 
 
 def _data_time(data) -> float | None:
