@@ -8,6 +8,11 @@
         print(name, frame["vorticity_pred"].max())
     series.save("prediction.vtm")
 
+    saved = [epv.read_dataset("ns2d.h5", 3, time=t) for t in (5.0, 7.0, 9.0)]   # every 4th model step
+    filled = epv.rollout(saved, "model.safetensors", task="interpolate")   # a frame every model dt
+    # task="inverse" (n_frames before the first mesh), "reconstruct" (probe meshes in, query= mesh out),
+    # "sample" (n_frames from the mesh's points and parameters alone): echo_model/tasks.py
+
     ic = epv.read_dataset("ns2d.h5", trajectory=3)            # an ECHO dataset frame (+ param_nu)
     grid = epv.read_well("shear_flow.hdf5", sample=0, time=2.0)  # a file of The Well
 
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import os
 from typing import Any, Mapping
+
+import numpy as np
 
 from echo_model.errors import EchoUserError
 
@@ -66,6 +73,10 @@ def rollout(
     seed: int = 0,
     device: str = "cpu",
     n_threads: int = 0,
+    task: str = "forecast",
+    gap: int | None = None,
+    query: Any = None,
+    steps: int | None = None,
 ):
     """Roll `mesh` (a pyvista/VTK dataset, or a file pyvista reads) forward with an ECHO model.
 
@@ -73,7 +84,20 @@ def rollout(
     `TimeValue`): step 0 is the initial condition, then `n_frames` predictions in `<field>_pred`
     (and `<field>_std` for n_samples > 1). `params` overrides the mesh's `param_<name>` field
     data. Raises EchoUserError with the filter's message on bad input.
+
+    `task` other than "forecast" (echo_model/tasks.py) takes `mesh` as one mesh or a sequence of
+    meshes (a list or a MultiBlock, in time order, with `TimeValue` field data; else `dt` apart, or
+    `gap` model steps apart for "interpolate") holding the model's point fields (or `input_arrays`):
+    "interpolate" gives a frame every model dt from the first mesh to the last (`gap`: model steps
+    between the meshes, default from their times), "inverse" the `n_frames` frames before the first
+    mesh, "sample" `n_frames` frames from the first mesh's points and parameters alone, and
+    "reconstruct" the fields on `query` (a mesh; default the first input mesh) from the values at the
+    input meshes' points (sparse probes). Their blocks hold only the task's frames.
     """
+    if task != "forecast":
+        return _task(mesh, model, task, n_frames=n_frames, params=params, input_arrays=input_arrays,
+                     n_samples=n_samples, seed=seed, device=device, n_threads=n_threads, gap=gap, query=query,
+                     steps=steps)
     pv = _pyvista()
     from .rollout_filter import EchoRolloutAlgorithm
 
@@ -93,6 +117,74 @@ def rollout(
         alg.SetInputArrays(list(input_arrays))
     times, outs = _frames(alg, "EchoRollout")
     return _multiblock(pv, times, outs)
+
+
+def _task(mesh, model, task: str, *, n_frames: int, params, input_arrays, n_samples: int, seed: int, device: str,
+          n_threads: int, gap: int | None, query, steps: int | None):
+    """rollout(task=...) for the tasks beyond the forecast: meshes -> arrays -> echo_model.tasks.run_task."""
+    pv = _pyvista()
+    from echo_model.rollout import Surrogate
+    from echo_model.tasks import check_task, run_task
+    from echo_model.threads import set_threads
+
+    single = isinstance(mesh, (str, os.PathLike)) or hasattr(mesh, "points") or not hasattr(mesh, "__len__")
+    meshes = [_as_mesh(pv, m) for m in ([mesh] if single else list(mesh))]
+    if n_threads:
+        set_threads(n_threads)
+    sur = Surrogate.load(model, device=device)
+    check_task(sur, task)
+    points, frames = _task_arrays(meshes, sur, input_arrays)
+    par = {k[len("param_"):]: float(np.asarray(meshes[0].field_data[k]).ravel()[0])
+           for k in meshes[0].field_data.keys() if k.startswith("param_") and k[len("param_"):] in sur.param_names}
+    par.update(params or {})
+    out_mesh = meshes[0] if query is None else _as_mesh(pv, query)
+    qpts = None if query is None else np.asarray(out_mesh.points, dtype=np.float64)[:, : sur.dim]
+    res, out_times = run_task(sur, task, points, frames, _task_times(meshes, sur, task, gap), n_frames=n_frames,
+                              gap=gap, query_points=qpts, params=par or None, n_samples=n_samples, seed=seed,
+                              steps=steps, keep_samples=False)
+    outs = []
+    for i in range(res.mean.shape[0]):
+        frame = out_mesh.copy()
+        start = 0
+        for name, c in res.field_layout:
+            for suffix, arr in (("pred", res.mean), ("std", res.std)):
+                if arr is not None:
+                    vals = arr[i, :, start : start + c]
+                    frame.point_data[f"{name}_{suffix}"] = vals[:, 0] if c == 1 else vals
+            start += c
+        outs.append(frame)
+    return _multiblock(pv, [float(t) for t in out_times], outs)
+
+
+def _as_mesh(pv, m):
+    return pv.read(os.fspath(m)) if isinstance(m, (str, os.PathLike)) else pv.wrap(m)
+
+
+def _task_times(meshes, sur, task: str, gap: int | None) -> np.ndarray:
+    """The meshes' TimeValue field data, else dt apart (gap model steps for interpolate)."""
+    if all("TimeValue" in m.field_data for m in meshes):
+        return np.array([float(m.field_data["TimeValue"][0]) for m in meshes])
+    if task == "interpolate" and len(meshes) > 1 and gap is None:
+        raise EchoUserError("rollout(task='interpolate'): the meshes carry no TimeValue: pass gap= (model steps apart)")
+    return sur.dt * ((gap or 1) if task == "interpolate" else 1) * np.arange(len(meshes), dtype=np.float64)
+
+
+def _task_arrays(meshes, sur, input_arrays) -> tuple[np.ndarray, np.ndarray]:
+    """Points (N, dim) of the first mesh and frames (T, N, C) of the model's fields from every mesh."""
+    names = list(input_arrays) if input_arrays else [n for n, _ in sur.field_layout]
+    points = np.asarray(meshes[0].points, dtype=np.float64)[:, : sur.dim]
+    frames = []
+    for k, m in enumerate(meshes):
+        if m.n_points != points.shape[0]:
+            raise EchoUserError(f"rollout: mesh {k} has {m.n_points} points, the first {points.shape[0]}: "
+                                "give the frames on one point set")
+        missing = [n for n in names if n not in m.point_data]
+        if missing:
+            raise EchoUserError(f"rollout: mesh {k} lacks the point field(s) {missing} the model needs "
+                                f"({sur.field_layout}); name yours with input_arrays=")
+        cols = [np.asarray(m.point_data[n], dtype=np.float32).reshape(m.n_points, -1) for n in names]
+        frames.append(np.concatenate(cols, axis=1))
+    return points, np.stack(frames)
 
 
 def _multiblock(pv, times: list[float], outs: list[Any]):
