@@ -23,6 +23,18 @@ _INT_KEYS = {"dim": (1, 3), "latent_frames": (2, 1 << 16), "known_latent_frames"
              "time_factor": (1, 1 << 10), "n_frames": (1, 1 << 24), "train_horizon_frames": (0, 1 << 31),
              "steps": (1, MAX_SAMPLER_STEPS)}
 _FIX = "the file is damaged or was edited: copy or export the model file again, or retrain it"
+# the network configurations (nn/autoencoder.AutoencoderConfig, nn/dit.DiTConfig): (type, lowest, highest).
+# Fields that shape no weight (a radius, a padding mode) pass the weights' shape check, so they are checked here.
+_AE_FIELDS: dict[str, tuple[type, float, float]] = {
+    "dim": (int, 2, 3), "in_channels": (int, 1, 1024), "latent_dim": (int, 1, 4096), "enc_radius": (float, 1, 64),
+    "dec_radius": (float, 1, 64), "n_freq": (int, 1, 4096), "freq_scale": (float, 1e-6, 1e6),
+    "kernel_hidden": (int, 1, 4096), "kt": (int, 1, 64), "ks": (int, 1, 64), "conv_in_kt": (int, 1, 64)}
+_DIT_FIELDS: dict[str, tuple[type, float, float]] = {
+    "latent_dim": (int, 1, 4096), "spatial_dims": (int, 2, 3), "patch_time": (int, 1, 64),
+    "patch_space": (int, 1, 64), "width": (int, 1, 1 << 16), "depth": (int, 1, 1024), "heads": (int, 1, 1024),
+    "mlp_ratio": (float, 1e-3, 1e3), "param_dim": (int, 0, 1 << 16), "freq_embed_dim": (int, 2, 1 << 16)}
+_AE_LISTS = {"grid": (int, 1, 1 << 14), "channels": (int, 1, 1 << 14)}
+MAX_GRID_NODES = 1 << 24  # latent nodes of the encoder grid: [65536, 65536] would allocate terabytes
 
 
 class HeaderError(EchoUserError):
@@ -115,6 +127,39 @@ def _scalars(path, meta: dict) -> None:
         raise _bad(path, "sampler", meta["sampler"], f"one of {', '.join(SAMPLERS)}")
 
 
+def _network(path, name: str, cfg: dict, numbers: dict, lists: dict) -> None:
+    """The numeric fields of a network configuration: type and range."""
+    for key, (tp, lo, hi) in numbers.items():
+        v = cfg.get(key)
+        if key in cfg and not ((_is_int(v) if tp is int else _is_number(v)) and lo <= v <= hi):
+            raise _bad(path, f"{name}.{key}", v, f"{'a whole number' if tp is int else 'a number'} from {lo:g} to {hi:g}")
+    for key, (tp, lo, hi) in lists.items():
+        v = cfg.get(key)
+        if key in cfg and not (isinstance(v, list) and v and all(_is_int(x) and lo <= x <= hi for x in v)):
+            raise _bad(path, f"{name}.{key}", v, f"a list of whole numbers from {lo} to {hi}")
+    for key in ("layout", "padding_mode"):
+        v = cfg.get(key)
+        if v is not None and not (isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise _bad(path, f"{name}.{key}", v, "a string or a list of strings")
+    for key in ("quadrature", "qk_norm"):
+        if key in cfg and not isinstance(cfg[key], bool):
+            raise _bad(path, f"{name}.{key}", cfg[key], "true or false")
+    if "periodic" in cfg and not (isinstance(cfg["periodic"], list) and all(isinstance(p, bool) for p in cfg["periodic"])):
+        raise _bad(path, f"{name}.periodic", cfg["periodic"], "a list of booleans")
+    if isinstance(cfg.get("grid"), list) and math.prod(cfg["grid"]) > MAX_GRID_NODES:
+        raise _bad(path, f"{name}.grid", cfg["grid"], f"at most {MAX_GRID_NODES:,} nodes in all")
+
+
+def _same_dimension(path, meta: dict) -> None:
+    """dim, the domain's axes and the autoencoder's dim describe one space."""
+    dims = {"dim": meta.get("dim"), "domain.lo": len((meta.get("domain") or {}).get("lo") or []) or None,
+            "autoencoder.dim": (meta.get("autoencoder") or {}).get("dim")}
+    given = {k: int(v) for k, v in dims.items() if v is not None}
+    if len(set(given.values())) > 1:
+        listed = ", ".join(f"{k} {v}" for k, v in given.items())
+        raise HeaderError(f"{path}: header keys disagree on the space dimension ({listed}); {_FIX}")
+
+
 def check_header(meta: dict, path: str | os.PathLike) -> dict:
     """Refuse a header whose keys have the wrong JSON type or range (see the module docstring).
 
@@ -148,15 +193,22 @@ def check_header(meta: dict, path: str | os.PathLike) -> dict:
         if key in meta and not isinstance(meta[key], dict):
             raise _bad(path, key, meta[key], "a JSON object {...}")
     _scalars(path, meta)
+    if "autoencoder" in meta:
+        _network(path, "autoencoder", meta["autoencoder"], _AE_FIELDS, _AE_LISTS)
+    if "dit" in meta:
+        _network(path, "dit", meta["dit"], _DIT_FIELDS, {})
     channels = _field_layout(path, meta)
     if "stats" in meta:
         _numbers(path, "stats.mean", meta["stats"].get("mean"), channels)
         _numbers(path, "stats.std", meta["stats"].get("std"), channels, positive=True)
     if "domain" in meta:
         _domain(path, meta["domain"])
+    _same_dimension(path, meta)
+    latent_dim = (meta.get("autoencoder") or {}).get("latent_dim")  # one statistic per latent channel
     for key in ("latent_mean", "latent_std"):
         if key in meta:
-            _numbers(path, key, meta[key], None, positive=key == "latent_std")
+            _numbers(path, key, meta[key], int(latent_dim) if _is_int(latent_dim) else None,
+                     positive=key == "latent_std")
     _params(path, meta)
     return meta
 

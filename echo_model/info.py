@@ -95,6 +95,30 @@ def _generator_text(meta: dict) -> str:
     return f"{kind}, sampler {meta.get('sampler')} {meta.get('steps')} steps"
 
 
+def _latent_rows(path: str | Path, meta: dict, n_points: int | None, add) -> None:
+    """The latent grid, window and compression rows from the header's autoencoder configuration."""
+    from .errors import EchoUserError
+    from .nn.autoencoder import AutoencoderConfig
+
+    ae = meta["autoencoder"]
+    try:
+        cfg = AutoencoderConfig(**{k: v for k, v in ae.items() if k in AutoencoderConfig.__dataclass_fields__})
+        t_l = int(meta.get("latent_frames") or 1)
+        frames = 1 + (t_l - 1) * cfg.time_factor
+        shape = cfg.latent_shape(frames)
+        grid, latent = _fmt(list(cfg.latent_grid)), cfg.latent_dim
+    except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+        raise EchoUserError(f"{path} is damaged: its autoencoder configuration is invalid ({type(exc).__name__}: "
+                            f"{str(exc)[:200]}). Copy or export the model file again (or retrain it)") from None
+    add("latent grid", f"{grid} x {latent} channels (encoder grid {_fmt(list(cfg.grid))})")
+    add("window", f"{frames} frames -> latent {shape} ({meta.get('known_latent_frames')} known latent frame(s))")
+    if n_points:
+        add("compression ratio", f"x{cfg.compression_ratio(n_points, frames):.1f} "
+                                 f"({frames} frames of {n_points} points, the training set's)")
+    else:
+        add("compression ratio", f"N * {frames * cfg.in_channels} / {math.prod(shape)} for N points")
+
+
 def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, str, str]]:
     """An ECHO model file described as (section, property, value) rows: the summary an analyst
     reads first, then every header entry flattened (what the ParaView model reader shows)."""
@@ -121,22 +145,8 @@ def model_rows(path: str | Path, meta: dict | None = None) -> list[tuple[str, st
         if name in ranges:
             text += f", training range [{_fmt(ranges[name][0])}, {_fmt(ranges[name][1])}]"
         add(f"parameter {name}", text)
-    ae = meta.get("autoencoder")
-    if ae:
-        from .nn.autoencoder import AutoencoderConfig
-
-        cfg = AutoencoderConfig(**{k: v for k, v in ae.items() if k in AutoencoderConfig.__dataclass_fields__})
-        t_l = int(meta.get("latent_frames") or 1)
-        frames = 1 + (t_l - 1) * cfg.time_factor
-        shape = cfg.latent_shape(frames)
-        add("latent grid", f"{_fmt(list(cfg.latent_grid))} x {cfg.latent_dim} channels "
-                           f"(encoder grid {_fmt(list(cfg.grid))})")
-        add("window", f"{frames} frames -> latent {shape} ({meta.get('known_latent_frames')} known latent frame(s))")
-        if n_points:
-            add("compression ratio", f"x{cfg.compression_ratio(n_points, frames):.1f} "
-                                     f"({frames} frames of {n_points} points, the training set's)")
-        else:
-            add("compression ratio", f"N * {frames * cfg.in_channels} / {math.prod(shape)} for N points")
+    if meta.get("autoencoder"):
+        _latent_rows(path, meta, n_points, add)
     skill = report_from_meta(meta)
     if skill is not None:
         head, *per_field = skill.lines()

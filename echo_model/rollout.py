@@ -229,7 +229,7 @@ class Surrogate:
 
             return HybridSurrogate.load(path, device, echo_from_tensors=cls.from_tensors)
         if meta.get("kind") != KIND:
-            raise ValueError(
+            raise EchoUserError(
                 f"{path} is an ECHO file of kind {meta.get('kind')!r}, not a complete surrogate; "
                 "assemble one with `echopv train dit` (it writes the bundle) or echo_model.rollout.export_bundle"
             )
@@ -245,7 +245,7 @@ class Surrogate:
                               "generator", meta.get("dit"))
         try:
             sur = cls(ae, gen, meta, device)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise EchoUserError(f"{path}: its header lacks or mangles {exc}: re-export the model file") from None
         sur.path = path
         return sur

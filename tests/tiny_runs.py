@@ -19,8 +19,21 @@ AE_FAST = ["--threads", "1", "--no-progress", "--grid", "16", "--n-query", "64",
            "--frames", "5", "--ckpt-every", "0"]
 
 
-def tiny_dataset(path: Path, n_traj: int = 2, n_frames: int = 7, times: np.ndarray | None = None) -> Path:
-    """Travelling sine waves on a periodic 10 x 10 grid, one parameter nu, all trajectories in 'train'."""
+def grid_quads(n: int):
+    """VTK quads of an n x n point grid (row-major point ids)."""
+    from echo_model.celltypes import CellType
+    from echo_model.data.trajectory import Cells
+
+    ids = np.arange(n * n).reshape(n, n)
+    quads = np.stack([ids[:-1, :-1], ids[:-1, 1:], ids[1:, 1:], ids[1:, :-1]], axis=-1).reshape(-1, 4)
+    k = quads.shape[0]
+    return Cells(quads.reshape(-1), np.arange(0, 4 * k + 1, 4), np.full(k, CellType.QUAD, np.uint8))
+
+
+def tiny_dataset(path: Path, n_traj: int = 2, n_frames: int = 7, times: np.ndarray | None = None,
+                 cells: bool = False) -> Path:
+    """Travelling sine waves on a periodic 10 x 10 grid (with quads when `cells`), one parameter nu, all
+    trajectories in 'train'."""
     n = 10
     x = (np.arange(n) + 0.5) / n
     xx, yy = np.meshgrid(x, x)
@@ -29,7 +42,8 @@ def tiny_dataset(path: Path, n_traj: int = 2, n_frames: int = 7, times: np.ndarr
 
     def traj(s: int) -> Trajectory:
         f = np.stack([np.sin(2 * np.pi * (pts[:, 0] + 0.05 * k) + s) for k in range(len(t))])[..., None]
-        return Trajectory(pts, f.astype(np.float32), t, [("w", 1)], params={"nu": 1e-3 * (1 + s)})
+        return Trajectory(pts, f.astype(np.float32), t, [("w", 1)], params={"nu": 1e-3 * (1 + s)},
+                          cells=grid_quads(n) if cells else None)
 
     write_dataset(path, (traj(s) for s in range(n_traj)), name="tiny", domain=DOMAIN,
                   split={"train": list(range(n_traj)), "val": [], "test": []}, compression=None)

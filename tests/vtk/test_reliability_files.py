@@ -118,10 +118,11 @@ def test_header_declaring_a_huge_transformer(files, tmp_path, capsys):
     _, data, model = files
     wide = _rewrite_model(model, tmp_path / "wide.safetensors",
                           edit_meta=lambda m: m["dit"].update(width=4_000_000, heads=1))
-    _fails_with(_rollout(wide, data, tmp_path / "o"), capsys, str(wide), "do not match the network")
+    # refused from the header itself (echo_model/header_check.py), before any module is built
+    _fails_with(_rollout(wide, data, tmp_path / "o"), capsys, str(wide), "'dit.width'", "from 1 to 65536")
     deep = _rewrite_model(model, tmp_path / "deep.safetensors",
                           edit_meta=lambda m: m["dit"].update(depth=10**9))
-    _fails_with(_rollout(deep, data, tmp_path / "o"), capsys, str(deep), "depth=1000000000")
+    _fails_with(_rollout(deep, data, tmp_path / "o"), capsys, str(deep), "'dit.depth'", "1000000000")
 
 
 def test_nan_weights_in_a_model_file(files, tmp_path, capsys):
