@@ -1,0 +1,351 @@
+"""ECHO's tasks beyond the forecast (echo_model/tasks.py) against classical baselines, vorticity sample.
+
+    nice -n 10 .venv/bin/python benchmarks/tasks.py --threads 1
+
+Model: sample_cases/ns2d_vorticity/model_tiny.safetensors (trained with every task mask: forward
+0.5, inverse 0.15, interpolation 0.25, unconditional 0.1). Data: sample_cases/ns2d_vorticity/ns2d_64.h5,
+whose trajectory i is trajectory i of the model's training set (same generator and seed); by
+default only the ones that the training set's split (`default_split(1000)`) kept out of training
+are scored: 2, 8, 12, 25 (val) and 13, 19 (test).
+
+  Interpolate  frames 0..16, the saved ones every gap = 2, 4, 8 model steps (dt = 0.5); rel-L2 over
+               the frames in between; against linear and cubic-spline interpolation in time.
+  Reconstruct  frames 0..4 from random probes at 1 %, 5 %, 20 % of the 4096 points (and 5 % drawn in
+               the left half only); rel-L2 over all points and frames; against linear (Delaunay) and
+               thin-plate RBF interpolation (scipy, 64 neighbours), both on the probes with their
+               periodic images, and against ECHO's encoder fed the probes directly.
+  Inverse      frames 12, 13 given; the 12 frames before; rel-L2 at 1, 4, 8, 12 frames back and over
+               all 12; against persistence backwards (frame 12 repeated).
+  Sample       --samples members of one 9-frame window per trajectory, from nu alone; statistics
+               against the solver's 21 frames of that trajectory: energy spectrum (shell-averaged,
+               resolved wavenumbers 1..21), mean field, variance.
+
+rel-L2 = ||pred - true|| / ||true|| per trajectory, then the mean over trajectories.
+Writes benchmarks/results/tasks.md and tasks_<task>.png (solver | ECHO | error).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_common import portable  # noqa: E402
+
+MODEL = "sample_cases/ns2d_vorticity/model_tiny.safetensors"
+DATA = "sample_cases/ns2d_vorticity/ns2d_64.h5"
+HELD_OUT = [2, 8, 12, 13, 19, 25]
+N = 64
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def grid(frame: np.ndarray) -> np.ndarray:
+    """(4096, 1) point values (x fastest) -> (64, 64) image, rows y."""
+    return np.asarray(frame).reshape(N, N)
+
+
+# ------------------------------------------------------------------------------------------
+def bench_interpolate(sur, trajs, args) -> tuple[list[dict], dict]:
+    from scipy.interpolate import CubicSpline
+
+    from echo_model import tasks
+
+    rows, pic = [], {}
+    for gap in (2, 4, 8):
+        e = {"ECHO": [], "linear": [], "cubic": [], "oracle": []}
+        t0 = time.perf_counter()
+        for tr in trajs:
+            f = tr.fields[:17]
+            given = np.arange(0, 17, gap)
+            unk = [t for t in range(17) if t % gap]
+            res = tasks.interpolate(sur, tr.points, f[given], gap, params=tr.params, seed=args.seed)
+            lin = np.stack([np.interp(np.arange(17), given, f[given, p, 0]) for p in range(f.shape[1])], 1)[..., None]
+            cub = CubicSpline(given, f[given], axis=0)(np.arange(17))
+            e["ECHO"].append(rel(res.mean[unk], f[unk]))
+            e["linear"].append(rel(lin[unk], f[unk]))
+            e["cubic"].append(rel(cub[unk], f[unk]))
+            e["oracle"].append(rel(autoencoder_oracle(sur, tr, f, gap)[unk], f[unk]))
+            if gap == 4 and not pic:
+                pic = {"true": f[2], "echo": res.mean[2], "title": f"Interpolate, gap 4: frame 2 of trajectory {tr.index}"}
+        rows.append({"gap": gap, **{k: float(np.mean(v)) for k, v in e.items()},
+                     "wall_s_per_traj": (time.perf_counter() - t0) / len(trajs)})
+        print(f"interpolate gap {gap}: " + ", ".join(f"{k} {np.mean(v):.4f}" for k, v in e.items()), flush=True)
+    return rows, pic
+
+
+def autoencoder_oracle(sur, tr, f: np.ndarray, gap: int) -> np.ndarray:
+    """The best a latent can do: ECHO's autoencoder on the true frames (9-frame windows, as trained),
+    with the same correction at the given frames as `tasks.interpolate`: a floor for ECHO's error."""
+    import torch
+
+    from echo_model.tasks import time_fill
+
+    pts = sur._points(tr.points)
+    out = np.empty_like(f)
+    for s in range(0, f.shape[0] - 1, 8):
+        v = torch.as_tensor(sur.stats.normalize(f[s : s + 9]))
+        dec = sur.decode(sur.encode(pts, v[None]), pts)[0]
+        given = [(s + t) % gap == 0 for t in range(9)]
+        out[s : s + 9] = sur.stats.denormalize((dec + time_fill(v - dec, given)).numpy())
+    return out
+
+
+def periodic_images(pts: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probes and their 8 periodic copies on the unit square (for baselines that do not wrap)."""
+    shifts = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=np.float64)
+    return (pts[None] + shifts[:, None]).reshape(-1, 2), np.tile(vals, 9)
+
+
+def spatial_baselines(pts: np.ndarray, probes: np.ndarray, f: np.ndarray) -> dict[str, np.ndarray]:
+    from scipy.interpolate import LinearNDInterpolator, RBFInterpolator
+
+    out = {"linear": [], "RBF": []}
+    for t in range(f.shape[0]):
+        p, v = periodic_images(pts[probes], f[t, probes, 0])
+        out["linear"].append(LinearNDInterpolator(p, v)(pts))
+        out["RBF"].append(RBFInterpolator(p, v, kernel="thin_plate_spline", neighbors=64)(pts))
+    return {k: np.stack(v)[..., None] for k, v in out.items()}
+
+
+def direct_encoding(sur, pts: np.ndarray, probes: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """ECHO's encoder fed the probes as they are, decoded on every point."""
+    import torch
+
+    v = torch.as_tensor(sur.stats.normalize(f[:, probes]))
+    z = sur.encode(sur._points(pts[probes]), v[None])
+    return sur.stats.denormalize(sur.decode(z, sur._points(pts))[0].numpy())
+
+
+def bench_reconstruct(sur, trajs, args) -> tuple[list[dict], dict]:
+    from echo_model import tasks
+
+    rows, pic = [], {}
+    for label, frac, half in (("1 %", 0.01, False), ("5 %", 0.05, False), ("20 %", 0.20, False),
+                              ("5 %, left half only", 0.05, True)):
+        e = {"ECHO": [], "ECHO encoder on the probes": [], "linear": [], "RBF": []}
+        t0 = time.perf_counter()
+        for k, tr in enumerate(trajs):
+            f, pts = tr.fields[:5], tr.points
+            rng = np.random.default_rng(args.seed + k)
+            pool = np.flatnonzero(pts[:, 0] < 0.5) if half else np.arange(len(pts))
+            probes = np.sort(rng.choice(pool, round(frac * len(pts)), replace=False))
+            res = tasks.reconstruct(sur, pts[probes], f[:, probes], pts, fit_steps=args.fit_steps)
+            e["ECHO"].append(rel(res.mean, f))
+            e["ECHO encoder on the probes"].append(rel(direct_encoding(sur, pts, probes, f), f))
+            for name, pred in spatial_baselines(pts, probes, f).items():
+                e[name].append(rel(pred, f))
+            if label == "5 %" and not pic:
+                pic = {"true": f[0], "echo": res.mean[0], "probes": pts[probes],
+                       "title": f"Reconstruct from 5 % of the points: frame 0 of trajectory {tr.index}"}
+        rows.append({"probes": label, "n_probes": round(frac * 4096), **{k: float(np.mean(v)) for k, v in e.items()},
+                     "wall_s_per_traj": (time.perf_counter() - t0) / len(trajs)})
+        print(f"reconstruct {label}: " + ", ".join(f"{k} {np.mean(v):.4f}" for k, v in e.items()), flush=True)
+    return rows, pic
+
+
+def bench_inverse(sur, trajs, args) -> tuple[list[dict], dict]:
+    from echo_model import tasks
+
+    back = (1, 4, 8, 12)
+    e = {"ECHO": {b: [] for b in back + ("all",)}, "persistence": {b: [] for b in back + ("all",)}}
+    pic = {}
+    for tr in trajs:
+        f = tr.fields
+        res = tasks.inverse(sur, tr.points, f[12:14], 12, params=tr.params, seed=args.seed)
+        pers = np.repeat(f[12:13], 12, 0)
+        for name, pred in (("ECHO", res.mean), ("persistence", pers)):
+            for b in back:
+                e[name][b].append(rel(pred[12 - b], f[12 - b]))
+            e[name]["all"].append(rel(pred, f[:12]))
+        if not pic:
+            pic = {"true": f[4], "echo": res.mean[4], "title": f"Inverse, 8 frames back: frame 4 of trajectory {tr.index}"}
+    rows = [{"method": name, **{str(b): float(np.mean(v)) for b, v in d.items()}} for name, d in e.items()]
+    for r in rows:
+        print("inverse", r, flush=True)
+    return rows, pic
+
+
+def spectrum(w: np.ndarray) -> np.ndarray:
+    """Shell-averaged kinetic energy spectrum E(k), k = 0..31, of vorticity images (..., 64, 64)."""
+    kk = np.fft.fftfreq(N, 1.0 / N)
+    kx, ky = np.meshgrid(kk, kk)
+    k2 = kx**2 + ky**2
+    what = np.fft.fft2(w) / N**2
+    e = 0.5 * np.abs(what) ** 2 / np.where(k2 > 0, (2 * np.pi) ** 2 * k2, np.inf)
+    shell = np.rint(np.sqrt(k2)).astype(int)
+    e = e.reshape(-1, N * N).mean(0)
+    return np.bincount(shell.ravel(), weights=e, minlength=N)[: N // 2]
+
+
+def bench_sample(sur, trajs, args) -> tuple[dict, dict]:
+    from echo_model import tasks
+
+    spec_s, spec_e, mean_err, var_ratio = [], [], [], []
+    pic = {}
+    for tr in trajs:
+        res = tasks.sample(sur, tr.points, 9, params=tr.params, n_samples=args.samples, seed=args.seed)
+        sol = tr.fields[..., 0].reshape(-1, N, N)
+        ech = res.samples[..., 0].reshape(-1, N, N)
+        spec_s.append(spectrum(sol))
+        spec_e.append(spectrum(ech))
+        mean_err.append(rel(ech.mean(0), sol.mean(0)))
+        var_ratio.append(float(ech.var(0).mean() / sol.var(0).mean()))
+        if not pic:
+            pic = {"true": tr.fields[8], "echo": res.samples[0, 8], "title": f"Sample: nu of trajectory {tr.index}"}
+    s, e = np.mean(spec_s, 0), np.mean(spec_e, 0)
+    k = np.arange(1, 22)  # resolved: the solver keeps |k| < n / 3 (2/3 rule)
+    ratio = e[k] / s[k]
+    out = {"k": k.tolist(), "ratio": ratio.tolist(), "max_dev": float(np.abs(ratio - 1).max()),
+           "k_max_dev": int(k[np.argmax(np.abs(ratio - 1))]), "within_20": int((np.abs(ratio - 1) <= 0.2).sum()),
+           "mean_field_rel": float(np.mean(mean_err)), "var_ratio": float(np.mean(var_ratio)),
+           "spec_solver": s.tolist(), "spec_echo": e.tolist(),
+           "members": args.samples}
+    print("sample", {kk: v for kk, v in out.items() if kk not in ("spec_solver", "spec_echo", "k", "ratio")}, flush=True)
+    pic["spectra"] = (s, e)
+    return out, pic
+
+
+# ------------------------------------------------------------------------------------------
+def picture(pic: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(12, 3.8))
+    true, echo = grid(pic["true"]), grid(pic["echo"])
+    lim = float(np.abs(true).max())
+    for a, img, name in ((ax[0], true, "solver"), (ax[1], echo, "ECHO")):
+        im = a.imshow(img, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=(0, 1, 0, 1))
+        a.set_title(name)
+        fig.colorbar(im, ax=a, shrink=0.8)
+    if "probes" in pic:
+        ax[0].plot(pic["probes"][:, 0], pic["probes"][:, 1], "k.", ms=1.5)
+    if "spectra" in pic:
+        s, e = pic["spectra"]
+        k = np.arange(1, 22)
+        ax[2].loglog(k, s[k], "k-", label="solver")
+        ax[2].loglog(k, e[k], "r--", label="ECHO samples")
+        ax[2].set_xlabel("wavenumber k")
+        ax[2].set_title("energy spectrum")
+        ax[2].legend()
+        ax[1].set_title("ECHO (one member; not the same state)")
+    else:
+        err = echo - true
+        m = float(np.abs(err).max())
+        im = ax[2].imshow(err, origin="lower", cmap="PuOr", vmin=-m, vmax=m, extent=(0, 1, 0, 1))
+        ax[2].set_title(f"error (rel-L2 {rel(echo, true):.3f})")
+        fig.colorbar(im, ax=ax[2], shrink=0.8)
+    fig.suptitle(pic["title"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def report(res: dict, args, command: str, machine: str) -> str:
+    it = {r["gap"]: r for r in res["interpolate"]}
+    rc = {r["probes"]: r for r in res["reconstruct"]}
+    s = res["sample"]
+    lines = [
+        "# ECHO's tasks beyond the forecast: interpolate, reconstruct, inverse, sample (vorticity sample)", "",
+        f"`{command}`", "", machine, "",
+        f"Model `{MODEL}`, data `{DATA}`, trajectories {args.trajs} (kept out of the model's training by its "
+        "dataset split), settings as in the script's docstring; measured numbers only.", "",
+        "## Targets of issue 21", "",
+        f"- Interpolate <= 0.5x linear in time at a gap of 4: ECHO {it[4]['ECHO']:.4f} vs linear {it[4]['linear']:.4f} "
+        f"= {it[4]['ECHO'] / it[4]['linear']:.2f}x: {verdict(it[4]['ECHO'] <= 0.5 * it[4]['linear'])}",
+        f"- Reconstruct <= 0.5x RBF at 5 % of the points: ECHO {rc['5 %']['ECHO']:.4f} vs RBF {rc['5 %']['RBF']:.4f} "
+        f"= {rc['5 %']['ECHO'] / rc['5 %']['RBF']:.2f}x: {verdict(rc['5 %']['ECHO'] <= 0.5 * rc['5 %']['RBF'])}",
+        f"- Sample's energy spectrum within 20 % of the solver's at every resolved wavenumber (1..21): "
+        f"{s['within_20']} of 21 within, largest deviation {100 * s['max_dev']:.0f} % at k = {s['k_max_dev']}: "
+        f"{verdict(s['max_dev'] <= 0.2)}", "",
+        "## Interpolate (rel-L2 over the frames in between)", "",
+        "| gap (model steps) | ECHO | linear | cubic spline | ECHO / linear | autoencoder floor | floor / linear "
+        "| s per trajectory |", "|---|---|---|---|---|---|---|---|",
+        *[f"| {r['gap']} | {r['ECHO']:.4f} | {r['linear']:.4f} | {r['cubic']:.4f} | {r['ECHO'] / r['linear']:.2f} | "
+          f"{r['oracle']:.4f} | {r['oracle'] / r['linear']:.2f} | {r['wall_s_per_traj']:.1f} |"
+          for r in res["interpolate"]], "",
+        "Autoencoder floor: ECHO's autoencoder fed the true frames (9-frame windows) with the same correction "
+        "at the given frames; no generated latent can do better than the decoder of a perfect one.", "",
+        "## Reconstruct (rel-L2 over all points, frames 0..4)", "",
+        "| probes | ECHO (decoder fit) | ECHO encoder on the probes | linear | RBF | ECHO / RBF | s per trajectory |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {r['probes']} ({r['n_probes']}) | {r['ECHO']:.4f} | {r['ECHO encoder on the probes']:.4f} | "
+          f"{r['linear']:.4f} | {r['RBF']:.4f} | {r['ECHO'] / r['RBF']:.2f} | {r['wall_s_per_traj']:.1f} |"
+          for r in res["reconstruct"]], "",
+        "## Inverse (rel-L2 of the frames before frame 12, given frames 12 and 13)", "",
+        "| method | 1 back | 4 back | 8 back | 12 back | all 12 |", "|---|---|---|---|---|---|",
+        *[f"| {r['method']} | {r['1']:.4f} | {r['4']:.4f} | {r['8']:.4f} | {r['12']:.4f} | {r['all']:.4f} |"
+          for r in res["inverse"]], "",
+        f"## Sample ({s['members']} members x 9 frames per trajectory against the solver's 21 frames)", "",
+        f"- energy spectrum ECHO / solver by wavenumber k = 1..21: "
+        + ", ".join(f"{k}: {r:.2f}" for k, r in zip(s["k"], s["ratio"])),
+        f"- time-mean field: rel-L2 of ECHO's against the solver's {s['mean_field_rel']:.3f}",
+        f"- variance (over time and members, mean over points): ECHO / solver {s['var_ratio']:.2f}", "",
+        "Pictures: tasks_interpolate.png, tasks_reconstruct.png, tasks_inverse.png, tasks_sample.png "
+        "(solver | ECHO | error; for Sample: a solver frame | one ECHO member | the spectra).", "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trajs", type=lambda s: [int(x) for x in s.split(",")], default=HELD_OUT)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--samples", type=int, default=4, help="Sample: members per trajectory")
+    p.add_argument("--fit-steps", type=int, default=100, help="Reconstruct: decoder-fit steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", nargs="*", default=["interpolate", "reconstruct", "inverse", "sample"])
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--merge", action="store_true", help="update the tasks of --only in an existing tasks.json")
+    args = p.parse_args(argv)
+    import torch
+
+    from echo_model.data.store import TrajectoryStore
+    from echo_model.rollout import Surrogate
+
+    torch.set_num_threads(args.threads)
+    command = ".venv/bin/python " + portable(sys.argv)
+    machine = (f"Machine: {os.cpu_count()} CPU cores, torch threads {args.threads}, CPU only; load average "
+               f"{os.getloadavg()[0]:.1f} at the start (a solver run shared the cores: wall times are upper bounds).")
+    sur = Surrogate.load(ROOT / MODEL, device="cpu")
+    with TrajectoryStore(ROOT / DATA) as store:
+        trajs = [store[i] for i in args.trajs]
+    for i, tr in zip(args.trajs, trajs):
+        tr.index = i
+    old = args.out / "tasks.json"
+    res = json.loads(old.read_text()) if args.merge and old.exists() else {}
+    res["commands"] = res.get("commands", []) + [command]
+    t0 = time.perf_counter()
+    benches = {"interpolate": bench_interpolate, "reconstruct": bench_reconstruct, "inverse": bench_inverse,
+               "sample": bench_sample}
+    for name in args.only:
+        res[name], pic = benches[name](sur, trajs, args)
+        picture(pic, args.out / f"tasks_{name}.png")
+    res["wall_s"] = res.get("wall_s", 0.0) + time.perf_counter() - t0
+    res["machine"] = machine
+    (args.out / "tasks.json").write_text(json.dumps(res, indent=1))
+    if set(benches) <= set(res):
+        md = report(res, args, "`, then `".join(res["commands"]), machine + f" Total wall time {res['wall_s']:.0f} s.")
+        (args.out / "tasks.md").write_text(md)
+        print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
