@@ -266,7 +266,8 @@ class Surrogate:
         unknown = sorted(set(params) - set(self.param_names))
         if unknown:
             raise ValueError(f"unknown parameters {unknown}; this model is conditioned on {self.param_names}")
-        vec = np.array([params.get(n, self.param_mean[i]) for i, n in enumerate(self.param_names)], dtype=np.float64)
+        vec = np.array([_param_value(params, n, self.param_mean[i]) for i, n in enumerate(self.param_names)],
+                       dtype=np.float64)
         vec = (vec - self.param_mean) / np.where(self.param_std > 0, self.param_std, 1.0)
         return torch.as_tensor(vec, dtype=torch.float32, device=self.device)[None].expand(batch, -1)
 
@@ -597,6 +598,21 @@ class Surrogate:
         if g.ndim == 1:
             g = g[:, None]
         return g[: self.segment_frames, None, :]
+
+
+def _param_value(params: dict, name: str, default: float) -> float:
+    """A PDE parameter as a finite number; anything else is refused naming it (a NaN parameter used to
+    surface as "the model is damaged" after the whole rollout)."""
+    value = params.get(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise EchoUserError(f"parameter {name!r} = {value!r}: the model is conditioned on {name} and needs a finite "
+                            f"number; fix the value in the input (the dataset's or the series' parameters) or leave "
+                            f"it out to use the training mean")
+    return number
 
 
 def check_sampler(steps: int, sampler: str, n_segments: int, n_samples: int) -> None:

@@ -12,6 +12,25 @@ from typing import Any
 
 import numpy as np
 
+from .time_checks import check_times
+
+
+_TIMES_FIX = ("give each frame its own, later time: sort the source's frames by time and drop duplicates, or "
+              "import a range without them (--skip-time, --end-time, --every)")
+
+
+def _number(name: Any, value: Any) -> float:
+    """A PDE parameter as a float; a value that is not a number is refused naming it (not "could not convert")."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        from ..errors import EchoUserError
+
+        raise EchoUserError(f"parameter {str(name)!r} = {str(value)[:40]!r} is not a number: parameters condition the "
+                            f"model and must be numbers; write it as one (e.g. {{\"{name}\": 0.001}})") from None
+
 
 @dataclass
 class Cells:
@@ -60,7 +79,7 @@ class Trajectory:
         self.fields = np.ascontiguousarray(self.fields, dtype=np.float32)
         self.times = np.ascontiguousarray(self.times, dtype=np.float64).reshape(-1)
         self.field_layout = [(str(n), int(c)) for n, c in self.field_layout]
-        self.params = {str(k): float(v) for k, v in self.params.items()}
+        self.params = {str(k): _number(k, v) for k, v in self.params.items()}
         self.validate()
 
     # --- shape helpers -------------------------------------------------------------------
@@ -114,7 +133,7 @@ class Trajectory:
         if self.times.shape[0] != t:
             raise ValueError(f"{t} frames but {self.times.shape[0]} times")
         if t > 1 and not np.all(np.diff(self.times) > 0):
-            raise ValueError("times must be strictly increasing")
+            check_times(self.times, t, "this trajectory", fix=_TIMES_FIX)
         if sum(k for _, k in self.field_layout) != c:
             raise ValueError(f"field_layout {self.field_layout} does not add up to {c} channels")
 

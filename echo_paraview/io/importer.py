@@ -142,9 +142,21 @@ def iter_sources(sources: Sequence[str], opt: ImportOptions) -> Iterator[Traject
     from echo_model.data.store import require_finite_trajectory
 
     for src in sources:
-        for traj in _read_source(src, opt):
+        for traj in _named_source(src, opt):
             require_finite_trajectory(traj, src)  # names the source file, not the half-written dataset
             yield traj
+
+
+def _named_source(src: str, opt: ImportOptions) -> Iterator[Trajectory]:
+    """`_read_source`, whose user errors always name the source (a reader's message may not)."""
+    from echo_model.errors import EchoUserError
+
+    try:
+        yield from _read_source(src, opt)
+    except EchoUserError as exc:
+        if str(src) in str(exc):
+            raise
+        raise EchoUserError(f"{src}: {exc}") from None
 
 
 def _read_source(src: str, opt: ImportOptions) -> Iterator[Trajectory]:
