@@ -13,6 +13,7 @@ from __future__ import annotations
 from echo_model.errors import EchoUserError  # importing echo_model applies its thread policy first
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -106,6 +107,33 @@ def _dispatch(argv: Sequence[str] | None) -> int:
             raise
         print(f"echopv {' '.join(words)}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        fix = _file_problem(exc)
+        if fix is None or os.environ.get("ECHOPV_DEBUG"):
+            raise
+        print(f"echopv {' '.join(words)}: error: {fix}", file=sys.stderr)
+        return 2
+
+
+# a file or folder the user named cannot be written or created: say which and what to do (not a traceback)
+_FILE_FIXES = {
+    errno.EACCES: "choose a folder you can write to", errno.EPERM: "choose a folder you can write to",
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.ENOTDIR: "a file stands where a folder is needed: choose another path or remove it",
+    errno.EEXIST: "a file stands where a folder is needed: choose another path or remove it",
+    errno.EISDIR: "a folder stands where a file is needed: choose another file name",
+    errno.ELOOP: "the path is a symbolic link that loops: remove the link",
+    errno.ENOSPC: "the disk is full: free some space or write to another disk",
+    errno.EDQUOT: "the disk quota is exhausted: free some space or write to another disk",
+}
+
+
+def _file_problem(exc: OSError) -> str | None:
+    """'PATH: what went wrong; the fix' for an OSError about a file the user named, else None (a bug)."""
+    fix = _FILE_FIXES.get(exc.errno)
+    if fix is None or not exc.filename:
+        return None
+    return f"{exc.filename}: {exc.strerror}; {fix}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -190,3 +190,16 @@ def test_read_only_folder_is_named(tmp_path, capsys):
         ro.chmod(0o755)
     err = capsys.readouterr().err
     assert code == 2 and str(ro / "run") in err and "Traceback" not in err
+
+
+def test_output_below_a_plain_file_is_named(tmp_path, capsys):
+    from tiny_runs import autoencoder_file
+
+    data = tiny_dataset(tmp_path / "d.h5")
+    ae = autoencoder_file(tmp_path / "ae.safetensors")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    code = echopv(["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(blocker / "lat.h5"),
+                   "--threads", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and str(blocker) in err and "choose another path" in err and "Traceback" not in err
