@@ -238,7 +238,8 @@ def warn_uneven_steps(traj: Trajectory, where: str) -> None:
 
     text = uneven_steps(traj.times)
     if text is not None:
-        source = traj.metadata.get("source") if isinstance(traj.metadata, dict) else None
+        meta = traj.metadata if isinstance(traj.metadata, dict) else {}
+        source = meta.get("case") or meta.get("source")  # an OpenFOAM case's folder, else what the reader says
         warnings.warn(f"{where}{f' (from {source})' if source else ''} has uneven time steps: {text}; a missing "
                       "time directory or output step? Models assume one dt between frames, so they learn a wrong "
                       "step there: restore the missing output, or import an evenly spaced range (--skip-time, "

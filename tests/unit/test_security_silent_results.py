@@ -160,3 +160,38 @@ def test_even_time_steps_do_not_warn(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnevenTimeStepWarning)
         tiny_dataset(tmp_path / "e.h5", n_traj=1, times=np.round(0.1 * np.arange(7), 10))
+
+
+def _foam_field(cls: str, name: str, rows: list[str]) -> str:
+    kind = "vector" if cls == "volVectorField" else "scalar"
+    return (f"FoamFile\n{{\n    version 2.0;\n    format ascii;\n    class {cls};\n    object {name};\n}}\n"
+            f"dimensions [0 0 0 0 0 0 0];\ninternalField nonuniform List<{kind}>\n{len(rows)}\n(\n"
+            + "\n".join(rows) + "\n)\n;\nboundaryField\n{\n}\n")
+
+
+def _foam_case(root, times):
+    """A minimal ASCII OpenFOAM case: 4 x 4 cells of a one-cell-thick slab (centres from a written C), p per time."""
+    case = root / "case"
+    (case / "system").mkdir(parents=True)
+    (case / "system" / "controlDict").write_text("FoamFile { class dictionary; object controlDict; }\n")
+    xy = [((i + 0.5) / 4, (j + 0.5) / 4) for j in range(4) for i in range(4)]
+    for k, t in enumerate(times):
+        d = case / f"{t:g}"
+        d.mkdir()
+        if k == 0:
+            (d / "C").write_text(_foam_field("volVectorField", "C", [f"({x} {y} 0.05)" for x, y in xy]))
+        (d / "p").write_text(_foam_field("volScalarField", "p", [f"{x + t:.6f}" for x, _ in xy]))
+    return case
+
+
+def test_openfoam_case_with_a_missing_time_directory_warns(tmp_path, capsys):
+    case = _foam_case(tmp_path, [0.1, 0.2, 0.3, 0.5, 0.6])  # 0.4 is missing
+    out = tmp_path / "d.h5"
+    with pytest.warns(UnevenTimeStepWarning) as rec:
+        assert echopv(["import", str(case), "--out", str(out), "--fields", "p"]) == 0
+    msg = str(rec[0].message)
+    assert "0.2 from t = 0.3 to t = 0.5" in msg and "missing time directory" in msg and str(case) in msg
+    with warnings.catch_warnings():  # the complete case imports without a warning
+        warnings.simplefilter("error", UnevenTimeStepWarning)
+        full = _foam_case(tmp_path / "full", [0.1, 0.2, 0.3, 0.4, 0.5])
+        assert echopv(["import", str(full), "--out", str(tmp_path / "f.h5"), "--fields", "p"]) == 0
