@@ -122,6 +122,20 @@ def _replace_in_representations(pvs, prop, old, new):
 DIVERGING_PRESET = "Blue Orange (divergent)"
 
 
+def _show_information(algorithm):
+    """Re-read the information properties (Status, ModelPath) of the proxy of `algorithm`, so the
+    Properties panel shows them as soon as a button has run (ParaView 5.11 re-reads them only when
+    asked; the panel kept the Status it had when the filter was created)."""
+    try:
+        from paraview import servermanager as sm
+
+        for proxy in sm.ProxyManager().GetProxiesInGroup("sources").values():
+            if proxy.GetClientSideObject() is algorithm:
+                proxy.SMProxy.UpdatePropertyInformation()
+    except Exception:  # cosmetic: the Output Messages line has said it already
+        pass
+
+
 @smproxy.filter(name="EchoRollout", label="EchoRollout")
 @smhint.xml('<ShowInMenu category="ECHO"/>')
 @smproperty.xml(_ROLLOUT_DOC)
@@ -386,14 +400,17 @@ class EchoTrain(EchoTrainAlgorithm):
     @smproperty.xml(_BUTTONS_XML["Start"])
     def P10_Start(self):
         self.Start()
+        _show_information(self)
 
     @smproperty.xml(_BUTTONS_XML["Refresh"])
     def P11_Refresh(self):
         self.Refresh()
+        _show_information(self)
 
     @smproperty.xml(_BUTTONS_XML["Stop"])
     def P12_Stop(self):
         self.Stop()
+        _show_information(self)
 
     @smproperty.xml(_INFO_XML.format(name="Status", command="P20_GetStatus", doc="The training run's state and progress "
                                  "(stage, step, loss). Refresh reads it (shown at once in Output Messages; "
