@@ -94,3 +94,20 @@ def test_field_ranges_without_solver_data_have_no_error_range(fake_surrogate):
     u, p = alg.GetFieldRanges()
     assert u.error is None and p.error is None
     assert (p.lo, p.hi) == pytest.approx((0.125 + 0.5, 0.875 + 1.0))
+
+
+def test_progress_reports_are_spaced_in_time(fake_surrogate):
+    """Each report makes the GUI process events and repaint: a fast rollout reports its start and end,
+    not every sampler step and gathered frame."""
+    from vtkmodules.vtkCommonCore import vtkCommand
+
+    sur, ckpt = fake_surrogate
+    flow_model(sur)
+    alg = make(SeriesSource(times=[0.5 * k for k in range(21)]), ckpt, NumberOfFrames=20)
+    reports: list[float] = []
+    alg.AddObserver(vtkCommand.ProgressEvent, lambda obj, _ev: reports.append(obj.GetProgress()))
+    times_of(alg)
+    leaf_at(alg, alg.GetPredictedTimes()[0])
+    assert alg.n_rollouts == 1
+    assert 2 <= len(reports) <= 6, reports  # 20 gathered frames and 20 predicted ones: ~40 before
+    assert reports[-1] == pytest.approx(1.0)
