@@ -97,6 +97,22 @@ class WellInfo:
         return [f.name for f in self.fields]
 
 
+def _n_trajectories(path: Path, declared: Any, held: list[int]) -> int:
+    """The declared sample count, checked against what the sample-varying fields hold (at most that many)."""
+    from .errors import EchoUserError
+
+    fix = "write the file again (or fix its n_trajectories attribute to the samples its fields hold)"
+    try:
+        n = int(declared.item() if hasattr(declared, "item") else declared)
+    except (TypeError, ValueError):
+        raise EchoUserError(f"{path}: n_trajectories = {str(declared)[:40]!r} is not a whole number; {fix}") from None
+    have = min(held, default=None)
+    if n < 0 or (have is not None and n > have):
+        raise EchoUserError(f"{path}: n_trajectories = {n} but its sample-varying fields hold "
+                            f"{have if have is not None else 'no'} samples; {fix}")
+    return n or (max(held) if held else 1)
+
+
 def _read_info(f, path: Path) -> WellInfo:
     attrs = f.attrs
     missing = [k for k in ("n_spatial_dims",) if k not in attrs]
@@ -147,9 +163,7 @@ def _read_info(f, path: Path) -> WellInfo:
                 for axis in _str_list(bg.attrs.get("associated_dims")):
                     if axis in names:
                         periodic[names.index(axis)] = True
-    n_traj = int(attrs.get("n_trajectories", 0)) or max(
-        (fl.shape[0] for fl in fields if fl.sample_varying), default=1
-    )
+    n_traj = _n_trajectories(path, attrs.get("n_trajectories", 0), [fl.shape[0] for fl in fields if fl.sample_varying])
     return WellInfo(
         path=path,
         dataset_name=_str(attrs.get("dataset_name", path.stem)),

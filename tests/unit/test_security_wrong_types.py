@@ -203,3 +203,21 @@ def test_output_below_a_plain_file_is_named(tmp_path, capsys):
                    "--threads", "1", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and str(blocker) in err and "choose another path" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("declared, needle", [(5, "hold 2 samples"), ("abc", "not a whole number"),
+                                              (-1, "n_trajectories = -1")])
+def test_well_file_with_a_wrong_n_trajectories(tmp_path, declared, needle):
+    from echo_model.data.trajectory import Trajectory
+    from echo_model.io_well import iter_well_trajectories, write_well
+
+    xx, yy = np.meshgrid(np.arange(4.0), np.arange(3.0), indexing="ij")
+    pts = np.stack([xx.ravel(), yy.ravel()], 1)
+    trajs = [Trajectory(pts, np.full((3, 12, 1), float(s), np.float32), [0.0, 1.0, 2.0], [("p", 1)])
+             for s in range(2)]
+    path = write_well(tmp_path / "w.hdf5", trajs, dataset_name="t")
+    with h5py.File(path, "r+") as f:
+        f.attrs["n_trajectories"] = declared
+    with pytest.raises(EchoUserError) as info:
+        list(iter_well_trajectories(path))
+    assert str(path) in str(info.value) and needle in str(info.value) and "n_trajectories" in str(info.value)
