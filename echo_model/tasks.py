@@ -24,7 +24,9 @@ Reconstruct does not need the DiT: the encoder takes any point set, but a few pe
 points leave most grid nodes of its continuous convolution empty (benchmarks/results/tasks.md:
 encoding the probes directly is several times worse than spatial interpolation). So the latent
 frames are fitted instead: start from the encoding of an inverse-distance interpolation of the
-probes, then minimise the decoder's misfit at the probes by gradient steps.
+probes, then minimise the decoder's misfit at the probes by gradient steps. A DiT prior step on top
+(noise the fitted latent part way, integrate back with the unconditional mask, fit again) did not
+lower the error on the vorticity sample, so the generator is not used here.
 
 Which tasks a model file supports comes from its header's "task_probs" (the training mask
 probabilities); a file without the record was trained with the defaults of `flow.TaskProbs` (every
