@@ -236,8 +236,8 @@ class FNOPeer:
         return cls(cfg, model)
 
 
-def _training_grids(store, idx, grid: Grid) -> tuple[np.ndarray, list[CaseGrid], np.ndarray]:
-    """All frames of the training cases on the grid: (n_cases, T, M, 3), their CaseGrids, Re."""
+def _training_grids(store, idx, grid: Grid) -> tuple[list[np.ndarray], list[CaseGrid], np.ndarray]:
+    """All frames of the training cases on the grid: per case (T_i, M, 3), their CaseGrids, Re."""
     g, cgs, re = [], [], []
     for i in idx:
         prm = store.params(int(i))
@@ -245,7 +245,7 @@ def _training_grids(store, idx, grid: Grid) -> tuple[np.ndarray, list[CaseGrid],
         g.append(cg.fields_to_grid(store.read_fields(int(i)).astype(np.float64)))
         cgs.append(cg)
         re.append(prm["Re"])
-    return np.stack(g), cgs, np.asarray(re)
+    return g, cgs, np.asarray(re)
 
 
 def train_fno(store, idx, budget_cpu_s: float, cfg: FNOConfig | None = None,
@@ -257,22 +257,22 @@ def train_fno(store, idx, budget_cpu_s: float, cfg: FNOConfig | None = None,
     cfg.budget_cpu_s = float(budget_cpu_s)
     grid = Grid(cfg.nx, cfg.ny)
     g, cgs, re = _training_grids(store, idx, grid)
-    fluid = np.stack([c.fluid for c in cgs])[:, None, :, None]  # (n_cases, 1, M, 1)
-    d = np.diff(g, axis=1)
+    d = [np.diff(x, axis=0) for x in g]  # per case (T_i - 1, M, 3): cases may differ in length
     cfg.mean, cfg.std = [float(v) for v in store.info.stats.mean], [float(v) for v in store.info.stats.std]
-    cfg.d_std = [float(v) for v in np.sqrt((d ** 2 * fluid).sum((0, 1, 2)) / (fluid.sum() * d.shape[1]))]
+    sq = sum((di ** 2 * c.fluid[None, :, None]).sum((0, 1)) for di, c in zip(d, cgs))
+    cfg.d_std = [float(v) for v in np.sqrt(sq / sum(c.fluid.sum() * len(di) for di, c in zip(d, cgs)))]
     cfg.re_mean, cfg.re_std = float(re.mean()), float(re.std() or 1.0)
     torch.manual_seed(cfg.seed)
     peer = FNOPeer(cfg, build_fno(cfg))
     opt = torch.optim.AdamW(peer.model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     rng = np.random.default_rng(cfg.seed)
-    n_t = g.shape[1] - 1
     fl = torch.as_tensor(np.stack([c.fluid for c in cgs]).reshape(-1, 1, cfg.ny, cfg.nx), dtype=torch.float32)
 
     def step(total: int, k: int) -> float:
-        ci, ti = rng.integers(0, len(cgs), cfg.batch), rng.integers(0, n_t, cfg.batch)
-        inp = torch.cat([peer._inputs(g[c, t][None], cgs[c], re[c]) for c, t in zip(ci, ti)])
-        y = d[ci, ti] / np.asarray(cfg.d_std)  # (B, M, 3)
+        ci = rng.integers(0, len(cgs), cfg.batch)
+        ti = [int(rng.integers(0, len(d[c]))) for c in ci]
+        inp = torch.cat([peer._inputs(g[c][t][None], cgs[c], re[c]) for c, t in zip(ci, ti)])
+        y = np.stack([d[c][t] for c, t in zip(ci, ti)]) / np.asarray(cfg.d_std)  # (B, M, 3)
         y = torch.as_tensor(y.transpose(0, 2, 1).reshape(cfg.batch, 3, cfg.ny, cfg.nx), dtype=torch.float32)
         for grp in opt.param_groups:
             grp["lr"] = bench_common.cosine_lr(cfg.lr, k, total)
