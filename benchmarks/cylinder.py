@@ -160,6 +160,40 @@ def thinned(traj, n: int, seed: int):
                       metadata=traj.metadata | {"thinned_from": traj.n_points})
 
 
+def generation_costs() -> dict:
+    """--family shapes: per generated set, its cases, frames, cells and the solvers' CPU and wall seconds
+    (from each dataset's case table; CPU is recorded since the generator measures it per solver)."""
+    from cylinder_shapes_data import SETS, shapes_dataset
+
+    from echo_model.data.store import TrajectoryStore
+
+    out = {}
+    for name in SETS:
+        with TrajectoryStore(shapes_dataset(name)) as st:
+            rows, cfg = st.info.extra.get("cases") or [], st.info.extra.get("config", {})
+        cpu = [r.get("solve_cpu_s") for r in rows]
+        out[name] = {"cases": len(rows), "frames": rows[0]["n_frames"] if rows else 0, "mesh": cfg.get("mesh"),
+                     "cells": float(np.mean([r["n_points"] for r in rows])) if rows else 0.0,
+                     "simulated_s": cfg.get("end_time"), "shapes": sorted({r.get("shape", "circle") for r in rows}),
+                     "cpu_s": sum(cpu) if rows and None not in cpu else None,
+                     "wall_s": sum(r.get("solve_s", 0.0) for r in rows)}
+    return out
+
+
+def _generation_lines(res: dict) -> list[str]:
+    gen = res.get("generation")
+    if not gen:
+        return []
+    lines = ["Data (`benchmarks/cylinder_shapes_data.py`, OpenFOAM pimpleFoam, one core per case, two at once):", "",
+             "| set | shapes | cases | mesh | mean cells | frames | simulated s per case | solver CPU-s (all cases) "
+             "| solver wall s (all cases) |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, g in gen.items():
+        cpu = f"{g['cpu_s']:.0f}" if g["cpu_s"] is not None else "not recorded (wall only)"
+        lines.append(f"| {name} | {', '.join(g['shapes'])} | {g['cases']} | {g['mesh']} | {g['cells']:,.0f} | "
+                     f"{g['frames']} | {g['simulated_s']} | {cpu} | {g['wall_s']:.0f} |")
+    return lines + [""]
+
+
 def n_train(path: Path) -> int:
     from echo_model.data.store import TrajectoryStore
 
@@ -316,6 +350,8 @@ def main() -> int:
     result: dict = {"command": "benchmarks/cylinder.py " + portable(sys.argv[1:]), "mesh": args.mesh,
                     "sizes": {k: len(st) for k, st in stores.items()}, "recipes": {}}
     result["sizes"]["family_train"] = len(stores["family"].split_indices("train"))
+    if args.family == "shapes":
+        result["generation"] = generation_costs()
     for name, extra in recipes.items():
         result["recipes"].update(score_recipe(name, extra.split(), data, stores, args.work, args.mesh))
     first = args.work / next(iter(recipes))
@@ -604,7 +640,7 @@ def write_report(res: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{REPORT}.json").write_text(json.dumps(res, indent=1))
     title = "Obstacle family on the fine mesh" if REPORT == "cylinder_shapes" else "Cylinder family on unseen meshes"
-    lines = [f"# {title}", "", f"`{res['command']}`", "", *_recon_lines(res), "",
+    lines = [f"# {title}", "", f"`{res['command']}`", "", *_generation_lines(res), *_recon_lines(res), "",
              *_subset_lines(res),
              "Forecast over 2 s (80 frames) from the first frame, mean rel-MSE over the frames; St from a "
              "wake probe:", "", *_forecast_lines(res), "", "Means over the cases of each set:", "",
