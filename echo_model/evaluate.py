@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from . import metrics
+from .disk_space import disk_full_error, is_disk_full, remove_tree, require_space
 from .errors import EchoUserError
 
 
@@ -311,13 +313,37 @@ def run(args: argparse.Namespace) -> int:
                 "n_trajectories": int(len(idx)), "n_frames": int(n_frames), "n_samples": args.samples,
                 "sampler": args.sampler or sur.default_sampler, "steps": args.steps or sur.default_steps,
                 "generator": sur.generator_kind})
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps(res, indent=2))
-    if not args.no_plots:
-        plot(out, res, args.out, f"{Path(args.model).name} on {args.split}")
+    _write_outputs(args, out, res)
     print(format_report(res))
     print(f"({len(idx)} traj, {n_frames} frames) -> {args.out / 'metrics.json'}")
     return 0
+
+
+def _write_outputs(args: argparse.Namespace, out: dict, res: dict) -> None:
+    """metrics.json and the PNGs into --out, all or none: written into a temporary folder there, then moved.
+
+    A full disk (checked first, or met while writing) leaves no partial output and ends in one message."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    require_space(args.out, 4 * _PNG_BYTES, f"writing the evaluation into --out {args.out}")
+    tmp = args.out / f".eval.tmp-{os.getpid()}"
+    remove_tree(tmp)
+    try:
+        tmp.mkdir()
+        (tmp / "metrics.json").write_text(json.dumps(res, indent=2))
+        if not args.no_plots:
+            plot(out, res, tmp, f"{Path(args.model).name} on {args.split}")
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, args.out / f.name)  # a rename in one folder: needs no space
+    except BaseException as exc:
+        if is_disk_full(exc):
+            remove_tree(tmp)
+            raise disk_full_error(args.out, f"writing the evaluation into --out {args.out}") from None
+        raise
+    finally:
+        remove_tree(tmp)
+
+
+_PNG_BYTES = 500_000  # a plot at 110 dpi is 30-150 KB
 
 
 def format_report(res: dict) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -122,8 +123,6 @@ def run(args: argparse.Namespace) -> int:
     from echo_model.rollout import Surrogate
     from echo_model.threads import set_threads
 
-    from .io.pvd import write_pvd
-
     from echo_model.errors import EchoUserError
 
     if args.frames is not None and args.frames < 1:
@@ -157,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         out_points, out_cells = load_query_mesh(args.query_mesh, dim=sur.dim)
         query = out_points
 
+    _require_output_space(args, n_frames, out_points.shape[0], sur.field_layout)  # before the rollout's work
     bar, progress = _progress_bar()
 
     t0 = time.perf_counter()
@@ -183,13 +183,42 @@ def run(args: argparse.Namespace) -> int:
                   "start_frame": args.start, "n_samples": res.info["n_samples"],
                   "sampler": res.info["sampler"], "steps": res.info["steps"], "seed": args.seed},
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = write_pvd(pred, args.out / f"{args.name}.pvd", provenance={"is_prediction": True})
-    (args.out / f"{args.name}.json").write_text(json.dumps({
-        "model": str(args.model), "source": source, "n_frames": n_frames, "n_points": int(out_points.shape[0]),
-        "wall_s": wall, **res.info}, indent=2, default=str))
+    path = _save(args, pred, {"model": str(args.model), "source": source, "n_frames": n_frames,
+                              "n_points": int(out_points.shape[0]), "wall_s": wall, **res.info})
     print(f"wrote {path} ({n_frames} frames, {out_points.shape[0]} points, {res.info['n_samples']} sample(s), {wall:.2f} s)")
     return 0
+
+
+def _require_output_space(args, n_frames: int, n_points: int, field_layout) -> None:
+    """Refuse a rollout whose series would not fit on --out's disk, before computing it."""
+    from echo_model.disk_space import require_space
+
+    from .io.pvd import series_bytes
+
+    channels = sum(c for _, c in field_layout) * (2 if args.samples > 1 else 1)  # mean (+ std)
+    require_space(args.out, series_bytes(n_frames, n_points, channels), f"writing the rollout into --out {args.out}")
+
+
+def _save(args, pred, info: dict) -> Path:
+    """The series and its .json side file in --out, both or neither (a full disk leaves no partial output)."""
+    from echo_model.disk_space import disk_full_error, is_disk_full, remove_tree
+
+    from .io.pvd import write_pvd
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = write_pvd(pred, args.out / f"{args.name}.pvd", provenance={"is_prediction": True})
+    side = args.out / f"{args.name}.json"
+    tmp = side.with_name(f".{side.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(info, indent=2, default=str))
+        os.replace(tmp, side)
+    except BaseException as exc:
+        for leftover in (tmp, path, path.with_suffix("")):
+            remove_tree(leftover)
+        if is_disk_full(exc):
+            raise disk_full_error(args.out, f"writing {side}") from None
+        raise
+    return path
 
 
 def _task_input(args, sur, traj):
@@ -217,8 +246,6 @@ def _run_task(args, sur, traj, source, budget) -> int:
     from echo_model.data.trajectory import Trajectory
     from echo_model.tasks import run_task
 
-    from .io.pvd import write_pvd
-
     frames, times, probes = _task_input(args, sur, traj)
     out_points, out_cells, query = traj.points, traj.cells, None
     if args.query_mesh is not None:
@@ -243,11 +270,8 @@ def _run_task(args, sur, traj, source, budget) -> int:
                       metadata={"is_prediction": True, "task": args.task, "model_id": Path(args.model).name,
                                 "source": source, "start_frame": args.start, "stride": args.stride,
                                 "n_samples": res.info.get("n_samples", 1), "seed": args.seed})
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = write_pvd(pred, args.out / f"{args.name}.pvd", provenance={"is_prediction": True})
-    (args.out / f"{args.name}.json").write_text(json.dumps({
-        "model": str(args.model), "source": source, "task": args.task, "n_frames": int(fields.shape[0]),
-        "n_points": int(out_points.shape[0]), "n_probes": None if probes is None else int(probes.size),
-        "wall_s": wall, **res.info}, indent=2, default=str))
+    path = _save(args, pred, {"model": str(args.model), "source": source, "task": args.task,
+                              "n_frames": int(fields.shape[0]), "n_points": int(out_points.shape[0]),
+                              "n_probes": None if probes is None else int(probes.size), "wall_s": wall, **res.info})
     print(f"wrote {path} (task {args.task}: {fields.shape[0]} frames, {out_points.shape[0]} points, {wall:.2f} s)")
     return 0

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..disk_space import require_space
 from ..errors import EchoUserError
 from ..stale_temps import remove_stale_temps, temp_path
 from .array_checks import UnevenTimeStepWarning, check_cells, check_times, uneven_steps  # noqa: F401
@@ -197,6 +198,8 @@ def write_dataset(
                     )
                 require_finite_trajectory(traj, f"trajectory {n} written to {path}")
                 warn_uneven_steps(traj, f"trajectory {n} written to {path}")
+                # HDF5 segfaults when a full disk stops it flushing: never start a trajectory that may not fit
+                require_space(tmp.parent, trajectory_bytes(traj), f"writing trajectory {n} of {path}")
                 _write_trajectory(group.create_group(f"{n:06d}"), traj, compression)
                 rs = RunningStats(traj.n_channels)
                 rs.update(traj.fields)
@@ -230,6 +233,14 @@ def write_dataset(
         if tmp.exists():
             tmp.unlink()
     return read_info(path)
+
+
+def trajectory_bytes(traj: Trajectory) -> int:
+    """Uncompressed bytes of one trajectory's group (an upper bound of what it takes on disk)."""
+    size = traj.points.nbytes + traj.fields.nbytes + np.asarray(traj.times).nbytes + 4096
+    if traj.cells is not None:
+        size += 8 * (len(traj.cells.connectivity) + len(traj.cells.offsets)) + len(traj.cells.types)
+    return int(size)
 
 
 def warn_uneven_steps(traj: Trajectory, where: str) -> None:

@@ -26,6 +26,7 @@ import torch
 
 from ..bundle import file_sha256
 from ..data.normalize import ChannelStats, Domain
+from ..disk_space import require_space
 from ..errors import EchoUserError
 from ..stale_temps import remove_stale_temps, temp_path
 from .runs import CacheLatentsRun, add_arguments_from, apply_threads, from_namespace
@@ -143,6 +144,9 @@ def cache_latents(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out_path)  # what a killed earlier run left behind
         tmp = temp_path(out_path)
+        # HDF5 segfaults when a full disk stops it flushing: refuse up front (latents, params, indices)
+        require_space(out_path.parent, len(jobs) * (4 * int(np.prod(lat_shape)) + 4 * len(names) + 16),
+                      f"writing the latent cache {out_path} ({len(jobs)} windows)")
         bar = None
         if progress:
             from tqdm import tqdm

@@ -21,6 +21,7 @@ example (the tiny preset on one shared core; see benchmarks/results/forecast.md 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import time
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import EchoUserError
+from ..stale_temps import temp_path
 from .lock import RunLock
 from .layout import (AUTOENCODER, BUDGET, CHECKPOINT, LATENTS, MODEL, PIPELINE_CONFIG, PIPELINE_STATUS, PROGRESS,
                      read_progress, read_status, write_json_atomic)
@@ -249,8 +251,21 @@ def _train_stages(cfg: PipelineRun, runner: Callable[[Stage], Any]) -> Path:
             f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
         if isinstance(exc, KeyboardInterrupt):
             msg = "stopped (interrupted) - run the same command again to continue"
-        write_status(run, state="failed", error=msg)
+        _write_failed(run, msg)
         raise
+
+
+def _write_failed(run: Path, msg: str) -> None:
+    """pipeline.json says "failed", even on a full disk (where its atomic rewrite has no room for a copy)."""
+    try:
+        write_status(run, state="failed", error=msg)
+    except OSError:
+        temp_path(run / PIPELINE_STATUS).unlink(missing_ok=True)  # the half-written copy
+        status = {**(read_status(run) or {}), "state": "failed", "error": msg, "time": time.time()}
+        try:  # in place: truncating frees the old file's blocks first
+            (run / PIPELINE_STATUS).write_text(json.dumps(status, indent=1, default=str))
+        except OSError:
+            pass  # nothing more can be written there; the error itself still reaches the user
 
 
 def _sigterm(signum, frame):  # TrainingJob.stop(): unwind so pipeline.json says why it ended

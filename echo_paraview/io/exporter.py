@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Sequence
 
 from echo_model.data.store import TrajectoryStore
+from echo_model.disk_space import require_space
 from echo_model.errors import EchoUserError
 
-from .pvd import COMPRESSORS, write_pvd
+from .pvd import COMPRESSORS, series_bytes, write_pvd
 
 
 def parse_indices(text: str | None, n: int) -> list[int]:
@@ -57,6 +58,10 @@ def export_dataset(
     written = []
     with TrajectoryStore(dataset) as store:
         chosen = list(range(len(store))) if indices is None else list(indices)
+        # the whole export up front (each series checks itself again, with its cells, and is written atomically)
+        need = sum(series_bytes(len(range(0, store.n_frames(i), every)), store.n_points(i), store.info.n_channels)
+                   for i in chosen)
+        require_space(out_dir, need, f"exporting {len(chosen)} trajectories of {dataset}")
         for i in chosen:
             traj = store[i]
             # the domain box and its periodic axes cannot be inferred from points: carry them

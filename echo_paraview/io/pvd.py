@@ -15,6 +15,7 @@ non-empty leaf block, or the block named by `block=`.
 """
 from __future__ import annotations
 
+import errno
 import glob as _glob
 import json
 import os
@@ -29,6 +30,8 @@ import numpy as np
 
 from echo_model.celltypes import CellType
 from echo_model.data.trajectory import Trajectory
+from echo_model.disk_space import (MARGIN, atomic_folder, disk_full_error, free_bytes, is_disk_full, remove_tree,
+                                   require_space)
 from echo_model.errors import EchoUserError
 
 from .. import convert
@@ -465,6 +468,14 @@ def _writer(compressor: str, level: int | None):
     return w
 
 
+def series_bytes(n_frames: int, n_points: int, n_channels: int, cells: Any = None) -> int:
+    """Uncompressed bytes of a .vtu series (every frame repeats points and cells): the space to check."""
+    per_frame = n_points * (3 * 8 + 4 * n_channels) + 4096
+    if cells is not None:
+        per_frame += 8 * (len(cells.connectivity) + len(cells.offsets)) + len(cells.types)
+    return int(n_frames * per_frame + 1024 * (n_frames + 1))
+
+
 def write_pvd(
     traj: Trajectory,
     path: str | os.PathLike,
@@ -478,15 +489,21 @@ def write_pvd(
 
     provenance: extra FieldData (e.g. is_prediction=True, model_id=..., checkpoint=...);
     `is_prediction` and `model_id` default to the trajectory metadata's values.
-    Returns the .pvd path. The .pvd is written last and atomically, so a reader never sees a
-    collection that lists missing frames.
+    Returns the .pvd path. The frames are written into a temporary folder that replaces the frame
+    folder when complete, and the .pvd is written last and atomically, so a reader never sees a
+    collection that lists missing frames, and a failure (a full disk) leaves nothing partial.
+
+    Raises
+    ------
+    DiskFullError
+        When the folder's disk has too little space for the series (checked first), or fills up.
     """
     path = Path(path)
     if path.suffix.lower() != ".pvd":
         path = path.with_suffix(".pvd")
     stem = path.stem
-    frame_dir = path.parent / stem
-    frame_dir.mkdir(parents=True, exist_ok=True)
+    require_space(path.parent, series_bytes(traj.n_frames, traj.n_points, traj.n_channels, traj.cells),
+                  f"writing the series {path} ({traj.n_frames} frames)")
     grid = convert.make_unstructured_grid(traj.points, traj.cells)
     prov = {
         "is_prediction": bool(traj.metadata.get("is_prediction", False)),
@@ -503,12 +520,26 @@ def write_pvd(
     convert.set_field_data(grid, static)
     writer = _writer(compressor, level)
     writer.SetInputData(grid)
+    with atomic_folder(path.parent / stem, f"writing the series {path}") as frame_dir:
+        rows = _write_frames(traj, grid, writer, frame_dir, stem, path.name if progress else None)
+    try:
+        _write_pvd_xml(path, rows)
+    except BaseException as exc:
+        remove_tree(path.parent / stem)  # frames without their .pvd are of no use
+        if is_disk_full(exc):
+            raise disk_full_error(path.parent, f"writing the series {path}") from None
+        raise
+    return path
+
+
+def _write_frames(traj: Trajectory, grid, writer, frame_dir: Path, stem: str, bar: str | None) -> list:
+    """One .vtu per frame into `frame_dir`; returns the .pvd rows (time, `stem/name`)."""
     rows = []
     iterator: Iterable[int] = range(traj.n_frames)
-    if progress:
+    if bar is not None:
         from tqdm import tqdm
 
-        iterator = tqdm(iterator, desc=f"writing {path.name}", unit="frame")
+        iterator = tqdm(iterator, desc=f"writing {bar}", unit="frame")
     width = max(4, len(str(traj.n_frames - 1)))
     for i in iterator:
         convert.add_fields(grid, traj.fields[i], traj.field_layout)
@@ -516,10 +547,18 @@ def write_pvd(
         name = f"{stem}_{i:0{width}d}.vtu"
         writer.SetFileName(str(frame_dir / name))
         if writer.Write() != 1:
-            raise OSError(f"VTK could not write {frame_dir / name} (disk full or not writable?)")
+            raise OSError(errno.ENOSPC if _disk_full(frame_dir) else errno.EIO,
+                          f"VTK could not write {frame_dir / name} (disk full or not writable?)")
         rows.append((float(traj.times[i]), f"{stem}/{name}"))
-    _write_pvd_xml(path, rows)
-    return path
+    return rows
+
+
+def _disk_full(folder: Path) -> bool:
+    """VTK's writer cannot say why it failed: a (nearly) full disk is the likely reason when space is short."""
+    try:
+        return free_bytes(folder) < MARGIN
+    except OSError:
+        return False
 
 
 def _write_pvd_xml(path: Path, rows: Sequence[tuple[float, str]]) -> None:
@@ -529,8 +568,11 @@ def _write_pvd_xml(path: Path, rows: Sequence[tuple[float, str]]) -> None:
         ET.SubElement(coll, "DataSet", timestep=repr(float(t)), group="", part="0", file=f)
     ET.indent(root)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)
+    try:
+        ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_series_json(path: str | os.PathLike, rows: Sequence[tuple[float, str]]) -> Path:
