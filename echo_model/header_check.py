@@ -150,6 +150,42 @@ def _network(path, name: str, cfg: dict, numbers: dict, lists: dict) -> None:
         raise _bad(path, f"{name}.grid", cfg["grid"], f"at most {MAX_GRID_NODES:,} nodes in all")
 
 
+def latent_window_bytes(nodes: int, channels: int, frames: int = 1, samples: int = 1) -> int:
+    """Bytes of the latent windows a model of `nodes` grid nodes and `channels` latent channels holds at once
+    (float32; a lower bound: the networks' activations and weights come on top)."""
+    return 4 * int(nodes) * int(channels) * max(1, int(frames)) * max(1, int(samples))
+
+
+def check_latent_memory(nodes: int, channels: int, frames: int, samples: int, what: str, fix: str,
+                        error: type[EchoUserError] = EchoUserError) -> None:
+    """Refuse declared latent sizes whose windows alone exceed the memory available, before allocating.
+
+    Raises
+    ------
+    EchoUserError
+        `what` (the file and keys, or the options), the bytes the sizes declare, the memory available, `fix`.
+    """
+    from .memory import available_bytes, format_bytes
+
+    need, avail = latent_window_bytes(nodes, channels, frames, samples), available_bytes()
+    if need > avail:
+        raise error(f"{what} declare latent windows of {int(nodes):,} grid nodes x {int(channels)} channels"
+                            f" x {max(1, int(frames))} frame(s) x {max(1, int(samples))} = {format_bytes(need)} "
+                            f"before any activation, more than the {format_bytes(avail)} of memory available; {fix}")
+
+
+def _latent_memory(path, meta: dict) -> None:
+    """A header's grid and latent channels against the memory available (within range, they may still ask
+    for more than the machine has: [4096, 4096] nodes x 4096 channels is 275 GB per latent frame)."""
+    ae = meta.get("autoencoder") or {}
+    grid, channels = ae.get("grid"), ae.get("latent_dim")
+    if isinstance(grid, list) and grid and _is_int(channels):
+        frames = meta.get("latent_frames") if _is_int(meta.get("latent_frames")) else 1
+        check_latent_memory(math.prod(grid), channels, frames, 1,
+                            f"{path}: header keys 'autoencoder.grid' {_show(grid)} and 'autoencoder.latent_dim' "
+                            f"{channels}", _FIX, HeaderError)
+
+
 def _same_dimension(path, meta: dict) -> None:
     """dim, the domain's axes and the autoencoder's dim describe one space."""
     dims = {"dim": meta.get("dim"), "domain.lo": len((meta.get("domain") or {}).get("lo") or []) or None,
@@ -204,6 +240,7 @@ def check_header(meta: dict, path: str | os.PathLike) -> dict:
     if "domain" in meta:
         _domain(path, meta["domain"])
     _same_dimension(path, meta)
+    _latent_memory(path, meta)
     latent_dim = (meta.get("autoencoder") or {}).get("latent_dim")  # one statistic per latent channel
     for key in ("latent_mean", "latent_std"):
         if key in meta:
@@ -213,4 +250,5 @@ def check_header(meta: dict, path: str | os.PathLike) -> dict:
     return meta
 
 
-__all__ = ["HeaderError", "MAX_SAMPLER_STEPS", "SAMPLERS", "check_header"]
+__all__ = ["HeaderError", "MAX_GRID_NODES", "MAX_SAMPLER_STEPS", "SAMPLERS", "check_header", "check_latent_memory",
+           "latent_window_bytes"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from ..errors import EchoUserError
-from ..header_check import MAX_SAMPLER_STEPS
+from ..header_check import MAX_GRID_NODES, MAX_SAMPLER_STEPS, check_latent_memory
 
 T = TypeVar("T")
 
@@ -387,6 +387,23 @@ def check_values(cls: type, values: dict[str, Any], where: Callable[[str], str],
             if problem:
                 why = ": a run of 0 steps would write an untrained model" if name.endswith("steps") and v <= 0 else ""
                 raise EchoUserError(f"{where(name)} = {value!r} {problem}{why}; give a value in range")
+    _check_latent_sizes(values, where)
+
+
+def _check_latent_sizes(values: dict[str, Any], where: Callable[[str], str]) -> None:
+    """A latent grid and channel count within range may still ask for more memory than the machine has:
+    refuse them from the declared sizes, before a network is built."""
+    grid, channels = values.get("grid"), values.get("latent_dim")
+    if not (isinstance(grid, (tuple, list)) and grid and all(_type_ok(g, int) for g in grid)):
+        return
+    nodes = math.prod(grid) if len(grid) > 1 else int(grid[0]) ** 2  # one entry: every axis (2D at least)
+    if nodes > MAX_GRID_NODES:
+        raise EchoUserError(f"{where('grid')} = {list(grid)!r} makes {nodes:,} latent grid nodes, more than the "
+                            f"{MAX_GRID_NODES:,} a model may have; give fewer nodes per axis (16 to 64 are usual)")
+    if _type_ok(channels, int):
+        batch = next((values[k] for k in ("ae_batch_size", "batch_size") if _type_ok(values.get(k), int)), 1)
+        check_latent_memory(nodes, channels, 1, batch, f"{where('grid')} = {list(grid)!r} and "
+                            f"{where('latent_dim')} = {channels}", "give a coarser grid or fewer latent channels")
 
 
 def to_argv(cfg: Any) -> list[str]:
