@@ -95,43 +95,93 @@ def _skip_ws(data: bytes, pos: int) -> int:
     return pos
 
 
-def _parse_list(data: bytes, pos: int, ncomp: int, binary: bool, dtype: np.dtype) -> tuple[np.ndarray, int]:
-    """Parse `N ( ... )` or `N{v}` at pos. Returns (values (N, ncomp) or (N,), position after)."""
+_FIX = ("the file is truncated or damaged: write it again from OpenFOAM (re-run the solver for that time, or "
+        "foamFormatConvert), or copy the case again")
+
+
+def _at(path: Path, data: bytes, pos: int, binary: bool = False) -> str:
+    """`path, line L` (ASCII) or `path, byte B` (binary): where a parse error is, for the message."""
+    if binary:
+        return f"{path}, byte {pos}"
+    line = data.count(b"\n", 0, max(0, min(pos, len(data)))) + 1
+    return f"{path}, line {line}"
+
+
+def _floats(text: bytes, path: Path, data: bytes, pos: int, what: str) -> np.ndarray:
+    """Whitespace-separated numbers; a token that is not one is named with its line."""
+    try:
+        return np.array(text.split(), dtype=np.float64)
+    except ValueError:
+        bad = next(t for t in text.split() if not _is_number(t))
+        line = _at(path, data, pos + max(0, text.find(bad)))
+        raise EchoUserError(f"{line}: {what} holds {bad[:40].decode(errors='replace')!r}, which is not a number; "
+                            f"{_FIX}") from None
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_list(data: bytes, pos: int, ncomp: int, binary: bool, dtype: np.dtype,
+                path: Path = Path("<OpenFOAM file>")) -> tuple[np.ndarray, int]:
+    """Parse `N ( ... )` or `N{v}` at pos. Returns (values (N, ncomp) or (N,), position after).
+
+    Errors name `path` and the line (byte, in a binary file) and say how to restore the file."""
     pos = _skip_ws(data, pos)
     m = re.compile(rb"(\d+)").match(data, pos)
     if not m:
-        raise EchoUserError(f"expected a list size at byte {pos}: {data[pos:pos + 40]!r}")
+        raise EchoUserError(f"{_at(path, data, pos)}: expected a list size, found {data[pos:pos + 40]!r}; {_FIX}")
     n = int(m.group(1))
     pos = _skip_ws(data, m.end())
     shape = (n, ncomp) if ncomp > 1 else (n,)
     if data[pos : pos + 1] == b"{":  # uniform short form N{value}
         end = data.find(b"}", pos)
-        value = np.array(data[pos + 1 : end].replace(b"(", b" ").replace(b")", b" ").split(), dtype=np.float64)
+        if end < 0:
+            raise EchoUserError(f"{_at(path, data, pos)}: the uniform list {n}{{...}} has no closing '}}'; {_FIX}")
+        value = _floats(data[pos + 1 : end].replace(b"(", b" ").replace(b")", b" "), path, data, pos + 1,
+                        f"the uniform list {n}{{...}}")
+        if value.size != ncomp:
+            raise EchoUserError(f"{_at(path, data, pos)}: the uniform list {n}{{...}} has {value.size} components, "
+                                f"expected {ncomp}; {_FIX}")
         return np.broadcast_to(value if ncomp > 1 else value[0], shape).copy(), end + 1
     if data[pos : pos + 1] != b"(":
-        raise EchoUserError(f"expected '(' after list size {n} at byte {pos}: {data[pos:pos + 40]!r}")
+        raise EchoUserError(f"{_at(path, data, pos)}: expected '(' after the list size {n}, found "
+                            f"{data[pos:pos + 40]!r}; {_FIX}")
+    start = pos
     pos += 1
     if binary:
         nbytes = n * ncomp * dtype.itemsize
-        values = np.frombuffer(data, dtype=dtype, count=n * ncomp, offset=pos).reshape(shape)
         end = data.find(b")", pos + nbytes)
+        if pos + nbytes > len(data) or end < 0:
+            raise EchoUserError(f"{_at(path, data, start, True)}: the binary list announces {n} x {ncomp} values "
+                                f"({nbytes} bytes) but the file ends {len(data) - pos} bytes later; {_FIX}")
+        values = np.frombuffer(data, dtype=dtype, count=n * ncomp, offset=pos).reshape(shape)
         return values.astype(np.float64 if dtype.kind == "f" else np.int64), end + 1
     if n == 0:
         end = data.find(b")", pos)
         return np.zeros(shape), end + 1
     if ncomp == 1:
         end = data.find(b")", pos)
+        if end < 0:
+            raise EchoUserError(f"{_at(path, data, start)}: unterminated list: the list of {n} values opened here "
+                                f"has no closing ')'; {_FIX}")
         body = data[pos:end]
     else:
         # the list closes at the first ')' followed (after whitespace) by ')' or ';' or end
         m_end = re.compile(rb"\)\s*\)").search(data, pos)
         if not m_end:
-            raise EchoUserError("unterminated vector list")
+            raise EchoUserError(f"{_at(path, data, start)}: unterminated vector list: the list of {n} vectors opened "
+                                f"here has no closing '))'; {_FIX}")
         end = m_end.end() - 1
         body = data[pos:end].replace(b"(", b" ").replace(b")", b" ")
-    values = np.array(body.split(), dtype=np.float64)
+    values = _floats(body, path, data, pos, f"the list of {n} {'vectors' if ncomp > 1 else 'values'}")
     if values.size != n * ncomp:
-        raise EchoUserError(f"list announces {n} x {ncomp} values but holds {values.size}")
+        raise EchoUserError(f"{_at(path, data, start)}: the list announces {n} x {ncomp} values but holds "
+                            f"{values.size}; {_FIX}")
     return values.reshape(shape), end + 1
 
 
@@ -145,32 +195,41 @@ def read_internal_field(path: str | Path, n_cells: int | None = None) -> tuple[n
     header = _header(data)
     cls = header.get("class", "")
     if cls not in _CLASS_TYPE:
-        raise EchoUserError(f"{path} is a {cls or 'file without FoamFile header'}, not a volScalarField/volVectorField")
+        raise EchoUserError(f"{path} is a {cls or 'file without FoamFile header'}, not a volScalarField/volVectorField: "
+                            "pick cell fields with --fields (e.g. --fields U,p), or restore the file's FoamFile header")
     ncomp = _NCOMP[_CLASS_TYPE[cls]]
     binary = header.get("format", "ascii") == "binary"
     _, scalar_t = _label_bytes(header)
     body = _COMMENT_RE.sub(lambda m: b" " * len(m.group(0)), data) if not binary else data
     m = re.compile(rb"(?m)^\s*internalField\s+").search(body)
     if not m:
-        raise EchoUserError(f"{path} has no internalField entry")
+        raise EchoUserError(f"{path} has no internalField entry; {_FIX}")
     pos = m.end()
     if body.startswith(b"uniform", pos):
         end = body.find(b";", pos)
-        value = np.array(body[pos + 7 : end].replace(b"(", b" ").replace(b")", b" ").split(), dtype=np.float64)
+        if end < 0:
+            raise EchoUserError(f"{_at(path, body, pos)}: the uniform internalField has no closing ';'; {_FIX}")
+        value = _floats(body[pos + 7 : end].replace(b"(", b" ").replace(b")", b" "), path, body, pos + 7,
+                        "the uniform internalField")
         if value.size != ncomp:
-            raise EchoUserError(f"{path}: uniform value has {value.size} components, expected {ncomp}")
+            raise EchoUserError(f"{_at(path, body, pos)}: the uniform internalField has {value.size} components, "
+                                f"expected {ncomp} for a {cls}; {_FIX}")
         if n_cells is None:
             raise EchoUserError(f"{path} has a uniform internalField: pass n_cells to expand it")
         shape = (n_cells, ncomp) if ncomp > 1 else (n_cells,)
         return np.broadcast_to(value if ncomp > 1 else value[0], shape).copy(), cls
     if not body.startswith(b"nonuniform", pos):
-        raise EchoUserError(f"{path}: internalField is neither uniform nor nonuniform")
+        raise EchoUserError(f"{_at(path, body, pos)}: internalField is neither 'uniform' nor 'nonuniform' (found "
+                            f"{body[pos:pos + 30]!r}); {_FIX}")
     m = re.compile(rb"nonuniform\s+List<\s*(\w+)\s*>").match(body, pos)
     if not m:
-        raise EchoUserError(f"{path}: cannot parse the nonuniform List type")
-    values, _ = _parse_list(body, m.end(), ncomp, binary, scalar_t)
+        raise EchoUserError(f"{_at(path, body, pos)}: cannot read the nonuniform List<type> (found "
+                            f"{body[pos:pos + 40]!r}); {_FIX}")
+    values, _ = _parse_list(body, m.end(), ncomp, binary, scalar_t, path)
     if n_cells is not None and values.shape[0] != n_cells:
-        raise EchoUserError(f"{path} has {values.shape[0]} values but the mesh has {n_cells} cells")
+        raise EchoUserError(f"{path} has {values.shape[0]} values but the mesh has {n_cells} cells: the field was "
+                            "written for another mesh (a remeshed or decomposed case?); reconstruct the case "
+                            "(reconstructPar) or import the times written on this mesh")
     return values, cls
 
 
@@ -181,7 +240,7 @@ def _read_mesh_list(path: Path, ncomp: int, integer: bool) -> np.ndarray:
     label_t, scalar_t = _label_bytes(header)
     start = data.find(b"}", data.find(b"FoamFile")) + 1 if b"FoamFile" in data else 0
     body = data if binary else _COMMENT_RE.sub(lambda m: b" " * len(m.group(0)), data)
-    values, _ = _parse_list(body, start, ncomp, binary, label_t if integer else scalar_t)
+    values, _ = _parse_list(body, start, ncomp, binary, label_t if integer else scalar_t, path)
     return values.astype(np.int64) if integer else values
 
 
@@ -194,26 +253,33 @@ def _read_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if header.get("class") == "faceCompactList":
         binary = header.get("format", "ascii") == "binary"
         body = data if binary else _COMMENT_RE.sub(lambda m: b" " * len(m.group(0)), data)
-        offsets, pos = _parse_list(body, start, 1, binary, label_t)
-        flat, _ = _parse_list(body, pos, 1, binary, label_t)
+        offsets, pos = _parse_list(body, start, 1, binary, label_t, path)
+        flat, _ = _parse_list(body, pos, 1, binary, label_t, path)
         return offsets.astype(np.int64), flat.astype(np.int64)
     body = _COMMENT_RE.sub(lambda m: b" " * len(m.group(0)), data)
     pos = _skip_ws(body, start)
     m = re.compile(rb"(\d+)\s*\(").match(body, pos)
     if not m:
-        raise EchoUserError(f"{path}: cannot parse the face list")
+        raise EchoUserError(f"{_at(path, body, pos)}: expected the face count and '(', found "
+                            f"{body[pos:pos + 40]!r}; {_FIX}")
     n = int(m.group(1))
     end = body.rfind(b")")
     # each face is "k(i j l ...)": tokens are k then k ids
-    tokens = np.array(body[m.end() : end].replace(b"(", b" ").replace(b")", b" ").split(), dtype=np.int64)
+    try:
+        tokens = np.array(body[m.end() : end].replace(b"(", b" ").replace(b")", b" ").split(), dtype=np.int64)
+    except ValueError:
+        raise EchoUserError(f"{path}: the face list holds an entry that is not a point index; {_FIX}") from None
     size_at = np.empty(n, dtype=np.int64)  # token index of each face's size
     tok = tokens.tolist()
     p = 0
     for i in range(n):  # O(F) walk over plain ints; cheap next to reading the fields
+        if p >= len(tok) or tok[p] < 0:
+            raise EchoUserError(f"{path}: the face list announces {n} faces but ends after {i}; {_FIX}")
         size_at[i] = p
         p += tok[p] + 1
     if p != tokens.size:
-        raise EchoUserError(f"{path}: face list has {tokens.size - p} stray tokens")
+        raise EchoUserError(f"{path}: the face list of {n} faces has {tokens.size - p:+d} tokens more or less than "
+                            f"its faces' sizes announce; {_FIX}")
     sizes = tokens[size_at]
     mask = np.ones(tokens.size, dtype=bool)
     mask[size_at] = False
