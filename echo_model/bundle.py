@@ -176,7 +176,7 @@ def build_from_file(factory: Callable[[], torch.nn.Module], state: dict[str, tor
             # meta-device init goes through torch._refs -> torch._dynamo -> sympy; inside ParaView the
             # distribution's older sympy comes first on the path and that import fails: check on CPU
             skeleton = factory()
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, EchoUserError) as exc:
         raise _damaged(Path(path), f"its {what} configuration is invalid ({type(exc).__name__}: {exc})") from None
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}

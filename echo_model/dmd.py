@@ -330,7 +330,7 @@ class DMDSurrogate:
             if op.modes.shape[0] != op.mean.shape[0] or op.mean.shape[0] != arr["points"].shape[0] * n_ch:
                 raise ValueError("tensor sizes disagree")
             sur = cls(op, arr["points"], meta)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, EchoUserError) as exc:
             raise EchoUserError(f"{path}: a damaged DMD model file ({exc}); fit it again with `echopv train dmd`") from None
         sur.path = Path(path)
         return sur

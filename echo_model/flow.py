@@ -20,6 +20,8 @@ from typing import Callable
 
 import torch
 
+from .errors import EchoUserError
+
 # Network evaluations per sampler step (what diffusers schedulers call their `order`): the cost
 # of a sample is steps * SAMPLER_EVALS[sampler] evaluations (twice that with classifier-free guidance).
 SAMPLER_EVALS: dict[str, int] = {"euler": 1, "heun": 2, "midpoint": 2}
@@ -29,7 +31,7 @@ SAMPLERS = tuple(SAMPLER_EVALS)
 def sampler_evaluations(sampler: str, steps: int) -> int:
     """Network evaluations (on_step calls) of one `sample` call: steps x the sampler's order."""
     if sampler not in SAMPLER_EVALS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+        raise EchoUserError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
     return max(1, int(steps) * SAMPLER_EVALS[sampler])
 
 
@@ -95,7 +97,7 @@ def sample_tau(batch: int, generator: torch.Generator | None = None, kind: str =
         return torch.rand(batch, generator=generator)
     if kind == "logit_normal":
         return torch.sigmoid(torch.randn(batch, generator=generator))
-    raise ValueError(f"unknown tau sampling {kind!r}: use 'uniform' or 'logit_normal'")
+    raise EchoUserError(f"unknown tau sampling {kind!r}: use 'uniform' or 'logit_normal'")
 
 
 def flow_loss(
@@ -167,9 +169,9 @@ def sample(
     on_step() is called after every network evaluation (progress / abort; it may raise).
     """
     if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+        raise EchoUserError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
     if steps < 1:
-        raise ValueError("steps must be >= 1")
+        raise EchoUserError("steps must be >= 1")
     b = cond.shape[0]
     dev = cond.device
     m = _broadcast_mask(mask, cond)

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import EchoUserError
 from .skill import report_from_meta
 
 
@@ -190,5 +191,5 @@ def run(args: argparse.Namespace) -> int:
     elif path.suffix in (".h5", ".hdf5"):
         print(describe_dataset(path))
     else:
-        raise ValueError(f"{path}: expected a .h5 dataset or a .safetensors model file")
+        raise EchoUserError(f"{path}: expected a .h5 dataset or a .safetensors model file")
     return 0

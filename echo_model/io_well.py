@@ -32,6 +32,7 @@ import numpy as np
 from .celltypes import CellType
 from .data.normalize import Domain
 from .data.trajectory import Cells, Trajectory
+from .errors import EchoUserError
 
 FIELD_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
 
@@ -40,7 +41,7 @@ def _h5py():
     try:
         import h5py
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("reading The Well files needs h5py: `pip install h5py`") from exc
+        raise EchoUserError("reading The Well files needs h5py: `pip install h5py`") from exc
     return h5py
 
 
@@ -117,7 +118,7 @@ def _read_info(f, path: Path) -> WellInfo:
     attrs = f.attrs
     missing = [k for k in ("n_spatial_dims",) if k not in attrs]
     if "dimensions" not in f or missing or not any(g in f for g in FIELD_GROUPS):
-        raise ValueError(
+        raise EchoUserError(
             f"{path} is not a The Well file (needs root attr n_spatial_dims, a dimensions/ group and "
             "t0_fields/t1_fields/t2_fields groups); is it an ECHO dataset? use it directly, or convert "
             "other HDF5 layouts to .pvd/.vtu first"
@@ -126,10 +127,10 @@ def _read_info(f, path: Path) -> WellInfo:
     dims = f["dimensions"]
     names = _str_list(dims.attrs.get("spatial_dims")) or [k for k in ("x", "y", "z") if k in dims][:d]
     if len(names) != d or any(n not in dims for n in names):
-        raise ValueError(f"{path}: dimensions/ should hold coordinate arrays {names} for {d} spatial dims")
+        raise EchoUserError(f"{path}: dimensions/ should hold coordinate arrays {names} for {d} spatial dims")
     grid_shape = tuple(int(dims[n].shape[-1]) for n in names)
     if "time" not in dims:
-        raise ValueError(f"{path}: dimensions/time is missing")
+        raise EchoUserError(f"{path}: dimensions/time is missing")
     n_steps = int(dims["time"].shape[-1])
     fields: list[WellField] = []
     for gname in FIELD_GROUPS:
@@ -220,7 +221,7 @@ def grid_cells(shape: Sequence[int]) -> Cells:
         corners = lo + hi
         ctype, npc = CellType.HEXAHEDRON, 8
     else:
-        raise ValueError(f"grid cells need a 2D or 3D grid, got shape {shape}")
+        raise EchoUserError(f"grid cells need a 2D or 3D grid, got shape {shape}")
     conn = np.stack([c.reshape(-1) for c in corners], axis=1).reshape(-1)
     n_cells = conn.shape[0] // npc
     return Cells(
@@ -232,12 +233,12 @@ def grid_cells(shape: Sequence[int]) -> Cells:
 
 def regular_grid(points: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """If `points` are a full tensor-product grid (any order), return (axis coordinates, order)
-    such that points[order] is that grid in "ij" order; raise ValueError otherwise."""
+    such that points[order] is that grid in "ij" order; raise EchoUserError otherwise."""
     pts = np.asarray(points, dtype=np.float64)
     coords = [np.unique(pts[:, a]) for a in range(pts.shape[1])]
     shape = tuple(len(c) for c in coords)
     if int(np.prod(shape)) != pts.shape[0]:
-        raise ValueError(
+        raise EchoUserError(
             f"the {pts.shape[0]} points are not a full regular grid (axis values {shape} would give "
             f"{int(np.prod(shape))}): The Well stores uniform grids only; export unstructured data as .pvd"
         )
@@ -246,7 +247,7 @@ def regular_grid(points: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     order = np.full(pts.shape[0], -1, dtype=np.int64)
     order[flat] = np.arange(pts.shape[0])
     if np.any(order < 0):
-        raise ValueError("points repeat a grid node: not a full regular grid")
+        raise EchoUserError("points repeat a grid node: not a full regular grid")
     return coords, order
 
 
@@ -270,12 +271,12 @@ def well_domain(path: str | os.PathLike) -> Domain:
 # --------------------------------------------------------------------------------------------
 def _frame_slice(times: np.ndarray, every: int, skip_time: float | None) -> slice:
     if every < 1:
-        raise ValueError(f"--every must be >= 1, got {every}")
+        raise EchoUserError(f"--every must be >= 1, got {every}")
     start = 0
     if skip_time is not None:
         keep = np.nonzero(times >= skip_time - 1e-12 * max(1.0, abs(skip_time)))[0]
         if keep.size == 0:
-            raise ValueError(f"--skip-time {skip_time} drops every frame (last time is {times[-1]:g})")
+            raise EchoUserError(f"--skip-time {skip_time} drops every frame (last time is {times[-1]:g})")
         start = int(keep[0])
     return slice(start, None, every)
 
@@ -382,7 +383,7 @@ def read_field_frames(f, info: WellInfo, name: str, b: int, frames: slice) -> np
     """(T', N, k) float32 of one field for sample b, "ij" point order; reads only those frames."""
     known = {fl.name: fl for fl in info.fields}
     if name not in known:
-        raise ValueError(f"{info.path} has no field {name!r}; available: {info.field_names}")
+        raise EchoUserError(f"{info.path} has no field {name!r}; available: {info.field_names}")
     fl = known[name]
     n = len(range(*frames.indices(info.n_steps)))
     return _read_field(f[fl.group][fl.name], fl, b, frames, n, info.grid_shape, info.path)
@@ -416,7 +417,7 @@ def iter_well_trajectories(
     with f:
         d = info.n_spatial_dims
         if d not in (2, 3):
-            raise ValueError(
+            raise EchoUserError(
                 f"{path} is {d}-D; ECHO trajectories need 2D or 3D points (n_spatial_dims = 2 or 3)"
             )
         chosen = info.fields
@@ -424,10 +425,10 @@ def iter_well_trajectories(
             known = {fl.name: fl for fl in info.fields}
             unknown = [n for n in fields if n not in known]
             if unknown:
-                raise ValueError(f"{path} has no field(s) {unknown}; available: {info.field_names}")
+                raise EchoUserError(f"{path} has no field(s) {unknown}; available: {info.field_names}")
             chosen = [known[n] for n in fields]
         if not chosen:
-            raise ValueError(f"{path} has no fields in t0_fields/t1_fields/t2_fields")
+            raise EchoUserError(f"{path} has no fields in t0_fields/t1_fields/t2_fields")
         root = f.attrs
         layout_hint = json.loads(_str(root["echo_field_layout"])) if "echo_field_layout" in root else None
         traj_meta = json.loads(_str(root["echo_metadata"])) if "echo_metadata" in root else None
@@ -435,7 +436,7 @@ def iter_well_trajectories(
         samples = list(range(info.n_trajectories)) if trajectories is None else [int(i) for i in trajectories]
         for b in samples:
             if not 0 <= b < info.n_trajectories:
-                raise ValueError(f"trajectory {b} out of range: {path} holds {info.n_trajectories}")
+                raise EchoUserError(f"trajectory {b} out of range: {path} holds {info.n_trajectories}")
             all_times = sample_times(f, b)
             frames = _frame_slice(all_times, every, skip_time)
             times = all_times[frames]
@@ -519,11 +520,11 @@ def _check_same_grid(trajs: list[Trajectory]) -> None:
     first = trajs[0]
     for i, t in enumerate(trajs[1:], 1):
         if t.points.shape != first.points.shape or not np.array_equal(t.points, first.points):
-            raise ValueError(f"trajectory {i} has other points than trajectory 0: a Well file has one grid")
+            raise EchoUserError(f"trajectory {i} has other points than trajectory 0: a Well file has one grid")
         if t.field_layout != first.field_layout:
-            raise ValueError(f"trajectory {i} has fields {t.field_layout}, expected {first.field_layout}")
+            raise EchoUserError(f"trajectory {i} has fields {t.field_layout}, expected {first.field_layout}")
         if t.n_frames != first.n_frames:
-            raise ValueError(f"trajectory {i} has {t.n_frames} frames, expected {first.n_frames}")
+            raise EchoUserError(f"trajectory {i} has {t.n_frames} frames, expected {first.n_frames}")
 
 
 def _write_dimensions(f, trajs: list[Trajectory], names: list[str], coords: list[np.ndarray]) -> None:
@@ -629,7 +630,7 @@ def write_well(
     """
     trajs = list(trajectories)
     if not trajs:
-        raise ValueError("no trajectories to write")
+        raise EchoUserError("no trajectories to write")
     first = trajs[0]
     d = first.dim
     coords, order = regular_grid(first.points)
@@ -637,7 +638,7 @@ def write_well(
     _check_same_grid(trajs)
     names = list(spatial_dims or ["x", "y", "z"][:d])
     if len(names) != d:
-        raise ValueError(f"spatial_dims {names} does not match {d}-D points")
+        raise EchoUserError(f"spatial_dims {names} does not match {d}-D points")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

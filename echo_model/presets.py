@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from .errors import EchoUserError
 from .nn.autoencoder import AutoencoderConfig
 
 AE_PRESETS: dict[str, AutoencoderConfig] = {
@@ -47,7 +48,7 @@ def autoencoder_config(preset: str = "tiny", *, dim: int = 2, in_channels: int =
                        periodic: tuple[bool, ...] = (), **overrides) -> AutoencoderConfig:
     """A preset adapted to the data (dimension, channels, periodic axes) plus overrides."""
     if preset not in AE_PRESETS:
-        raise ValueError(f"unknown autoencoder preset {preset!r}; choose one of {sorted(AE_PRESETS)}")
+        raise EchoUserError(f"unknown autoencoder preset {preset!r}; choose one of {sorted(AE_PRESETS)}")
     base = AE_PRESETS[preset]
     grid = overrides.pop("grid", None) or (base.grid if dim == 2 else (base.grid[0] // 2,) * 3)  # 3-D: halve per axis
     periodic = tuple(periodic) or (False,) * dim

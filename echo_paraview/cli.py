@@ -102,7 +102,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("echopv: interrupted", file=sys.stderr)
         return 130
-    except (UserError, FileNotFoundError, ValueError, ImportError) as exc:
+    except (EchoUserError, FileNotFoundError) as exc:  # anything else is a bug: its traceback stays
         if os.environ.get("ECHOPV_DEBUG"):
             raise
         print(f"echopv {' '.join(words)}: error: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ Dtype policy (the ECHO <-> VTK boundary, as in PhysicsNeMo's pyvista adapter):
     float32 (|x| > 3.4e38) emits `LossyConversionWarning`.
   * int32 / int64 / uint32 / uint64 values beyond 2**24 in magnitude are not exactly
     representable in float32: `LossyConversionWarning`.
-  * complex or non-numeric arrays raise ValueError (there is no meaningful float field).
+  * complex or non-numeric arrays raise EchoUserError (there is no meaningful float field).
   * arrays going INTO VTK keep their dtype (deep copies, so VTK owns its memory).
 
 Cells use the VTK >= 9 layout (offsets of length n_cells + 1, flat connectivity) that
@@ -44,6 +44,7 @@ from vtkmodules.vtkCommonDataModel import (
 from echo_model.celltypes import CellType
 from echo_model.data.array_checks import check_cells
 from echo_model.data.trajectory import Cells, Trajectory
+from echo_model.errors import EchoUserError
 
 FIELD_DTYPE = np.float32
 _F32_EXACT_INT = 2**24  # largest integer magnitude float32 represents exactly
@@ -55,6 +56,11 @@ class LossyConversionWarning(UserWarning):
     """A value could not be represented exactly in the target dtype."""
 
 
+class PolyhedraError(EchoUserError, ValueError):
+    """A mesh with polyhedral cells. Also a ValueError only because `io.pvd` catches it as one to
+    keep the points and drop the display cells; catch it by this name."""
+
+
 # ------------------------------------------------------------------------------------------
 # dtype policy
 # ------------------------------------------------------------------------------------------
@@ -63,12 +69,12 @@ def to_field_dtype(values: np.ndarray, name: str = "array") -> np.ndarray:
     values = np.asarray(values)
     kind = values.dtype.kind
     if kind == "c":
-        raise ValueError(
+        raise EchoUserError(
             f"array {name!r} is complex ({values.dtype}); ECHO fields are real: split it into "
             f"real and imaginary arrays first"
         )
     if kind not in "biuf":
-        raise ValueError(f"array {name!r} has non-numeric dtype {values.dtype}; pick a numeric point array")
+        raise EchoUserError(f"array {name!r} has non-numeric dtype {values.dtype}; pick a numeric point array")
     if values.dtype == FIELD_DTYPE:
         return np.ascontiguousarray(values)
     if kind in "iu" and values.dtype.itemsize >= 4 and values.size:
@@ -132,7 +138,7 @@ def get_points(ds: vtkDataSet, dim: int | None = None) -> np.ndarray:
     if dim != 2:
         raise ValueError(f"dim must be 2 or 3, got {dim}")
     if np.ptp(xyz[:, 2]) > 1e-12 * max(1.0, float(np.abs(xyz).max())):
-        raise ValueError("the dataset is not planar (z varies) but a 2D model was asked for; use a 3D model or slice the data")
+        raise EchoUserError("the dataset is not planar (z varies) but a 2D model was asked for; use a 3D model or slice the data")
     return np.ascontiguousarray(xyz[:, :2])
 
 
@@ -211,7 +217,7 @@ def get_cells(ds: vtkDataSet) -> Cells | None:
     """Cells in VTK offsets/connectivity layout, or None when the dataset has none.
 
     vtkUnstructuredGrid and vtkPolyData are read directly; other types (image, structured,
-    rectilinear grids) are converted through vtkAppendFilter. Polyhedra raise ValueError
+    rectilinear grids) are converted through vtkAppendFilter. Polyhedra raise EchoUserError
     (their face streams do not fit the Cells layout).
     """
     if ds.GetNumberOfCells() == 0:
@@ -228,7 +234,7 @@ def get_cells(ds: vtkDataSet) -> Cells | None:
     off, conn = _cellarray_numpy(ds.GetCells())
     types = np.asarray(ns.vtk_to_numpy(_cell_types_array(ds)), dtype=np.uint8).copy()
     if (types == CellType.POLYHEDRON).any():
-        raise ValueError("polyhedral cells are not supported; triangulate the mesh first (Tetrahedralize filter)")
+        raise PolyhedraError("polyhedral cells are not supported; triangulate the mesh first (Tetrahedralize filter)")
     return Cells(connectivity=conn.copy(), offsets=off.copy(), types=types)
 
 
@@ -280,7 +286,7 @@ def dataset_to_trajectory(
     """
     seq = [frames] if isinstance(frames, vtkDataSet) else list(frames)
     if not seq:
-        raise ValueError("no frames given")
+        raise EchoUserError("no frames given")
     first = seq[0]
     xyz = get_points(first)
     if dim is None:
@@ -289,14 +295,14 @@ def dataset_to_trajectory(
     if names is None:
         names = point_field_names(first)
     if not names:
-        raise ValueError("the dataset has no numeric point array; add a point field (e.g. Point Data > Calculator)")
+        raise EchoUserError("the dataset has no numeric point array; add a point field (e.g. Point Data > Calculator)")
     fields, layout = [], None
     for i, ds in enumerate(seq):
         if ds.GetNumberOfPoints() != points.shape[0]:
-            raise ValueError(f"frame {i} has {ds.GetNumberOfPoints()} points, frame 0 has {points.shape[0]}: the mesh must not change")
+            raise EchoUserError(f"frame {i} has {ds.GetNumberOfPoints()} points, frame 0 has {points.shape[0]}: the mesh must not change")
         values, lay = get_fields(ds, names)
         if layout is not None and lay != layout:
-            raise ValueError(f"frame {i} has field layout {lay}, frame 0 has {layout}")
+            raise EchoUserError(f"frame {i} has field layout {lay}, frame 0 has {layout}")
         layout = lay
         fields.append(values)
     t = np.arange(len(seq), dtype=np.float64) if times is None else np.asarray(list(times), dtype=np.float64)

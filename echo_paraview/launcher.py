@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from echo_model.errors import EchoUserError
 from echo_model.threads import apply_omp_policy
 
 from .resources import CHECKOUT, in_checkout, plugin_dir
@@ -181,7 +182,7 @@ def paraview_env(base: Mapping[str, str] | None = None, venv: str | None = None)
 def find_tool(tool: str, paraview_bin: str | None = None) -> str:
     """Absolute path of paraview/pvpython/pvbatch, from --paraview-bin, env, or PATH."""
     if tool not in TOOLS:
-        raise ValueError(f"unknown ParaView tool {tool!r}; use one of {', '.join(TOOLS)}")
+        raise EchoUserError(f"unknown ParaView tool {tool!r}; use one of {', '.join(TOOLS)}")
     d = paraview_bin or os.environ.get("ECHOPV_PARAVIEW_BIN")
     if d:
         p = Path(d) / tool
@@ -216,7 +217,7 @@ def parse(words: Sequence[str], argv: Sequence[str]) -> LaunchConfig:
             rest.pop(0)
             if not val:
                 if not rest:
-                    raise ValueError(f"{name} needs a directory argument")
+                    raise EchoUserError(f"{name} needs a directory argument")
                 val = rest.pop(0)
             if name == "--paraview-bin":
                 cfg.paraview_bin = val

@@ -45,7 +45,7 @@ def plugin_dir() -> Path:
 def pvbatch_script(name: str) -> Path:
     """One of the pvbatch scripts the demos run (PVBATCH_SCRIPTS)."""
     if name not in PVBATCH_SCRIPTS:
-        raise ValueError(f"unknown pvbatch script {name!r}; one of {PVBATCH_SCRIPTS}")
+        raise EchoUserError(f"unknown pvbatch script {name!r}; one of {PVBATCH_SCRIPTS}")
     if in_checkout():
         return CHECKOUT / "scripts" / name
     d = _installed("scripts")

@@ -26,6 +26,8 @@ from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
 from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vtkDataSet
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
+from echo_model.errors import EchoUserError
+
 from . import convert, rollout_input, timesteps
 from .io.time_range import select_time_range
 from .training import TrainingError, TrainingJob, TrainSettings, export_training_dataset
@@ -243,9 +245,8 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
         try:
             fn()
             return True
-        except (TrainingError, ValueError, KeyError, FileNotFoundError, OSError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self._report(str(msg))
+        except (EchoUserError, OSError) as exc:  # any other error is a bug: keep its traceback
+            self._report(str(exc))
         except Exception as exc:  # an internal bug: still a message, never a crash
             self._report(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
                          "(please report this with the traceback)")

@@ -90,7 +90,7 @@ def skill_lines(model: str) -> list[str]:
 
     try:
         rep = report_from_meta(read_meta(model))
-    except (OSError, ValueError):
+    except (OSError, ValueError, EchoUserError):
         return []
     if rep is None:
         return []

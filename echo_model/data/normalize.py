@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import EchoUserError
+
 
 @dataclass
 class ChannelStats:
@@ -71,7 +73,7 @@ class RunningStats:
 
     def result(self) -> ChannelStats:
         if self.count == 0:
-            raise ValueError("no values were seen: cannot compute normalisation statistics")
+            raise EchoUserError("no values were seen: cannot compute normalisation statistics")
         return ChannelStats(self.mean, np.sqrt(self.m2 / self.count))
 
 
@@ -90,7 +92,7 @@ class Domain:
             self.periodic = (False,) * self.lo.shape[0]
         self.periodic = tuple(bool(p) for p in self.periodic)
         if np.any(self.hi <= self.lo):
-            raise ValueError(f"empty domain box lo={self.lo} hi={self.hi}")
+            raise EchoUserError(f"empty domain box lo={self.lo} hi={self.hi}")
 
     @property
     def dim(self) -> int:

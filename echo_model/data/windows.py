@@ -51,7 +51,7 @@ class WindowSampler:
                     "(`echopv import --split ...`) or choose another split")
         self.indices = [int(i) for i in indices]
         if not 0.0 < keep[0] <= keep[1] <= 1.0:
-            raise ValueError(f"keep fractions must satisfy 0 < lo <= hi <= 1, got {keep}")
+            raise EchoUserError(f"keep fractions must satisfy 0 < lo <= hi <= 1, got {keep}")
         self.n_frames, self.frame_stride, self.keep, self.n_query = int(n_frames), int(frame_stride), keep, n_query
         self.seed = seed
         # Random translation of all coordinates (inputs and queries alike) by up to +-shift/2 per
@@ -63,7 +63,7 @@ class WindowSampler:
         self.usable = [i for i in self.indices if self.store.n_frames(i) >= span]
         if not self.usable:
             longest = max(self.store.n_frames(i) for i in self.indices)
-            raise ValueError(f"no trajectory has the {span} frames a window of {self.n_frames} (stride "
+            raise EchoUserError(f"no trajectory has the {span} frames a window of {self.n_frames} (stride "
                              f"{self.frame_stride}) needs (longest has {longest}); use fewer --frames")
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cache_bytes = cache_bytes

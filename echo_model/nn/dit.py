@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import EchoUserError
+
 
 @dataclass
 class DiTConfig:
@@ -73,7 +75,7 @@ DIT_PRESETS: dict[str, DiTConfig] = {
 
 def dit_config(preset: str = "tiny", **overrides) -> DiTConfig:
     if preset not in DIT_PRESETS:
-        raise ValueError(f"unknown DiT preset {preset!r}; choose one of {sorted(DIT_PRESETS)}")
+        raise EchoUserError(f"unknown DiT preset {preset!r}; choose one of {sorted(DIT_PRESETS)}")
     cfg = DiTConfig(**{**DIT_PRESETS[preset].to_dict(), **overrides})
     return cfg
 

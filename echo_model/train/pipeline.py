@@ -247,7 +247,7 @@ def _train_stages(cfg: PipelineRun, runner: Callable[[Stage], Any]) -> Path:
         print(f"model: {model}")
         return model
     except BaseException as exc:
-        msg = str(exc) if isinstance(exc, (ValueError, FileNotFoundError, ImportError)) else \
+        msg = str(exc) if isinstance(exc, (EchoUserError, FileNotFoundError)) else \
             f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
         if isinstance(exc, KeyboardInterrupt):
             msg = "stopped (interrupted) - run the same command again to continue"

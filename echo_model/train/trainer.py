@@ -181,11 +181,11 @@ class Trainer:
         tensors, meta = load_tensors(path, device=self.device)
         info = meta.get("checkpoint")
         if info is None:
-            raise ValueError(f"{path} is a model file, not a training checkpoint; delete it or use another --run")
+            raise EchoUserError(f"{path} is a model file, not a training checkpoint; delete it or use another --run")
         state = unprefixed(tensors, self.model_prefix)
         missing, unexpected = self.model.load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise ValueError(f"checkpoint {path} does not fit this model (missing {missing[:3]}, unexpected "
+            raise EchoUserError(f"checkpoint {path} does not fit this model (missing {missing[:3]}, unexpected "
                              f"{unexpected[:3]}): it was written with another config; use a new --run directory")
         self.optimizer.load_state_dict(unflatten_state(info["optimizer"], tensors))
         self.step = int(info["step"])
@@ -333,7 +333,7 @@ class Trainer:
             if not torch.isfinite(loss):
                 bad += 1
                 if bad >= 10:
-                    raise ValueError(f"loss is not finite for 10 steps in a row at step {self.step}: "
+                    raise EchoUserError(f"loss is not finite for 10 steps in a row at step {self.step}: "
                                      "lower --lr or check the data normalisation")
                 self.step += 1
                 continue

@@ -32,11 +32,15 @@ def parse_indices(text: str | None, n: int) -> list[int]:
         tok = tok.strip()
         if not tok:
             continue
-        if "-" in tok:
-            a, b = tok.split("-", 1)
-            out.extend(range(int(a), int(b) + 1))
-        else:
-            out.append(int(tok))
+        try:
+            if "-" in tok:
+                a, b = tok.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(tok))
+        except ValueError:
+            raise EchoUserError(f"--traj {text!r}: {tok!r} is not a trajectory index or range; "
+                                "write e.g. '0,3,5-7'") from None
     bad = [i for i in out if not 0 <= i < n]
     if bad:
         raise EchoUserError(f"--traj {text!r}: trajectories {bad} do not exist (the dataset has 0..{n - 1})")

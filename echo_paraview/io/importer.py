@@ -27,6 +27,7 @@ import numpy as np
 
 from echo_model.data.normalize import Domain
 from echo_model.data.trajectory import Trajectory
+from echo_model.errors import EchoUserError
 
 from .time_range import check_time_range, select_time_range
 
@@ -85,11 +86,11 @@ def detect(src: str) -> str:
 
             with h5py.File(path, "r") as f:
                 if f.attrs.get("format") == FORMAT:
-                    raise ValueError(f"{src} is already an ECHO dataset: use it directly (`echopv info {src}`)")
+                    raise EchoUserError(f"{src} is already an ECHO dataset: use it directly (`echopv info {src}`)")
         except OSError as exc:
-            raise ValueError(f"{src} is not a readable HDF5 file ({exc})") from exc
-        raise ValueError(f"{src} is HDF5 but not in The Well layout (dimensions/ + t0_fields/...); convert it to .pvd/.vtu first")
-    raise ValueError(
+            raise EchoUserError(f"{src} is not a readable HDF5 file ({exc})") from exc
+        raise EchoUserError(f"{src} is HDF5 but not in The Well layout (dimensions/ + t0_fields/...); convert it to .pvd/.vtu first")
+    raise EchoUserError(
         f"{src}: unknown input type {path.suffix!r}; supported: OpenFOAM case dir, .pvd, .vtu.series, "
         ".vtu/.vtp/.vti/.vts/.vtr/.vtm frames, The Well .hdf5 (static meshes go to `echopv rollout --query-mesh`)"
     )
@@ -141,9 +142,16 @@ def iter_sources(sources: Sequence[str], opt: ImportOptions) -> Iterator[Traject
     """Trajectories of all sources, one at a time (Well files yield one per sample); NaN/Inf refused."""
     from echo_model.data.store import require_finite_trajectory
 
+    first: tuple[str, list] | None = None
     for src in sources:
         for traj in _named_source(src, opt):
             require_finite_trajectory(traj, src)  # names the source file, not the half-written dataset
+            layout = list(traj.field_layout)
+            if first is None:
+                first = (src, layout)
+            elif layout != first[1]:  # checked here, where the message can name both sources
+                raise EchoUserError(f"{src} has fields {layout} but {first[0]} has {first[1]}: a dataset holds one "
+                                    "set of fields; choose common ones with --fields or import them separately")
             yield traj
 
 
@@ -183,7 +191,7 @@ def _series_domain(src: str) -> Domain | None:
     try:
         meta = json.loads(_field_data(read_frame(resolve_series(src)[0].path)).get("echo_metadata", "{}"))
         return Domain.from_dict(meta["echo_domain"]) if "echo_domain" in meta else None
-    except (ValueError, KeyError, TypeError, OSError):
+    except (EchoUserError, ValueError, KeyError, TypeError, OSError):
         return None
 
 
@@ -220,10 +228,10 @@ def parse_split(text: str | None, n_hint: int | None = None) -> dict[str, list[i
     fracs: dict[str, float] = {}
     for part in text.split(","):
         if "=" not in part:
-            raise ValueError(f"--split {text!r}: expected key=value items such as val=0.1,test=0.1 or train=0-7,val=8,test=9")
+            raise EchoUserError(f"--split {text!r}: expected key=value items such as val=0.1,test=0.1 or train=0-7,val=8,test=9")
         key, value = (s.strip() for s in part.split("=", 1))
         if key not in ("train", "val", "test"):
-            raise ValueError(f"--split: unknown split {key!r} (use train, val, test)")
+            raise EchoUserError(f"--split: unknown split {key!r} (use train, val, test)")
         if "." in value:
             fracs[key] = float(value)
             continue
@@ -236,7 +244,7 @@ def parse_split(text: str | None, n_hint: int | None = None) -> dict[str, list[i
                 idx.append(int(tok))
         out[key] = idx
     if fracs and out:
-        raise ValueError(f"--split {text!r}: use either fractions or indices, not both")
+        raise EchoUserError(f"--split {text!r}: use either fractions or indices, not both")
     if fracs:
         return (fracs.get("val", 0.0), fracs.get("test", 0.0))
     return out
@@ -254,7 +262,7 @@ def _resolve_split(spec, n: int) -> dict[str, list[int]] | None:
     used = [i for v in spec.values() for i in v]
     bad = [i for i in used if not 0 <= i < n]
     if bad:
-        raise ValueError(f"--split names trajectories {bad} but only {n} were imported (0..{n - 1})")
+        raise EchoUserError(f"--split names trajectories {bad} but only {n} were imported (0..{n - 1})")
     if "train" not in spec:
         spec["train"] = [i for i in range(n) if i not in set(used)]
     return spec
@@ -275,11 +283,11 @@ def import_sources(
 
     opt = options or ImportOptions()
     if not sources:
-        raise ValueError("no SRC given")
+        raise EchoUserError("no SRC given")
     kinds = [detect(s) for s in sources]  # fail fast, before any long read
     out = Path(out)
     if out.suffix.lower() not in (".h5", ".hdf5"):
-        raise ValueError(f"--out {out}: an ECHO dataset is an .h5 file (e.g. --out data/{out.stem or 'set'}.h5)")
+        raise EchoUserError(f"--out {out}: an ECHO dataset is an .h5 file (e.g. --out data/{out.stem or 'set'}.h5)")
     spec = parse_split(split)
     resolved = None
     if spec is not None:
@@ -348,7 +356,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     if opt.every < 1:
-        raise ValueError(f"--every must be >= 1, got {opt.every}")
+        raise EchoUserError(f"--every must be >= 1, got {opt.every}")
     check_time_range(opt.skip_time, opt.end_time)
     t0 = time.perf_counter()
     info = import_sources(args.sources, args.out, name=args.name, options=opt, split=args.split,

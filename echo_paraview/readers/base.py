@@ -132,9 +132,8 @@ class ReaderBase(VTKPythonAlgorithmBase):
         try:
             self.last_error = None
             return fn(*args)
-        except (EchoUserError, ValueError, KeyError, FileNotFoundError, IndexError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self._report(str(msg))
+        except (EchoUserError, FileNotFoundError) as exc:  # any other error is a bug: keep its traceback
+            self._report(str(exc))
         except OSError as exc:  # h5py: a file damaged between two reads
             self._report(f"{self._file_name} could not be read ({exc}); check the file and reload it")
         except Exception as exc:  # an internal bug: still a message, not a crash

@@ -21,6 +21,7 @@ import numpy as np
 from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkMultiBlockDataSet, vtkUnstructuredGrid
 
 from echo_model.data.store import FORMAT, TrajectoryStore
+from echo_model.errors import EchoUserError
 
 from .. import convert, timesteps
 from ..io.exporter import parse_indices
@@ -140,7 +141,7 @@ class EchoDatasetReaderAlgorithm(ReaderBase):
         text = "" if self._trajectories.lower() == "all" else self._trajectories
         try:
             return parse_indices(text, n)
-        except ValueError as exc:  # its message names a CLI option: give the property's own
+        except EchoUserError as exc:  # its message names a CLI option: give the property's own
             raise ReaderError(
                 f"Trajectories {self._trajectories!r} is not a list of trajectories of {self._file_name}, "
                 f"which holds 0..{n - 1}; write e.g. '0-3,7' or 'all'"

@@ -13,6 +13,7 @@ from echo_model.data.normalize import Domain
 from echo_model.data.store import write_dataset
 from echo_model.data.trajectory import Trajectory
 from echo_model.data.windows import WindowSampler, collate
+from echo_model.errors import EchoUserError
 from echo_model.nn.autoencoder import AutoencoderConfig, EchoAutoencoder, load_autoencoder
 from echo_model.train import stage_ae, stage_refine
 from echo_model.train.stage_ae import ae_step, relative_mse
@@ -65,7 +66,7 @@ def test_windows_dropout_queries_and_collate(tmp_path):
     # batches are a pure function of (seed, step, rank): resumable
     assert torch.equal(s2.batch(3, 2)["values"], s2.batch(3, 2)["values"])
     assert not torch.equal(s2.batch(3, 2)["values"], s2.batch(3, 2, rank=1)["values"])
-    with pytest.raises(ValueError, match="frames"):
+    with pytest.raises(EchoUserError, match="frames"):
         WindowSampler(path, n_frames=9)
     # shift augmentation: one common translation of inputs and queries, wrapped into [0, 1)
     s3 = WindowSampler(path, n_frames=5, keep=(1.0, 1.0), shift=0.1, seed=2)
@@ -179,7 +180,7 @@ def test_stage_commands_train_resume_and_refine(tmp_path, capsys):
     assert meta["refine_replay"]["path"] == str(lo)  # stage-1 windows replayed when asked
     assert stage_refine.run(_args(stage_refine, argv[:5] + [str(tmp_path / "r2")] + argv[6:-2])) == 0
     assert read_meta(tmp_path / "r2" / "autoencoder.safetensors")["refine_replay"] is None
-    with pytest.raises(ValueError, match="--init"):
+    with pytest.raises(EchoUserError, match="--init"):
         stage_refine.run(_args(stage_refine, ["--data", str(hi), "--run", str(tmp_path / "x")]))
 
 

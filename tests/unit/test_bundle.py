@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from echo_model.bundle import flatten_state, load_tensors, read_meta, save_tensors, unflatten_state
+from echo_model.errors import EchoUserError
 
 
 def test_round_trip_tensors_and_meta(tmp_path):
@@ -38,11 +39,11 @@ def test_foreign_files_are_refused_with_a_reason(tmp_path):
 
     plain = tmp_path / "plain.safetensors"
     save_file({"w": torch.zeros(2)}, str(plain))
-    with pytest.raises(ValueError, match="without an ECHO header"):
+    with pytest.raises(EchoUserError, match="without an ECHO header"):
         read_meta(plain)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="not a safetensors file"):
+    with pytest.raises(EchoUserError, match="not a safetensors file"):
         read_meta(junk)
     with pytest.raises(FileNotFoundError):
         read_meta(tmp_path / "none.safetensors")

@@ -7,6 +7,7 @@ import pytest
 from echo_model.data.normalize import ChannelStats, Domain, RunningStats
 from echo_model.data.store import TrajectoryStore, default_split, write_dataset
 from echo_model.data.trajectory import Cells, Trajectory
+from echo_model.errors import EchoUserError
 
 
 def make_traj(n_points=50, n_frames=4, seed=0, dim=2):
@@ -28,7 +29,7 @@ def test_trajectory_validates_shapes():
     assert t.field("U").shape == (4, 50, 2) and t.field("p").shape == (4, 50)
     with pytest.raises(ValueError, match="does not add up"):
         Trajectory(t.points, t.fields, t.times, [("U", 2)])
-    with pytest.raises(ValueError, match="strictly increasing"):
+    with pytest.raises(EchoUserError, match="strictly increasing"):
         Trajectory(t.points, t.fields, t.times[::-1], t.field_layout)
     with pytest.raises(ValueError, match="points"):
         Trajectory(np.zeros((50, 4)), t.fields, t.times, t.field_layout)
@@ -95,7 +96,7 @@ def test_store_rejects_foreign_file(tmp_path):
     p = tmp_path / "x.h5"
     with h5py.File(p, "w") as f:
         f["a"] = 1
-    with pytest.raises(ValueError, match="not an ECHO dataset"):
+    with pytest.raises(EchoUserError, match="not an ECHO dataset"):
         TrajectoryStore(p)
     with pytest.raises(FileNotFoundError, match="echopv generate"):
         TrajectoryStore(tmp_path / "missing.h5")

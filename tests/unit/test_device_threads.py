@@ -54,5 +54,5 @@ def test_sampler_evals_counts_network_evaluations(sampler):
     mask = torch.tensor([[1.0, 0.0, 0.0]])
     flow.sample(model, cond, mask, steps=3, sampler=sampler, on_step=lambda: calls.append(1))
     assert len(calls) == 3 * flow.SAMPLER_EVALS[sampler] == flow.sampler_evaluations(sampler, 3)
-    with pytest.raises(ValueError, match="unknown sampler"):
+    with pytest.raises(EchoUserError, match="unknown sampler"):
         flow.sampler_evaluations("rk4", 3)

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from echo_model.errors import EchoUserError
 from echo_model.nn.dit import DIT_PRESETS, DiT, DiTConfig, dit_config, sincos_pos_embed
 
 torch.set_num_threads(1)
@@ -69,7 +70,7 @@ def test_bad_grid_and_presets():
     model = DiT(_small(patch_space=2))
     with pytest.raises(ValueError, match="patch"):
         model(torch.randn(1, 3, 2, 5, 4), torch.randn(1, 3, 2, 5, 4), torch.ones(1, 2), torch.rand(1))
-    with pytest.raises(ValueError, match="preset"):
+    with pytest.raises(EchoUserError, match="preset"):
         dit_config("huge")
     assert {"tiny", "paper"} <= set(DIT_PRESETS)
     assert dit_config("paper").width >= 512

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from echo_model.errors import EchoUserError
 from echo_paraview import launcher
 
 
@@ -19,7 +20,7 @@ def test_parse_leading_options_and_passthrough():
     assert cfg.args == ["s.py", "--venv", "x"]  # after the first ParaView argument nothing is ours
     cfg = launcher.parse(("paraview",), ["--", "--paraview-bin", "y"])
     assert cfg.args == ["--paraview-bin", "y"] and cfg.paraview_bin is None
-    with pytest.raises(ValueError, match="needs a directory"):
+    with pytest.raises(EchoUserError, match="needs a directory"):
         launcher.parse(("pvbatch",), ["--venv"])
 
 
@@ -28,7 +29,7 @@ def test_find_tool_errors_name_the_fix(tmp_path):
         launcher.find_tool("pvpython", str(tmp_path))
     (tmp_path / "pvbatch").write_text("#!/bin/sh\n")
     assert launcher.find_tool("pvbatch", str(tmp_path)) == str(tmp_path / "pvbatch")
-    with pytest.raises(ValueError):
+    with pytest.raises(EchoUserError):
         launcher.find_tool("vtkpython")
 
 

@@ -9,6 +9,7 @@ import torch
 from echo_model import rollout as R
 from echo_model.bundle import load_tensors, prefixed, save_tensors
 from echo_model.data.normalize import ChannelStats, Domain
+from echo_model.errors import EchoUserError
 
 torch.set_num_threads(1)
 
@@ -140,7 +141,7 @@ def test_export_bundle_from_ae_file_and_dit_checkpoint(sur, tmp_path):
     assert np.array_equal(loaded.rollout(pts, _obs(pts), 3, seed=1).mean, sur.rollout(pts, _obs(pts), 3, seed=1).mean)
     tensors, meta = load_tensors(out)
     assert meta["kind"] == R.KIND and any(k.startswith("autoencoder.") for k in tensors)
-    with pytest.raises(ValueError, match="not a complete surrogate"):
+    with pytest.raises(EchoUserError, match="not a complete surrogate"):
         R.Surrogate.load(ae_path, cache=False)
 
 

@@ -10,6 +10,7 @@ import torch
 from echo_model.data.normalize import Domain
 from echo_model.data.store import write_dataset
 from echo_model.data.trajectory import Trajectory
+from echo_model.errors import EchoUserError
 from echo_model.rollout import Surrogate
 from echo_model.train import pipeline
 from echo_paraview.cli import main as echopv
@@ -129,9 +130,9 @@ def test_pick_frames():
     assert pipeline.pick_frames("tiny", 8, None) == 7
     assert pipeline.pick_frames("tiny", 8, 5) == 5
     assert pipeline.pick_frames("paper", 16, None) == 13  # paper: time factor 4, windows 1 + 4 k
-    with pytest.raises(ValueError, match="--frames"):
+    with pytest.raises(EchoUserError, match="--frames"):
         pipeline.pick_frames("tiny", 4, 5)
-    with pytest.raises(ValueError, match="1 \\+ 4 k"):
+    with pytest.raises(EchoUserError, match="1 \\+ 4 k"):
         pipeline.pick_frames("paper", 4, None)
 
 
@@ -164,3 +165,28 @@ def test_budget_minutes_sets_the_step_counts_from_measured_costs_and_keeps_them_
     monkeypatch.undo()
     with pytest.raises(EchoUserError, match="too small for this dataset"):
         pipeline.budgeted(replace(cfg, budget_minutes=0.001, run=str(tmp_path / "other")), 5)
+
+
+@pytest.mark.parametrize("bug", [ValueError("bad reshape"), KeyError("w"), IndexError("index 7 is out of bounds")])
+def test_a_bug_in_a_stage_keeps_its_traceback_while_a_user_error_is_one_line(tmp_path, bug):
+    from echo_model.train.layout import read_status
+    from echo_model.train.runs import PipelineRun
+
+    data = _dataset(tmp_path / "d.h5")
+
+    def buggy(stage):
+        raise bug
+
+    cfg = PipelineRun(data=str(data), run=str(tmp_path / "bug"), grid=(16,), n_query=128, threads=1)
+    with pytest.raises(type(bug)):
+        pipeline.train_all(cfg, runner=buggy)
+    error = read_status(tmp_path / "bug")["error"]
+    assert error.startswith(type(bug).__name__) and "Traceback" in error and "in buggy" in error
+
+    def refused(stage):
+        raise EchoUserError("--lr 0 is not a learning rate; pass --lr 1e-3")
+
+    cfg = PipelineRun(data=str(data), run=str(tmp_path / "user"), grid=(16,), n_query=128, threads=1)
+    with pytest.raises(EchoUserError):
+        pipeline.train_all(cfg, runner=refused)
+    assert read_status(tmp_path / "user")["error"] == "--lr 0 is not a learning rate; pass --lr 1e-3"

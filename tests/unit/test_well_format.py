@@ -7,6 +7,7 @@ import pytest
 h5py = pytest.importorskip("h5py")
 
 from echo_model.data.trajectory import Trajectory
+from echo_model.errors import EchoUserError
 from echo_model.io_well import (
     grid_cells,
     is_well_file,
@@ -128,21 +129,21 @@ def test_foreign_file_broadcast_and_selection(tmp_path):
     np.testing.assert_array_equal(t.points[H + 1], [0.25, 1.0])  # "ij" order: y fastest
     (sel,) = list(iter_well_trajectories(path, fields=["V"], trajectories=[0]))
     assert sel.field_layout == [("V", 2)] and sel.n_frames == T
-    with pytest.raises(ValueError, match="no field"):
+    with pytest.raises(EchoUserError, match="no field"):
         read_well(path, fields=["nope"])
-    with pytest.raises(ValueError, match="drops every frame"):
+    with pytest.raises(EchoUserError, match="drops every frame"):
         read_well(path, skip_time=99.0)
 
 
 def test_errors_name_the_problem(tmp_path):
     t = _grid_traj(0)
     scattered = Trajectory(points=t.points[:-1], fields=t.fields[:, :-1], times=t.times, field_layout=t.field_layout)
-    with pytest.raises(ValueError, match="not a full regular grid"):
+    with pytest.raises(EchoUserError, match="not a full regular grid"):
         write_well(tmp_path / "x.h5", [scattered])
     with h5py.File(tmp_path / "other.h5", "w") as f:
         f["data"] = np.zeros(3)
     assert not is_well_file(tmp_path / "other.h5")
-    with pytest.raises(ValueError, match="not a The Well file"):
+    with pytest.raises(EchoUserError, match="not a The Well file"):
         read_well(tmp_path / "other.h5")
     with pytest.raises(FileNotFoundError):
         read_well(tmp_path / "missing.h5")

@@ -12,6 +12,7 @@ from vtkmodules.vtkFiltersSources import vtkSphereSource  # noqa: E402
 
 from echo_model.celltypes import CellType  # noqa: E402
 from echo_model.data.trajectory import Cells, Trajectory  # noqa: E402
+from echo_model.errors import EchoUserError  # noqa: E402
 from echo_paraview import convert  # noqa: E402
 
 
@@ -107,13 +108,13 @@ def test_multi_frame_trajectory_and_mesh_change_error():
     assert traj.n_frames == 3
     np.testing.assert_array_equal(traj.fields[:, 0, 0], [0, 1, 2])
     other = convert.make_unstructured_grid(pts[:4], None, {"p": np.zeros(4)})
-    with pytest.raises(ValueError, match="mesh must not change"):
+    with pytest.raises(EchoUserError, match="mesh must not change"):
         convert.dataset_to_trajectory([frames[0], other])
 
 
 def test_no_point_field_error_names_fix():
     pts, cells = _tri_mesh()
-    with pytest.raises(ValueError, match="no numeric point array"):
+    with pytest.raises(EchoUserError, match="no numeric point array"):
         convert.dataset_to_trajectory(convert.make_unstructured_grid(pts, cells))
 
 
@@ -139,12 +140,12 @@ def test_dtype_policy():
     with pytest.warns(convert.LossyConversionWarning, match="float32 range"):
         out = convert.to_field_dtype(np.array([1e300]), "big")
     assert np.isinf(out[0])
-    with pytest.raises(ValueError, match="complex"):
+    with pytest.raises(EchoUserError, match="complex"):
         convert.to_field_dtype(np.array([1 + 2j]))
 
 
 def test_planar_check_for_2d():
     pts = np.array([[0, 0, 0], [1, 0, 1.0]])
     ug = convert.make_unstructured_grid(pts)
-    with pytest.raises(ValueError, match="not planar"):
+    with pytest.raises(EchoUserError, match="not planar"):
         convert.get_points(ug, dim=2)

@@ -8,6 +8,7 @@ pytest.importorskip("vtkmodules")
 
 from echo_model.data.store import TrajectoryStore
 from echo_model.data.trajectory import Trajectory
+from echo_model.errors import EchoUserError
 from echo_model.io_well import write_well
 from echo_paraview.cli import main
 from echo_paraview.io.importer import detect, parse_split
@@ -110,7 +111,7 @@ def test_parse_split():
     assert parse_split(None) is None
     assert parse_split("val=0.2,test=0.1") == (0.2, 0.1)
     assert parse_split("train=0-2,test=5+7") == {"train": [0, 1, 2], "test": [5, 7]}
-    with pytest.raises(ValueError, match="unknown split"):
+    with pytest.raises(EchoUserError, match="unknown split"):
         parse_split("dev=1")
 
 

@@ -11,6 +11,7 @@ pytest.importorskip("vtkmodules")
 
 from echo_model.data.store import TrajectoryStore, write_dataset
 from echo_model.data.trajectory import Cells, Trajectory
+from echo_model.errors import EchoUserError
 from echo_paraview import convert
 from echo_paraview.io.exporter import export_dataset
 from echo_paraview.io.pvd import parse_pvd, read_frame, read_series, write_pvd, write_series_json
@@ -158,7 +159,7 @@ def test_image_multiblock_and_cell_data(tmp_path):
     mb_back = read_series(tmp_path / "m.vtm.series", block="fluid")
     np.testing.assert_array_equal(mb_back.fields[..., 0], vals)
     np.testing.assert_allclose(mb_back.times, [0.0, 0.1, 0.2])
-    with pytest.raises(ValueError, match="no non-empty block named 'solid'"):
+    with pytest.raises(EchoUserError, match="no non-empty block named 'solid'"):
         read_series(tmp_path / "m.vtm.series", block="solid")
     # cell data only: points become cell centres
     ug = convert.make_unstructured_grid(_tri_traj().points, _tri_traj().cells)
@@ -179,17 +180,17 @@ def test_clear_errors(tmp_path):
     write_pvd(a, tmp_path / "a.pvd")
     write_pvd(b, tmp_path / "b.pvd")
     files = [tmp_path / "a" / "a_0000.vtu", tmp_path / "b" / "b_0001.vtu"]
-    with pytest.raises(ValueError, match="has 50 points but the first frame has 20"):
+    with pytest.raises(EchoUserError, match="has 50 points but the first frame has 20"):
         read_series(files)
     with pytest.raises(FileNotFoundError):
         read_series(tmp_path / "nothing.pvd")
     (tmp_path / "bad.pvd").write_text("<VTKFile><Nope/></VTKFile>")
-    with pytest.raises(ValueError, match="not a .pvd collection"):
+    with pytest.raises(EchoUserError, match="not a .pvd collection"):
         read_series(tmp_path / "bad.pvd")
     (tmp_path / "bad.vtu.series").write_text(json.dumps({"file-series-version": "1.0"}))
-    with pytest.raises(ValueError, match="no \"files\" list"):
+    with pytest.raises(EchoUserError, match="no \"files\" list"):
         read_series(tmp_path / "bad.vtu.series")
-    with pytest.raises(ValueError, match="no point array 'nope'"):
+    with pytest.raises(EchoUserError, match="no point array 'nope'"):
         read_series(tmp_path / "a.pvd", fields=["nope"])
-    with pytest.raises(ValueError, match="drops every frame"):
+    with pytest.raises(EchoUserError, match="drops every frame"):
         read_series(tmp_path / "a.pvd", skip_time=1e9)

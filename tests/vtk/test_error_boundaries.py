@@ -1,0 +1,95 @@
+"""Bugs keep their traceback; a user's mistake is a one-line message.
+
+`EchoUserError` is not a `ValueError`, and the boundaries (the CLI, the readers, EchoTrain) catch only
+it and file errors: a `ValueError`, `KeyError` or `IndexError` from a bug in numpy code used to print
+one line as if the user were at fault. Each boundary is checked both ways on the same input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vtkmodules.vtkCommonCore")
+pytest.importorskip("h5py")
+
+from echo_model import info  # noqa: E402
+from echo_model.errors import EchoUserError  # noqa: E402
+from echo_paraview import training  # noqa: E402
+from echo_paraview.cli import main  # noqa: E402
+from echo_paraview.readers import EchoDatasetReaderAlgorithm  # noqa: E402
+from echo_paraview.train_filter import EchoTrainAlgorithm  # noqa: E402
+
+DATASET = Path(__file__).resolve().parents[2] / "sample_cases" / "cylinder" / "cylinder_coarse.h5"
+BUGS = [ZeroDivisionError("division by zero"), ValueError("cannot reshape array of size 7"),
+        KeyError("w"), IndexError("index 9 is out of bounds for axis 0 with size 3")]
+
+
+def test_echo_user_error_is_not_a_value_error():
+    assert not issubclass(EchoUserError, ValueError)
+    with pytest.raises(ValueError):
+        try:
+            raise ValueError("a bug")
+        except EchoUserError:  # what every boundary catches
+            pytest.fail("a ValueError was taken for a user error")
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda e: type(e).__name__)
+def test_cli_raises_a_bug_with_its_traceback(monkeypatch, bug):
+    def buggy(path):
+        raise bug
+
+    monkeypatch.delenv("ECHOPV_DEBUG", raising=False)
+    monkeypatch.setattr(info, "describe_dataset", buggy)
+    with pytest.raises(type(bug)) as caught:
+        main(["info", str(DATASET)])
+    assert any(entry.name == "buggy" for entry in caught.traceback)
+
+
+def test_cli_gives_a_bad_file_one_line(tmp_path, capsys):
+    bad = tmp_path / "notes.h5"
+    bad.write_text("not HDF5")
+    assert main(["info", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("echopv info: error: ") and str(bad) in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda e: type(e).__name__)
+def test_reader_reports_a_bug_with_its_traceback(monkeypatch, errors, bug):
+    def buggy(self, *args):
+        raise bug
+
+    monkeypatch.setattr(EchoDatasetReaderAlgorithm, "_trajectory_output", buggy)
+    r = EchoDatasetReaderAlgorithm()
+    r.SetFileName(str(DATASET))
+    r.Update()
+    assert r.last_error.startswith(f"unexpected {type(bug).__name__}")
+    assert "Traceback" in r.last_error and "in buggy" in r.last_error and "please report" in r.last_error
+
+
+def test_reader_gives_a_bad_file_one_line(tmp_path, errors):
+    bad = tmp_path / "notes.h5"
+    bad.write_text("not HDF5")
+    r = EchoDatasetReaderAlgorithm()
+    r.SetFileName(str(bad))
+    r.Update()
+    assert str(bad) in r.last_error and "Traceback" not in r.last_error and "\n" not in r.last_error
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda e: type(e).__name__)
+def test_echo_train_reports_a_bug_with_its_traceback(tmp_path, monkeypatch, errors, bug):
+    def buggy():
+        raise bug
+
+    monkeypatch.setattr(training, "training_python", buggy)
+    f = EchoTrainAlgorithm()
+    f.SetRunDirectory(str(tmp_path / "run"))
+    assert f.Start() is False
+    assert f.last_error.startswith(f"unexpected {type(bug).__name__}") and "in buggy" in f.last_error
+
+
+def test_echo_train_gives_a_user_error_one_line(tmp_path, errors):
+    f = EchoTrainAlgorithm()
+    f.SetRunDirectory("")
+    assert f.Start() is False
+    assert "RunDirectory" in f.last_error and "Traceback" not in f.last_error
