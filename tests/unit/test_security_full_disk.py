@@ -268,3 +268,40 @@ def test_full_disk_export_checks_up_front(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "exporting 2 trajectories" in err and str(out) in err and FIX in err
     assert os.listdir(out) == []
+
+
+def test_full_disk_cache_latents_on_a_nearly_full_disk(small_disk, tmp_path, capsys):
+    """A real disk without room for the cache and the margin HDF5 needs to close its file: refused before
+    HDF5 writes a byte (a disk that filled up while HDF5 wrote crashed it)."""
+    from echo_paraview.cli import main as echopv
+
+    data, ae = _tiny_autoencoder(tmp_path)
+    out = small_disk / "latents.h5"
+    _fill(small_disk, 200_000)
+    argv = ["cache-latents", "--ae", str(ae), "--data", str(data), "--out", str(out), "--threads", "1",
+            "--no-progress"]
+    assert echopv(argv) == 2
+    err = capsys.readouterr().err
+    assert "latent cache" in err and str(small_disk) in err and FIX in err
+    assert sorted(os.listdir(small_disk)) == ["filler"]
+
+
+def test_full_disk_import_checks_up_front(tmp_path, monkeypatch, capsys):
+    """`echopv import` of a (minimal ASCII OpenFOAM) case: refused, no dataset and no temporary file left."""
+    from echo_paraview.cli import main as echopv
+
+    case = tmp_path / "case"
+    (case / "system").mkdir(parents=True)
+    (case / "system" / "controlDict").write_text("FoamFile { class dictionary; object controlDict; }\n")
+    head = "FoamFile\n{{\n    format ascii;\n    class {};\n    object {};\n}}\ninternalField nonuniform List<{}>\n4\n(\n"
+    for t in ("0.1", "0.2"):
+        (case / t).mkdir()
+        (case / t / "p").write_text(head.format("volScalarField", "p", "scalar") + "1\n2\n3\n4\n)\n;\n")
+    (case / "0.1" / "C").write_text(head.format("volVectorField", "C", "vector")
+                                    + "(0.25 0.25 0)\n(0.75 0.25 0)\n(0.25 0.75 0)\n(0.75 0.75 0)\n)\n;\n")
+    out = tmp_path / "out" / "d.h5"
+    _no_free_space(monkeypatch)
+    assert echopv(["import", str(case), "--out", str(out), "--fields", "p"]) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "needs about" in err and FIX in err and "Traceback" not in err
+    assert not out.parent.exists() or os.listdir(out.parent) == []
