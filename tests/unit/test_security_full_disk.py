@@ -305,3 +305,24 @@ def test_full_disk_import_checks_up_front(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert str(out) in err and "needs about" in err and FIX in err and "Traceback" not in err
     assert not out.parent.exists() or os.listdir(out.parent) == []
+
+
+def test_full_disk_train_all_cache_stage_is_refused_and_recorded(tmp_path, monkeypatch, capsys):
+    """The real pipeline: the autoencoder trains, the cache stage finds no room and is refused; pipeline.json
+    says "failed" with the message (it stayed "running" after HDF5's crash) and no temporary file is left."""
+    from echo_paraview.cli import main as echopv
+
+    data, _ = _tiny_autoencoder(tmp_path)
+    run = tmp_path / "run"
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: _Usage(10**9, 10**9 - 1000, 1000)
+                        if Path(p).resolve() == run.resolve() else real(p))
+    argv = ["train", "all", "--data", str(data), "--run", str(run), "--ae-steps", "1", "--refine-steps", "0",
+            "--dit-steps", "1", "--threads", "1", "--no-progress", "--grid", "16", "--n-query", "64",
+            "--dit-batch-size", "2"]
+    assert echopv(argv) == 2
+    err = capsys.readouterr().err
+    status = json.loads((run / "pipeline.json").read_text())
+    assert status["state"] == "failed" and status["stage"] == "cache-latents", status
+    assert "latent cache" in status["error"] and FIX in status["error"] and "latent cache" in err
+    assert [p for p in run.rglob("*") if ".tmp-" in p.name] == []
