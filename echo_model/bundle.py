@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import torch
 
+from .atomic import atomic_path
 from .errors import EchoUserError
 from .header_check import check_header
 
@@ -36,22 +37,18 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     except OSError as exc:  # a file or a link loop where the folder should be, or no permission
         raise EchoUserError(f"cannot create the folder {path.parent} for {path.name} ({exc.strerror}): choose "
                             "another output folder, or remove what is in its place") from None
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}
     try:
-        save_file(clean, str(tmp), metadata={_META_KEY: json.dumps(header, default=_json_default)})
-        os.chmod(tmp, 0o666 & ~current_umask())  # safetensors creates 0600: give the usual umask-respecting mode
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file(clean, str(tmp), metadata={_META_KEY: json.dumps(header, default=_json_default)})
+            os.chmod(tmp, 0o666 & ~current_umask())  # safetensors creates 0600: the usual umask-respecting mode
     except OSError as exc:
         raise disk_error(exc, path) from exc
     except Exception as exc:  # safetensors reports a failed write as its own error type
         if "No space left" in str(exc) or "too large" in str(exc):
             raise disk_error(OSError(errno.ENOSPC, str(exc)), path) from exc
         raise
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -29,6 +29,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .atomic import atomic_path
 from .celltypes import CellType
 from .data.normalize import Domain
 from .data.trajectory import Cells, Trajectory
@@ -641,21 +642,15 @@ def write_well(
         raise EchoUserError(f"spatial_dims {names} does not match {d}-D points")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with _h5py().File(tmp, "w") as f:
-            f.attrs["dataset_name"] = dataset_name
-            f.attrs["grid_type"] = grid_type
-            f.attrs["n_spatial_dims"] = d
-            f.attrs["n_trajectories"] = len(trajs)
-            f.attrs["echo_field_layout"] = json.dumps(first.field_layout)
-            f.attrs["echo_metadata"] = json.dumps([t.metadata for t in trajs], default=str)
-            _write_dimensions(f, trajs, names, coords)
-            _write_boundaries(f, names, grid_shape, periodic)
-            _write_scalars(f, trajs)
-            _write_fields(f, trajs, order, grid_shape, compression)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, _h5py().File(tmp, "w") as f:
+        f.attrs["dataset_name"] = dataset_name
+        f.attrs["grid_type"] = grid_type
+        f.attrs["n_spatial_dims"] = d
+        f.attrs["n_trajectories"] = len(trajs)
+        f.attrs["echo_field_layout"] = json.dumps(first.field_layout)
+        f.attrs["echo_metadata"] = json.dumps([t.metadata for t in trajs], default=str)
+        _write_dimensions(f, trajs, names, coords)
+        _write_boundaries(f, names, grid_shape, periodic)
+        _write_scalars(f, trajs)
+        _write_fields(f, trajs, order, grid_shape, compression)
     return path

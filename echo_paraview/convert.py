@@ -56,9 +56,8 @@ class LossyConversionWarning(UserWarning):
     """A value could not be represented exactly in the target dtype."""
 
 
-class PolyhedraError(EchoUserError, ValueError):
-    """A mesh with polyhedral cells. Also a ValueError only because `io.pvd` catches it as one to
-    keep the points and drop the display cells; catch it by this name."""
+class PolyhedraError(EchoUserError):
+    """A mesh with polyhedral cells (`io.pvd` catches it by name to keep the points without display cells)."""
 
 
 # ------------------------------------------------------------------------------------------

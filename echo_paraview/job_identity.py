@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 
+from echo_model.atomic import write_text_atomic
 from echo_model.train.lock import lock_holder
 
 
@@ -50,9 +51,7 @@ def command_line(pid: int) -> list[str]:
 def write_record(path: Path, pid: int, config: Path) -> dict:
     """RUN/train.pid for a job just started: its pid, start time and the config its command names."""
     record = {"pid": int(pid), "start_ticks": start_ticks(pid), "config": str(config)}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record))
     return record
 
 

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from echo_model.atomic import write_text_atomic
 from echo_model.errors import EchoUserError
 from echo_model.threads import apply_omp_policy
 
@@ -153,9 +154,7 @@ def sitecustomize_dir() -> Path:
             d.mkdir(parents=True, exist_ok=True)
             f = d / "sitecustomize.py"
             if not f.exists() or f.read_text() != SITECUSTOMIZE:
-                tmp = d / f".sitecustomize.{os.getpid()}.tmp"
-                tmp.write_text(SITECUSTOMIZE)
-                os.replace(tmp, f)
+                write_text_atomic(f, SITECUSTOMIZE)
             return d
         except OSError:
             continue

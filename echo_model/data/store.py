@@ -24,9 +24,10 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..disk_space import require_space
 from ..errors import EchoUserError
-from ..stale_temps import remove_stale_temps, temp_path
+from ..stale_temps import remove_stale_temps
 from .array_checks import UnevenTimeStepWarning, check_cells, check_times, uneven_steps  # noqa: F401
 from .h5_guard import check_links, require_stored
 from .normalize import ChannelStats, Domain, RunningStats
@@ -174,7 +175,6 @@ def write_dataset(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)  # what a killed earlier write left behind
-    tmp = temp_path(path)
     layout: list[tuple[str, int]] | None = None
     lo = hi = None
     periodic: tuple[bool, ...] = ()
@@ -184,54 +184,49 @@ def write_dataset(
         from tqdm import tqdm
 
         iterator = tqdm(trajectories, desc=f"writing {path.name}", unit="traj")
-    try:
-        with h5py.File(tmp, "w") as f:
-            group = f.create_group("trajectories")
-            n = 0
-            for traj in iterator:
-                if layout is None:
-                    layout = list(traj.field_layout)
-                elif list(traj.field_layout) != layout:
-                    raise ValueError(
-                        f"trajectory {n} has fields {traj.field_layout}, expected {layout}: "
-                        "a dataset holds one set of fields"
-                    )
-                require_finite_trajectory(traj, f"trajectory {n} written to {path}")
-                warn_uneven_steps(traj, f"trajectory {n} written to {path}")
-                # HDF5 segfaults when a full disk stops it flushing: never start a trajectory that may not fit
-                require_space(tmp.parent, trajectory_bytes(traj), f"writing trajectory {n} of {path}")
-                _write_trajectory(group.create_group(f"{n:06d}"), traj, compression)
-                rs = RunningStats(traj.n_channels)
-                rs.update(traj.fields)
-                per_traj_stats.append(rs)
-                tlo, thi = traj.bounds()
-                lo = tlo if lo is None else np.minimum(lo, tlo)
-                hi = thi if hi is None else np.maximum(hi, thi)
-                n += 1
-            if n == 0 or layout is None:
-                raise ValueError("no trajectories to write")
-            splits = {k: np.asarray(v, dtype=np.int64) for k, v in (split or default_split(n)).items()}
-            for key in ("train", "val", "test"):
-                splits.setdefault(key, np.zeros(0, dtype=np.int64))
-            stats_src = splits["train"] if len(splits["train"]) else np.arange(n)
-            stats = _merged_stats([per_traj_stats[int(i)] for i in stats_src])
-            dom = domain or Domain(lo, hi, periodic)
-            f.create_dataset("stats/mean", data=stats.mean)
-            f.create_dataset("stats/std", data=stats.std)
-            for key, idx in splits.items():
-                f.create_dataset(f"split/{key}", data=idx)
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["name"] = name
-            f.attrs["description"] = description
-            f.attrs["field_layout"] = json.dumps(layout)
-            f.attrs["domain"] = json.dumps(dom.to_dict())
-            f.attrs["n_trajectories"] = n
-            f.attrs["extra"] = json.dumps(extra or {}, default=str)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        group = f.create_group("trajectories")
+        n = 0
+        for traj in iterator:
+            if layout is None:
+                layout = list(traj.field_layout)
+            elif list(traj.field_layout) != layout:
+                raise EchoUserError(
+                    f"trajectory {n} has fields {traj.field_layout}, expected {layout}: "
+                    "a dataset holds one set of fields"
+                )
+            require_finite_trajectory(traj, f"trajectory {n} written to {path}")
+            warn_uneven_steps(traj, f"trajectory {n} written to {path}")
+            # HDF5 segfaults when a full disk stops it flushing: never start a trajectory that may not fit
+            require_space(tmp.parent, trajectory_bytes(traj), f"writing trajectory {n} of {path}")
+            _write_trajectory(group.create_group(f"{n:06d}"), traj, compression)
+            rs = RunningStats(traj.n_channels)
+            rs.update(traj.fields)
+            per_traj_stats.append(rs)
+            tlo, thi = traj.bounds()
+            lo = tlo if lo is None else np.minimum(lo, tlo)
+            hi = thi if hi is None else np.maximum(hi, thi)
+            n += 1
+        if n == 0 or layout is None:
+            raise EchoUserError("no trajectories to write")
+        splits = {k: np.asarray(v, dtype=np.int64) for k, v in (split or default_split(n)).items()}
+        for key in ("train", "val", "test"):
+            splits.setdefault(key, np.zeros(0, dtype=np.int64))
+        stats_src = splits["train"] if len(splits["train"]) else np.arange(n)
+        stats = _merged_stats([per_traj_stats[int(i)] for i in stats_src])
+        dom = domain or Domain(lo, hi, periodic)
+        f.create_dataset("stats/mean", data=stats.mean)
+        f.create_dataset("stats/std", data=stats.std)
+        for key, idx in splits.items():
+            f.create_dataset(f"split/{key}", data=idx)
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["name"] = name
+        f.attrs["description"] = description
+        f.attrs["field_layout"] = json.dumps(layout)
+        f.attrs["domain"] = json.dumps(dom.to_dict())
+        f.attrs["n_trajectories"] = n
+        f.attrs["extra"] = json.dumps(extra or {}, default=str)
     return read_info(path)
 
 

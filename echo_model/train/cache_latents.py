@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from ..bundle import file_sha256
 from ..data.normalize import ChannelStats, Domain
 from ..disk_space import require_space
 from ..errors import EchoUserError
-from ..stale_temps import remove_stale_temps, temp_path
+from ..stale_temps import remove_stale_temps
 from .runs import CacheLatentsRun, add_arguments_from, apply_threads, from_namespace
 
 FORMAT = "echo-latents"
@@ -143,7 +144,6 @@ def cache_latents(
                  "horizon_frames": max((store.n_frames(i) - 1) // frame_stride for i in {t for t, _ in jobs})}
         out_path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out_path)  # what a killed earlier run left behind
-        tmp = temp_path(out_path)
         # HDF5 segfaults when a full disk stops it flushing: refuse up front (latents, params, indices)
         require_space(out_path.parent, len(jobs) * (4 * int(np.prod(lat_shape)) + 4 * len(names) + 16),
                       f"writing the latent cache {out_path} ({len(jobs)} windows)")
@@ -153,7 +153,7 @@ def cache_latents(
 
             bar = tqdm(total=len(jobs), desc="cache-latents", unit="win")
         try:
-            with h5py.File(tmp, "w") as h:
+            with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as h:
                 lat = h.create_dataset("latents", shape=(len(jobs), *lat_shape), dtype="f4",
                                        chunks=(1, *lat_shape))
                 windows = _Windows(store, stats, domain, span, frame_stride, dev)
@@ -168,12 +168,9 @@ def cache_latents(
                 h.create_dataset("traj", data=np.array([j[0] for j in jobs], dtype=np.int64))
                 h.create_dataset("start", data=np.array([j[1] for j in jobs], dtype=np.int64))
                 h.attrs.update(attrs)
-            os.replace(tmp, out_path)
         finally:
             if bar is not None:
                 bar.close()
-            if tmp.exists():
-                tmp.unlink()
     return out_path
 
 
@@ -188,7 +185,8 @@ class LatentCache:
             raise FileNotFoundError(f"no latent cache at {path}: create it with `echopv cache-latents`")
         with h5py.File(path, "r") as h:
             if h.attrs.get("format") != FORMAT:
-                raise ValueError(f"{path} is not a latent cache (format {h.attrs.get('format')!r})")
+                raise EchoUserError(f"{path} is not a latent cache (format {h.attrs.get('format')!r}): create it "
+                                    "with `echopv cache-latents`")
             self.latents = torch.from_numpy(h["latents"][()])
             self.params = torch.from_numpy(h["params"][()])
             self.traj = h["traj"][()]

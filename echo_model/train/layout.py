@@ -25,6 +25,8 @@ import math
 import os
 from pathlib import Path
 
+from ..atomic import write_text_atomic
+
 CHECKPOINT = "checkpoint.safetensors"
 PROGRESS = "progress.json"
 AUTOENCODER = "autoencoder.safetensors"
@@ -69,6 +71,4 @@ def _json_safe(obj):
 
 def write_json_atomic(path: Path, obj: dict) -> None:
     """Readers (ParaView polling the run) never see half a file; non-finite numbers are written as null."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(_json_safe(obj), indent=1, default=str, allow_nan=False))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(_json_safe(obj), indent=1, default=str, allow_nan=False))

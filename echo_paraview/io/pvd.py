@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from echo_model.atomic import atomic_path, write_text_atomic
 from echo_model.celltypes import CellType
 from echo_model.data.trajectory import Trajectory
 from echo_model.disk_space import (MARGIN, atomic_folder, disk_full_error, free_bytes, is_disk_full, remove_tree,
@@ -440,7 +441,7 @@ def _display_cells(first, assoc: str, with_cells: bool, n_points: int, src: Any)
         return None
     try:
         cells = convert.get_cells(first)
-    except ValueError as exc:  # polyhedra: keep the points, lose the display cells
+    except convert.PolyhedraError as exc:  # keep the points, lose the display cells
         warnings.warn(f"{src}: cells dropped ({exc})")
         return None
     if cells is not None and cells.n_cells == n_points and np.all(cells.types == CellType.VERTEX):
@@ -567,17 +568,12 @@ def _write_pvd_xml(path: Path, rows: Sequence[tuple[float, str]]) -> None:
     for t, f in rows:
         ET.SubElement(coll, "DataSet", timestep=repr(float(t)), group="", part="0", file=f)
     ET.indent(root)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_series_json(path: str | os.PathLike, rows: Sequence[tuple[float, str]]) -> Path:
     """A `*.vtu.series` file (ParaView's JSON alternative to .pvd) for existing frame files."""
     path = Path(path)
     doc = {"file-series-version": "1.0", "files": [{"name": f, "time": float(t)} for t, f in rows]}
-    path.write_text(json.dumps(doc, indent=1))
-    return path
+    return write_text_atomic(path, json.dumps(doc, indent=1))

@@ -85,7 +85,7 @@ def test_store_rejects_mixed_fields_and_leaves_no_file(tmp_path):
     a = make_traj()
     b = Trajectory(a.points, a.fields, a.times, [("V", 3)])
     path = tmp_path / "bad.h5"
-    with pytest.raises(ValueError, match="one set of fields"):
+    with pytest.raises(EchoUserError, match="one set of fields"):
         write_dataset(path, [a, b], name="bad")
     assert not path.exists() and not list(tmp_path.iterdir())
 

@@ -93,3 +93,37 @@ def test_echo_train_gives_a_user_error_one_line(tmp_path, errors):
     f.SetRunDirectory("")
     assert f.Start() is False
     assert "RunDirectory" in f.last_error and "Traceback" not in f.last_error
+
+
+def test_polyhedra_are_a_user_error_that_a_series_read_turns_into_a_warning(tmp_path):
+    import numpy as np
+    from vtkmodules.util import numpy_support as ns
+    from vtkmodules.vtkCommonCore import vtkIdList, vtkPoints
+    from vtkmodules.vtkCommonDataModel import VTK_POLYHEDRON, vtkUnstructuredGrid
+    from vtkmodules.vtkIOXML import vtkXMLUnstructuredGridWriter
+
+    from echo_paraview import convert
+    from echo_paraview.io.pvd import read_series
+
+    ug = vtkUnstructuredGrid()
+    pts = vtkPoints()
+    for p in [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]:
+        pts.InsertNextPoint(p)
+    ug.SetPoints(pts)
+    faces = vtkIdList()
+    for v in [4, 3, 0, 1, 2, 3, 0, 1, 3, 3, 0, 2, 3, 3, 1, 2, 3]:  # a tetrahedron written as a polyhedron
+        faces.InsertNextId(v)
+    ug.InsertNextCell(VTK_POLYHEDRON, faces)
+    arr = ns.numpy_to_vtk(np.arange(4, dtype=np.float32), deep=True)
+    arr.SetName("u")
+    ug.GetPointData().AddArray(arr)
+    with pytest.raises(EchoUserError, match="polyhedral cells") as caught:
+        convert.get_cells(ug)
+    assert not isinstance(caught.value, ValueError)
+    w = vtkXMLUnstructuredGridWriter()
+    w.SetInputData(ug)
+    w.SetFileName(str(tmp_path / "f_0.vtu"))
+    w.Write()
+    with pytest.warns(UserWarning, match="cells dropped"):
+        traj = read_series(str(tmp_path / "f_0.vtu"))
+    assert traj.cells is None and traj.fields.shape == (1, 4, 1)
