@@ -289,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
     from .threads import set_threads
 
     set_threads(args.threads)
+    require_space(args.out, 4 * _PNG_BYTES, f"writing the evaluation into --out {args.out}")  # before the forecasts
     sur = Surrogate.load(args.model, device=args.device)
     with TrajectoryStore(args.dataset) as store:
         if store.info.field_layout != sur.field_layout:

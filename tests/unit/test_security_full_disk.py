@@ -224,10 +224,13 @@ def test_full_disk_eval_leaves_no_metrics_or_pngs(small_disk, model_case, monkey
 
 
 def test_full_disk_eval_checks_up_front(tmp_path, model_case, monkeypatch, capsys):
+    import echo_model.evaluate as evaluate
     from echo_paraview.cli import main as echopv
 
     data, model = model_case
     out = tmp_path / "eval"
+    out.mkdir()
+    monkeypatch.setattr(evaluate, "forecast_split", lambda *a, **k: pytest.fail("the forecasts ran"))
     _no_free_space(monkeypatch)
     assert echopv(["eval", str(model), str(data), "--split", "test", "--out", str(out), "--no-plots",
                    "--threads", "1"]) == 2
