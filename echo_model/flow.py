@@ -21,11 +21,7 @@ from typing import Callable
 import torch
 
 from .errors import EchoUserError
-
-# Network evaluations per sampler step (what diffusers schedulers call their `order`): the cost
-# of a sample is steps * SAMPLER_EVALS[sampler] evaluations (twice that with classifier-free guidance).
-SAMPLER_EVALS: dict[str, int] = {"euler": 1, "heun": 2, "midpoint": 2}
-SAMPLERS = tuple(SAMPLER_EVALS)
+from .samplers import DEFAULT_SAMPLER, DEFAULT_SAMPLER_STEPS, SAMPLER_EVALS, SAMPLERS  # noqa: F401 (re-exported)
 
 
 def sampler_evaluations(sampler: str, steps: int) -> int:
@@ -152,8 +148,8 @@ def sample(
     model: Callable,
     cond: torch.Tensor,
     mask: torch.Tensor,
-    steps: int = 10,
-    sampler: str = "heun",
+    steps: int = DEFAULT_SAMPLER_STEPS,
+    sampler: str = DEFAULT_SAMPLER,
     generator: torch.Generator | None = None,
     cfg_scale: float = 1.0,
     params: torch.Tensor | None = None,

@@ -14,9 +14,8 @@ import os
 from typing import Any
 
 from .errors import EchoUserError
+from .samplers import MAX_SAMPLER_STEPS, SAMPLERS
 
-MAX_SAMPLER_STEPS = 1000  # flow.py: 10 to 50 are usual; a header or --steps of 1e9 would never finish
-SAMPLERS = ("euler", "heun", "midpoint")  # flow.SAMPLER_EVALS (not imported: that pulls in torch)
 _DICT_KEYS = ("autoencoder", "dit", "domain", "stats", "provenance", "dataset", "training", "checkpoint", "config")
 _STR_KEYS = ("kind", "generator_kind", "stage")
 _INT_KEYS = {"dim": (1, 3), "latent_frames": (2, 1 << 16), "known_latent_frames": (1, 1 << 16),

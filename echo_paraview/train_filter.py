@@ -27,6 +27,7 @@ from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vt
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from echo_model.errors import EchoUserError
+from echo_model.train.runs import MIN_FRAMES
 
 from . import convert, rollout_input, timesteps
 from .io.time_range import select_time_range
@@ -291,9 +292,9 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
             raise TrainingError("no input: connect a temporal data set (e.g. a .pvd reader) or set Dataset")
         frames, times = gather_time_series(conn.GetProducer(), conn.GetIndex(), self._s.block,
                                            parse_time_range(self._s.time_range))
-        if len(frames) < 3:
+        if len(frames) < MIN_FRAMES:
             raise TrainingError(f"the input has {len(frames) or 'no'} time step(s); training needs a time series of "
-                                "at least 3 steps: open a temporal data set (e.g. a .pvd / .vtu series) or set "
+                                f"at least {MIN_FRAMES} steps: open a temporal data set (e.g. a .pvd / .vtu series) or set "
                                 "Dataset to an ECHO .h5")
         if not convert.point_field_names(frames[0]):
             raise TrainingError(f"the input {frames[0].GetClassName()} has no point field to learn; add one "

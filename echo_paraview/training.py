@@ -30,7 +30,7 @@ from echo_model.train.layout import PID as PID_FILE
 from echo_model.train.layout import PIPELINE_CONFIG
 from echo_model.train.layout import PIPELINE_STATUS as PIPELINE_JSON
 from echo_model.train.layout import read_progress, read_status
-from echo_model.train.runs import PipelineRun, add_arguments_from, from_namespace, to_argv, to_json
+from echo_model.train.runs import MIN_FRAMES, PipelineRun, add_arguments_from, from_namespace, to_argv, to_json
 
 from . import job_identity
 from .resources import CHECKOUT, in_checkout
@@ -332,9 +332,9 @@ def export_training_dataset(trajectories: Sequence, path: str | os.PathLike, nam
         raise TrainingError("nothing to export: no trajectory")
     n = len(trajectories)
     for i, t in enumerate(trajectories):
-        if t.fields.shape[0] < 3:
-            raise TrainingError(f"trajectory {i} has {t.fields.shape[0]} time step(s); training needs at least 3 "
-                                "(use a temporal input, e.g. a .pvd series, or set Dataset to an ECHO .h5)")
+        if t.fields.shape[0] < MIN_FRAMES:
+            raise TrainingError(f"trajectory {i} has {t.fields.shape[0]} time step(s); training needs at least "
+                                f"{MIN_FRAMES} (use a temporal input, e.g. a .pvd series, or set Dataset to an ECHO .h5)")
     split = {"train": list(range(n)), "val": [], "test": []}
     write_dataset(path, trajectories, name=name, split=split,
                   description="exported from ParaView by the EchoTrain filter")

@@ -36,10 +36,9 @@ from .lock import RunLock
 from .layout import (AUTOENCODER, BUDGET, CHECKPOINT, LATENTS, MODEL, PIPELINE_CONFIG, PIPELINE_STATUS, PROGRESS,
                      read_progress, read_status, write_json_atomic)
 from .resume_check import check_pipeline_preset
-from .runs import (AutoencoderRun, CacheLatentsRun, GeneratorRun, PipelineRun, RefineRun, add_arguments_from,
-                   from_json, from_namespace, to_argv)
+from .runs import (MIN_FRAMES, AutoencoderRun, CacheLatentsRun, GeneratorRun, PipelineRun, RefineRun,
+                   add_arguments_from, from_json, from_namespace, to_argv)
 
-MIN_FRAMES = 3  # the shortest window 1 + f k with k = 1 for the tiny/small presets (f = 2)
 
 
 @dataclass

@@ -28,8 +28,23 @@ from typing import Any, Callable, TypeVar
 
 from ..errors import EchoUserError
 from ..header_check import MAX_GRID_NODES, MAX_SAMPLER_STEPS, check_latent_memory
+from ..samplers import DEFAULT_SAMPLER, DEFAULT_SAMPLER_STEPS, SAMPLERS
 
 T = TypeVar("T")
+
+# The default recipe, defined once: `echopv train ae|refine|dit` alone, `train all`, `train hybrid`,
+# EchoTrain and the ParaView panel train the same step counts at the same learning rates.
+AE_STEPS = 1500
+AE_LR = 2e-3
+REFINE_STEPS = 100
+REFINE_LR = 2e-4
+# 9000, not 3000: on the cylinder family 3x the DiT steps cut the St error from 17 % to ~3 % (3 seeds) and on
+# the vorticity set 4k -> 12k steps 0.40x the error (benchmarks/results/cylinder_dit_budget/, vorticity.md)
+DIT_STEPS = 9000
+DIT_LR = 1e-3
+# the shortest trajectory training accepts: the shortest window 1 + f k with k = 1 for the tiny and small
+# presets (f = 2); the pipeline, EchoTrain and its export check it
+MIN_FRAMES = 3
 
 
 def opt(help: str, default: Any = MISSING, *, flags: tuple[str, ...] = (), required: bool = False,
@@ -93,8 +108,8 @@ class PointSampling:
 class AutoencoderRun(PointSampling, StageRun):
     """Stage 1: the autoencoder on trajectory windows (`echopv train ae`)."""
 
-    steps: int = opt("optimisation steps", 1200)
-    lr: float = opt("peak learning rate", 2e-3)
+    steps: int = opt("optimisation steps", AE_STEPS)
+    lr: float = opt("peak learning rate", AE_LR)
     preset: str = opt("autoencoder preset", "tiny", choices=("tiny", "small", "paper"))
     frames: int | None = opt("window length 1 + f k (default per preset)", None)
     frame_stride: int = opt("take every n-th frame inside a window", 1)
@@ -112,8 +127,8 @@ class AutoencoderRun(PointSampling, StageRun):
 class RefineRun(PointSampling, StageRun):
     """Stage 2: the autoencoder refined on single high-resolution frames (`echopv train refine`)."""
 
-    steps: int = opt("optimisation steps", 300)
-    lr: float = opt("peak learning rate", 2e-4)
+    steps: int = opt("optimisation steps", REFINE_STEPS)
+    lr: float = opt("peak learning rate", REFINE_LR)
     batch_size: int = opt("frames per step", 2)
     n_query: int | None = opt("loss points per frame", 4096)
     chunk_size: int | None = opt("max (neighbour pair x frame) per continuous-conv chunk (bounds memory)", 1 << 18)
@@ -129,8 +144,8 @@ class RefineRun(PointSampling, StageRun):
 class GeneratorRun(StageRun):
     """Stage 3: the latent generator on cached latents (`echopv train dit` / `train baseline`)."""
 
-    steps: int = opt("optimisation steps", 2000)
-    lr: float = opt("peak learning rate", 3e-4)
+    steps: int = opt("optimisation steps", DIT_STEPS)
+    lr: float = opt("peak learning rate", DIT_LR)
     batch_size: int = opt("latent windows per step", 16)
     cache: str = opt("latent cache from `echopv cache-latents`", required=True)
     ae: str | None = opt("autoencoder file (default: the one the cache was made with)", None)
@@ -139,8 +154,8 @@ class GeneratorRun(StageRun):
     patch_space: int | None = opt("override the preset's spatial patch", None)
     known_latent_frames: int = opt("latent frames the forecast conditions on (1 = initial-value problem)", 1)
     params: bool = opt("ignore PDE parameters", True, flags=("--no-params",))
-    sampler: str = opt("default sampler stored in the model", "heun", choices=("euler", "heun", "midpoint"))
-    sample_steps: int = opt("default sampler steps stored in the model", 10)
+    sampler: str = opt("default sampler stored in the model", DEFAULT_SAMPLER, choices=SAMPLERS)
+    sample_steps: int = opt("default sampler steps stored in the model", DEFAULT_SAMPLER_STEPS)
     tau: str = opt("flow-time sampling", "logit_normal", choices=("logit_normal", "uniform"))
     p_forward: float = opt("probability of the forward (forecast) mask", 0.5)
     p_inverse: float = opt("probability of the inverse mask", 0.15)
@@ -175,17 +190,15 @@ class PipelineRun:
     run: str = opt("run directory; the final model is RUN/model.safetensors (--run-dir under torchrun)",
                    required=True, flags=("--run", "--run-dir"))
     preset: str = opt("autoencoder and DiT preset: tiny | small | paper", "tiny")
-    ae_steps: int = opt("stage-1 steps", 1500)
-    refine_steps: int = opt("stage-2 steps (0 skips stage 2)", 100)
-    # 9000, not 3000: on the cylinder family 3x the DiT steps cut the St error from 17 % to ~3 % (3 seeds) and on
-    # the vorticity set 4k -> 12k steps 0.40x the error (benchmarks/results/cylinder_dit_budget/, vorticity.md)
-    dit_steps: int = opt("stage-3 steps", 9000)
+    ae_steps: int = opt("stage-1 steps", AE_STEPS)
+    refine_steps: int = opt("stage-2 steps (0 skips stage 2)", REFINE_STEPS)
+    dit_steps: int = opt("stage-3 steps", DIT_STEPS)
     budget_minutes: float | None = opt("CPU minutes for the whole run: the autoencoder and DiT step counts are set "
                                        "from step costs measured on this dataset (overrides --ae-steps, --dit-steps)",
                                        None)
     ae_batch_size: int = opt("autoencoder windows per step", 2)
     dit_batch_size: int = opt("latent windows per step", 16)
-    dit_lr: float = opt("DiT peak learning rate", 1e-3)
+    dit_lr: float = opt("DiT peak learning rate", DIT_LR)
     n_query: int = opt("loss points per autoencoder sample", 1024)
     frames: int | None = opt("window length 1 + f k (default: the preset's, shortened to the shortest trajectory)",
                              None)
@@ -222,9 +235,9 @@ class HybridRun:
     holdout: float = opt("trailing fraction of each trajectory held out to choose the DMD rank", 0.25)
     window_stride: int = opt("frames between the starts of ECHO's residual windows", 1)
     preset: str = opt("ECHO's autoencoder and DiT preset: tiny | small | paper", "tiny")
-    ae_steps: int = opt("ECHO stage-1 steps", 1500)
+    ae_steps: int = opt("ECHO stage-1 steps", AE_STEPS)
     refine_steps: int = opt("ECHO stage-2 steps (0 skips stage 2)", 0)
-    dit_steps: int = opt("ECHO stage-3 steps", 9000)
+    dit_steps: int = opt("ECHO stage-3 steps", DIT_STEPS)
     budget_minutes: float | None = opt("CPU minutes for the ECHO part: its step counts from measured step costs "
                                        "(train all --budget-minutes)", None)
     device: str = opt("auto | cpu | cuda", "auto")

@@ -6,6 +6,7 @@ import argparse
 import pytest
 
 from echo_model.errors import EchoUserError
+from echo_model.train import runs
 from echo_model.train.runs import (AutoencoderRun, GeneratorRun, PipelineRun, RefineRun, add_arguments_from,
                                    from_json, from_namespace, to_argv, to_json)
 
@@ -26,10 +27,26 @@ def test_argv_round_trip(cfg):
     assert _parse(type(cfg), to_argv(cfg)) == cfg
 
 
+def test_each_stage_alone_trains_the_recipe_train_all_trains():
+    """The README's stage-by-stage commands and `train all` train the same steps at the same rates."""
+    from echo_model.samplers import DEFAULT_SAMPLER, DEFAULT_SAMPLER_STEPS
+    from echo_model.train import pipeline
+
+    alone = {"ae": _parse(AutoencoderRun, ["--data", "d.h5", "--run", "r"]),
+             "refine": _parse(RefineRun, ["--data", "d.h5", "--run", "r"]),
+             "dit": _parse(GeneratorRun, ["--cache", "c.h5", "--run", "r"])}
+    in_all = {s.name: s.config for s in pipeline.plan(PipelineRun(data="d.h5", run="r"), 5)}
+    for name in alone:
+        assert (in_all[name].steps, in_all[name].lr) == (alone[name].steps, alone[name].lr), name
+    assert (alone["dit"].steps, alone["dit"].lr) == (runs.DIT_STEPS, runs.DIT_LR) == (9000, 1e-3)
+    assert (alone["ae"].steps, alone["refine"].steps) == (runs.AE_STEPS, runs.REFINE_STEPS) == (1500, 100)
+    assert (in_all["dit"].sampler, in_all["dit"].sample_steps) == (DEFAULT_SAMPLER, DEFAULT_SAMPLER_STEPS)
+
+
 def test_defaults_come_from_the_dataclass():
     cfg = _parse(AutoencoderRun, ["--data", "d.h5", "--run", "r"])
     assert cfg == AutoencoderRun(data="d.h5", run="r")
-    assert cfg.steps == 1200 and cfg.lr == 2e-3 and cfg.resume and cfg.grid is None
+    assert cfg.steps == runs.AE_STEPS and cfg.lr == runs.AE_LR and cfg.resume and cfg.grid is None
     assert _parse(RefineRun, ["--data", "d", "--run", "r"]).chunk_size == 1 << 18  # stage-specific default
 
 
