@@ -27,13 +27,12 @@ from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vt
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
 from echo_model.errors import EchoUserError
+from echo_model.train.layout import EXPORTED_DATASET, LOG
 from echo_model.train.runs import MIN_FRAMES
 
 from . import convert, rollout_input, timesteps
 from .io.time_range import select_time_range
 from .training import TrainingError, TrainingJob, TrainSettings, export_training_dataset
-
-EXPORTED_DATASET = "dataset.h5"
 
 
 @dataclass(frozen=True)
@@ -283,7 +282,7 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
             self._export_input(data)
         pid = self._job.start(data, run, s.train)
         self._model = ""
-        self._status_text = f"started (pid {pid}): training on {data}, log {run / 'train.log'}"
+        self._status_text = f"started (pid {pid}): training on {data}, log {run / LOG}"
         self._say(self._status_text)
 
     def _export_input(self, path: Path) -> None:

@@ -4,6 +4,8 @@
         pipeline.json            the pipeline's status: stage, state running|done|failed, error, model
         train_config.json        the PipelineRun the out-of-process trainer was started with
         train.log / train.pid    EchoTrain's detached process
+        train.lock               held by the one process training in RUN (`lock.RunLock`)
+        dataset.h5               EchoTrain's export of its input (when no Dataset is set)
         model.safetensors        the COMPLETE model (autoencoder + generator): Surrogate.load, EchoRollout
         latents.h5               the latent cache
         budget.json              --budget-minutes: the measured step costs and the step counts they gave
@@ -38,6 +40,16 @@ LATENTS = "latents.h5"
 BUDGET = "budget.json"
 LOG = "train.log"
 PID = "train.pid"
+LOCK = "train.lock"
+EXPORTED_DATASET = "dataset.h5"
+# the stages' run directories inside RUN
+AE_DIR = "ae"
+REFINE_DIR = "refine"
+DIT_DIR = "dit"
+# `echopv train hybrid`'s RUN: dmd/model.safetensors, residual.h5, echo/ (a train-all run), model.safetensors
+DMD_DIR = "dmd"
+RESIDUALS = "residual.h5"
+ECHO_DIR = "echo"
 
 
 def _read_json(path: Path) -> dict | None:

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 from ..errors import EchoUserError
+from .layout import LOCK
 
-LOCK_NAME = "train.lock"
+LOCK_NAME = LOCK  # layout's name, kept under the name callers import
 # locks this process holds, by resolved path: nested holders (`train all` running a stage in the
 # same directory) share the one flock instead of refusing themselves
 _HELD: dict[str, list] = {}

@@ -33,8 +33,8 @@ from typing import Any, Callable
 from ..errors import EchoUserError
 from ..stale_temps import temp_path
 from .lock import RunLock
-from .layout import (AUTOENCODER, BUDGET, CHECKPOINT, LATENTS, MODEL, PIPELINE_CONFIG, PIPELINE_STATUS, PROGRESS,
-                     read_progress, read_status, write_json_atomic)
+from .layout import (AE_DIR, AUTOENCODER, BUDGET, CHECKPOINT, DIT_DIR, LATENTS, MODEL, PIPELINE_CONFIG,
+                     PIPELINE_STATUS, PROGRESS, REFINE_DIR, read_progress, read_status, write_json_atomic)
 from .resume_check import check_pipeline_preset
 from .runs import (MIN_FRAMES, AutoencoderRun, CacheLatentsRun, GeneratorRun, PipelineRun, RefineRun,
                    add_arguments_from, from_json, from_namespace, to_argv)
@@ -127,26 +127,26 @@ def plan(cfg: PipelineRun, frames: int) -> list[Stage]:
     run = Path(cfg.run)
     trainer = dict(device=cfg.device, threads=cfg.threads, seed=cfg.seed, ckpt_every=cfg.ckpt_every,
                    progress=cfg.progress)
-    ae = AutoencoderRun(data=cfg.data, run=str(run / "ae"), preset=cfg.preset, steps=cfg.ae_steps,
+    ae = AutoencoderRun(data=cfg.data, run=str(run / AE_DIR), preset=cfg.preset, steps=cfg.ae_steps,
                         batch_size=cfg.ae_batch_size, n_query=cfg.n_query, frames=frames, grid=cfg.grid,
                         latent_dim=cfg.latent_dim, **trainer)
-    stages = [Stage("ae", "train ae", train_autoencoder, ae, run / "ae" / AUTOENCODER, run / "ae", cfg.ae_steps)]
-    ae_model = run / "ae" / AUTOENCODER
+    stages = [Stage("ae", "train ae", train_autoencoder, ae, run / AE_DIR / AUTOENCODER, run / AE_DIR, cfg.ae_steps)]
+    ae_model = run / AE_DIR / AUTOENCODER
     if cfg.refine_steps > 0:
-        ref = RefineRun(init=str(ae_model), data=cfg.data, replay=cfg.data, run=str(run / "refine"),
+        ref = RefineRun(init=str(ae_model), data=cfg.data, replay=cfg.data, run=str(run / REFINE_DIR),
                         steps=cfg.refine_steps, batch_size=cfg.ae_batch_size, n_query=max(cfg.n_query, 2048),
                         **trainer)
-        stages.append(Stage("refine", "train refine", refine, ref, run / "refine" / AUTOENCODER, run / "refine",
+        stages.append(Stage("refine", "train refine", refine, ref, run / REFINE_DIR / AUTOENCODER, run / REFINE_DIR,
                             cfg.refine_steps))
-        ae_model = run / "refine" / AUTOENCODER
+        ae_model = run / REFINE_DIR / AUTOENCODER
     cache = run / LATENTS
     lat = CacheLatentsRun(ae=str(ae_model), data=cfg.data, out=str(cache), device=cfg.device, threads=cfg.threads,
                           progress=cfg.progress)
     stages.append(Stage("cache-latents", "cache-latents", cache_latents_run, lat, cache, None))
-    dit = GeneratorRun(cache=str(cache), ae=str(ae_model), run=str(run / "dit"), out=str(run / MODEL),
+    dit = GeneratorRun(cache=str(cache), ae=str(ae_model), run=str(run / DIT_DIR), out=str(run / MODEL),
                        preset=cfg.preset, steps=cfg.dit_steps, batch_size=cfg.dit_batch_size, lr=cfg.dit_lr,
                        **trainer)
-    stages.append(Stage("dit", "train dit", train_generator, dit, run / MODEL, run / "dit", cfg.dit_steps))
+    stages.append(Stage("dit", "train dit", train_generator, dit, run / MODEL, run / DIT_DIR, cfg.dit_steps))
     return stages
 
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import EchoUserError
-from .layout import AUTOENCODER, CHECKPOINT, MODEL
+from .layout import AE_DIR, AUTOENCODER, CHECKPOINT, DIT_DIR, MODEL, REFINE_DIR
 
 
 def recorded_preset(path: str | os.PathLike) -> str | None:
@@ -48,8 +48,8 @@ def check_preset(path: str | os.PathLike, preset: str, run_dir: str | os.PathLik
 def check_pipeline_preset(run_dir: str | os.PathLike, preset: str) -> None:
     """`check_preset` on every stage file of a `train all` run directory that decides what it resumes."""
     run = Path(run_dir)
-    for path in (run / "ae" / CHECKPOINT, run / "ae" / AUTOENCODER, run / "refine" / CHECKPOINT,
-                 run / "dit" / CHECKPOINT, run / MODEL):
+    for path in (run / AE_DIR / CHECKPOINT, run / AE_DIR / AUTOENCODER, run / REFINE_DIR / CHECKPOINT,
+                 run / DIT_DIR / CHECKPOINT, run / MODEL):
         check_preset(path, preset, run_dir)
 
 

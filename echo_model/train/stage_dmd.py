@@ -21,6 +21,7 @@ from ..dmd import DMDConfig, DMDSurrogate, choose, fit, split_holdout
 from ..errors import EchoUserError
 from ..skill import SkillReport, skill_report
 from ..state_check import training_reference
+from .layout import MODEL
 from .runs import DMDRun, add_arguments_from, from_namespace
 
 
@@ -74,7 +75,7 @@ def train_dmd(cfg: DMDRun) -> Path:
     skill = holdout_skill(sur, frames, dcfg)
     sur.meta["skill"] = skill.to_dict()
     sur.meta["state_reference"] = training_reference(sur, points, frames[0])
-    out = sur.save(Path(cfg.run) / "model.safetensors")
+    out = sur.save(Path(cfg.run) / MODEL)
     print(f"DMD: rank {sur.op.rank}, unresolved-part gain {sur.meta['residual_gain']:g}, mean field "
           f"{'subtracted' if sur.meta['center'] else 'kept'} (chosen on held-out frames); fit {sur.meta['fit_cpu_s']} CPU-s")
     print("\n".join(skill.lines()))

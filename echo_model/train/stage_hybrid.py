@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..data.store import TrajectoryStore, write_dataset
 from ..errors import EchoUserError
+from .layout import DMD_DIR, ECHO_DIR, MODEL, RESIDUALS
 from .runs import DMDRun, HybridRun, PipelineRun, add_arguments_from, from_namespace
 
 
@@ -30,7 +31,7 @@ def _residual_dataset(cfg: HybridRun, dmd, frames: int) -> Path:
     """Residual windows of every training trajectory, from the frames before its held-out tail only."""
     from ..hybrid import residual_windows
 
-    out = Path(cfg.run) / "residual.h5"
+    out = Path(cfg.run) / RESIDUALS
     if out.exists() and out.stat().st_mtime >= Path(cfg.data).stat().st_mtime:
         return out
     with TrajectoryStore(cfg.data) as store:
@@ -79,13 +80,13 @@ def train_hybrid(cfg: HybridRun) -> Path:
     from .stage_dmd import train_dmd
 
     run = Path(cfg.run)
-    dmd_file = run / "dmd" / "model.safetensors"
+    dmd_file = run / DMD_DIR / MODEL
     if not dmd_file.exists():
-        train_dmd(DMDRun(data=cfg.data, run=str(run / "dmd"), rank=cfg.rank, holdout=cfg.holdout))
+        train_dmd(DMDRun(data=cfg.data, run=str(run / DMD_DIR), rank=cfg.rank, holdout=cfg.holdout))
     dmd = DMDSurrogate.load(dmd_file)
     frames = pick_frames(cfg.preset, check_dataset(cfg.data), None)
     residual = _residual_dataset(cfg, dmd, frames)
-    echo_file = train_all(PipelineRun(data=str(residual), run=str(run / "echo"), preset=cfg.preset,
+    echo_file = train_all(PipelineRun(data=str(residual), run=str(run / ECHO_DIR), preset=cfg.preset,
                                       ae_steps=cfg.ae_steps, refine_steps=cfg.refine_steps, dit_steps=cfg.dit_steps,
                                       budget_minutes=cfg.budget_minutes,
                                       frames=frames, device=cfg.device, seed=cfg.seed, threads=cfg.threads,
@@ -96,7 +97,7 @@ def train_hybrid(cfg: HybridRun) -> Path:
     skill = held_out_skill(cfg, dmd, echo)
     hybrid = HybridSurrogate(dmd, echo, {**meta, "skill": skill.to_dict()})
     hybrid.meta["state_reference"] = state_reference(hybrid, cfg.data)
-    out = hybrid.save(run / "model.safetensors")
+    out = hybrid.save(run / MODEL)
     print("\n".join(skill.lines()))
     print(f"model: {out}")
     return out

@@ -46,7 +46,7 @@ from torch import nn
 from ..bundle import flatten_state, load_tensors, prefixed, save_tensors, unflatten_state, unprefixed
 from ..errors import EchoUserError
 from ..device import resolve_device
-from .layout import CHECKPOINT, PROGRESS, write_json_atomic
+from .layout import CHECKPOINT, MODEL, PROGRESS, write_json_atomic
 from .lock import RunLock
 
 
@@ -112,7 +112,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 class Trainer:
     def __init__(self, model: nn.Module, run_dir: str | os.PathLike, cfg: TrainConfig, *,
                  model_prefix: str = "model", meta: dict[str, Any] | None = None, resume: bool = True,
-                 params: list[nn.Parameter] | None = None, output: str = "model.safetensors") -> None:
+                 params: list[nn.Parameter] | None = None, output: str = MODEL) -> None:
         if isinstance(cfg.steps, bool) or not isinstance(cfg.steps, int) or cfg.steps < 1:
             raise EchoUserError(f"{cfg.stage}: --steps {cfg.steps!r} must be a whole number >= 1: a run of no "
                                 "steps would write an untrained model; give the optimisation steps to train")
