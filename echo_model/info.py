@@ -108,7 +108,7 @@ def _latent_rows(path: str | Path, meta: dict, n_points: int | None, add) -> Non
         frames = 1 + (t_l - 1) * cfg.time_factor
         shape = cfg.latent_shape(frames)
         grid, latent = _fmt(list(cfg.latent_grid)), cfg.latent_dim
-    except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+    except (TypeError, ValueError, KeyError, ArithmeticError, EchoUserError) as exc:
         raise EchoUserError(f"{path} is damaged: its autoencoder configuration is invalid ({type(exc).__name__}: "
                             f"{str(exc)[:200]}). Copy or export the model file again (or retrain it)") from None
     add("latent grid", f"{grid} x {latent} channels (encoder grid {_fmt(list(cfg.grid))})")

@@ -101,7 +101,7 @@ class Domain:
     def to_unit(self, points: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, dtype=np.float64)
         if pts.shape[-1] != self.dim:
-            raise ValueError(
+            raise EchoUserError(
                 f"points are {pts.shape[-1]}-D but the model was trained on {self.dim}-D data"
             )
         return ((pts - self.lo) / (self.hi - self.lo)).astype(np.float32)

@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import EchoUserError
 from .causal import CausalConv, CompressSpace, CompressTime, FrameNorm, ResBlock, UpsampleSpace, UpsampleTime
 from .contconv import GridToPoints, PointsToGrid
 
@@ -103,24 +104,24 @@ class AutoencoderConfig:
 
     def __post_init__(self) -> None:
         if self.dim not in (2, 3):
-            raise ValueError(f"dim must be 2 or 3, got {self.dim}")
+            raise EchoUserError(f"dim must be 2 or 3, got {self.dim}")
         g = self.grid
         self.grid = tuple(int(x) for x in ((g,) * self.dim if isinstance(g, int) else g))
         self.periodic = tuple(bool(p) for p in (self.periodic or (False,) * self.dim))
         self.layout = tuple(str(b) for b in self.layout)
         self.channels = tuple(int(c) for c in self.channels)
         if len(self.grid) != self.dim or len(self.periodic) != self.dim:
-            raise ValueError(f"grid {self.grid} / periodic {self.periodic} must have {self.dim} entries")
+            raise EchoUserError(f"grid {self.grid} / periodic {self.periodic} must have {self.dim} entries")
         bad = [b for b in self.layout if b not in BLOCKS]
         if bad:
-            raise ValueError(f"unknown blocks {bad} in layout; use {BLOCKS}")
+            raise EchoUserError(f"unknown blocks {bad} in layout; use {BLOCKS}")
         n_cs = self.layout.count("cs")
         if len(self.channels) != n_cs + 1:
-            raise ValueError(f"channels needs {n_cs + 1} widths (one per spatial level), got {self.channels}")
+            raise EchoUserError(f"channels needs {n_cs + 1} widths (one per spatial level), got {self.channels}")
         if any(s % (2**n_cs) for s in self.grid):
-            raise ValueError(f"grid {self.grid} must be divisible by 2^{n_cs} (the compress_space blocks)")
+            raise EchoUserError(f"grid {self.grid} must be divisible by 2^{n_cs} (the compress_space blocks)")
         if self.padding_mode not in ("zeros", "circular"):
-            raise ValueError(f"padding_mode must be 'zeros' or 'circular', got {self.padding_mode!r}")
+            raise EchoUserError(f"padding_mode must be 'zeros' or 'circular', got {self.padding_mode!r}")
 
     @property
     def time_factor(self) -> int:
@@ -137,7 +138,7 @@ class AutoencoderConfig:
     def latent_shape(self, n_frames: int) -> tuple[int, ...]:
         f = self.time_factor
         if n_frames < 1 or (n_frames - 1) % f:
-            raise ValueError(
+            raise EchoUserError(
                 f"{n_frames} frames do not fit the temporal compression x{f}: use 1 + {f} k frames "
                 f"(e.g. {1 + f}, {1 + 2 * f}, {1 + 4 * f})"
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from echo_model.errors import EchoUserError
 from echo_model.nn.autoencoder import AutoencoderConfig, EchoAutoencoder, load_autoencoder, save_autoencoder
 from echo_model.presets import AE_PRESETS, autoencoder_config
 
@@ -35,7 +36,7 @@ def test_shapes_and_ratio(dim):
     assert ae.time_factor == 2 and ae.frames_for_latent(3) == 5
     expected = n * t * 2 / (4 * 3 * (ae.config.latent_grid[0] ** dim))
     assert ae.compression_ratio(n, t) == pytest.approx(expected)
-    with pytest.raises(ValueError, match="1 \\+ 2 k"):
+    with pytest.raises(EchoUserError, match="1 \\+ 2 k"):
         ae.latent_shape(4)
 
 
@@ -156,5 +157,5 @@ def test_bad_inputs_raise_clear_errors():
         ae.encode(torch.rand(1, 10, 3), torch.randn(1, 3, 10, 1))
     with pytest.raises(ValueError, match="z must be"):
         ae.decode(torch.randn(1, 4, 2, 4, 4), torch.rand(1, 5, 2))
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(EchoUserError, match="divisible"):
         AutoencoderConfig(grid=(12, 12), layout=("cs", "cs", "cs"), channels=(4, 4, 4, 4))

@@ -53,7 +53,7 @@ def test_running_stats_match_numpy():
 def test_domain_maps_to_unit_box_and_rejects_wrong_dim():
     d = Domain([0.0, -1.0], [2.0, 1.0])
     np.testing.assert_allclose(d.to_unit(np.array([[1.0, 0.0]])), [[0.5, 0.5]])
-    with pytest.raises(ValueError, match="3-D"):
+    with pytest.raises(EchoUserError, match="3-D"):
         d.to_unit(np.zeros((2, 3)))
     assert Domain.from_dict(json.loads(json.dumps(d.to_dict()))).to_dict() == d.to_dict()
 

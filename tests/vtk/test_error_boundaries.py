@@ -127,3 +127,12 @@ def test_polyhedra_are_a_user_error_that_a_series_read_turns_into_a_warning(tmp_
     with pytest.warns(UserWarning, match="cells dropped"):
         traj = read_series(str(tmp_path / "f_0.vtu"))
     assert traj.cells is None and traj.fields.shape == (1, 4, 1)
+
+
+def test_only_the_rollout_commands_still_take_a_value_error_for_the_users():
+    """rollout.py and rollout_command.py still raise ValueError for bad options: those commands print it
+    (until they raise EchoUserError); a ValueError anywhere else is a bug with its traceback."""
+    from echo_paraview import cli
+
+    assert cli._LEGACY_VALUE_ERRORS <= {module for _, module, _ in cli.COMMANDS}
+    assert "echo_model.info" not in cli._LEGACY_VALUE_ERRORS
