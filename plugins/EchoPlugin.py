@@ -11,13 +11,16 @@ decorated methods carry a P<nn>_ prefix that fixes their order. The property *na
 from paraview.util.vtkAlgorithm import smdomain, smhint, smproperty, smproxy
 
 try:
-    from echo_paraview.rollout_filter import EchoRolloutAlgorithm
+    from echo_paraview.rollout_filter import MAX_FRAMES, EchoRolloutAlgorithm
     from echo_paraview.train_filter import EchoTrainAlgorithm
+    from echo_paraview.training import TrainSettings
 except ImportError as exc:  # shown in Output Messages when the plugin is loaded by hand
     raise ImportError(
         f"ECHO plugin: cannot import echo_paraview ({exc}). Start ParaView with `echopv paraview` "
         f"(after `bash scripts/setup.sh`), which puts the package and its venv on ParaView's path."
     ) from exc
+
+_TRAIN = TrainSettings()  # the panel's defaults are the recipe's (echo_model.train.runs), never literals here
 
 paraview_plugin_name = "EchoPlugin"
 paraview_plugin_version = "0.1.0"
@@ -189,7 +192,7 @@ class EchoRollout(EchoRolloutAlgorithm):
         self.AddInputArray(name)
 
     @smproperty.intvector(name="NumberOfFrames", default_values=10)
-    @smdomain.intrange(min=1, max=500)
+    @smdomain.intrange(min=1, max=MAX_FRAMES)
     @_doc("""Frames to predict after the start time. Each frame advances by the model's time step dt
     (in the model's time units, e.g. seconds): the last predicted time is start + NumberOfFrames * dt,
     printed in Output Messages and visible as the output's time steps. The algorithm caps it at 2000.""")
@@ -367,20 +370,20 @@ class EchoTrain(EchoTrainAlgorithm):
     def P02_SetPreset(self, preset):
         self.SetPreset(preset)
 
-    @smproperty.intvector(name="AutoencoderSteps", label="Autoencoder Steps", default_values=1500)
+    @smproperty.intvector(name="AutoencoderSteps", label="Autoencoder Steps", default_values=_TRAIN.ae_steps)
     @smdomain.intrange(min=1, max=1000000)
     @_doc("""Optimizer steps of stage 1 (the point-cloud autoencoder).""")
     def P03_SetAESteps(self, n):
         self.SetAESteps(n)
 
-    @smproperty.intvector(name="RefineSteps", default_values=100)
+    @smproperty.intvector(name="RefineSteps", default_values=_TRAIN.refine_steps)
     @smdomain.intrange(min=0, max=1000000)
     @_doc("""Optimizer steps of stage 2 (single-frame refinement of the autoencoder); 0 skips it.""")
     def P04_SetRefineSteps(self, n):
         """0 skips stage 2 (single-frame refinement)."""
         self.SetRefineSteps(n)
 
-    @smproperty.intvector(name="DiTSteps", label="DiT Steps", default_values=9000)
+    @smproperty.intvector(name="DiTSteps", label="DiT Steps", default_values=_TRAIN.dit_steps)
     @smdomain.intrange(min=1, max=1000000)
     @_doc("""Optimizer steps of stage 3 (the generative transformer on the latents).""")
     def P05_SetDiTSteps(self, n):

@@ -172,7 +172,7 @@ def _gmsh():
     try:
         import gmsh
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
+        raise EchoUserError(
             "meshing the cylinder case needs the gmsh Python API: `pip install gmsh` "
             "(or `pip install echo-paraview[tools]`)"
         ) from exc

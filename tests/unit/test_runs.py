@@ -86,6 +86,8 @@ def test_step_defaults_are_the_same_in_the_cli_in_echotrain_and_in_the_paraview_
     settings = TrainSettings()
     plugin = (Path(__file__).resolve().parents[2] / "plugins" / "EchoPlugin.py").read_text()
     for prop, name in (("AutoencoderSteps", "ae_steps"), ("RefineSteps", "refine_steps"), ("DiTSteps", "dit_steps")):
-        panel = re.search(rf'name="{prop}"[^)]*default_values=(\d+)', plugin)
+        panel = re.search(rf'name="{prop}"[^)]*default_values=([^)]+)\)', plugin)
         assert panel, prop
-        assert int(panel.group(1)) == getattr(settings, name) == run[name], prop
+        assert panel.group(1) == f"_TRAIN.{name}", f"{prop}: the panel must read the recipe, not {panel.group(1)}"
+        assert getattr(settings, name) == run[name], prop
+    assert "_TRAIN = TrainSettings()" in plugin
