@@ -222,7 +222,7 @@ def test_row_empty_mesh(rows):
 
 
 def test_row_negative_dt_in_the_model_header(rows):
-    _refused(rows, "negative_dt", "dt = -0.5")
+    _refused(rows, "negative_dt", "'dt' is a number (-0.5)")
 
 
 def test_row_nan_weights(rows):

@@ -8,6 +8,7 @@ import torch
 
 from echo_model.cases import spectral_ns as sns
 from echo_model.data.store import TrajectoryStore
+from echo_model.errors import EchoUserError
 
 torch.set_num_threads(2)
 
@@ -168,13 +169,13 @@ def test_grid_helpers_use_vtk_order():
 
 
 def test_settings_reject_bad_values():
-    with pytest.raises(ValueError, match="scheme"):
+    with pytest.raises(EchoUserError, match="scheme"):
         sns.SolverSettings(scheme="euler")
-    with pytest.raises(ValueError, match="cfl"):
+    with pytest.raises(EchoUserError, match="cfl"):
         sns.SolverSettings(cfl=0.0)
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(EchoUserError, match="even"):
         sns.SpectralGrid(33, 2)
-    with pytest.raises(ValueError, match="nu_min"):
+    with pytest.raises(EchoUserError, match="nu_min"):
         sns.log_uniform(np.random.default_rng(0), 1e-3, 1e-4)
 
 
@@ -260,5 +261,5 @@ def test_ensure_dataset_generates_once_into_the_cache(tmp_path, monkeypatch):
     assert p1.stat().st_mtime_ns == mtime
     p2 = ensure_dataset("ns2d-64-sample", progress=False, **{**small, "seed": 1})
     assert p2 != p1
-    with pytest.raises(ValueError, match="unknown dataset"):
+    with pytest.raises(EchoUserError, match="unknown dataset"):
         ensure_dataset("nope")
