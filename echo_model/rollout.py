@@ -487,15 +487,7 @@ class Surrogate:
         pts = self._points(points)
         qpts = pts if query_points is None else self._points(query_points)
         vals = torch.as_tensor(self.stats.normalize(obs[-n_obs:]), device=self.device)
-        work_total = n_seg * flow.sampler_evaluations(sampler, steps)
-        done = [0]
-
-        def tick() -> None:
-            done[0] += 1
-            if should_abort is not None and should_abort():
-                raise RolloutAborted("rollout aborted by the caller")
-            if progress is not None:
-                progress(min(1.0, done[0] / work_total))
+        tick = progress_ticker(n_seg * flow.sampler_evaluations(sampler, steps), progress, should_abort)
 
         acc = _EnsembleAccumulator(n_samples, (n_frames, n_query, self.n_channels), keep_samples)
         gains = self._anchor_gains(anchor) if query_points is None else None
@@ -613,6 +605,22 @@ def _param_value(params: dict, name: str, default: float) -> float:
                             f"number; fix the value in the input (the dataset's or the series' parameters) or leave "
                             f"it out to use the training mean")
     return number
+
+
+def progress_ticker(total: int, progress: Callable[[float], None] | None,
+                    should_abort: Callable[[], bool] | None) -> Callable[[], None]:
+    """A callback for each network evaluation: reports the fraction done of `total` and raises
+    RolloutAborted as soon as `should_abort()` says so."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if should_abort is not None and should_abort():
+            raise RolloutAborted("rollout aborted by the caller")
+        if progress is not None:
+            progress(min(1.0, done[0] / max(1, total)))
+
+    return tick
 
 
 def check_sampler(steps: int, sampler: str, n_segments: int, n_samples: int) -> None:

@@ -46,8 +46,8 @@ import torch
 from . import flow
 from .errors import EchoUserError
 from .memory import MemoryBudget
-from .rollout import SEGMENT_SEED_STRIDE, Surrogate, _EnsembleAccumulator, _gpu_chunk, check_sampler
-from .rollout_result import RolloutAborted, RolloutResult
+from .rollout import SEGMENT_SEED_STRIDE, Surrogate, _EnsembleAccumulator, _gpu_chunk, check_sampler, progress_ticker
+from .rollout_result import RolloutResult
 
 TASKS = ("forecast", "interpolate", "reconstruct", "inverse", "sample")
 # the training mask each task needs (reconstruct fits latents through the decoder: no mask)
@@ -156,20 +156,7 @@ def _start(sur: Surrogate, task: str, points: np.ndarray, params, *, n_frames: i
     check_sampler(steps, sampler, n_windows * (1 + refine), n_samples)
     total = max(1, n_windows * (1 + refine) * flow.sampler_evaluations(sampler, steps))
     return _Run(sur, sur._points(points), sur._param_vector(params, n_samples), n_samples, int(seed), steps,
-                sampler, int(refine), chunk, _ticker(total, progress, should_abort))
-
-
-def _ticker(total: int, progress, should_abort) -> Callable[[], None]:
-    done = [0]
-
-    def tick() -> None:
-        done[0] += 1
-        if should_abort is not None and should_abort():
-            raise RolloutAborted("aborted by the caller")
-        if progress is not None:
-            progress(min(1.0, done[0] / total))
-
-    return tick
+                sampler, int(refine), chunk, progress_ticker(total, progress, should_abort))
 
 
 def time_fill(values: torch.Tensor, given: Sequence[bool]) -> torch.Tensor:
@@ -571,7 +558,7 @@ def reconstruct(sur: Surrogate, probe_points: np.ndarray, values: np.ndarray, ta
     plan = sur.plan(max(m, obs.shape[1]), m, n_t, 1, False, memory)
     chunk = int(plan.chunk_size if sur.device.type != "cuda" else _gpu_chunk(sur.device))
     starts = list(range(0, n_t, w_len))
-    tick = _ticker(max(1, len(starts) * fit_steps), progress, should_abort)
+    tick = progress_ticker(max(1, len(starts) * fit_steps), progress, should_abort)
     probes, target = sur._points(probe_points), sur._points(target_points)
     first = idw(sur, probes.cpu().numpy(), sur.stats.normalize(obs), target.cpu().numpy())
     out = np.empty((n_t, m, sur.n_channels), dtype=np.float32)
