@@ -40,7 +40,7 @@ LX, LY, RADIUS = 2.2, 0.41, 0.05  # DFG 2D-2 channel (echo_model.cases.cylinder_
 
 def obstacle_of(store, i: int) -> Obstacle:
     """The body of case i, from the generator's metadata (the DFG families hold cylinders only)."""
-    meta = store[int(i)].metadata
+    meta = store.metadata(int(i))
     return Obstacle(meta.get("shape", "circle"), float(meta.get("aspect", 1.0)), float(meta.get("angle", 0.0)))
 LABEL = "FNO-2d peer (grid 128 x 24)"
 P = TypeVar("P")

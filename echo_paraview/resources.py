@@ -54,11 +54,3 @@ def pvbatch_script(name: str) -> Path:
                             "reinstall the package")
     return d / name
 
-
-def sample_case(*parts: str) -> Path:
-    """A file of the repository's sample_cases/ (not in the wheel: 48 MB of data and models)."""
-    path = CHECKOUT.joinpath("sample_cases", *parts)
-    if not path.exists():
-        raise EchoUserError(f"{'/'.join(('sample_cases', *parts))} ships with the repository, not with the installed "
-                            "package: clone the repository and run the demo from there, or pass your own model/data")
-    return path

@@ -486,6 +486,10 @@ class TrajectoryStore:
         check_cells(cells, self.n_points(i), self._where(i))
         return cells
 
+    def metadata(self, i: int) -> dict[str, Any]:
+        """The trajectory's free-form metadata (case name, provenance, ...), without reading its fields."""
+        return self._json_attr(i, "metadata")
+
     def params(self, i: int) -> dict[str, float]:
         """The trajectory's PDE parameters: names to finite numbers (anything else is refused, naming it)."""
         params = self._json_attr(i, "params")
@@ -518,7 +522,7 @@ class TrajectoryStore:
             field_layout=self.info.field_layout,
             params=self.params(i),
             cells=self.cells(i),
-            metadata=self._json_attr(i, "metadata"),
+            metadata=self.metadata(i),
         )
 
     def __iter__(self) -> Iterator[Trajectory]:
