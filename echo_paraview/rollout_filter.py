@@ -57,7 +57,7 @@ from echo_model.errors import EchoUserError
 from echo_model.memory import MemoryBudget
 from echo_model.state_check import check_state
 
-from . import comparison, fitcheck, parallel, rollout_colours, rollout_input, timesteps
+from . import comparison, fitcheck, parallel, rollout_colours, rollout_input, rollout_task, timesteps
 from .rollout_output import Frame, write_frame
 
 START_MODES = ("first", "current", "value")
@@ -86,6 +86,7 @@ class RolloutSettings:
     association: str = "auto"  # auto | points | cells
     compare: bool = True  # truth / error / rel-MSE where the input has data
     memory_budget: str = ""  # "" = automatic (available memory); "2GB": the rollout must fit (else refused)
+    task: str = "forecast"  # or interpolate | reconstruct | inverse | sample (rollout_task)
 
 
 class RolloutError(EchoUserError):
@@ -111,6 +112,10 @@ class Plan:
     error: Exception | None = None
     predicted: list[float] = field(default_factory=list)  # forecast times, as they are in out_times
     notes: list[tuple[str, str]] = field(default_factory=list)  # ("warn" | "info", text), said once in RequestData
+    task: str = "forecast"
+    cond: list[float] = field(default_factory=list)  # tasks: the input steps the model takes (t_start among them)
+    truth_times: list[float] = field(default_factory=list)  # tasks: input steps at predicted times
+    gap: int | None = None  # Interpolate: model steps between the input's steps
 
     @property
     def n_pred(self) -> int:
@@ -123,10 +128,16 @@ class Plan:
         if t_req is None or not self.out_times:
             return "input", self.t_start, -1
         t = self.out_times[timesteps.snap_index(self.out_times, t_req)]
-        if t <= self.t_start + timesteps.time_tolerance(self.out_times):
-            return "input", t, -1
-        k = timesteps.find_step(self.predicted, t, self.tolerance)
-        return ("predicted", t, k) if k is not None else ("solver", t, -1)
+        k = timesteps.find_step(self.predicted, t, self.tolerance)  # (a forecast's are all after t_start)
+        if k is not None:
+            return "predicted", t, k
+        return ("input", t, -1) if t <= self.t_start + timesteps.time_tolerance(self.out_times) else ("solver", t, -1)
+
+    def known(self, t: float) -> bool:
+        """Whether `<field>_pred` at input step t is the input itself: at and before the start for a
+        forecast, at and after it for Inverse (the model's own frames are the predicted ones)."""
+        tol = timesteps.time_tolerance(self.out_times)
+        return t >= self.t_start - tol if self.task == "inverse" else t <= self.t_start + tol
 
     def input_step(self, t: float) -> float | None:
         """The input's step at time t (None when the input has no data then)."""
@@ -204,6 +215,9 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     CompareWithInput : bool, default True
         Add `<field>_truth`, `<field>_error` and rel-MSE where the input has data after the start
         (`SetCompareWithInput`).
+    Task : {"Forecast", "Interpolate", "Reconstruct", "Inverse", "Sample"}, default "Forecast"
+        What the model does with the input (`SetTask`; see `rollout_task`). Reconstruct predicts on
+        the mesh of the optional second input (`SetTargetData` / `SetInputConnection(1, ...)`).
 
     Output: the input's structure with the input's arrays and `<field>_pred` (and `_std`,
     `_truth`, `_error`) at every input step and at t_start + k dt, k = 1 .. NumberOfFrames
@@ -243,7 +257,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     def __init__(self) -> None:
         VTKPythonAlgorithmBase.__init__(
-            self, nInputPorts=1, inputType="vtkDataObject", nOutputPorts=1, outputType="vtkDataObject"
+            self, nInputPorts=2, inputType="vtkDataObject", nOutputPorts=1, outputType="vtkDataObject"
         )
         self._s = RolloutSettings()
         self._cache: dict[str, Any] | None = None
@@ -264,11 +278,19 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self.used_parameters: dict[str, tuple[float, str]] = {}
 
     def FillInputPortInformation(self, port, info):
+        if port == 1:  # Reconstruct's target mesh; the other tasks leave it empty
+            from vtkmodules.vtkCommonExecutionModel import vtkAlgorithm
+
+            info.Set(vtkAlgorithm.INPUT_IS_OPTIONAL(), 1)
         return rollout_input.accept_datasets_and_composites(info)
 
     def SetInputData(self, data: vtkDataObject) -> None:
         """Plain-VTK convenience (vtkAlgorithm only has SetInputDataObject)."""
         self.SetInputDataObject(0, data)
+
+    def SetTargetData(self, data: vtkDataObject | None) -> None:
+        """Reconstruct's target mesh (the second input; `SetInputConnection(1, port)` for a pipeline)."""
+        self.SetInputDataObject(1, data)
 
     # --- properties -------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:
@@ -363,6 +385,18 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     def SetCompareWithInput(self, on: bool | int) -> None:
         self._set(compare=bool(int(on)))
+
+    def SetTask(self, task: str | int) -> None:
+        """"Forecast" | "Interpolate" | "Reconstruct" | "Inverse" | "Sample" (or 0 .. 4, ParaView's
+        enumeration); a name it does not know is reported when the pipeline runs."""
+        try:
+            self._set(task=rollout_task.parse_task(task))
+        except rollout_task.TaskError as exc:
+            self._set(task=str(task))  # _check_settings refuses it with this message
+            self.last_error = str(exc)
+
+    def GetTask(self) -> str:
+        return self._s.task.capitalize()
 
     def GetUsedParameters(self) -> dict[str, tuple[float, str]]:
         """What the last rollout was conditioned on: name -> (value, source)."""
@@ -460,6 +494,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     # --- pipeline ---------------------------------------------------------------------
     def RequestDataObject(self, request, inInfo, outInfo):
         inp = vtkDataObject.GetData(inInfo[0], 0)
+        if self._target() is not None:  # Reconstruct: the output is the target mesh
+            inp = self._target()
         if inp is None:
             return 1
         out = vtkDataObject.GetData(outInfo, 0)
@@ -494,6 +530,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         sur = self._surrogate()
         dt = float(sur.dt)
         fitcheck.check_model(dt)
+        if s.task != "forecast":
+            return self._task_plan(sur, in_times, dt)
         n_obs = int(sur.n_observed_frames)
         if n_obs > 1 and len(in_times) < n_obs:
             raise RolloutError(
@@ -515,6 +553,25 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         notes.append(("info", f"{s.n_frames} frame(s) of the model's dt = {dt:.6g} after t = {t_start:.6g}, up to "
                    f"t = {predicted[-1]:.6g}"))
         return Plan(list(in_times), start, t_start, n_obs, dt, out_times, predicted=predicted, notes=notes)
+
+    def _task_plan(self, sur, in_times: list[float], dt: float) -> Plan:
+        """A plan for the tasks beyond the forecast (rollout_task); an untrained task is refused here."""
+        from echo_model.tasks import check_task
+
+        s = self._s
+        check_task(sur, s.task)
+        start, t_start = self._start(in_times, 1) if s.task in ("inverse", "sample") else (0, 0.0)
+        tp = rollout_task.plan_task(s.task, in_times, start, t_start, dt, s.n_frames,
+                                    window_frames=int(sur.window_frames), time_factor=int(sur.time_factor),
+                                    compare=s.compare)
+        return Plan(list(in_times), tp.start, tp.t_start, 1, dt, tp.out_times, predicted=tp.predicted,
+                    notes=tp.notes, task=s.task, cond=tp.cond, truth_times=tp.truth_times, gap=tp.gap)
+
+    def _target(self) -> vtkDataObject | None:
+        """Reconstruct's target mesh (the second input), None for the other tasks or when not given."""
+        if self._s.task != "reconstruct" or not self.GetNumberOfInputConnections(1):
+            return None
+        return self.GetInputDataObject(1, 0)
 
     def _start(self, in_times: list[float], n_obs: int) -> tuple[int, float]:
         """(index into the input's steps, t_start) for the StartTime setting."""
@@ -699,8 +756,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
             resolved, mtime = path, -1
         plan = self._plan
         params = tuple(sorted((k, u.value) for k, u in self._param_uses(inp, used).items()))
+        tgt = self._target()  # Reconstruct: another target mesh is another result
+        target = None if tgt is None else rollout_input.content_key(rollout_task.target_input(tgt, [], 3).points)
         return (rollout_input.content_key(values), os.path.abspath(resolved), mtime, astuple(self._s),
-                tuple(plan.out_times), params)
+                tuple(plan.out_times), params, target)
 
     def _start_gather(self, request, mi, used, values, key, inp) -> None:
         """Plan the input times still to read: earlier observed frames, then the solver's truth."""
@@ -710,7 +769,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         plan = self._plan
         cond = plan.in_times[plan.start - plan.n_obs + 1 : plan.start] if plan.start >= 0 else []
         truth_t = []
-        if self._s.compare and plan.start >= 0 and plan.n_pred:
+        if plan.task != "forecast":  # the task's other input steps, then those it is compared with
+            cond = [t for t in plan.cond if abs(t - plan.t_start) > plan.tolerance]
+            truth_t = [t for t in plan.truth_times if t not in cond]
+        elif self._s.compare and plan.start >= 0 and plan.n_pred:
             # up to the forecast's end: the input's later steps are no forecast time
             truth_t = comparison.truth_times_needed(plan.in_times, plan.t_start, plan.predicted[-1])
         self._gather = {"todo": list(cond) + truth_t, "cond_times": list(cond), "truth_times": truth_t,
@@ -750,24 +812,33 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def _finish_gather(self, request) -> None:
         g, plan = self._gather, self._plan
         self._gather = None
-        observed = np.stack([g["frames"][t] for t in g["cond_times"]] + [g["start_values"]])
         sur = self._surrogate()
         mi = g["mi"]
-        for w in fitcheck.check_points(mi.points, *_domain(sur)) + check_state(sur, mi.points, observed):
+        frames = {**g["frames"], plan.t_start: g["start_values"]}
+        if plan.task == "forecast":
+            observed = np.stack([g["frames"][t] for t in g["cond_times"]] + [g["start_values"]])
+        else:  # the input's values at the task's steps, in time order
+            observed = np.stack([frames[t] for t in plan.cond])
+        starts = plan.task in ("forecast", "inverse", "interpolate")  # frames a start state is checked on
+        for w in fitcheck.check_points(mi.points, *_domain(sur)) + (
+                check_state(sur, mi.points, observed) if starts else []):
             self._warn(w)
         params = {n: u.value for n, u in g["params"].items() if u.source != "training mean"}
-        res = self._rollout(sur, mi.points, observed, params)
+        tgt = self._target()
+        target = None if tgt is None else rollout_task.target_input(tgt, mi.specs, int(sur.dim))
+        res = self._rollout(sur, mi.points, observed, params, target)
         mean = np.asarray(res.mean, dtype=np.float32)
         if not np.isfinite(mean).all():
             raise RolloutError("the model produced NaN or infinite values; its weights may be damaged (check "
                                "`echopv info` on the model file) or the input holds NaN")
         std = None if res.std is None else np.asarray(res.std, dtype=np.float32)
         truths = [None] * len(plan.predicted)
-        if g["truth_times"]:  # the start frame is the left end of the first interpolation interval
+        if plan.task != "forecast" and self._s.compare and tgt is None:  # only where the input has the step
+            truths = rollout_task.exact_truths(plan.predicted, frames, plan.tolerance)
+        elif g["truth_times"] and plan.task == "forecast":  # the start frame: the first interval's left end
             t_series = [plan.t_start] + g["truth_times"]
-            frames = [g["start_values"]] + [g["frames"][t] for t in g["truth_times"]]
-            truths = [comparison.truth_at(t_series, frames, t) for t in plan.predicted]
-        self._cache = {"key": g["key"], "mean": mean, "std": std, "truth": truths, "mi": mi,
+            truths = [comparison.truth_at(t_series, [frames[t] for t in t_series], t) for t in plan.predicted]
+        self._cache = {"key": g["key"], "mean": mean, "std": std, "truth": truths, "mi": mi, "target": target,
                        "fast": self._fast_key(), "snaps": {}, "frames": {}, "kib": 0}
         for k, snap in g["snaps"].items():
             self._keep(self._cache["snaps"], k, snap)
@@ -787,7 +858,7 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self._param_uses(inp, used)  # what a rollout from here would be conditioned on (and checks)
         plan = self._plan
         truth = comparison.Truth(values, False, (t, t))
-        if t <= plan.t_start + timesteps.time_tolerance(plan.out_times):
+        if plan.known(t):
             frame = Frame(time=t, is_prediction=False, mean=values, std=np.zeros_like(values), truth=truth)
         else:
             frame = Frame(time=t, is_prediction=False, truth=truth)
@@ -798,6 +869,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     def _serve_prediction(self, request, inp, out, t_req) -> int:
         c, plan = self._cache, self._plan
         _, t, k = plan.locate(t_req)
+        if c.get("target") is not None:  # Reconstruct on the Target mesh: its structure and arrays
+            return self._serve_target(request, out, t, k)
         built = c["frames"].get(k)
         if built is not None:  # shown before: the same data objects again
             out.ShallowCopy(built)
@@ -822,6 +895,24 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         timesteps.stamp_data_time(out, t)
         if t_in is None or holds:  # complete: kept (a frame without the solver's arrays is not)
             self._keep(c["frames"], k, _snapshot(out))
+        return 1
+
+    def _serve_target(self, request, out, t: float, k: int) -> int:
+        c, tgt = self._cache, self._target()
+        if tgt is None or out.GetClassName() != tgt.GetClassName():
+            raise RolloutError("the Target input changed during the update; apply again")
+        held = _data_time(tgt)  # a temporal target passes its arrays through at its own step only
+        same = held is None or abs(held - t) <= self._plan.tolerance
+        if not same and not self._refetch:  # (one reader feeding both inputs holds one step): read it again
+            self._refetch = True
+            request.Set(sddp.CONTINUE_EXECUTING(), 1)
+            return 1
+        self._refetch = False
+        frame = Frame(time=t, is_prediction=True, mean=c["mean"][k], std=None if c["std"] is None else c["std"][k],
+                      solver=same)
+        write_frame(tgt, out, rollout_input.select_leaves(tgt, ""), c["target"], frame, self._plan.t_start,
+                    self._s.n_samples > 1, False)
+        timesteps.stamp_data_time(out, t)
         return 1
 
     def _frame_cached(self, k: int) -> bool:
@@ -873,31 +964,29 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self.used_parameters = {n: (u.value, u.source) for n, u in uses.items()}
         return uses
 
-    def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None):
+    def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None,
+                 target=None):
         from echo_model.threads import torch_threads
 
-        s = self._s
-        n = s.n_frames
+        s, plan = self._s, self._plan
+        n = s.n_frames if plan is None or plan.task == "forecast" else len(plan.predicted)
 
         def progress(f: float) -> None:
             self._progress(0.1 + 0.9 * float(f), f"EchoRollout: frame {min(n, int(round(float(f) * n)))}/{n}")
 
+        opts = dict(n_samples=max(1, s.n_samples), seed=s.seed, steps=s.sampling_steps or None, progress=progress,
+                    should_abort=lambda: bool(self.GetAbortExecute()), keep_samples=False,
+                    memory=MemoryBudget.parse(s.memory_budget, where="MemoryBudget"))
+        if plan is None or plan.task == "forecast":
+            run = lambda pts, obs: sur.rollout(pts, obs, n_frames=n, params=params or None, **opts)  # noqa: E731
+        else:
+            run = rollout_task.task_call(sur, plan, n_frames=s.n_frames, params=params or None, opts=opts,
+                                         target_points=None if target is None else target.points)
         with torch_threads(max(0, s.n_threads)):
             progress(0.0)
-            # under MPI (mpiexec pvbatch/pvserver) rank 0 rolls out the gathered field: parallel.py
-            res = parallel.gathered_rollout(lambda pts, obs: sur.rollout(
-                pts,
-                obs,
-                n_frames=n,
-                params=params or None,
-                n_samples=max(1, s.n_samples),
-                seed=s.seed,
-                steps=s.sampling_steps or None,
-                progress=progress,
-                should_abort=lambda: bool(self.GetAbortExecute()),
-                keep_samples=False,
-                memory=MemoryBudget.parse(s.memory_budget, where="MemoryBudget"),
-            ), points, observed)
+            # under MPI (mpiexec pvbatch/pvserver) rank 0 rolls out the gathered field: parallel.py;
+            # a Reconstruct target is not partitioned with the input: this rank predicts on all of it
+            res = run(points, observed) if target is not None else parallel.gathered_rollout(run, points, observed)
         self.n_rollouts += 1
         return res
 
@@ -930,6 +1019,7 @@ def _check_settings(s: RolloutSettings) -> None:
                            f"{', '.join(rollout_input.ASSOCIATIONS)}")
     if s.sampling_steps < 0 or s.n_threads < 0:
         raise RolloutError("SamplingSteps and NumberOfThreads must be 0 (default) or more")
+    rollout_task.parse_task(s.task)
 
 
 def _held_time(in_info, in_times: Sequence[float]) -> float | None:
