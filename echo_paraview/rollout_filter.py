@@ -153,6 +153,7 @@ def _load_surrogate(path: str, device: str):
     # torch is imported only here, when a rollout actually runs: a broken torch install must not
     # stop ParaView from registering the filter.
     try:
+        rollout_task.prefer_torch_sympy()  # before the model's import picks up the system's sympy
         from echo_model.rollout import Surrogate
     except ImportError as exc:
         raise RolloutError(

@@ -207,6 +207,29 @@ def target_input(target, specs: Sequence[Any], dim: int) -> ModelInput:
     return ModelInput("points", points, list(specs), sizes, [lf.path for lf in used], notes)
 
 
+def prefer_torch_sympy() -> None:
+    """Import the sympy that torch was installed with, before anything imports another one.
+
+    Reconstruct fits latents with torch.optim, which imports torch._dynamo and needs torch's sympy;
+    inside ParaView the system's older sympy comes first on sys.path (`echopv` appends the venv after
+    ParaView's own packages), loading a model imports it, and the fit then fails on an ImportError."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    if "sympy" in sys.modules:
+        return
+    site = str(Path(torch.__file__).resolve().parents[1])
+    sys.path.insert(0, site)
+    try:
+        import sympy  # noqa: F401
+    except ImportError:  # torch imports without it where it can; its own error then says what is missing
+        pass
+    finally:
+        sys.path.remove(site)
+
+
 def exact_truths(predicted: Sequence[float], frames: dict[float, np.ndarray], tol: float) -> list:
     """The input's values at the predicted times where the input has that very step (else None):
     the tasks compare only with data the solver has, never with a time interpolation."""

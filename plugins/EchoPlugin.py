@@ -12,6 +12,7 @@ from paraview.util.vtkAlgorithm import smdomain, smhint, smproperty, smproxy
 
 try:
     from echo_paraview.rollout_filter import MAX_FRAMES, EchoRolloutAlgorithm
+    from echo_paraview.rollout_task import TASK_LABELS
     from echo_paraview.train_filter import EchoTrainAlgorithm
     from echo_paraview.training import TrainSettings
 except ImportError as exc:  # shown in Output Messages when the plugin is loaded by hand
@@ -73,8 +74,29 @@ time, no forecast at a solver step). Inputs:
 any dataset or multiblock (e.g. the OpenFOAM reader) with point or cell data; cell data is
 predicted at the cell centres and written back as cell data. Warnings about the fit between
 the data and the model (domain, time step, parameters) appear in Output Messages.
+Task picks what the model does instead of the forecast: Interpolate (a frame every dt between
+input steps saved 2 to 8 model steps apart, the input's steps kept), Reconstruct (the full field
+on the Target mesh from values at the Input's sparse points), Inverse (NumberOfFrames before the
+start) or Sample (NumberOfFrames from the mesh and the parameters alone).
 </Documentation>
 """
+
+_TARGET_XML = """
+<InputProperty name="Target" port_index="1" command="SetInputConnection" null_on_empty="1">
+  <Hints><Optional/></Hints>
+  <ProxyGroupDomain name="groups"><Group name="sources"/><Group name="filters"/></ProxyGroupDomain>
+  <DataTypeDomain name="input_type" composite_data_supported="1">
+    <DataType value="vtkDataSet"/><DataType value="vtkCompositeDataSet"/>
+  </DataTypeDomain>
+  <Documentation>Task Reconstruct only: the mesh to predict the full field on (its points). The Input
+  then holds the field at sparse points (probes) over its time steps. Empty: the Input's own points.
+  Set it from Python (EchoRollout(Input=probes, Target=mesh, Task="Reconstruct")) or with
+  Change Input in the pipeline browser.</Documentation>
+</InputProperty>
+"""
+
+_TASK_ENUM = ('<EnumerationDomain name="enum">' + "".join(
+    f'<Entry value="{i}" text="{label}"/>' for i, label in enumerate(TASK_LABELS)) + "</EnumerationDomain>")
 
 _START_ENUM = ('<EnumerationDomain name="enum"><Entry value="0" text="first"/>'
                '<Entry value="1" text="current"/><Entry value="2" text="value"/></EnumerationDomain>')
@@ -142,6 +164,7 @@ def _show_information(algorithm):
 @smproxy.filter(name="EchoRollout", label="EchoRollout")
 @smhint.xml('<ShowInMenu category="ECHO"/>')
 @smproperty.xml(_ROLLOUT_DOC)
+@smproperty.xml(_TARGET_XML)
 @smproperty.input(name="Input", port_index=0)
 @smdomain.datatype(dataTypes=["vtkDataSet", "vtkCompositeDataSet"], composite_data_supported=True)
 @smdomain.xml('<InputArrayDomain name="input_arrays" attribute_type="any-except-field"/>')
@@ -186,6 +209,18 @@ class EchoRollout(EchoRolloutAlgorithm):
     the time step dt and the PDE parameters it is conditioned on.""")
     def P00_SetCheckpoint(self, path):
         self.SetCheckpoint(path)
+
+    @smproperty.intvector(name="Task", default_values=0)
+    @smdomain.xml(_TASK_ENUM)
+    @_doc("""What the model does with the input. Forecast: NumberOfFrames after the start time.
+    Interpolate: a frame every model dt between the input's first and last step; the input's steps must
+    be 2 to 8 model steps apart (thin a series with Extract Time Steps) and stay exact. Reconstruct: the
+    full field at the input's steps on the Target mesh (the second input) from the values at the input's
+    sparse points. Inverse: NumberOfFrames before the start time. Sample: NumberOfFrames from the start
+    time, drawn from the mesh and the parameters alone (NumberOfSamples members). A task the model was not
+    trained for is refused in Output Messages.""")
+    def P00b_SetTask(self, task):
+        self.SetTask(task)
 
     @smproperty.xml(_INPUT_ARRAYS_XML)
     def P01_AddInputArray(self, name):
