@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -30,7 +30,7 @@ from echo_model.train.layout import PID as PID_FILE
 from echo_model.train.layout import PIPELINE_CONFIG
 from echo_model.train.layout import PIPELINE_STATUS as PIPELINE_JSON
 from echo_model.train.layout import read_progress, read_status
-from echo_model.train.runs import MIN_FRAMES, PipelineRun, add_arguments_from, from_namespace, to_argv, to_json
+from echo_model.train.runs import MIN_FRAMES, PipelineRun, add_arguments_from, check_values, to_argv, to_json
 
 from . import job_identity
 from .resources import CHECKOUT, in_checkout
@@ -56,29 +56,35 @@ class TrainSettings:
     grid: tuple[int, ...] = ()  # () = the preset's latent grid
     extra_args: tuple[str, ...] = ()  # more `echopv train all` options, parsed into the PipelineRun
 
-    def pipeline(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike):
-        """The `PipelineRun` these settings describe (extra arguments parsed and checked here, in
-        ParaView, so a typo is reported at Start instead of in the child's log)."""
+    def pipeline(self, dataset_path: str | os.PathLike, run_dir: str | os.PathLike) -> PipelineRun:
+        """The `PipelineRun` these settings describe, built from the typed fields; only ExtraArguments
+        (text the user typed) go through the option parser, here in ParaView, so a typo is reported
+        at Start instead of in the child's log."""
+        run = PipelineRun(data=str(dataset_path), run=str(run_dir), preset=self.preset, ae_steps=int(self.ae_steps),
+                          refine_steps=int(self.refine_steps), dit_steps=int(self.dit_steps), progress=False,
+                          threads=int(self.threads) if self.threads > 0 else None,
+                          frames=int(self.frames) if self.frames > 0 else None,
+                          grid=tuple(int(g) for g in self.grid) or None)
+        if self.extra_args:
+            run = replace(run, **self._extra_values(run))
+        check_values(PipelineRun, asdict(run), lambda name: f"EchoTrain {name}")
+        return run
+
+    def _extra_values(self, run: PipelineRun) -> dict:
+        """The fields ExtraArguments sets, parsed with `echopv train all`'s own options."""
         import argparse
 
         parser = argparse.ArgumentParser(prog="EchoTrain ExtraArguments", add_help=False, exit_on_error=False)
-        add_arguments_from(parser, PipelineRun)
-        argv = ["--data", str(dataset_path), "--run", str(run_dir), "--preset", self.preset,
-                "--ae-steps", str(int(self.ae_steps)), "--refine-steps", str(int(self.refine_steps)),
-                "--dit-steps", str(int(self.dit_steps)), "--no-progress"]
-        if self.threads > 0:
-            argv += ["--threads", str(int(self.threads))]
-        if self.frames > 0:
-            argv += ["--frames", str(int(self.frames))]
-        if self.grid:
-            argv += ["--grid", *map(str, self.grid)]
+        add_arguments_from(parser, PipelineRun, optional=("data", "run"))
         try:
-            ns, unknown = parser.parse_known_args(argv + list(self.extra_args))
+            ns, unknown = parser.parse_known_args(list(self.extra_args))
         except (argparse.ArgumentError, SystemExit) as exc:
             raise TrainingError(f"ExtraArguments {' '.join(self.extra_args)!r}: {exc}") from None
         if unknown:
             raise TrainingError(f"ExtraArguments: unknown option(s) {' '.join(unknown)}; see `echopv train all --help`")
-        return from_namespace(PipelineRun, ns)
+        untouched = vars(parser.parse_known_args([])[0])
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in vars(ns).items()
+                if v != untouched[k] and k not in ("data", "run")}  # only what the text sets
 
 
 def skill_lines(model: str) -> list[str]:

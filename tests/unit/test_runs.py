@@ -71,6 +71,11 @@ def test_echotrain_settings_build_a_pipeline_run_and_refuse_bad_extra_arguments(
         TrainSettings(extra_args=("--gird", "16")).pipeline("d.h5", tmp_path)
     with pytest.raises(TrainingError, match="ExtraArguments"):
         TrainSettings(extra_args=("--ae-steps", "many")).pipeline("d.h5", tmp_path)
+    # the typed fields are checked as the CLI's options are, without a detour through argv
+    with pytest.raises(EchoUserError, match="EchoTrain ae_steps = 0 must be at least 1"):
+        TrainSettings(ae_steps=0).pipeline("d.h5", tmp_path)
+    assert TrainSettings(threads=0, frames=0).pipeline("d.h5", tmp_path).threads is None
+    assert TrainSettings(extra_args=("--seed", "3")).pipeline("d.h5", tmp_path).seed == 3
 
 
 def test_step_defaults_are_the_same_in_the_cli_in_echotrain_and_in_the_paraview_panel():
