@@ -137,6 +137,8 @@ class Plan:
         """Whether `<field>_pred` at input step t is the input itself: at and before the start for a
         forecast, at and after it for Inverse (the model's own frames are the predicted ones)."""
         tol = timesteps.time_tolerance(self.out_times)
+        if self.task in ("sample", "interpolate", "reconstruct"):  # their input steps are predicted or unused
+            return False
         return t >= self.t_start - tol if self.task == "inverse" else t <= self.t_start + tol
 
     def input_step(self, t: float) -> float | None:
@@ -713,6 +715,10 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
                 f"InputArrays has {len(names)} array(s) {names} but the model takes {len(layout)}: {want}; "
                 f"select one input array per model field, in that order"
             )
+        if self._s.task == "sample" and rollout_task.lacks_fields(inp, self._s.block, names):
+            mi, used, values = rollout_task.bare_mesh(inp, self._s.block, layout, int(sur.dim))
+            self._info(mi.notes[-1])
+            return mi, used, values
         self._require_fields(inp)
         mi, used = rollout_input.build(inp, self._s.block, names, layout, self._s.association, int(sur.dim))
         values, notes = rollout_input.read_values(used, mi.specs, mi.association)
@@ -772,7 +778,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         truth_t = []
         if plan.task != "forecast":  # the task's other input steps, then those it is compared with
             cond = [t for t in plan.cond if abs(t - plan.t_start) > plan.tolerance]
-            truth_t = [t for t in plan.truth_times if t not in cond]
+            bare = np.isnan(values).all()  # Sample on a mesh without the model's fields: nothing to compare
+            truth_t = [] if bare else [t for t in plan.truth_times if t not in cond]
         elif self._s.compare and plan.start >= 0 and plan.n_pred:
             # up to the forecast's end: the input's later steps are no forecast time
             truth_t = comparison.truth_times_needed(plan.in_times, plan.t_start, plan.predicted[-1])

@@ -24,7 +24,7 @@ import numpy as np
 from echo_model.errors import EchoUserError
 
 from . import timesteps
-from .rollout_input import ModelInput, model_points, select_leaves
+from .rollout_input import FieldSpec, ModelInput, model_points, select_leaves
 
 #: the drop-down's entries, in the order of ParaView's enumeration (0 = Forecast)
 TASK_LABELS = ("Forecast", "Interpolate", "Reconstruct", "Inverse", "Sample")
@@ -228,6 +228,31 @@ def prefer_torch_sympy() -> None:
         pass
     finally:
         sys.path.remove(site)
+
+
+def lacks_fields(inp, block: str, names: Sequence[str]) -> bool:
+    """True when no used leaf has a point or cell array of any of the model's field names."""
+    for lf in select_leaves(inp, block):
+        for attrs in (lf.data.GetPointData(), lf.data.GetCellData()):
+            if any(attrs.GetAbstractArray(n) is not None for n in names):
+                return False
+    return True
+
+
+def bare_mesh(inp, block: str, layout: Sequence[tuple[str, int]], dim: int):
+    """Sample's input when it is a mesh without the model's fields: -> (ModelInput of its points, the
+    used leaves, NaN values). NaN: the input has no value there, so nothing is compared with it."""
+    used = select_leaves(inp, block)
+    sizes = [lf.data.GetNumberOfPoints() for lf in used]
+    if not sum(sizes):
+        raise TaskError("Task Sample: the input has no points; give it the mesh to sample on")
+    points, notes = model_points(used, "points", int(dim))
+    names = [n for n, _ in layout]
+    notes = notes + [f"Sample: the input has no {', '.join(names)} array(s): the samples are drawn at its points "
+                     f"and written as {', '.join(n + '_pred' for n in names)}"]
+    specs = [FieldSpec(name=n, model_ncomp=int(c), input_ncomp=int(c)) for n, c in layout]
+    values = np.full((points.shape[0], sum(int(c) for _, c in layout)), np.nan, np.float32)
+    return ModelInput("points", points, specs, sizes, [lf.path for lf in used], notes), used, values
 
 
 def exact_truths(predicted: Sequence[float], frames: dict[float, np.ndarray], tol: float) -> list:

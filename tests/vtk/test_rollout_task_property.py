@@ -198,3 +198,25 @@ def test_a_task_the_model_was_not_trained_for_is_refused(errors, tmp_path, traj)
     alg.SetTask("Extrapolate")
     alg.UpdateInformation()
     assert "Task 'Extrapolate' is not one of Forecast, Interpolate" in alg.last_error
+
+
+def test_sample_on_a_bare_static_mesh():
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+
+    grid = vtkImageData()  # the model's periodic unit square, no arrays at all, no time
+    grid.SetDimensions(32, 32, 1)
+    grid.SetSpacing(1 / 32, 1 / 32, 1.0)
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputData(grid)
+    alg.SetCheckpoint(MODEL)
+    for name, value in dict(Task="Sample", NumberOfFrames=3, SamplingSteps=2, NumberOfThreads=1,
+                            StartTime="value", StartTimeValue=2.0, Parameters="nu=1e-3").items():
+        getattr(alg, f"Set{name}")(value)
+    alg.UpdateInformation()
+    assert alg.GetTimestepValues() == pytest.approx([2.0, 2.5, 3.0]) == alg.GetPredictedTimes()
+    f = at(alg, 3.0)
+    out = alg.GetOutputDataObject(0)
+    assert alg.last_error is None and out.GetClassName() == "vtkImageData" and f["_time"] == pytest.approx(3.0)
+    assert np.isfinite(f["vorticity_pred"]).all() and f["vorticity_pred"].std() > 0.1  # a field, not a constant
+    assert "vorticity" not in f and np.isnan(f["vorticity_error"]).all()  # nothing to compare with
+    assert not np.array_equal(at(alg, 2.0)["vorticity_pred"], f["vorticity_pred"])
