@@ -175,59 +175,93 @@ def write_dataset(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)  # what a killed earlier write left behind
-    layout: list[tuple[str, int]] | None = None
-    lo = hi = None
-    periodic: tuple[bool, ...] = ()
-    per_traj_stats: list[RunningStats] = []
-    iterator = trajectories
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(trajectories, desc=f"writing {path.name}", unit="traj")
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        group = f.create_group("trajectories")
-        n = 0
-        for traj in iterator:
-            if layout is None:
-                layout = list(traj.field_layout)
-            elif list(traj.field_layout) != layout:
-                raise EchoUserError(
-                    f"trajectory {n} has fields {traj.field_layout}, expected {layout}: "
-                    "a dataset holds one set of fields"
-                )
-            require_finite_trajectory(traj, f"trajectory {n} written to {path}")
-            warn_uneven_steps(traj, f"trajectory {n} written to {path}")
-            # HDF5 segfaults when a full disk stops it flushing: never start a trajectory that may not fit
-            require_space(tmp.parent, trajectory_bytes(traj), f"writing trajectory {n} of {path}")
-            _write_trajectory(group.create_group(f"{n:06d}"), traj, compression)
-            rs = RunningStats(traj.n_channels)
-            rs.update(traj.fields)
-            per_traj_stats.append(rs)
-            tlo, thi = traj.bounds()
-            lo = tlo if lo is None else np.minimum(lo, tlo)
-            hi = thi if hi is None else np.maximum(hi, thi)
-            n += 1
-        if n == 0 or layout is None:
-            raise EchoUserError("no trajectories to write")
-        splits = {k: np.asarray(v, dtype=np.int64) for k, v in (split or default_split(n)).items()}
-        for key in ("train", "val", "test"):
-            splits.setdefault(key, np.zeros(0, dtype=np.int64))
-        stats_src = splits["train"] if len(splits["train"]) else np.arange(n)
-        stats = _merged_stats([per_traj_stats[int(i)] for i in stats_src])
-        dom = domain or Domain(lo, hi, periodic)
+        tally = _write_trajectories(f.create_group("trajectories"), _with_progress(trajectories, path, progress),
+                                    path, tmp, compression)
+        splits = _full_split(split, tally.n)
+        stats_src = splits["train"] if len(splits["train"]) else np.arange(tally.n)
+        stats = _merged_stats([tally.stats[int(i)] for i in stats_src])
         f.create_dataset("stats/mean", data=stats.mean)
         f.create_dataset("stats/std", data=stats.std)
         for key, idx in splits.items():
             f.create_dataset(f"split/{key}", data=idx)
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
-        f.attrs["name"] = name
-        f.attrs["description"] = description
-        f.attrs["field_layout"] = json.dumps(layout)
-        f.attrs["domain"] = json.dumps(dom.to_dict())
-        f.attrs["n_trajectories"] = n
-        f.attrs["extra"] = json.dumps(extra or {}, default=str)
+        _write_attrs(f, tally, name=name, domain=domain or Domain(tally.lo, tally.hi, ()),
+                     description=description, extra=extra)
     return read_info(path)
+
+
+@dataclass
+class _WriteTally:
+    """What writing the trajectories learned about them: count, field layout, bounds, statistics."""
+
+    n: int = 0
+    layout: list[tuple[str, int]] | None = None
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    stats: list[RunningStats] = field(default_factory=list)
+
+    def add(self, traj: Trajectory) -> None:
+        rs = RunningStats(traj.n_channels)
+        rs.update(traj.fields)
+        self.stats.append(rs)
+        tlo, thi = traj.bounds()
+        self.lo = tlo if self.lo is None else np.minimum(self.lo, tlo)
+        self.hi = thi if self.hi is None else np.maximum(self.hi, thi)
+        self.n += 1
+
+
+def _with_progress(trajectories: Iterable[Trajectory], path: Path, progress: bool) -> Iterable[Trajectory]:
+    """The trajectories, behind a tqdm bar when `progress` is set."""
+    if not progress:
+        return trajectories
+    from tqdm import tqdm
+
+    return tqdm(trajectories, desc=f"writing {path.name}", unit="traj")
+
+
+def _write_trajectories(group, trajectories: Iterable[Trajectory], path: Path, tmp: Path,
+                        compression: str | None) -> _WriteTally:
+    """Check and write each trajectory into `group` (one field layout, finite values, room on disk)."""
+    tally = _WriteTally()
+    for traj in trajectories:
+        n = tally.n
+        if tally.layout is None:
+            tally.layout = list(traj.field_layout)
+        elif list(traj.field_layout) != tally.layout:
+            raise EchoUserError(
+                f"trajectory {n} has fields {traj.field_layout}, expected {tally.layout}: "
+                "a dataset holds one set of fields"
+            )
+        require_finite_trajectory(traj, f"trajectory {n} written to {path}")
+        warn_uneven_steps(traj, f"trajectory {n} written to {path}")
+        # HDF5 segfaults when a full disk stops it flushing: never start a trajectory that may not fit
+        require_space(tmp.parent, trajectory_bytes(traj), f"writing trajectory {n} of {path}")
+        _write_trajectory(group.create_group(f"{n:06d}"), traj, compression)
+        tally.add(traj)
+    if tally.n == 0 or tally.layout is None:
+        raise EchoUserError("no trajectories to write")
+    return tally
+
+
+def _full_split(split: dict[str, Sequence[int]] | None, n: int) -> dict[str, np.ndarray]:
+    """The given split (default `default_split(n)`) as int64 arrays, with every missing split empty."""
+    splits = {k: np.asarray(v, dtype=np.int64) for k, v in (split or default_split(n)).items()}
+    for key in ("train", "val", "test"):
+        splits.setdefault(key, np.zeros(0, dtype=np.int64))
+    return splits
+
+
+def _write_attrs(f, tally: _WriteTally, *, name: str, domain: Domain, description: str,
+                 extra: dict | None) -> None:
+    """The file's root attributes: format, name, field layout, domain, count, extra metadata."""
+    f.attrs["format"] = FORMAT
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["name"] = name
+    f.attrs["description"] = description
+    f.attrs["field_layout"] = json.dumps(tally.layout)
+    f.attrs["domain"] = json.dumps(domain.to_dict())
+    f.attrs["n_trajectories"] = tally.n
+    f.attrs["extra"] = json.dumps(extra or {}, default=str)
 
 
 def trajectory_bytes(traj: Trajectory) -> int:
