@@ -1,5 +1,5 @@
 """A million points for real: peak memory and time of encode + decode, of Surrogate.rollout and of the
-EchoRollout filter in pvbatch, from 16k to 4M points (2-D) and 32^3 to 128^3 (3-D), on CPU.
+EchoRollout filter in pvbatch, from 16k to 4M points (2-D) and 32^3 to 256^3 (3-D), on CPU.
 
     nice -n 10 .venv/bin/python benchmarks/scale.py                       # every part, default sizes
     nice -n 10 .venv/bin/python benchmarks/scale.py --parts ae rollout --sizes 16384 65536
@@ -16,6 +16,8 @@ Parts (each measurement runs in a fresh process, so its peak resident set is its
   pvbatch   EchoRollout in pvbatch on an N-point Plane (vtkPolyData), 16 frames, 4 members, the
             output updated at the last time step; "above baseline" = its peak RSS minus the peak of a
             pvbatch that only builds the same mesh (the issue's method).
+  pvbatch3d EchoRollout in pvbatch on n^3 vtkImageData (64^3, 128^3; 256^3 = 16.8M points: the estimate
+            only unless --pvbatch3d-up-to 256), the shipped 3-D model, 16 frames (benchmarks/scale_3d.py)
   cylinder  2 s of physics (80 frames) on the OpenFOAM cylinder channel (13.5k random points in the
             2.2 x 0.41 channel, the tiny preset on a 64 x 16 grid with the trained models' sampler:
             speed does not depend on the weights) against pimpleFoam for the same span on one core.
@@ -41,6 +43,9 @@ SIZES_2D = [16384, 65536, 262144, 1048576, 4194304]
 RES_3D = [32, 64, 96, 128]
 PIMPLE_S = 214.0  # earlier measurement: pimpleFoam, 2 s of physics of the cylinder on one core (issue 9)
 MB = 2**20
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from scale_3d import measure_pvbatch3d, report_lines as pvbatch3d_lines  # noqa: E402
+RES_3D_PVBATCH = [64, 128, 256]
 
 
 def _rss_mb() -> float:
@@ -276,7 +281,7 @@ def measure_pimple(spec: dict) -> dict:
 
 
 MEASURES = {"ae": measure_ae, "rollout": measure_rollout, "pvbatch": measure_pvbatch, "cylinder": measure_cylinder,
-            "pimple": measure_pimple}
+            "pimple": measure_pimple, "pvbatch3d": measure_pvbatch3d}
 
 
 def run_child(kind: str, spec: dict, timeout: float) -> dict:
@@ -294,7 +299,7 @@ def run_child(kind: str, spec: dict, timeout: float) -> dict:
 
 # --- plan, report -------------------------------------------------------------------------------
 
-def plan(parts: list[str], sizes: list[int], res3d: list[int], quick: bool) -> list[tuple[str, dict]]:
+def plan(parts: list[str], sizes: list[int], res3d: list[int], quick: bool, run_up_to: int = 128) -> list[tuple[str, dict]]:
     jobs = []
     if "ae" in parts:
         for layout in ("grid", "random"):
@@ -304,6 +309,9 @@ def plan(parts: list[str], sizes: list[int], res3d: list[int], quick: bool) -> l
         jobs += [("rollout", {"layout": "grid", "n": n, "frames": 16, "samples": 4}) for n in sizes if n <= 1 << 20]
     if "pvbatch" in parts:
         jobs += [("pvbatch", {"n": n, "frames": 16, "samples": 4}) for n in sizes if n >= 1 << 18]
+    if "pvbatch3d" in parts:
+        jobs += [("pvbatch3d", {"res": r, "frames": 16, "samples": 1, "estimate_only": r > run_up_to})
+                 for r in RES_3D_PVBATCH]
     if "pimple" in parts:
         jobs += [("pimple", {"end_time": 2.0})]
     if "cylinder" in parts:
@@ -373,6 +381,7 @@ def report(results: dict[str, list[dict]], command: str) -> str:
                          f"{r['pvbatch_wall_s']:.1f} | {r['baseline_peak_mb']:.0f} | {r['peak_mb']:.0f} | "
                          f"**{r['above_baseline_mb']:.0f}** |")
         lines.append("")
+    lines += pvbatch3d_lines(results.get("pvbatch3d", []))
     for c in results.get("cylinder", []):
         if "error" in c:
             lines += [f"Cylinder: error {c['error']}", ""]
@@ -455,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--res3d", nargs="+", type=int, default=RES_3D, help="3-D grid resolutions")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per measurement")
     ap.add_argument("--quick", action="store_true", help="cylinder: 8 frames instead of 80")
+    ap.add_argument("--pvbatch3d-up-to", type=int, default=128,
+                    help="pvbatch3d: run grids up to this side; larger ones get the memory estimate only")
     ap.add_argument("--report", action="store_true", help="only rebuild scale.md / scale.png from saved JSON")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -466,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "nice -n 10 .venv/bin/python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if not args.report:
         done: dict[str, list[dict]] = {}
-        for kind, spec in plan(args.parts, args.sizes, args.res3d, args.quick):
+        for kind, spec in plan(args.parts, args.sizes, args.res3d, args.quick, args.pvbatch3d_up_to):
             t0 = time.perf_counter()
             row = run_child(kind, spec, args.timeout)
             done.setdefault(kind, []).append(row)

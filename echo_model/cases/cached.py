@@ -31,6 +31,11 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "ns2d-256": ("ns2d", dict(n_traj=50, resolution=256, frames=21, dt_frame=0.5, burn_in=5.0)),
     "ns2d-64-irregular": ("ns2d", dict(n_traj=1000, resolution=64, frames=21, dt_frame=0.5, burn_in=5.0, keep_fraction=0.5)),
     "ns3d-32": ("ns3d", dict(n_traj=64, resolution=32, frames=13, dt_frame=0.1, cells=False)),
+    # the 3D model's training set (benchmarks/ns3d.py): decaying Taylor-Green with a 20 % random
+    # perturbation, 17 frames 0.15 apart (one observed frame + 2H = 16), and its 64^3 counterpart
+    # (another seed): the same physics on 8x the points, for the resolution-transfer rows
+    "ns3d-32-tg": ("ns3d", dict(n_traj=96, resolution=32, frames=17, dt_frame=0.15, perturbation=0.2, cells=False, seed=3)),
+    "ns3d-64-tg": ("ns3d", dict(n_traj=6, resolution=64, frames=17, dt_frame=0.15, perturbation=0.2, cells=False, seed=4)),
 }
 # generator -> (config class, generate function, generator version)
 GENERATORS = {

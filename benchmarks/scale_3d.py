@@ -1,0 +1,124 @@
+"""3-D part of benchmarks/scale.py (`--parts pvbatch3d`): EchoRollout in pvbatch on an n^3 vtkImageData,
+the shipped 3-D model (sample_cases/ns3d_taylor_green/model.safetensors), 16 frames, one member.
+
+Each resolution: a .vti of the Taylor-Green velocity on the unit cube (spacing 1/n, the model's domain)
+is written once, then two pvbatch runs read it: the reader alone (baseline) and the reader + EchoRollout,
+updated at its last time step; "above baseline" = the second's peak RSS minus the first's (the method
+of the 2-D rows). The rollout's own estimate (Surrogate.plan, what the filter checks against its
+MemoryBudget before it starts) is listed for every size, so a size that cannot run is refused up front
+with that figure, not killed half-way.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_3D = ROOT / "sample_cases" / "ns3d_taylor_green" / "model.safetensors"
+MB = 2**20
+
+PV3D_SCRIPT = r"""
+import json, resource, sys, time
+from paraview.simple import *
+path, frames, samples, rollout, model = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
+reader = XMLImageDataReader(FileName=[path])
+reader.UpdatePipeline()
+res = {"points": reader.GetDataInformation().GetNumberOfPoints()}
+if rollout:
+    f = EchoRollout(Input=reader, Checkpoint=model, NumberOfFrames=frames, NumberOfSamples=samples,
+                    Device="cpu", NumberOfThreads=1)
+    f.UpdatePipelineInformation()
+    t0 = time.perf_counter()
+    f.UpdatePipeline(f.TimestepValues[-1])
+    res["rollout_s"] = time.perf_counter() - t0
+    res["error"] = f.GetClientSideObject().last_error
+res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("RESULT:" + json.dumps(res), flush=True)
+"""
+
+
+def write_taylor_green_vti(n: int, path: Path) -> None:
+    """u = (sin X cos Y cos Z, -cos X sin Y cos Z, 0), X = 2 pi x, on the points i/n of the unit cube."""
+    import numpy as np
+    from vtkmodules.util.numpy_support import numpy_to_vtk
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+    from vtkmodules.vtkIOXML import vtkXMLImageDataWriter
+
+    x = 2 * np.pi * np.arange(n, dtype=np.float32) / n
+    z, y, xx = np.meshgrid(x, x, x, indexing="ij")  # VTK order: x fastest
+    u = np.stack([np.sin(xx) * np.cos(y) * np.cos(z), -np.cos(xx) * np.sin(y) * np.cos(z),
+                  np.zeros_like(xx)], -1).reshape(-1, 3)
+    img = vtkImageData()
+    img.SetDimensions(n, n, n)
+    img.SetSpacing(1.0 / n, 1.0 / n, 1.0 / n)
+    arr = numpy_to_vtk(np.ascontiguousarray(u, dtype=np.float32), deep=1)
+    arr.SetName("velocity")
+    img.GetPointData().AddArray(arr)
+    w = vtkXMLImageDataWriter()
+    w.SetFileName(str(path))
+    w.SetInputData(img)
+    w.SetDataModeToAppended()
+    w.EncodeAppendedDataOff()
+    w.Write()
+
+
+def estimate_mb(n_points: int, frames: int, samples: int) -> float:
+    """The rollout's memory estimate (Surrogate.plan) for the shipped 3-D model, whatever is free now."""
+    from echo_model.memory import MemoryBudget
+    from echo_model.rollout import Surrogate
+
+    sur = Surrogate.load(MODEL_3D, device="cpu", cache=False)
+    return sur.plan(n_points, n_points, frames, samples, memory=MemoryBudget(1 << 50)).total / MB
+
+
+def _pvbatch(script: Path, vti: Path, spec: dict, flag: str) -> dict:
+    t0 = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "echo_paraview.cli", "pvbatch", "--", str(script), str(vti),
+                          str(spec["frames"]), str(spec["samples"]), flag, str(MODEL_3D)],
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT:")]
+    if not lines:
+        raise RuntimeError(f"pvbatch failed ({run.returncode}):\n{(run.stdout + run.stderr)[-3000:]}")
+    return {**json.loads(lines[-1][7:]), "wall_s": time.perf_counter() - t0}
+
+
+def measure_pvbatch3d(spec: dict) -> dict:
+    """The estimate for every size; the two pvbatch runs unless `spec["estimate_only"]`."""
+    n = spec["res"]
+    from echo_model.memory import available_bytes
+
+    out = {"points": n**3, "estimate_mb": estimate_mb(n**3, spec["frames"], spec["samples"]),
+           "available_mb": available_bytes() / MB}
+    if spec.get("estimate_only"):
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        script, vti = Path(tmp) / "pv_scale3d.py", Path(tmp) / f"tg_{n}.vti"
+        script.write_text(PV3D_SCRIPT)
+        write_taylor_green_vti(n, vti)
+        base, roll = _pvbatch(script, vti, spec, "0"), _pvbatch(script, vti, spec, "1")
+    return {**out, "rollout_s": roll["rollout_s"], "pvbatch_wall_s": roll["wall_s"], "error": roll.get("error"),
+            "baseline_peak_mb": base["peak_mb"], "peak_mb": roll["peak_mb"],
+            "above_baseline_mb": roll["peak_mb"] - base["peak_mb"]}
+
+
+def report_lines(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## EchoRollout in pvbatch on 3-D image data: the shipped 3-D model, 16 frames, one member", "",
+             "| grid | points | rollout estimate MB | rollout s | pvbatch wall s | baseline peak MB | peak MB | "
+             "**above baseline MB** |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        side = round(r["points"] ** (1 / 3)) if "points" in r else r.get("res")
+        head = f"| {side}^3 | {r.get('points', side**3):,} | {r.get('estimate_mb', 0):,.0f} |"
+        if r.get("error") or "rollout_s" not in r:
+            why = r.get("error") or f"not run (estimate only; {r.get('available_mb', 0):,.0f} MB available then)"
+            lines.append(f"{head} {why} | | | | |")
+            continue
+        lines.append(f"{head} {r['rollout_s']:.1f} | {r['pvbatch_wall_s']:.1f} | {r['baseline_peak_mb']:.0f} | "
+                     f"{r['peak_mb']:.0f} | **{r['above_baseline_mb']:.0f}** |")
+    return lines + [""]
