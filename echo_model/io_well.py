@@ -117,22 +117,51 @@ def _n_trajectories(path: Path, declared: Any, held: list[int]) -> int:
 
 def _read_info(f, path: Path) -> WellInfo:
     attrs = f.attrs
-    missing = [k for k in ("n_spatial_dims",) if k not in attrs]
+    _require_well_layout(f, path)
+    d = int(attrs["n_spatial_dims"])
+    names = _spatial_names(f["dimensions"], path, d)
+    if "time" not in f["dimensions"]:
+        raise EchoUserError(f"{path}: dimensions/time is missing")
+    fields = _read_fields(f, d)
+    bcs, periodic = _read_boundary_conditions(f, names)
+    n_traj = _n_trajectories(path, attrs.get("n_trajectories", 0), [fl.shape[0] for fl in fields if fl.sample_varying])
+    return WellInfo(
+        path=path,
+        dataset_name=_str(attrs.get("dataset_name", path.stem)),
+        grid_type=_str(attrs.get("grid_type", "cartesian")),
+        n_spatial_dims=d,
+        n_trajectories=n_traj,
+        spatial_dims=names,
+        grid_shape=tuple(int(f["dimensions"][n].shape[-1]) for n in names),
+        n_steps=int(f["dimensions"]["time"].shape[-1]),
+        fields=fields,
+        simulation_parameters=_str_list(attrs.get("simulation_parameters")),
+        periodic=periodic,
+        boundary_conditions=bcs,
+    )
+
+
+def _require_well_layout(f, path: Path) -> None:
+    """A The Well file has the root attr n_spatial_dims, a dimensions/ group and a field group."""
+    missing = [k for k in ("n_spatial_dims",) if k not in f.attrs]
     if "dimensions" not in f or missing or not any(g in f for g in FIELD_GROUPS):
         raise EchoUserError(
             f"{path} is not a The Well file (needs root attr n_spatial_dims, a dimensions/ group and "
             "t0_fields/t1_fields/t2_fields groups); is it an ECHO dataset? use it directly, or convert "
             "other HDF5 layouts to .pvd/.vtu first"
         )
-    d = int(attrs["n_spatial_dims"])
-    dims = f["dimensions"]
+
+
+def _spatial_names(dims, path: Path, d: int) -> list[str]:
+    """The names of the d coordinate arrays in dimensions/ (its spatial_dims attr, else x, y, z)."""
     names = _str_list(dims.attrs.get("spatial_dims")) or [k for k in ("x", "y", "z") if k in dims][:d]
     if len(names) != d or any(n not in dims for n in names):
         raise EchoUserError(f"{path}: dimensions/ should hold coordinate arrays {names} for {d} spatial dims")
-    grid_shape = tuple(int(dims[n].shape[-1]) for n in names)
-    if "time" not in dims:
-        raise EchoUserError(f"{path}: dimensions/time is missing")
-    n_steps = int(dims["time"].shape[-1])
+    return names
+
+
+def _read_fields(f, d: int) -> list[WellField]:
+    """Every field of the t0/t1/t2 groups, in each group's field_names order, with its varying flags."""
     fields: list[WellField] = []
     for gname in FIELD_GROUPS:
         if gname not in f:
@@ -153,8 +182,13 @@ def _read_info(f, path: Path) -> WellInfo:
                     dim_varying=tuple(bool(x) for x in np.asarray(ds.attrs.get("dim_varying", [True] * d)).reshape(-1)),
                 )
             )
+    return fields
+
+
+def _read_boundary_conditions(f, names: list[str]) -> tuple[dict[str, dict], tuple[bool, ...]]:
+    """The boundary_conditions/ group's attributes per condition, and which axes are periodic."""
     bcs: dict[str, dict] = {}
-    periodic = [False] * d
+    periodic = [False] * len(names)
     if "boundary_conditions" in f:
         for bname, bg in f["boundary_conditions"].items():
             info = {k: (_str_list(v) if k in ("associated_dims", "associated_fields") else
@@ -165,21 +199,7 @@ def _read_info(f, path: Path) -> WellInfo:
                 for axis in _str_list(bg.attrs.get("associated_dims")):
                     if axis in names:
                         periodic[names.index(axis)] = True
-    n_traj = _n_trajectories(path, attrs.get("n_trajectories", 0), [fl.shape[0] for fl in fields if fl.sample_varying])
-    return WellInfo(
-        path=path,
-        dataset_name=_str(attrs.get("dataset_name", path.stem)),
-        grid_type=_str(attrs.get("grid_type", "cartesian")),
-        n_spatial_dims=d,
-        n_trajectories=n_traj,
-        spatial_dims=names,
-        grid_shape=grid_shape,
-        n_steps=n_steps,
-        fields=fields,
-        simulation_parameters=_str_list(attrs.get("simulation_parameters")),
-        periodic=tuple(periodic),
-        boundary_conditions=bcs,
-    )
+    return bcs, tuple(periodic)
 
 
 def well_info(path: str | os.PathLike) -> WellInfo:
@@ -421,15 +441,7 @@ def iter_well_trajectories(
             raise EchoUserError(
                 f"{path} is {d}-D; ECHO trajectories need 2D or 3D points (n_spatial_dims = 2 or 3)"
             )
-        chosen = info.fields
-        if fields:
-            known = {fl.name: fl for fl in info.fields}
-            unknown = [n for n in fields if n not in known]
-            if unknown:
-                raise EchoUserError(f"{path} has no field(s) {unknown}; available: {info.field_names}")
-            chosen = [known[n] for n in fields]
-        if not chosen:
-            raise EchoUserError(f"{path} has no fields in t0_fields/t1_fields/t2_fields")
+        chosen = _chosen_fields(path, info, fields)
         root = f.attrs
         layout_hint = json.loads(_str(root["echo_field_layout"])) if "echo_field_layout" in root else None
         traj_meta = json.loads(_str(root["echo_metadata"])) if "echo_metadata" in root else None
@@ -440,42 +452,66 @@ def iter_well_trajectories(
                 raise EchoUserError(f"trajectory {b} out of range: {path} holds {info.n_trajectories}")
             all_times = sample_times(f, b)
             frames = _frame_slice(all_times, every, skip_time)
-            times = all_times[frames]
             points = grid_points(sample_axes(f, info, b))
-            blocks, layout = [], []
-            for fl in chosen:
-                block = read_field_frames(f, info, fl.name, b, frames)
-                blocks.append(block)
-                layout.append((fl.name, block.shape[2]))
-            values = np.concatenate(blocks, axis=2) if len(blocks) > 1 else blocks[0]
+            values, layout = _sample_values(f, info, b, chosen, frames)
             values, layout = _apply_layout_hint(values, layout, layout_hint)
             params, all_series = sample_scalars(f, info, b)
             series = {k: v[frames].tolist() for k, v in all_series.items()}
-            meta: dict[str, Any] = {}
-            if traj_meta is not None and b < len(traj_meta):
-                meta.update(traj_meta[b])
-            meta.update(
-                source="the_well",
-                source_file=str(path),
-                dataset_name=info.dataset_name,
-                trajectory_index=b,
-                grid_type=info.grid_type,
-                grid_shape=list(info.grid_shape),
-                spatial_dims=info.spatial_dims,
-                periodic=list(info.periodic),
-                boundary_conditions=info.boundary_conditions,
-            )
+            meta = _sample_metadata(path, info, b, traj_meta[b] if traj_meta is not None and b < len(traj_meta) else {})
             if series:
                 meta["time_varying_scalars"] = series
             yield Trajectory(
                 points=points,
                 fields=values,
-                times=times,
+                times=all_times[frames],
                 field_layout=layout,
                 params=params,
                 cells=static_cells,
                 metadata=meta,
             )
+
+
+def _chosen_fields(path: Path, info: WellInfo, fields: Sequence[str] | None) -> list[WellField]:
+    """The fields asked for by name (default all of them), in the asked order; at least one."""
+    chosen = info.fields
+    if fields:
+        known = {fl.name: fl for fl in info.fields}
+        unknown = [n for n in fields if n not in known]
+        if unknown:
+            raise EchoUserError(f"{path} has no field(s) {unknown}; available: {info.field_names}")
+        chosen = [known[n] for n in fields]
+    if not chosen:
+        raise EchoUserError(f"{path} has no fields in t0_fields/t1_fields/t2_fields")
+    return chosen
+
+
+def _sample_values(f, info: WellInfo, b: int, chosen: list[WellField],
+                   frames: slice) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """Sample b's chosen fields over `frames`, side by side (T, N, C), and their (name, channels) layout."""
+    blocks, layout = [], []
+    for fl in chosen:
+        block = read_field_frames(f, info, fl.name, b, frames)
+        blocks.append(block)
+        layout.append((fl.name, block.shape[2]))
+    values = np.concatenate(blocks, axis=2) if len(blocks) > 1 else blocks[0]
+    return values, layout
+
+
+def _sample_metadata(path: Path, info: WellInfo, b: int, stored: dict) -> dict[str, Any]:
+    """Sample b's metadata: what the file stored for it (echo_metadata), then where it came from and its grid."""
+    meta: dict[str, Any] = dict(stored)
+    meta.update(
+        source="the_well",
+        source_file=str(path),
+        dataset_name=info.dataset_name,
+        trajectory_index=b,
+        grid_type=info.grid_type,
+        grid_shape=list(info.grid_shape),
+        spatial_dims=info.spatial_dims,
+        periodic=list(info.periodic),
+        boundary_conditions=info.boundary_conditions,
+    )
+    return meta
 
 
 def _apply_layout_hint(values: np.ndarray, layout: list[tuple[str, int]], hint) -> tuple[np.ndarray, list]:
