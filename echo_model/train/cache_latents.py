@@ -115,63 +115,92 @@ def cache_latents(
     from ..data.store import TrajectoryStore
 
     ae, ae_meta, dev, chunk_size = _frozen_autoencoder(ae_path, device, chunk_size)
-    f = ae.time_factor
-    n_frames = int(n_frames or ae_meta.get("n_frames") or 1 + 4 * f)
+    n_frames = int(n_frames or ae_meta.get("n_frames") or 1 + 4 * ae.time_factor)
     ae.latent_shape(n_frames)  # validates 1 + f k
     span = (n_frames - 1) * frame_stride + 1
     out_path = Path(out_path)
     with TrajectoryStore(data_path) as store:
         store.require_finite()
-        info = store.info
-        layout = [list(x) for x in ae_meta.get("field_layout", info.field_layout)]
-        if [tuple(x) for x in layout] != list(info.field_layout):
-            raise EchoUserError(f"autoencoder fields {layout} differ from the dataset's {info.field_layout}")
-        # the AE's own normalisation (it may differ from this dataset's statistics)
-        stats = ChannelStats.from_dict(ae_meta["stats"]) if "stats" in ae_meta else info.stats
-        domain = Domain.from_dict(ae_meta["domain"]) if "domain" in ae_meta else info.domain
+        layout, stats, domain = _autoencoder_normalisation(ae_meta, store.info)
         jobs = _jobs(store, split, span, window_stride, f"{n_frames} frames (stride {frame_stride})", data_path)
         names = sorted(store.params(jobs[0][0]))
-        t0 = store.times(jobs[0][0])
-        dt = float(np.median(np.diff(t0))) * frame_stride if len(t0) > 1 else float(frame_stride)
         lat_shape = ae.latent_shape(n_frames)
-        header = {k: v for k, v in ae_meta.items() if k not in ("checkpoint",)}
-        attrs = {"format": FORMAT, "format_version": FORMAT_VERSION, "autoencoder": str(Path(ae_path).resolve()),
-                 "autoencoder_sha256": file_sha256(ae_path),  # train dit and train all check it (stale caches)
-                 "autoencoder_header": json.dumps(header, default=str), "dataset": str(Path(data_path).resolve()),
-                 "split": split, "n_frames": n_frames, "frame_stride": frame_stride, "window_stride": window_stride,
-                 "time_factor": f, "dt": dt, "param_names": json.dumps(names), "field_layout": json.dumps(layout),
-                 # frames of dt the longest training trajectory spans: a forecast beyond it meets later states
-                 "horizon_frames": max((store.n_frames(i) - 1) // frame_stride for i in {t for t, _ in jobs})}
+        attrs = _cache_attrs(store, jobs, ae_path, data_path, ae_meta, layout, names, time_factor=ae.time_factor,
+                             split=split, n_frames=n_frames, frame_stride=frame_stride, window_stride=window_stride)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out_path)  # what a killed earlier run left behind
         # HDF5 segfaults when a full disk stops it flushing: refuse up front (latents, params, indices)
         require_space(out_path.parent, len(jobs) * (4 * int(np.prod(lat_shape)) + 4 * len(names) + 16),
                       f"writing the latent cache {out_path} ({len(jobs)} windows)")
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(jobs), desc="cache-latents", unit="win")
+        bar = _progress_bar(len(jobs), progress)
         try:
             with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as h:
                 lat = h.create_dataset("latents", shape=(len(jobs), *lat_shape), dtype="f4",
                                        chunks=(1, *lat_shape))
                 windows = _Windows(store, stats, domain, span, frame_stride, dev)
-                for b0 in range(0, len(jobs), batch_size):
-                    batch = jobs[b0 : b0 + batch_size]
-                    lat[b0 : b0 + len(batch)] = _encode(ae, [windows(t, s) for t, s in batch], chunk_size)
-                    if bar is not None:
-                        bar.update(len(batch))
-                prm = np.array([[float(store.params(t).get(n, 0.0)) for n in names] for t, _ in jobs],
-                               dtype=np.float32).reshape(len(jobs), len(names))
-                h.create_dataset("params", data=prm)
-                h.create_dataset("traj", data=np.array([j[0] for j in jobs], dtype=np.int64))
-                h.create_dataset("start", data=np.array([j[1] for j in jobs], dtype=np.int64))
+                _encode_jobs(lat, ae, windows, jobs, batch_size, chunk_size, bar)
+                _write_window_index(h, store, jobs, names)
                 h.attrs.update(attrs)
         finally:
             if bar is not None:
                 bar.close()
     return out_path
+
+
+def _autoencoder_normalisation(ae_meta: dict, info) -> tuple[list[list], ChannelStats, Domain]:
+    """(field layout, statistics, domain) the autoencoder was trained with; its fields must be the dataset's.
+
+    The AE's own normalisation is used: it may differ from this dataset's statistics."""
+    layout = [list(x) for x in ae_meta.get("field_layout", info.field_layout)]
+    if [tuple(x) for x in layout] != list(info.field_layout):
+        raise EchoUserError(f"autoencoder fields {layout} differ from the dataset's {info.field_layout}")
+    stats = ChannelStats.from_dict(ae_meta["stats"]) if "stats" in ae_meta else info.stats
+    domain = Domain.from_dict(ae_meta["domain"]) if "domain" in ae_meta else info.domain
+    return layout, stats, domain
+
+
+def _cache_attrs(store, jobs: list[tuple[int, int]], ae_path, data_path, ae_meta: dict, layout: list,
+                 names: list[str], *, time_factor: int, split: str, n_frames: int, frame_stride: int,
+                 window_stride: int) -> dict:
+    """The cache file's attributes (layout in the module docstring), the window frames' dt among them."""
+    t0 = store.times(jobs[0][0])
+    dt = float(np.median(np.diff(t0))) * frame_stride if len(t0) > 1 else float(frame_stride)
+    header = {k: v for k, v in ae_meta.items() if k not in ("checkpoint",)}
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "autoencoder": str(Path(ae_path).resolve()),
+            "autoencoder_sha256": file_sha256(ae_path),  # train dit and train all check it (stale caches)
+            "autoencoder_header": json.dumps(header, default=str), "dataset": str(Path(data_path).resolve()),
+            "split": split, "n_frames": n_frames, "frame_stride": frame_stride, "window_stride": window_stride,
+            "time_factor": time_factor, "dt": dt, "param_names": json.dumps(names), "field_layout": json.dumps(layout),
+            # frames of dt the longest training trajectory spans: a forecast beyond it meets later states
+            "horizon_frames": max((store.n_frames(i) - 1) // frame_stride for i in {t for t, _ in jobs})}
+
+
+def _progress_bar(total: int, progress: bool):
+    """A tqdm bar over the windows, or None without --progress."""
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="cache-latents", unit="win")
+
+
+def _encode_jobs(lat, ae, windows: _Windows, jobs: list[tuple[int, int]], batch_size: int, chunk_size: int,
+                 bar) -> None:
+    """Encode the windows batch by batch into the latents dataset `lat`, in job order."""
+    for b0 in range(0, len(jobs), batch_size):
+        batch = jobs[b0 : b0 + batch_size]
+        lat[b0 : b0 + len(batch)] = _encode(ae, [windows(t, s) for t, s in batch], chunk_size)
+        if bar is not None:
+            bar.update(len(batch))
+
+
+def _write_window_index(h, store, jobs: list[tuple[int, int]], names: list[str]) -> None:
+    """Each window's raw PDE parameters (0 where a trajectory lacks one), trajectory and first frame."""
+    prm = np.array([[float(store.params(t).get(n, 0.0)) for n in names] for t, _ in jobs],
+                   dtype=np.float32).reshape(len(jobs), len(names))
+    h.create_dataset("params", data=prm)
+    h.create_dataset("traj", data=np.array([j[0] for j in jobs], dtype=np.int64))
+    h.create_dataset("start", data=np.array([j[1] for j in jobs], dtype=np.int64))
 
 
 class LatentCache:
