@@ -36,6 +36,10 @@ CONTINUE_EXECUTING passes, one input time each.
 
 Errors are reported once each (ParaView's Output Messages, stderr in pvpython, ``last_error``
 here); fit warnings (domain, dt, parameters) likewise. Nothing raises out of a pipeline pass.
+
+Task (default Forecast) runs ECHO's other tasks through the same machinery: Interpolate,
+Reconstruct (on the optional second input, the Target mesh), Inverse and Sample; their output
+times and the model call are in `rollout_task`.
 """
 from __future__ import annotations
 
@@ -134,8 +138,9 @@ class Plan:
         return ("input", t, -1) if t <= self.t_start + timesteps.time_tolerance(self.out_times) else ("solver", t, -1)
 
     def known(self, t: float) -> bool:
-        """Whether `<field>_pred` at input step t is the input itself: at and before the start for a
-        forecast, at and after it for Inverse (the model's own frames are the predicted ones)."""
+        """Whether `<field>_pred` at input step t (no predicted time) is the input itself: at and before
+        the start for a forecast, at and after it for Inverse; never for the other tasks (Sample is not
+        conditioned on the input; Interpolate and Reconstruct predict at every input step)."""
         tol = timesteps.time_tolerance(self.out_times)
         if self.task in ("sample", "interpolate", "reconstruct"):  # their input steps are predicted or unused
             return False
@@ -567,6 +572,9 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         tp = rollout_task.plan_task(s.task, in_times, start, t_start, dt, s.n_frames,
                                     window_frames=int(sur.window_frames), time_factor=int(sur.time_factor),
                                     compare=s.compare)
+        if s.task in ("inverse", "sample"):  # as many frames as a forecast: the same training horizon
+            tp.notes += [("warn", w.replace("the forecast", f"Task {s.task.capitalize()}", 1))
+                         for w in fitcheck.check_horizon(getattr(sur, "meta", {}) or {}, s.n_frames, dt)]
         return Plan(list(in_times), tp.start, tp.t_start, 1, dt, tp.out_times, predicted=tp.predicted,
                     notes=tp.notes, task=s.task, cond=tp.cond, truth_times=tp.truth_times, gap=tp.gap)
 
@@ -828,12 +836,12 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         else:  # the input's values at the task's steps, in time order
             observed = np.stack([frames[t] for t in plan.cond])
         starts = plan.task in ("forecast", "inverse", "interpolate")  # frames a start state is checked on
-        for w in fitcheck.check_points(mi.points, *_domain(sur)) + (
+        tgt = self._target()
+        target = None if tgt is None else rollout_task.target_input(tgt, mi.specs, int(sur.dim))
+        for w in fitcheck.check_points(mi.points if target is None else target.points, *_domain(sur)) + (
                 check_state(sur, mi.points, observed) if starts else []):
             self._warn(w)
         params = {n: u.value for n, u in g["params"].items() if u.source != "training mean"}
-        tgt = self._target()
-        target = None if tgt is None else rollout_task.target_input(tgt, mi.specs, int(sur.dim))
         res = self._rollout(sur, mi.points, observed, params, target)
         mean = np.asarray(res.mean, dtype=np.float32)
         if not np.isfinite(mean).all():

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from vtkmodules.vtkCommonDataModel import vtkDataObject
 
 from echo_model.errors import EchoUserError
 
 from . import timesteps
-from .rollout_input import FieldSpec, ModelInput, model_points, select_leaves
+from .rollout_input import FieldSpec, Leaf, ModelInput, model_points, select_leaves
 
 #: the drop-down's entries, in the order of ParaView's enumeration (0 = Forecast)
 TASK_LABELS = ("Forecast", "Interpolate", "Reconstruct", "Inverse", "Sample")
@@ -176,9 +177,11 @@ def _spacing_warning(steps: Sequence[float], dt: float) -> list[str]:
     return []
 
 
-def task_call(sur, plan, *, n_frames: int, target_points: np.ndarray | None, params: dict[str, float] | None,
+def task_call(sur: Any, plan: Any, *, n_frames: int, target_points: np.ndarray | None, params: dict[str, float] | None,
               opts: dict[str, Any]) -> Callable[[np.ndarray, np.ndarray], Any]:
     """run(points, frames) -> the task's RolloutResult, one frame per `plan.predicted`.
+
+    `plan` is the filter's plan (task, cond, gap, predicted: as a `TaskPlan` has them).
 
     `frames` are the input's values at `plan.cond`; `opts` go to `echo_model.tasks.run_task`
     (n_samples, seed, steps, progress, should_abort, memory, keep_samples).
@@ -195,7 +198,7 @@ def task_call(sur, plan, *, n_frames: int, target_points: np.ndarray | None, par
     return run
 
 
-def target_input(target, specs: Sequence[Any], dim: int) -> ModelInput:
+def target_input(target: vtkDataObject, specs: Sequence[Any], dim: int) -> ModelInput:
     """Reconstruct's Target mesh as the model sees it: every leaf's points (point data), the specs of
     the model's fields (as read from the probes), so `rollout_output.write_frame` writes onto it."""
     used = select_leaves(target, "")
@@ -230,7 +233,7 @@ def prefer_torch_sympy() -> None:
         sys.path.remove(site)
 
 
-def lacks_fields(inp, block: str, names: Sequence[str]) -> bool:
+def lacks_fields(inp: vtkDataObject, block: str, names: Sequence[str]) -> bool:
     """True when no used leaf has a point or cell array of any of the model's field names."""
     for lf in select_leaves(inp, block):
         for attrs in (lf.data.GetPointData(), lf.data.GetCellData()):
@@ -239,7 +242,8 @@ def lacks_fields(inp, block: str, names: Sequence[str]) -> bool:
     return True
 
 
-def bare_mesh(inp, block: str, layout: Sequence[tuple[str, int]], dim: int):
+def bare_mesh(inp: vtkDataObject, block: str, layout: Sequence[tuple[str, int]],
+              dim: int) -> tuple[ModelInput, list[Leaf], np.ndarray]:
     """Sample's input when it is a mesh without the model's fields: -> (ModelInput of its points, the
     used leaves, NaN values). NaN: the input has no value there, so nothing is compared with it."""
     used = select_leaves(inp, block)

@@ -32,7 +32,8 @@ SaveState({pvsm!r})
 print("STATE SAVED", list(roll.TimestepValues), flush=True)
 '''
 
-APPLY = '  <pqevent object="pqClientMainWindow/propertiesDock/propertiesPanel/Accept" command="activate" arguments="" />\n'
+APPLY = ('  <pqevent object="pqClientMainWindow/propertiesDock/propertiesPanel/Accept" command="activate" '
+         'arguments="" />\n')
 
 
 def keeper_steps(pvsm: Path) -> list[float]:
