@@ -119,10 +119,22 @@ def _progress_bar():
 
 
 def run(args: argparse.Namespace) -> int:
-    from echo_model.data.trajectory import Trajectory
+    from echo_model.memory import MemoryBudget
     from echo_model.rollout import Surrogate
     from echo_model.threads import set_threads
 
+    _check_counts(args)
+    budget = MemoryBudget.parse(args.max_memory, where="--max-memory")  # bad values fail before loading anything
+    set_threads(args.threads)
+    sur = Surrogate.load(args.model, device=args.device)
+    traj, source = _load_input(args, sur)
+    if args.task != "forecast" or args.stride != 1 or args.input_frames is not None:
+        return _run_task(args, sur, traj, source, budget)
+    return _run_forecast(args, sur, traj, source, budget)
+
+
+def _check_counts(args) -> None:
+    """--frames and --samples are positive (checked before anything is loaded)."""
     from echo_model.errors import EchoUserError
 
     if args.frames is not None and args.frames < 1:
@@ -130,32 +142,16 @@ def run(args: argparse.Namespace) -> int:
                             "for one segment")
     if args.samples < 1:
         raise EchoUserError(f"--samples {args.samples}: the ensemble needs at least 1 member")
-    from echo_model.memory import MemoryBudget
 
-    budget = MemoryBudget.parse(args.max_memory, where="--max-memory")  # bad values fail before loading anything
-    set_threads(args.threads)
-    sur = Surrogate.load(args.model, device=args.device)
-    traj, source = _load_input(args, sur)
-    if args.task != "forecast" or args.stride != 1 or args.input_frames is not None:
-        return _run_task(args, sur, traj, source, budget)
-    n_obs = sur.n_observed_frames
-    if args.start < 0 or args.start + n_obs > traj.n_frames:
-        raise ValueError(
-            f"the model needs {n_obs} observed frame(s) from --start {args.start}, but the input has "
-            f"{traj.n_frames} frame(s): lower --start"
-        )
-    observed = traj.fields[args.start : args.start + n_obs]
-    t_last = float(traj.times[args.start + n_obs - 1])
+
+def _run_forecast(args, sur, traj, source: str, budget) -> int:
+    """The plain forecast from the model's observed frames at --start; the output written to --out."""
+    from echo_model.data.trajectory import Trajectory
+
+    observed, t_last = _observed_frames(args, sur, traj)
     n_frames = args.frames or sur.segment_frames
     _fit_warnings(sur, traj.points, observed, n_frames)
-    query = None
-    out_points, out_cells = traj.points, traj.cells
-    if args.query_mesh is not None:
-        from .io.meshio_points import load_query_mesh
-
-        out_points, out_cells = load_query_mesh(args.query_mesh, dim=sur.dim)
-        query = out_points
-
+    out_points, out_cells, query = _output_mesh(args, sur, traj)
     _require_output_space(args, n_frames, out_points.shape[0], sur.field_layout)  # before the rollout's work
     bar, progress = _progress_bar()
 
@@ -167,11 +163,7 @@ def run(args: argparse.Namespace) -> int:
     )
     bar.close()
     wall = time.perf_counter() - t0
-    fields = res.mean
-    layout = list(res.field_layout)
-    if res.std is not None:
-        fields = np.concatenate([res.mean, res.std], axis=2)
-        layout += [(f"{n}_std", c) for n, c in res.field_layout]
+    fields, layout = _mean_and_std(res)
     pred = Trajectory(
         points=out_points,
         fields=fields,
@@ -187,6 +179,37 @@ def run(args: argparse.Namespace) -> int:
                               "n_points": int(out_points.shape[0]), "wall_s": wall, **res.info})
     print(f"wrote {path} ({n_frames} frames, {out_points.shape[0]} points, {res.info['n_samples']} sample(s), {wall:.2f} s)")
     return 0
+
+
+def _observed_frames(args, sur, traj) -> tuple[np.ndarray, float]:
+    """The model's n_observed_frames input frames from --start on, and the time of the last one."""
+    n_obs = sur.n_observed_frames
+    if args.start < 0 or args.start + n_obs > traj.n_frames:
+        raise ValueError(
+            f"the model needs {n_obs} observed frame(s) from --start {args.start}, but the input has "
+            f"{traj.n_frames} frame(s): lower --start"
+        )
+    return traj.fields[args.start : args.start + n_obs], float(traj.times[args.start + n_obs - 1])
+
+
+def _output_mesh(args, sur, traj):
+    """(points, cells, query points) of the output: --query-mesh's when given (query = its points), else the input's
+    (query None)."""
+    if args.query_mesh is None:
+        return traj.points, traj.cells, None
+    from .io.meshio_points import load_query_mesh
+
+    out_points, out_cells = load_query_mesh(args.query_mesh, dim=sur.dim)
+    return out_points, out_cells, out_points
+
+
+def _mean_and_std(res) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """The fields to write and their layout: the ensemble mean, and its standard deviation as `<name>_std`."""
+    fields, layout = res.mean, list(res.field_layout)
+    if res.std is not None:
+        fields = np.concatenate([res.mean, res.std], axis=2)
+        layout += [(f"{n}_std", c) for n, c in res.field_layout]
+    return fields, layout
 
 
 def _require_output_space(args, n_frames: int, n_points: int, field_layout) -> None:
@@ -247,12 +270,7 @@ def _run_task(args, sur, traj, source, budget) -> int:
     from echo_model.tasks import run_task
 
     frames, times, probes = _task_input(args, sur, traj)
-    out_points, out_cells, query = traj.points, traj.cells, None
-    if args.query_mesh is not None:
-        from .io.meshio_points import load_query_mesh
-
-        out_points, out_cells = load_query_mesh(args.query_mesh, dim=sur.dim)
-        query = out_points
+    out_points, out_cells, query = _output_mesh(args, sur, traj)
     bar, progress = _progress_bar()
     t0 = time.perf_counter()
     res, out_times = run_task(sur, args.task, traj.points, frames, times, n_frames=args.frames, gap=args.gap,
@@ -261,10 +279,7 @@ def _run_task(args, sur, traj, source, budget) -> int:
                               keep_samples=False, memory=budget)
     bar.close()
     wall = time.perf_counter() - t0
-    fields, layout = res.mean, list(res.field_layout)
-    if res.std is not None:
-        fields = np.concatenate([res.mean, res.std], axis=2)
-        layout += [(f"{n}_std", c) for n, c in res.field_layout]
+    fields, layout = _mean_and_std(res)
     pred = Trajectory(points=out_points, fields=fields, times=out_times, field_layout=layout, params=traj.params,
                       cells=out_cells,
                       metadata={"is_prediction": True, "task": args.task, "model_id": Path(args.model).name,
