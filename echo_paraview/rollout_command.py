@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from echo_model.errors import EchoUserError
+
 from . import fitcheck
 
 
@@ -81,11 +83,13 @@ def _load_input(args, sur):
 
         with TrajectoryStore(args.dataset) as store:
             if store.info.field_layout != sur.field_layout:
-                raise ValueError(
-                    f"{args.dataset} has fields {store.info.field_layout} but the model predicts {sur.field_layout}"
+                raise EchoUserError(
+                    f"--dataset {args.dataset} has fields {store.info.field_layout} but the model predicts "
+                    f"{sur.field_layout}: give a dataset with the model's fields, or a model trained on these"
                 )
             if not 0 <= args.traj < len(store):
-                raise ValueError(f"--traj {args.traj} out of range: {args.dataset} has {len(store)} trajectories")
+                raise EchoUserError(f"--traj {args.traj} out of range: {args.dataset} has {len(store)} trajectories; "
+                                    f"give 0 to {len(store) - 1}")
             traj = store[args.traj]
         return traj, f"{args.dataset}#{args.traj}"
     from .io.pvd import read_series
@@ -135,8 +139,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_counts(args) -> None:
     """--frames and --samples are positive (checked before anything is loaded)."""
-    from echo_model.errors import EchoUserError
-
     if args.frames is not None and args.frames < 1:
         raise EchoUserError(f"--frames {args.frames}: give the number of frames to predict (>= 1), or leave it out "
                             "for one segment")
@@ -185,7 +187,7 @@ def _observed_frames(args, sur, traj) -> tuple[np.ndarray, float]:
     """The model's n_observed_frames input frames from --start on, and the time of the last one."""
     n_obs = sur.n_observed_frames
     if args.start < 0 or args.start + n_obs > traj.n_frames:
-        raise ValueError(
+        raise EchoUserError(
             f"the model needs {n_obs} observed frame(s) from --start {args.start}, but the input has "
             f"{traj.n_frames} frame(s): lower --start"
         )
@@ -246,8 +248,6 @@ def _save(args, pred, info: dict) -> Path:
 
 def _task_input(args, sur, traj):
     """The input frames the task takes: every --stride-th from --start, --input-frames of them."""
-    from echo_model.errors import EchoUserError
-
     if args.stride < 1 or (args.input_frames is not None and args.input_frames < 1):
         raise EchoUserError(f"--stride {args.stride} / --input-frames {args.input_frames}: give positive numbers")
     rows = list(range(args.start, traj.n_frames, args.stride))[: args.input_frames]

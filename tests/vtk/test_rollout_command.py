@@ -66,6 +66,32 @@ def test_rollout_errors(files, capsys):
     assert "lower --start" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra, text", [
+    (["--start", "4"], "lower --start"),
+    (["--traj", "1"], "give 0 to 0"),
+    (["--other-fields"], "give a dataset with the model's fields"),
+], ids=["start", "traj", "fields"])
+def test_rollout_input_mistakes_are_user_errors(files, extra, text):
+    """Raised as EchoUserError by the command itself (not a ValueError that only the CLI turns into one line)."""
+    import argparse
+
+    from echo_model.errors import EchoUserError
+    from echo_paraview import rollout_command
+
+    tmp, data, model, _ = files
+    if extra == ["--other-fields"]:
+        other = tmp / "other_fields.h5"
+        pts = np.random.default_rng(0).uniform(0, 2, (20, 2))
+        write_dataset(other, [Trajectory(pts, np.zeros((4, 20, 1), np.float32), 0.1 * np.arange(4), [("p", 1)])],
+                      name="o", domain=Domain([0, 0], [2, 2]))
+        data, extra = other, []
+    parser = argparse.ArgumentParser()
+    rollout_command.add_arguments(parser)
+    args = parser.parse_args([str(model), "--dataset", str(data), "--out", str(tmp / "o"), *extra])
+    with pytest.raises(EchoUserError, match=text):
+        rollout_command.run(args)
+
+
 def test_rollout_past_the_training_horizon_warns_and_still_writes(files, capsys):
     tmp, data, _, _ = files
     sur = create_untrained([("U", 2)], 2, domain=Domain([0, 0], [2, 2]), dt=0.1, param_names=["nu"])
