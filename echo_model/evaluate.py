@@ -283,17 +283,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Counts and frame numbers the user gave, checked before anything is loaded."""
+    if args.frames is not None and args.frames < 0:
+        raise EchoUserError(f"--frames {args.frames}: give the number of frames to forecast (>= 1), or leave it out "
+                            "for all available")
+    for option, value in (("--samples", args.samples), ("--max-frames", args.max_frames)):
+        if value < 1:
+            raise EchoUserError(f"{option} {value}: give 1 or more")
+    if args.start < 0:
+        raise EchoUserError(f"--start {args.start}: give the first observed frame, 0 or more")
+
+
 def run(args: argparse.Namespace) -> int:
     from .data.store import TrajectoryStore
     from .rollout import Surrogate
     from .threads import set_threads
 
+    _check_options(args)
     set_threads(args.threads)
     require_space(args.out, 4 * _PNG_BYTES, f"writing the evaluation into --out {args.out}")  # before the forecasts
     sur = Surrogate.load(args.model, device=args.device)
     with TrajectoryStore(args.dataset) as store:
         if store.info.field_layout != sur.field_layout:
-            raise EchoUserError(f"{args.dataset} has fields {store.info.field_layout}, the model {sur.field_layout}")
+            raise EchoUserError(f"{args.dataset} has fields {store.info.field_layout}, the model {sur.field_layout}: "
+                                "evaluate on a dataset with the model's fields")
         idx = store.split_indices(args.split)
         if len(idx) == 0:
             raise EchoUserError(f"split {args.split!r} of {args.dataset} is empty; choose another with --split")
@@ -305,6 +319,9 @@ def run(args: argparse.Namespace) -> int:
                   "is compared")
         avail = (min(store.n_frames(int(i)) for i in idx) - 1 - args.start) // stride + 1 - sur.n_observed_frames
         n_frames = args.frames or min(avail, args.max_frames)
+        if n_frames < 1:
+            raise EchoUserError(f"the {args.split!r} trajectories of {args.dataset} leave no frame to forecast after the "
+                                f"model's {sur.n_observed_frames} observed frame(s) from --start {args.start}: lower --start")
         out = forecast_split(sur, store, idx, n_frames, start=args.start, n_samples=args.samples,
                              steps=args.steps, sampler=args.sampler, seed=args.seed, stride=stride)
         out.update(baseline_forecasts(store, idx, n_frames, n_obs=sur.n_observed_frames, start=args.start,

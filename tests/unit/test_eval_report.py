@@ -78,3 +78,27 @@ def test_the_mean_field_never_contains_a_forecast_frame(case, capsys):
     expect = np.concatenate([trajs[0].fields[:n_obs], trajs[1].fields]).mean(0)
     np.testing.assert_allclose(m0, expect, rtol=1e-5, atol=1e-4)
     assert res["n_trajectories"] == 2
+
+
+@pytest.mark.parametrize("extra, text", [
+    (["--frames", "-2"], "--frames -2"),
+    (["--samples", "0"], "--samples 0"),
+    (["--max-frames", "0"], "--max-frames 0"),
+    (["--start", "-1"], "--start -1"),
+    (["--start", str(T - 1)], "lower --start"),
+], ids=["frames", "samples", "max-frames", "negative-start", "start-past-the-data"])
+def test_eval_option_mistakes_are_user_errors(case, extra, text):
+    """Raised as EchoUserError by `eval` itself: before, they surfaced as a ValueError (or an h5py TypeError)
+    from deep inside the rollout or the dataset read."""
+    import argparse
+
+    from echo_model import evaluate
+    from echo_model.errors import EchoUserError
+
+    root, _, model, _, _ = case
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    args = parser.parse_args([str(model), str(root / "d.h5"), "--out", str(root / "mistake"), "--no-plots",
+                              "--threads", "1", *extra])
+    with pytest.raises(EchoUserError, match=text):
+        evaluate.run(args)
