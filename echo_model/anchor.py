@@ -207,10 +207,15 @@ def run(args: argparse.Namespace) -> int:
     from .rollout import Surrogate
     from .threads import set_threads
 
+    for option, value in (("--max-traj", args.max_traj), ("--max-windows", args.max_windows)):
+        if value < 1:
+            raise EchoUserError(f"{option} {value}: give 1 or more")
     set_threads(args.threads)
     sur = Surrogate.load(args.model, device="cpu", cache=False)
     with TrajectoryStore(args.data) as store:
         idx = store.split_indices(args.split)[: args.max_traj]
+        if len(idx) == 0:
+            raise EchoUserError(f"split {args.split!r} of {args.data} is empty; choose another with --split")
         fit = fit_anchor_gains(sur, store, idx, seed=args.seed, max_windows=args.max_windows)
     for note in fit.notes:
         print(f"note: {note}")

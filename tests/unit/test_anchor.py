@@ -168,3 +168,24 @@ def test_anchor_gains_command_prints_the_notes_and_stores_the_fit(short_run, tmp
 def test_windows_of_a_long_run_are_one_segment_apart():
     assert anchor._windows(30, 1, 8, 64) == [0, 8, 16]  # 16 + 9 <= 30 < 24 + 9
     assert anchor._windows(30, 1, 8, 2) == [0, 8] and anchor._windows(8, 1, 8, 64) == []
+
+
+@pytest.mark.parametrize("extra, text", [
+    (["--max-traj", "0"], "--max-traj 0: give 1 or more"),
+    (["--max-windows", "0"], "--max-windows 0: give 1 or more"),
+    (["--split", "val"], "split 'val' of .* is empty"),
+], ids=["max-traj", "max-windows", "empty-split"])
+def test_anchor_gains_option_mistakes_are_user_errors(short_run, tmp_path, extra, text):
+    """Named as what they are (an empty split used to read 'the longest given has 0 frames: import more')."""
+    import argparse
+
+    from echo_model.errors import EchoUserError
+
+    sur, path = short_run
+    model = sur.save(tmp_path / "m.safetensors")
+    parser = argparse.ArgumentParser()
+    anchor.add_arguments(parser)
+    args = parser.parse_args([str(model), "--data", str(path), "--out", str(tmp_path / "a.safetensors"),
+                              "--threads", "1", *extra])
+    with pytest.raises(EchoUserError, match=text):
+        anchor.run(args)
