@@ -58,7 +58,18 @@ def run_raw(words: tuple[str, ...], argv: list[str]) -> int:
     return run(args)
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """--frames and --samples (both demos) are positive, checked before anything runs."""
+    from echo_model.errors import EchoUserError
+
+    if args.frames is not None and args.frames < 1:
+        raise EchoUserError(f"--frames {args.frames}: give the number of frames to predict (>= 1), or leave it out")
+    if args.samples < 1:
+        raise EchoUserError(f"--samples {args.samples}: the ensemble needs at least 1 member")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_options(args)
     args.model_given = args.model is not None
     if args.out is None:
         args.out = Path("runs/demo_cylinder" if args.case == "cylinder" else "runs/demo")
@@ -105,6 +116,11 @@ def _solver_series(args: argparse.Namespace, out: Path):
     with TrajectoryStore(args.dataset) as store:
         test = store.split_indices("test")
         index = int(test[0]) if args.traj is None and len(test) else int(args.traj or 0)
+        if not 0 <= index < len(store):
+            from echo_model.errors import EchoUserError
+
+            raise EchoUserError(f"--traj {index} out of range: {args.dataset} has {len(store)} trajectories; "
+                                f"give 0 to {len(store) - 1}")
         truth = store[index]
     n_frames = min(args.frames or truth.n_frames - 1, truth.n_frames - 1)
     truth = truth.frames(slice(0, n_frames + 1))

@@ -30,3 +30,34 @@ def test_unknown_option_of_the_cylinder_demo_is_refused(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["demo", "cylinder", "--dataset", "x.h5"])
     assert exc.value.code == 2 and "unrecognized arguments: --dataset" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--frames", "0"], "--frames 0"),
+    (["--samples", "0"], "--samples 0"),
+    (["cylinder", "--samples", "-1"], "--samples -1"),
+    (["--traj", "999"], "--traj 999 out of range"),
+], ids=["frames", "samples", "cylinder-samples", "traj"])
+def test_demo_option_mistakes_are_user_errors(tmp_path, argv, text):
+    """Refused by the demo itself before pvbatch starts (a --traj past the dataset was an IndexError)."""
+    from echo_model.errors import EchoUserError
+    from echo_paraview import demo
+
+    with pytest.raises(EchoUserError, match=text):
+        demo.run_raw(("demo",), [*argv, "--out", str(tmp_path / "demo")])
+
+
+def test_ns3d_demo_prints_its_own_help(capsys):
+    text = _help(capsys, "demo", "ns3d")
+    assert text.startswith("usage: echopv demo ns3d")
+    assert "3D ECHO forecast of decaying Taylor-Green turbulence" in text
+    assert "volume" in text and "Q-criterion" in text and "Example: echopv demo ns3d" in text
+    for option in ("--model", "--frames", "--solver-seed", "--nu", "--q-fraction", "--out"):
+        assert option in text, option
+    assert "--dataset" not in text and "--mesh" not in text  # the other demos' options
+
+
+def test_unknown_option_of_the_ns3d_demo_is_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "ns3d", "--mesh", "fine"])
+    assert exc.value.code == 2 and "unrecognized arguments: --mesh" in capsys.readouterr().err
