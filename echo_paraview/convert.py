@@ -160,11 +160,15 @@ def infer_dim(points: np.ndarray) -> int:
     return 2 if z.size == 0 or np.ptp(z) <= 1e-12 * max(1.0, float(np.abs(points).max())) else 3
 
 
+class MissingArrayError(EchoUserError):
+    """A field the user named is not among the dataset's arrays (the message lists those there are)."""
+
+
 def get_array(attributes, name: str, what: str = "point") -> np.ndarray:
     """One named array as float32, shape (N,) for scalars, (N, k) for k components."""
     arr = attributes.GetArray(name)
     if arr is None:
-        raise KeyError(
+        raise MissingArrayError(
             f"no {what} array {name!r}; available: {array_names(attributes)}"
         )
     values = np.asarray(ns.vtk_to_numpy(arr))

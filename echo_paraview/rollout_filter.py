@@ -46,14 +46,12 @@ from __future__ import annotations
 import os
 import re
 import time
-import traceback
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
-from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
 from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
@@ -63,6 +61,7 @@ from echo_model.state_check import check_state
 
 from . import comparison, fitcheck, parallel, rollout_colours, rollout_input, rollout_task, timesteps
 from .rollout_output import Frame, write_frame
+from .vtk_messages import VTKMessages, failure_text
 
 START_MODES = ("first", "current", "value")
 #: caps applied by the algorithm itself (pvpython scripts bypass the GUI's ranges)
@@ -187,7 +186,7 @@ def resolve_checkpoint(path: str) -> str:
     return str(p)
 
 
-class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
+class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
     """Temporal surrogate rollout filter (see the module docstring for time handling and caching).
 
     Parameters
@@ -262,6 +261,8 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
     #: least wall time between two progress reports: each one makes ParaView's GUI process its events
     #: and repaint (~16 ms of CPU in 5.11 under Xvfb); a 20-frame rollout reported ~80 times (1.3 CPU-s)
     PROGRESS_INTERVAL_S = 0.25
+
+    messages_from = "EchoRollout"
 
     def __init__(self) -> None:
         VTKPythonAlgorithmBase.__init__(
@@ -449,28 +450,19 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
 
     # --- messages ---------------------------------------------------------------------
     def _report(self, problem: str) -> None:
-        """vtkErrorMacro equivalent, once per distinct message; never raises."""
+        """An error, once per distinct message (ParaView re-executes often); never raises."""
         self.last_error = problem
         if problem in self._reported:
             return
         self._reported.add(problem)
-        text = f"ERROR: In EchoRollout: {problem}\n"
-        try:
-            vtkOutputWindow.GetInstance().DisplayErrorText(text)
-            self.InvokeEvent(vtkCommand.ErrorEvent, text)
-        except Exception:  # the report itself must never take ParaView down
-            pass
+        VTKMessages._report(self, problem)
 
     def _warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
-        if message in self._reported:
-            return
-        self._reported.add(message)
-        try:
-            vtkOutputWindow.GetInstance().DisplayWarningText(f"Warning: In EchoRollout: {message}\n")
-        except Exception:
-            pass
+        if message not in self._reported:
+            self._reported.add(message)
+            self._show_warning(message)
 
     def _info(self, message: str) -> None:
         """An informative line (Output Messages' plain text; it does not pop the window up)."""
@@ -479,22 +471,15 @@ class EchoRolloutAlgorithm(VTKPythonAlgorithmBase):
         self._reported.add(message)
         if message not in self.warnings:
             self.warnings.append(message)
-        try:
-            vtkOutputWindow.GetInstance().DisplayText(f"EchoRollout: {message}\n")
-        except Exception:
-            pass
+        self._show_text(message)
 
     def _guard(self, fn, *args) -> int:
         try:
             return fn(*args)
         except NoCheckpoint as exc:  # waiting for a Checkpoint: quiet
             self.last_error = str(exc)
-        except (EchoUserError, ValueError, KeyError, FileNotFoundError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self._report(str(msg))
-        except Exception as exc:  # an internal bug: still a message, not a crash
-            tb = traceback.format_exc(limit=6)
-            self._report(f"unexpected {type(exc).__name__}: {exc}\n{tb}(please report this with the traceback)")
+        except Exception as exc:  # user errors name their fix; a bug keeps its traceback; never a crash
+            self._report(failure_text(exc))
         self._gather = None
         self._fast = self._refetch = False
         return 0

@@ -15,24 +15,22 @@ and VTK's error output (ParaView's Output Messages); nothing raises into ParaVie
 """
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
-from vtkmodules.vtkCommonCore import vtkCommand, vtkOutputWindow
 from vtkmodules.vtkCommonDataModel import vtkCompositeDataSet, vtkDataObject, vtkDataSet
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
-from echo_model.errors import EchoUserError
 from echo_model.train.layout import EXPORTED_DATASET, LOG
 from echo_model.train.runs import MIN_FRAMES
 
 from . import convert, rollout_input, timesteps
 from .io.time_range import select_time_range
 from .training import TrainingError, TrainingJob, TrainSettings, export_training_dataset
+from .vtk_messages import VTKMessages, failure_text
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ def gather_time_series(producer, port: int = 0, block: str = "",
     return frames, times
 
 
-class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
+class EchoTrainAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
     """Pass-through filter with Start/Refresh/Stop commands for out-of-process training.
 
     Parameters
@@ -148,6 +146,8 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
     >>> train.GetSettings().train.ae_steps, train.GetState(), train.GetModelPath()
     (300, 'idle', '')
     """
+
+    messages_from = "EchoTrain"
 
     def __init__(self) -> None:
         VTKPythonAlgorithmBase.__init__(self, nInputPorts=1, inputType="vtkDataObject", nOutputPorts=1,
@@ -232,24 +232,15 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
 
     # --- errors -----------------------------------------------------------------------
     def _report(self, problem: str) -> None:
-        self.last_error = problem
         self._status_text = f"error: {problem}"
-        text = f"ERROR: In EchoTrain: {problem}\n"
-        try:
-            vtkOutputWindow.GetInstance().DisplayErrorText(text)
-            self.InvokeEvent(vtkCommand.ErrorEvent, text)
-        except Exception:
-            pass
+        VTKMessages._report(self, problem)
 
     def _guard(self, fn) -> bool:
         try:
             fn()
             return True
-        except (EchoUserError, OSError) as exc:  # any other error is a bug: keep its traceback
-            self._report(str(exc))
-        except Exception as exc:  # an internal bug: still a message, never a crash
-            self._report(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
-                         "(please report this with the traceback)")
+        except Exception as exc:  # user errors name their fix; a bug keeps its traceback; never a crash
+            self._report(failure_text(exc))
         return False
 
     # --- commands ---------------------------------------------------------------------
@@ -330,10 +321,7 @@ class EchoTrainAlgorithm(VTKPythonAlgorithmBase):
     def _say(self, text: str) -> None:
         """A report the user asked for (Start, Refresh, Stop): a warning-level message, so ParaView
         opens Output Messages (plain text does not)."""
-        try:
-            vtkOutputWindow.GetInstance().DisplayWarningText(f"Warning: In EchoTrain: {text}\n")
-        except Exception:
-            pass
+        self._show_warning(text)
 
     def Stop(self) -> None:
         """Stop the training process; says what happened (also when nothing was running)."""

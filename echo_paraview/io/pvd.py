@@ -405,8 +405,8 @@ def _frame_fields(ds, path: Path, assoc: str, names: list[str] | None, n_ref: in
         )
     try:
         v, lay = convert.get_fields(ds, names, assoc)
-    except KeyError as exc:
-        raise EchoUserError(f"{path.name}: {exc.args[0]} (choose fields with --fields)") from exc
+    except convert.MissingArrayError as exc:
+        raise EchoUserError(f"{path.name}: {exc} (choose fields with --fields)") from exc
     if not lay:
         raise EchoUserError(f"{path.name} has no numeric {assoc} arrays to use as fields")
     return v, lay

@@ -7,18 +7,18 @@ raises into the pipeline: the message (problem, file, fix) goes to the VTK outpu
 """
 from __future__ import annotations
 
-import traceback
 import weakref
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
-from vtkmodules.vtkCommonCore import vtkCommand, vtkDataArraySelection, vtkOutputWindow
+from vtkmodules.vtkCommonCore import vtkCommand, vtkDataArraySelection
 
 from echo_model.errors import EchoUserError
 
 from .. import timesteps
 from ..convert import set_field_data  # noqa: F401  (the readers stamp their field data with it)
+from ..vtk_messages import VTKMessages, failure_text
 
 
 class ReaderError(EchoUserError):
@@ -37,10 +37,10 @@ def _modified_callback(alg: VTKPythonAlgorithmBase) -> Callable:
     return _cb
 
 
-class ReaderBase(VTKPythonAlgorithmBase):
+class ReaderBase(VTKMessages, VTKPythonAlgorithmBase):
     """FileName + PointArrays selection + time steps + error reporting for the readers."""
 
-    reader_name = "EchoReader"
+    messages_from = "EchoReader"
 
     def __init__(self, output_type: str) -> None:
         VTKPythonAlgorithmBase.__init__(self, nInputPorts=0, nOutputPorts=1, outputType=output_type)
@@ -77,10 +77,10 @@ class ReaderBase(VTKPythonAlgorithmBase):
     # --- helpers for subclasses --------------------------------------------------------
     def _path(self) -> Path:
         if not self._file_name:
-            raise ReaderError(f"{self.reader_name}: no FileName set; choose a file to open")
+            raise ReaderError(f"{self.messages_from}: no FileName set; choose a file to open")
         path = Path(self._file_name)
         if not path.is_file():
-            raise ReaderError(f"{self.reader_name}: {path} does not exist; check FileName")
+            raise ReaderError(f"{self.messages_from}: {path} does not exist; check FileName")
         return path
 
     def _check_hdf5(self, path: Path) -> None:
@@ -119,26 +119,16 @@ class ReaderBase(VTKPythonAlgorithmBase):
         return timesteps.snap_index(times, timesteps.requested_time(outInfo.GetInformationObject(0)))
 
     # --- error reporting ---------------------------------------------------------------
-    def _report(self, problem: str) -> None:
-        self.last_error = problem
-        text = f"ERROR: In {self.reader_name}: {problem}\n"
-        try:
-            vtkOutputWindow.GetInstance().DisplayErrorText(text)
-            self.InvokeEvent(vtkCommand.ErrorEvent, text)
-        except Exception:  # reporting must never take ParaView down
-            pass
-
     def _guard(self, fn: Callable[..., int], *args: Any) -> int:
         try:
             self.last_error = None
             return fn(*args)
-        except (EchoUserError, FileNotFoundError) as exc:  # any other error is a bug: keep its traceback
+        except FileNotFoundError as exc:
             self._report(str(exc))
         except OSError as exc:  # h5py: a file damaged between two reads
             self._report(f"{self._file_name} could not be read ({exc}); check the file and reload it")
-        except Exception as exc:  # an internal bug: still a message, not a crash
-            tb = traceback.format_exc(limit=6)
-            self._report(f"unexpected {type(exc).__name__}: {exc}\n{tb}(please report this with the traceback)")
+        except Exception as exc:  # user errors name their fix; a bug keeps its traceback; never a crash
+            self._report(failure_text(exc))
         return 0
 
     def RequestInformation(self, request, inInfo, outInfo):

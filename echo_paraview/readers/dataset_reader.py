@@ -57,7 +57,7 @@ class _TrajectoryInfo:
 class EchoDatasetReaderAlgorithm(ReaderBase):
     """ECHO dataset reader; see the module docstring."""
 
-    reader_name = "EchoDatasetReader"
+    messages_from = "EchoDatasetReader"
 
     def __init__(self) -> None:
         ReaderBase.__init__(self, output_type="vtkDataObject")  # UG or multiblock

@@ -36,7 +36,7 @@ def is_echo_model(path) -> bool:
 class EchoModelReaderAlgorithm(ReaderBase):
     """Model-file description source; see the module docstring."""
 
-    reader_name = "EchoModelReader"
+    messages_from = "EchoModelReader"
 
     def __init__(self) -> None:
         ReaderBase.__init__(self, output_type="vtkTable")

@@ -72,7 +72,7 @@ def _refuse_links(path) -> None:
 class WellReaderAlgorithm(ReaderBase):
     """The Well reader; see the module docstring."""
 
-    reader_name = "WellReader"
+    messages_from = "WellReader"
 
     def __init__(self) -> None:
         ReaderBase.__init__(self, output_type="vtkDataSet")  # image or rectilinear grid

@@ -54,7 +54,7 @@ def test_select_by_name_and_order():
     assert vals.shape == (5, 4)
     np.testing.assert_array_equal(vals[:, :3], 1.0)
     np.testing.assert_array_equal(vals[:, 3], 0.0)
-    with pytest.raises(KeyError, match="available"):
+    with pytest.raises(convert.MissingArrayError, match="available"):  # the user's choice: an EchoUserError
         convert.get_fields(ug, ["missing"])
 
 

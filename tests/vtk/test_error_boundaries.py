@@ -95,6 +95,42 @@ def test_echo_train_gives_a_user_error_one_line(tmp_path, errors):
     assert "RunDirectory" in f.last_error and "Traceback" not in f.last_error
 
 
+def _rollout_on_the_vorticity_sample():
+    from echo_paraview.rollout_filter import EchoRolloutAlgorithm
+
+    sample = Path(__file__).resolve().parents[2] / "sample_cases" / "ns2d_vorticity"
+    reader = EchoDatasetReaderAlgorithm()
+    reader.SetFileName(str(sample / "ns2d_64.h5"))
+    f = EchoRolloutAlgorithm()
+    f.SetInputConnection(reader.GetOutputPort())
+    f.SetCheckpoint(str(sample / "model_tiny.safetensors"))
+    f.SetNumberOfFrames(2)
+    return f
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda e: type(e).__name__)
+def test_echo_rollout_reports_a_bug_with_its_traceback(monkeypatch, errors, bug):
+    from echo_paraview.rollout_filter import EchoRolloutAlgorithm
+
+    def buggy(self, *args):
+        raise bug
+
+    monkeypatch.setattr(EchoRolloutAlgorithm, "_read", buggy)
+    f = _rollout_on_the_vorticity_sample()
+    f.Update()
+    assert f.last_error.startswith(f"unexpected {type(bug).__name__}")
+    assert "Traceback" in f.last_error and "in buggy" in f.last_error and "please report" in f.last_error
+    assert "ERROR: In EchoRollout: unexpected" in errors.GetOutput()
+
+
+def test_echo_rollout_gives_a_user_error_one_line(errors):
+    f = _rollout_on_the_vorticity_sample()
+    f.SetInputArrays(["no_such_array"])
+    f.Update()
+    assert "no_such_array" in f.last_error and "Traceback" not in f.last_error
+    assert not f.last_error.startswith("unexpected")
+
+
 def test_polyhedra_are_a_user_error_that_a_series_read_turns_into_a_warning(tmp_path):
     import numpy as np
     from vtkmodules.util import numpy_support as ns
