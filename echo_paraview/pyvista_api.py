@@ -134,11 +134,10 @@ def _task(mesh, model, task: str, *, n_frames: int, params, input_arrays, n_samp
     sur = Surrogate.load(model, device=device)
     check_task(sur, task)
     points, frames = _task_arrays(meshes, sur, input_arrays)
-    par = {k[len("param_"):]: float(np.asarray(meshes[0].field_data[k]).ravel()[0])
-           for k in meshes[0].field_data.keys() if k.startswith("param_") and k[len("param_"):] in sur.param_names}
-    par.update(params or {})
     out_mesh = meshes[0] if query is None else _as_mesh(pv, query)
     qpts = None if query is None else np.asarray(out_mesh.points, dtype=np.float64)[:, : sur.dim]
+    par = _checked_parameters(sur, meshes[0], params, points if qpts is None else qpts,
+                              n_frames if task in ("inverse", "sample") else 1)
     res, out_times = run_task(sur, task, points, frames, _task_times(meshes, sur, task, gap), n_frames=n_frames,
                               gap=gap, query_points=qpts, params=par or None, n_samples=n_samples, seed=seed,
                               steps=steps, keep_samples=False)
@@ -154,6 +153,23 @@ def _task(mesh, model, task: str, *, n_frames: int, params, input_arrays, n_samp
             start += c
         outs.append(frame)
     return _multiblock(pv, [float(t) for t in out_times], outs)
+
+
+def _checked_parameters(sur, mesh, params, points, n_frames: int) -> dict[str, float]:
+    """echo_model.fitcheck.prepare_rollout: the mesh's `param_<name>` field data, overridden by `params`;
+    a refusal raises, the warnings are Python warnings."""
+    import warnings
+
+    from echo_model.fitcheck import ParamUse, prepare_rollout
+
+    names = set(sur.param_names)
+    given = {k[len("param_"):]: ParamUse(float(np.asarray(mesh.field_data[k]).ravel()[0]), f"field data {k}")
+             for k in mesh.field_data.keys() if k.startswith("param_") and k[len("param_"):] in names}
+    given.update({k: ParamUse(float(v), "params argument") for k, v in (params or {}).items()})
+    check = prepare_rollout(sur, points, n_frames, params=given)
+    for w in check.warnings:
+        warnings.warn(w, stacklevel=3)
+    return check.values()
 
 
 def _as_mesh(pv, m):

@@ -37,7 +37,6 @@ import numpy as np
 
 from echo_model.errors import EchoUserError
 
-from . import fitcheck
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,11 +97,16 @@ def _load_input(args, sur):
     return traj, str(args.input)
 
 
-def _fit_warnings(sur, points, observed, n_frames: int) -> None:
-    """The forecast past the training horizon, and a start state unlike the training states."""
-    from echo_model.state_check import check_state
+def _fit_warnings(sur, traj, n_frames: int, observed=None, points=None) -> None:
+    """echo_model.fitcheck.prepare_rollout on the input (its mesh, or --query's points, its parameters,
+    its time steps): a refusal raises, the warnings go to stderr."""
+    from echo_model.fitcheck import ParamUse, prepare_rollout
 
-    for w in fitcheck.check_horizon(sur.meta, n_frames, sur.dt) + check_state(sur, points, observed):
+    names = set(getattr(sur, "param_names", []) or [])  # a dataset may record more than the model uses
+    given = {n: ParamUse(float(v), "input's parameters") for n, v in (traj.params or {}).items() if n in names}
+    check = prepare_rollout(sur, traj.points if points is None else points, n_frames, params=given,
+                            observed=observed, times=traj.times)
+    for w in check.warnings:
         print(f"warning: {w}", file=sys.stderr)
 
 
@@ -152,8 +156,8 @@ def _run_forecast(args, sur, traj, source: str, budget) -> int:
 
     observed, t_last = _observed_frames(args, sur, traj)
     n_frames = args.frames or sur.segment_frames
-    _fit_warnings(sur, traj.points, observed, n_frames)
     out_points, out_cells, query = _output_mesh(args, sur, traj)
+    _fit_warnings(sur, traj, n_frames, observed, out_points)
     _require_output_space(args, n_frames, out_points.shape[0], sur.field_layout)  # before the rollout's work
     bar, progress = _progress_bar()
 
@@ -271,6 +275,8 @@ def _run_task(args, sur, traj, source, budget) -> int:
 
     frames, times, probes = _task_input(args, sur, traj)
     out_points, out_cells, query = _output_mesh(args, sur, traj)
+    horizon = (args.frames or sur.segment_frames) if args.task in ("inverse", "sample") else 1  # frames made up
+    _fit_warnings(sur, traj, horizon, points=out_points)
     bar, progress = _progress_bar()
     t0 = time.perf_counter()
     res, out_times = run_task(sur, args.task, traj.points, frames, times, n_frames=args.frames, gap=args.gap,

@@ -55,11 +55,12 @@ from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase
 from vtkmodules.vtkCommonDataModel import vtkDataObject, vtkDataSet
 from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
 
+from echo_model import fitcheck
 from echo_model.errors import EchoUserError
 from echo_model.memory import MemoryBudget
 from echo_model.state_check import check_state
 
-from . import comparison, fitcheck, parallel, rollout_colours, rollout_input, rollout_task, timesteps
+from . import comparison, parallel, rollout_colours, rollout_input, rollout_task, timesteps
 from .rollout_output import Frame, write_frame
 from .vtk_messages import VTKMessages, failure_text
 
@@ -823,7 +824,7 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         starts = plan.task in ("forecast", "inverse", "interpolate")  # frames a start state is checked on
         tgt = self._target()
         target = None if tgt is None else rollout_task.target_input(tgt, mi.specs, int(sur.dim))
-        for w in fitcheck.check_points(mi.points if target is None else target.points, *_domain(sur)) + (
+        for w in fitcheck.check_points(mi.points if target is None else target.points, *fitcheck.domain_box(sur)) + (
                 check_state(sur, mi.points, observed) if starts else []):
             self._warn(w)
         params = {n: u.value for n, u in g["params"].items() if u.source != "training mean"}
@@ -941,24 +942,16 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         """The model's PDE parameters: the Parameters property, else the input's field data, else
         the training mean; checked against the training range (warnings, or refused)."""
         sur = self._surrogate()
-        names = list(getattr(sur, "param_names", []) or [])
-        given = parse_parameters(self._s.parameters)
-        unknown = sorted(set(given) - set(names))
-        if unknown:
-            raise RolloutError(
-                f"Parameters names {unknown}, but this model is conditioned on {names or 'no parameters'}; "
-                f"write only those (e.g. {', '.join(f'{n}=...' for n in names) or 'leave it empty'})"
-            )
-        means = list(getattr(sur, "param_mean", [])) or [0.0] * len(names)
-        stds = list(getattr(sur, "param_std", [])) or [1.0] * len(names)
-        uses: dict[str, fitcheck.ParamUse] = {}
-        for i, name in enumerate(names):
-            if name in given:
-                uses[name] = fitcheck.ParamUse(given[name], "Parameters property")
-            else:
-                found = _field_parameter(inp, used, name)
-                uses[name] = found if found is not None else fitcheck.ParamUse(float(means[i]), "training mean")
-        for w in fitcheck.check_parameters(getattr(sur, "meta", {}) or {}, names, means, stds, uses):
+        given = {n: fitcheck.ParamUse(v, "Parameters property") for n, v in parse_parameters(self._s.parameters).items()}
+        for name in getattr(sur, "param_names", []) or []:
+            found = None if name in given else _field_parameter(inp, used, name)
+            if found is not None:
+                given[name] = found
+        try:
+            uses = fitcheck.resolve_parameters(sur, given)
+        except fitcheck.FitError as exc:
+            raise RolloutError(f"Parameters: {exc}") from None
+        for w in fitcheck.parameter_warnings(sur, uses):
             self._warn(w)
         if uses:
             self._info(fitcheck.describe_parameters(uses))
@@ -1058,11 +1051,6 @@ def _snapshot(data):
 def _data_time(data) -> float | None:
     info = data.GetInformation()
     return float(info.Get(vtkDataObject.DATA_TIME_STEP())) if info.Has(vtkDataObject.DATA_TIME_STEP()) else None
-
-
-def _domain(sur) -> tuple[Sequence[float] | None, Sequence[float] | None]:
-    dom = getattr(sur, "domain", None)
-    return (None, None) if dom is None else (dom.lo, dom.hi)
 
 
 def _field_parameter(inp, used, name: str) -> fitcheck.ParamUse | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from echo_paraview.fitcheck import ParamUse, check_parameters
+from echo_model.fitcheck import ParamUse, check_parameters
 
 
 def _meta(lo: list[float], hi: list[float]) -> dict:

@@ -104,3 +104,21 @@ def test_rollout_past_the_training_horizon_warns_and_still_writes(files, capsys)
         assert ("warning: the forecast runs 5 frames (0.5 time units) but the longest training trajectory spans "
                 "4 frames" in err) is warned
         assert read_series(out / "prediction.pvd").n_frames == frames
+
+
+def test_rollout_runs_the_fit_checks_of_the_filter(files, capsys):
+    """The CLI calls echo_model.fitcheck.prepare_rollout: the mesh against the training domain, the
+    dataset's parameters against the training range (before, it checked only the horizon)."""
+    tmp, data, _, _ = files
+    sur = create_untrained([("U", 2)], 2, domain=Domain([0, 0], [1, 1]), dt=0.1, param_names=["nu"])
+    model = sur.save(tmp / "m_small_domain.safetensors")
+    assert echopv(["rollout", str(model), "--dataset", str(data), "--frames", "2", "--out", str(tmp / "o_dom")]) == 2
+    err = capsys.readouterr().err
+    assert "outside the model's training domain" in err and "Traceback" not in err
+    near = create_untrained([("U", 2)], 2, domain=Domain([0, 0], [1.9, 2]), dt=0.1, param_names=["nu"])
+    near.meta.update(param_mean=[0.012], param_std=[0.0005])
+    model = near.save(tmp / "m_near.safetensors")
+    assert echopv(["rollout", str(model), "--dataset", str(data), "--frames", "2", "--out", str(tmp / "o_near")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 10.0% of the input's points lie outside the model's training domain" in err
+    assert "warning: parameter nu = 0.01 (from the input's parameters) is outside the training mean +- 2 std" in err

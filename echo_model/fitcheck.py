@@ -1,5 +1,9 @@
 """Does the input fit the model? Checks against the model file's metadata, with the numbers.
 
+`prepare_rollout` runs them all before a rollout (the CLI and the pyvista API call it); EchoRollout
+calls the same checks one by one, each at the pipeline stage that has its data (the time steps in
+RequestInformation, the mesh and the parameters in RequestData).
+
 Each check returns warnings (shown in ParaView's Output Messages, the rollout still runs) or
 raises `FitError` where the result could not mean anything (a non-finite parameter, a mesh
 mostly outside the training domain or reaching far beyond it, a model file with dt <= 0). Parameter ranges: the model file
@@ -15,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from echo_model.errors import EchoUserError
+from .errors import EchoUserError
 
 #: fraction of points allowed outside the (1 %-padded) training box before the rollout is refused
 MAX_OUTSIDE_FRACTION = 0.5
@@ -157,3 +161,87 @@ def _inside(value: float, lo: float, hi: float) -> bool:
 def describe_parameters(used: Mapping[str, ParamUse]) -> str:
     """One line with every value the rollout is conditioned on and where it came from."""
     return "conditioned on " + ", ".join(f"{n} = {u.value:.6g} ({u.source})" for n, u in used.items())
+
+
+def domain_box(sur: Any) -> tuple[Sequence[float] | None, Sequence[float] | None]:
+    """The model's training box (lo, hi), (None, None) when the file has none."""
+    dom = getattr(sur, "domain", None)
+    return (None, None) if dom is None else (dom.lo, dom.hi)
+
+
+def resolve_parameters(sur: Any, given: Mapping[str, ParamUse]) -> dict[str, ParamUse]:
+    """Every parameter the model is conditioned on: the given value, else the training mean.
+
+    A name the model does not know is refused (a typo would otherwise be ignored silently).
+    """
+    names = list(getattr(sur, "param_names", []) or [])
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise FitError(
+            f"parameter names {unknown}, but this model is conditioned on {names or 'no parameters'}; "
+            f"give only those (e.g. {', '.join(f'{n}=...' for n in names) or 'none'})"
+        )
+    means = list(getattr(sur, "param_mean", [])) or [0.0] * len(names)
+    return {n: given[n] if n in given else ParamUse(float(means[i]), "training mean") for i, n in enumerate(names)}
+
+
+def parameter_warnings(sur: Any, uses: Mapping[str, ParamUse]) -> list[str]:
+    """`check_parameters` with the model's own names, means and standard deviations."""
+    names = list(getattr(sur, "param_names", []) or [])
+    means = list(getattr(sur, "param_mean", [])) or [0.0] * len(names)
+    stds = list(getattr(sur, "param_std", [])) or [1.0] * len(names)
+    return check_parameters(getattr(sur, "meta", {}) or {}, names, means, stds, uses)
+
+
+@dataclass
+class RolloutCheck:
+    """What `prepare_rollout` found: the parameters to condition on (with their sources) and warnings."""
+
+    params: dict[str, ParamUse]
+    warnings: list[str]
+
+    def values(self) -> dict[str, float]:
+        """The parameter values to pass to the rollout."""
+        return {n: u.value for n, u in self.params.items()}
+
+
+def prepare_rollout(sur: Any, points: np.ndarray, n_frames: int, *, params: Mapping[str, ParamUse] | None = None,
+                    observed: np.ndarray | None = None, times: Sequence[float] | None = None,
+                    start: int = 0) -> RolloutCheck:
+    """Every fit check before a rollout of `n_frames` frames on `points`: refuses (FitError) what
+    cannot mean anything, returns the warnings for the rest.
+
+    Parameters
+    ----------
+    sur : Surrogate
+        The loaded model (its dt, training domain, parameters and horizon are checked against).
+    points : (N, dim) array
+        Where the model predicts.
+    n_frames : int
+        Frames to predict (the training-horizon check).
+    params : mapping of str to ParamUse, optional
+        The parameter values given and where each came from; the others take the training mean.
+    observed : (T, N, C) array, optional
+        The conditioning frames (checked against the training states when the file records them).
+    times, start : optional
+        The input's time steps and the index of the start step (the spacing against the model's dt).
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> sur = SimpleNamespace(dt=0.1, domain=None, param_names=["nu"], param_mean=[1e-3], param_std=[1e-4], meta={})
+    >>> check = prepare_rollout(sur, np.random.default_rng(0).random((10, 2)), 4)
+    >>> check.values(), check.warnings[0][:40]
+    ({'nu': 0.001}, 'parameter nu is not given (neither Param')
+    """
+    from .state_check import check_state
+
+    check_model(float(sur.dt))
+    warnings = check_points(points, *domain_box(sur))
+    warnings += check_time(list(times), start, float(sur.dt)) if times is not None else []
+    warnings += check_horizon(getattr(sur, "meta", {}) or {}, n_frames, float(sur.dt))
+    uses = resolve_parameters(sur, params or {})
+    warnings += parameter_warnings(sur, uses)
+    if observed is not None:
+        warnings += check_state(sur, points, observed)
+    return RolloutCheck(uses, warnings)
