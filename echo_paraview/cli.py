@@ -22,6 +22,7 @@ from typing import Sequence
 # (words, module, one-line help). Longest match wins, so "train ae" beats "train".
 COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("demo",), "echo_paraview.demo", "run the main job on the embedded sample case and render it"),
+    (("demo", "ns3d"), "echo_paraview.demo_ns3d", "3D demo: ECHO vs the spectral solver on Taylor-Green turbulence, rendered in ParaView"),
     (("generate", "ns2d"), "echo_model.cases.ns2d", "2D Navier-Stokes vorticity trajectories (pseudo-spectral)"),
     (("generate", "ns3d"), "echo_model.cases.ns3d", "3D periodic Navier-Stokes trajectories (pseudo-spectral)"),
     (("generate", "cylinder"), "echo_model.cases.cylinder", "OpenFOAM cylinder-wake family (gmsh + pimpleFoam)"),
