@@ -53,7 +53,7 @@ def main(args_file: str) -> None:
                 t_show, out / f"panel_1_{col}.png", camera="top")
     for col, kind in enumerate(("solver", "echo")):
         src, array = sources[kind]
-        title = f"{'solver' if kind == 'solver' else 'ECHO'}: Q = {scales['q_level']:.3g}  t = {t_show:.2f}"
+        title = f"{'solver' if kind == 'solver' else 'ECHO'}  Q-criterion = {scales['q_level']:.3g}  t = {t_show:.2f}"
         _render(simple, _q_scene(simple, src, array, scales), title, t_show, out / f"panel_2_{col}.png")
     print("RENDERED", flush=True)
 
