@@ -38,7 +38,7 @@ FIELD = "velocity"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The 3D demo's options (`echopv demo ns3d --help`)."""
     parser.add_argument("--model", type=Path, default=None,
-                        help="3D ECHO model of `velocity` (default: sample_cases/ns3d_taylor_green/model.safetensors)")
+                        help="3D model of `velocity` (default: sample_cases/ns3d_taylor_green/model.safetensors)")
     parser.add_argument("--frames", type=int, default=16, help="frames to predict after the first (default 16)")
     parser.add_argument("--samples", type=int, default=1, help="ensemble members; the mean is shown (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed of the model (default 0)")
@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--q-fraction", type=float, default=0.1,
                         help="Q-criterion contour level as a fraction of the solver's largest Q (default 0.1)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads for the rollout (0: torch's default)")
-    parser.add_argument("--out", type=Path, default=Path("runs/demo_ns3d"), help="output folder (default runs/demo_ns3d)")
+    parser.add_argument("--out", type=Path, default=Path("runs/demo_ns3d"),
+                        help="output folder (default runs/demo_ns3d)")
 
 
 def run_raw(words: tuple[str, ...], argv: list[str]) -> int:
@@ -65,9 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from .demo_ns3d_figures import error_plot, sheets
     from .demo_ns3d_series import SolverRun, solve, write_image_series
 
+    _check_options(args)
     model = _model(Path(args.model or DEFAULT_MODEL))
-    if args.frames < 1:
-        raise EchoUserError(f"--frames {args.frames}: predict at least 1 frame")
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -84,6 +84,18 @@ def run(args: argparse.Namespace) -> int:
     sheets(out)
     _report(out, metrics, time.perf_counter() - t_start)
     return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse what cannot make a demo before anything is solved or rendered."""
+    if args.frames < 1:
+        raise EchoUserError(f"--frames {args.frames}: predict at least 1 frame "
+                            "(16 = two segments of the shipped model)")
+    if args.samples < 1:
+        raise EchoUserError(f"--samples {args.samples}: give at least 1 ensemble member")
+    if not 0 < args.q_fraction < 1:
+        raise EchoUserError(f"--q-fraction {args.q_fraction}: give a fraction of the largest Q between 0 and 1 "
+                            "(e.g. 0.1)")
 
 
 def _model(path: Path) -> dict:
@@ -112,11 +124,13 @@ def _rollout_in_pvbatch(args: argparse.Namespace, out: Path, model: dict, t0: fl
 
     settings = {
         "truth": str(out / "solver.pvd"), "model": str(model["path"]), "field": FIELD, "frames": args.frames,
-        "samples": args.samples, "seed": args.seed, "threads": args.threads, "t_start": t0,
-        "q_fraction": args.q_fraction, "resolution": args.resolution, "prediction": str(out / "prediction.pvd"), "outdir": str(out),
+        "samples": args.samples, "seed": args.seed, "threads": args.threads, "t_start": t0, "dt": model["dt"],
+        "q_fraction": args.q_fraction, "resolution": args.resolution,
+        "prediction": str(out / "prediction.pvd"), "outdir": str(out),
     }
+    # an earlier run's files (a longer forecast leaves more frames)
     for stale in [out / "pvbatch-attempt1.log", *(out / "prediction").glob("prediction_*.vti")]:
-        stale.unlink(missing_ok=True)  # an earlier run's (a longer forecast leaves more frames)
+        stale.unlink(missing_ok=True)
     args_file = out / "pv_demo_args.json"
     args_file.write_text(json.dumps(settings, indent=1))
     print(f"[2/3] pvbatch: EchoRollout with {model['path'].name}, {args.frames} frames of dt {model['dt']:g}, "

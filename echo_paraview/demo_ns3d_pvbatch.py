@@ -34,28 +34,35 @@ def main(args_file: str) -> None:
     reader = simple.PVDReader(FileName=args["truth"])
     reader.UpdatePipelineInformation()
     roll = _rollout(simple, reader, args)
-    predicted = list(roll.GetClientSideObject().GetPredictedTimes())
-    t_show = predicted[-1]
+    t_show = list(roll.GetClientSideObject().GetPredictedTimes())[-1]
     field = args["field"]
     scales = _scales(simple, reader, roll, field, t_show, args["q_fraction"])
     scales["resolution"] = args["resolution"]
     print("SCALES " + json.dumps(scales), flush=True)
     sources = {"solver": (reader, field), "echo": (roll, field + "_pred"), "error": (roll, field + "_error")}
-    lead = len(predicted)
-    titles = {"solver": f"solver  t = {t_show:.2f}",
-              "echo": f"ECHO  t = {t_show:.2f}  ({lead} x dt after t = {args['t_start']:.2f})",
-              "error": f"{bars('error')} = {bars('ECHO - solver')}  t = {t_show:.2f}"}
+    titles = _titles(args, t_show, scales)
     out = Path(args["outdir"])
     for col, kind in enumerate(("solver", "echo", "error")):
         src, array = sources[kind]
-        _render(simple, _volume_scene(simple, src, array, kind, scales), titles[kind], t_show, out / f"panel_0_{col}.png")
-        _render(simple, _slice_scene(simple, src, array, kind, scales), titles[kind] + f"  (slice z = {(args['resolution'] // 2) / args['resolution']:g})",
-                t_show, out / f"panel_1_{col}.png", camera="top")
+        _render(simple, _volume_scene(simple, src, array, kind, scales), titles[kind], t_show,
+                out / f"panel_0_{col}.png")
+        _render(simple, _slice_scene(simple, src, array, kind, scales), titles[kind] + titles["slice"], t_show,
+                out / f"panel_1_{col}.png", camera="top")
     for col, kind in enumerate(("solver", "echo")):
         src, array = sources[kind]
-        title = f"{'solver' if kind == 'solver' else 'ECHO'}  Q-criterion = {scales['q_level']:.3g}  t = {t_show:.2f}"
-        _render(simple, _q_scene(simple, src, array, scales), title, t_show, out / f"panel_2_{col}.png")
+        _render(simple, _q_scene(simple, src, array, scales), titles["q_" + kind], t_show, out / f"panel_2_{col}.png")
     print("RENDERED", flush=True)
+
+
+def _titles(args: dict, t: float, scales: dict) -> dict:
+    """Each panel's label: what it shows and the time (ECHO's also how far ahead it predicted)."""
+    lead = round((t - args["t_start"]) / args["dt"])
+    n = args["resolution"]
+    q = f"Q-criterion = {scales['q_level']:.3g}  t = {t:.2f}"
+    return {"solver": f"solver  t = {t:.2f}",
+            "echo": f"ECHO  t = {t:.2f}  ({lead} x dt after t = {args['t_start']:.2f})",
+            "error": f"{bars('error')} = {bars('ECHO - solver')}  t = {t:.2f}",
+            "slice": f"  (slice z = {(n // 2) / n:g})", "q_solver": "solver  " + q, "q_echo": "ECHO  " + q}
 
 
 def _rollout(simple, reader, args: dict):

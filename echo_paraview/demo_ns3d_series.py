@@ -30,7 +30,8 @@ class SolverRun:
         if self.frames < 2:
             raise EchoUserError(f"the demo needs at least 2 solver frames, got {self.frames}; raise --frames")
         if not 8 <= self.resolution <= 128:
-            raise EchoUserError(f"--resolution {self.resolution}: use 8 .. 128 points per side (32 is the model's grid)")
+            raise EchoUserError(f"--resolution {self.resolution}: use 8 .. 128 points per side "
+                                "(32 is the training grid)")
         if self.nu is not None and not self.nu > 0:
             raise EchoUserError(f"--nu {self.nu}: the viscosity must be positive (the training range is 2e-3 .. 1e-2)")
 

@@ -106,3 +106,15 @@ def test_a_missing_model_is_refused_with_the_fix(tmp_path, capsys):
     code = main(["demo", "ns3d", "--model", str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and "nope.safetensors is missing" in err and "echopv train all" in err
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--frames", "0"], "--frames 0"),
+    (["--samples", "0"], "--samples 0"),
+    (["--q-fraction", "1.5"], "--q-fraction 1.5"),
+    (["--resolution", "4"], "--resolution 4"),
+], ids=["frames", "samples", "q-fraction", "resolution"])
+def test_option_mistakes_are_refused_before_any_work(velocity_model, tmp_path, capsys, argv, text):
+    code = main(["demo", "ns3d", "--model", str(velocity_model), *argv, "--out", str(tmp_path / "out")])
+    assert code == 2 and text in capsys.readouterr().err
+    assert not (tmp_path / "out" / "solver.pvd").exists()
