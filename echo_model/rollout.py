@@ -472,7 +472,6 @@ class Surrogate:
         """
         t0 = time.perf_counter()
         obs = self._check_rollout_inputs(points, np.asarray(observed, dtype=np.float32), n_frames)
-        n_obs = self.n_observed_frames
         if self.generator_kind == "baseline":
             n_samples = 1  # deterministic: an ensemble would be K copies of one prediction
         if n_samples < 1:
@@ -486,29 +485,14 @@ class Surrogate:
         check_sampler(steps, sampler, n_seg, n_samples)
         pts = self._points(points)
         qpts = pts if query_points is None else self._points(query_points)
-        vals = torch.as_tensor(self.stats.normalize(obs[-n_obs:]), device=self.device)
+        vals = torch.as_tensor(self.stats.normalize(obs[-self.n_observed_frames:]), device=self.device)
         tick = progress_ticker(n_seg * flow.sampler_evaluations(sampler, steps), progress, should_abort)
-
         acc = _EnsembleAccumulator(n_samples, (n_frames, n_query, self.n_channels), keep_samples)
         gains = self._anchor_gains(anchor) if query_points is None else None
-        # per member: the last frame known exactly (normalised), for the decoder error feedback
-        last_known = vals[-1][None].expand(n_samples, -1, -1) if gains is not None else None
-        z_cond = self.encode(pts, vals[None], chunk)
-        z_cond = z_cond.expand(n_samples, *z_cond.shape[1:])
-        produced = 0
-        for seg in range(n_seg):
-            if should_abort is not None and should_abort():
-                raise RolloutAborted("rollout aborted by the caller")
-            take = min(self.segment_frames, n_frames - produced)
-            z = self._generate_segment(z_cond, seg, seed, p_vec=self._param_vector(params, n_samples),
-                                       steps=steps, sampler=sampler, cfg_scale=cfg_scale, tick=tick)
-            z_cond, last_known = self._decode_segment(z, pts, qpts, query_points is None, take, produced,
-                                                      seg + 1 < n_seg, acc, chunk, gains, last_known)
-            produced += take
-        mean, std, samples = acc.result()
-        if not (np.isfinite(mean).all() and (std is None or np.isfinite(std).all())):  # no NaN leaves as a result
-            raise EchoUserError(f"the rollout of {getattr(self, 'path', 'this model')} produced NaN/Inf values: "
-                                "the input lies far outside the training data or the model is damaged")
+        self._roll_segments(pts, qpts, vals, query_points is None, n_frames, acc, chunk, gains, seed=seed,
+                            params=params, steps=steps, sampler=sampler,
+                            cfg_scale=cfg_scale, tick=tick, should_abort=should_abort)
+        mean, std, samples = self._finite_result(acc)
         if progress is not None:
             progress(1.0)
         if self.device.type == "cuda":
@@ -521,6 +505,37 @@ class Surrogate:
                   "wall_s": time.perf_counter() - t0, "generator": self.generator_kind,
                   "chunk_size": chunk, "memory_estimate_bytes": plan.total},
         )
+
+    def _roll_segments(self, pts: torch.Tensor, qpts: torch.Tensor, vals: torch.Tensor, same_query: bool,
+                       n_frames: int, acc: "_EnsembleAccumulator", chunk: int, gains: torch.Tensor | None, *,
+                       seed: int, params: dict[str, float] | None, steps: int, sampler: str, cfg_scale: float, tick: Callable[[], None],
+                       should_abort: Callable[[], bool] | None) -> None:
+        """Encode the observed frames (vals, normalised), then generate and decode segment after segment
+        into `acc` until n_frames frames are produced, each segment conditioned on the previous one's end."""
+        n_samples = acc.n
+        # per member: the last frame known exactly (normalised), for the decoder error feedback
+        last_known = vals[-1][None].expand(n_samples, -1, -1) if gains is not None else None
+        z_cond = self.encode(pts, vals[None], chunk)
+        z_cond = z_cond.expand(n_samples, *z_cond.shape[1:])
+        n_seg = math.ceil(n_frames / self.segment_frames)
+        produced = 0
+        for seg in range(n_seg):
+            if should_abort is not None and should_abort():
+                raise RolloutAborted("rollout aborted by the caller")
+            take = min(self.segment_frames, n_frames - produced)
+            z = self._generate_segment(z_cond, seg, seed, p_vec=self._param_vector(params, n_samples),
+                                       steps=steps, sampler=sampler, cfg_scale=cfg_scale, tick=tick)
+            z_cond, last_known = self._decode_segment(z, pts, qpts, same_query, take, produced,
+                                                      seg + 1 < n_seg, acc, chunk, gains, last_known)
+            produced += take
+
+    def _finite_result(self, acc: "_EnsembleAccumulator") -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(mean, std, samples) of the ensemble; NaN/Inf never leaves as a result."""
+        mean, std, samples = acc.result()
+        if not (np.isfinite(mean).all() and (std is None or np.isfinite(std).all())):
+            raise EchoUserError(f"the rollout of {getattr(self, 'path', 'this model')} produced NaN/Inf values: "
+                                "the input lies far outside the training data or the model is damaged")
+        return mean, std, samples
 
     def _generate_segment(self, z_cond: torch.Tensor, seg: int, seed: int, *, p_vec, steps: int, sampler: str,
                           cfg_scale: float, tick: Callable[[], None]) -> torch.Tensor:
