@@ -24,7 +24,7 @@ CONTRACT (other modules rely on it; keep it stable):
     res.field_layout
 
 Extra observed frames beyond n_observed_frames are allowed (the last ones are used); fewer
-raise ValueError naming how many are needed.
+raise EchoUserError naming how many are needed.
 
 Memory (echo_model/memory.py): rollout(..., keep_samples=True, memory=None | "2GB" | MemoryBudget,
 output_copies=1, chunk_size=None). The rollout is estimated first and refused (EchoUserError with the
@@ -265,7 +265,8 @@ class Surrogate:
         params = params or {}
         unknown = sorted(set(params) - set(self.param_names))
         if unknown:
-            raise ValueError(f"unknown parameters {unknown}; this model is conditioned on {self.param_names}")
+            raise EchoUserError(f"unknown parameters {unknown}; this model is conditioned on {self.param_names}: "
+                                "leave the others out, or use a model trained with them")
         vec = np.array([_param_value(params, n, self.param_mean[i]) for i, n in enumerate(self.param_names)],
                        dtype=np.float64)
         vec = (vec - self.param_mean) / np.where(self.param_std > 0, self.param_std, 1.0)
@@ -274,7 +275,8 @@ class Surrogate:
     def _points(self, points: np.ndarray) -> torch.Tensor:
         pts = np.asarray(points, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != self.dim:
-            raise ValueError(f"points must be (N, {self.dim}) for this {self.dim}-D model, got {pts.shape}")
+            raise EchoUserError(f"points must be (N, {self.dim}) for this {self.dim}-D model, got {pts.shape}: give "
+                                f"{self.dim}-D points")
         return torch.as_tensor(self.domain.to_unit(pts), device=self.device)
 
     def _lat_shape(self, z: torch.Tensor) -> tuple[int, ...]:
@@ -365,20 +367,20 @@ class Surrogate:
         if obs.ndim != 3:
             raise ValueError(f"observed must be (T_obs, N, C), got shape {obs.shape}")
         if obs.shape[0] < n_obs:
-            raise ValueError(
+            raise EchoUserError(
                 f"this model needs {n_obs} observed frame(s) (got {obs.shape[0]}): give at least {n_obs} input time steps"
             )
         if obs.shape[2] != self.n_channels:
-            raise ValueError(
+            raise EchoUserError(
                 f"observed values have {obs.shape[2]} channels but the model expects {self.n_channels} "
-                f"({self.field_layout})"
+                f"({self.field_layout}): give the model's fields, in that order"
             )
         if obs.shape[1] != np.asarray(points).shape[0]:
             raise ValueError(f"observed has {obs.shape[1]} points but points has {np.asarray(points).shape[0]}")
         if not np.all(np.isfinite(obs[-n_obs:])):
-            raise ValueError("observed frames contain NaN or Inf: clean the input fields first")
+            raise EchoUserError("observed frames contain NaN or Inf: clean the input fields first")
         if n_frames < 1:
-            raise ValueError("n_frames must be >= 1")
+            raise EchoUserError(f"n_frames {n_frames}: give the number of frames to predict (>= 1)")
         return obs
 
     @torch.no_grad()
@@ -475,7 +477,7 @@ class Surrogate:
         if self.generator_kind == "baseline":
             n_samples = 1  # deterministic: an ensemble would be K copies of one prediction
         if n_samples < 1:
-            raise ValueError("n_samples must be >= 1")
+            raise EchoUserError(f"n_samples {n_samples}: the ensemble needs at least 1 member")
         n_query = obs.shape[1] if query_points is None else np.asarray(query_points).shape[0]
         plan = self.plan(obs.shape[1], n_query, n_frames, n_samples, keep_samples, memory, output_copies)
         chunk = int(chunk_size or (plan.chunk_size if self.device.type != "cuda" else _gpu_chunk(self.device)))
@@ -599,8 +601,8 @@ class Surrogate:
         if anchor is False or (anchor is None and not stored):
             return None
         if stored is None or not len(stored):
-            raise ValueError("this model file has no anchor gains: add them with `echopv anchor-gains` "
-                             "or roll out with anchor=False")
+            raise EchoUserError("this model file has no anchor gains: add them with `echopv anchor-gains` "
+                                "or roll out with anchor=False")
         g = torch.as_tensor(np.asarray(stored, dtype=np.float32), device=self.device)
         if g.ndim == 1:
             g = g[:, None]
@@ -831,8 +833,8 @@ def export_bundle(
     g_tensors, g_meta = load_tensors(generator_ckpt)
     gen_state = unprefixed(g_tensors, GEN_KEY)
     if not gen_state or "dit" not in g_meta:
-        raise ValueError(f"{generator_ckpt} is not a DiT checkpoint (no 'generator.*' tensors / 'dit' header): "
-                         "pass the file `echopv train dit` wrote")
+        raise EchoUserError(f"{generator_ckpt} is not a DiT checkpoint (no 'generator.*' tensors / 'dit' header): "
+                            "pass the file `echopv train dit` wrote")
     info = ae_file_info(ae_meta, ae_path)
     dcfg = DiTConfig.from_dict(g_meta["dit"])
     gen = DiT(dcfg)
@@ -871,7 +873,7 @@ def ae_file_info(ae_meta: dict, path: Any = "") -> dict:
     """What an autoencoder model file's header tells us: layout, normalisation, domain, dt."""
     missing = [k for k in ("field_layout", "stats", "domain") if k not in ae_meta]
     if missing:
-        raise ValueError(f"{path}: autoencoder file lacks {missing} in its header; re-run `echopv train ae`")
+        raise EchoUserError(f"{path}: autoencoder file lacks {missing} in its header; re-run `echopv train ae`")
     dom = Domain.from_dict(ae_meta["domain"])
     return {
         "field_layout": [(str(n), int(c)) for n, c in ae_meta["field_layout"]],

@@ -114,7 +114,9 @@ class FakeSurrogate:
                 seed=0, steps=None, sampler=None, progress=None, should_abort=None, **memory_options):
         observed = np.asarray(observed, dtype=np.float32)
         if observed.shape[0] < self.n_observed_frames:
-            raise ValueError(f"this model needs {self.n_observed_frames} observed frame(s)")
+            from echo_model.errors import EchoUserError
+
+            raise EchoUserError(f"this model needs {self.n_observed_frames} observed frame(s)")
         self.calls.append({"points": np.array(points), "observed": observed.copy(), "n_frames": n_frames,
                            "n_samples": n_samples, "params": dict(params or {})})
         base = observed[-1]

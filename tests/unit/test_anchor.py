@@ -40,7 +40,9 @@ def test_feedback_adds_the_known_frames_reconstruction_error_scaled_by_the_gains
 
 
 def test_anchor_true_without_gains_is_refused(sur):
-    with pytest.raises(ValueError, match="no anchor gains"):
+    from echo_model.errors import EchoUserError
+
+    with pytest.raises(EchoUserError, match="no anchor gains"):
         _roll(sur, None, 2, anchor_flag=True)
 
 

@@ -97,13 +97,20 @@ def test_progress_abort_and_errors(sur):
     assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:])) and len(seen) > 2
     with pytest.raises(R.RolloutAborted):
         sur.rollout(pts, _obs(pts), 4, should_abort=lambda: True)
-    with pytest.raises(ValueError, match="channels"):
+    # the caller's data and options: user errors that name the fix (not ValueErrors, which are bugs)
+    with pytest.raises(EchoUserError, match="channels"):
         sur.rollout(pts, _obs(pts)[..., :2], 4)
-    with pytest.raises(ValueError, match="points"):
+    with pytest.raises(EchoUserError, match="points"):
         sur.rollout(pts[:, :1], _obs(pts), 4)
+    with pytest.raises(EchoUserError, match="n_frames 0"):
+        sur.rollout(pts, _obs(pts), 0)
+    with pytest.raises(EchoUserError, match="n_samples 0"):
+        sur.rollout(pts, _obs(pts), 4, n_samples=0)
     multi = R.create_untrained(LAYOUT, 2, known_latent_frames=2)
-    with pytest.raises(ValueError, match=f"needs {multi.n_observed_frames} observed"):
+    with pytest.raises(EchoUserError, match=f"needs {multi.n_observed_frames} observed"):
         multi.rollout(pts, _obs(pts, t=1), 4)
+    with pytest.raises(ValueError, match="observed must be"):  # a programming error stays a ValueError
+        sur.rollout(pts, _obs(pts)[None], 4)
 
 
 def test_model_file_round_trip_and_cache(sur, tmp_path):

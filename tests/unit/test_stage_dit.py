@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from echo_model.data.normalize import Domain
+from echo_model.errors import EchoUserError
 from echo_model.data.store import write_dataset
 from echo_model.data.trajectory import Trajectory
 from echo_model.nn.autoencoder import save_autoencoder
@@ -63,7 +64,7 @@ def test_cache_train_resume_and_bundle(setup, capsys):
     pts = np.random.default_rng(0).uniform(0, 1, (50, 2))
     res = sur.rollout(pts, np.zeros((1, 50, 1), np.float32), 3, params={"nu": 2e-3})
     assert res.mean.shape == (3, 50, 1) and np.isfinite(res.mean).all()
-    with pytest.raises(ValueError, match="unknown parameters"):
+    with pytest.raises(EchoUserError, match="unknown parameters"):
         sur.rollout(pts, np.zeros((1, 50, 1), np.float32), 3, params={"Re": 1.0})
     out = tmp / "base.safetensors"
     assert echopv(["train", "baseline", "--cache", str(cache), "--run", str(tmp / "base"), "--steps", "2",
