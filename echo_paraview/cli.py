@@ -48,13 +48,6 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
 ]
 
 
-# Commands whose code (echo_model/rollout.py, tasks.py, echo_paraview/rollout_command.py) still raises a
-# plain ValueError for a user's mistake: there a ValueError stays a one-line message until they raise
-# EchoUserError; in every other command a ValueError is a bug and keeps its traceback.
-_LEGACY_VALUE_ERRORS = frozenset({"echo_paraview.rollout_command", "echo_model.evaluate", "echo_model.anchor",
-                                  "echo_paraview.demo"})
-
-
 class UserError(EchoUserError):
     """An error the user can fix; printed without a traceback."""
 
@@ -112,11 +105,6 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         return 130
     except (EchoUserError, FileNotFoundError) as exc:  # anything else is a bug: its traceback stays
         if os.environ.get("ECHOPV_DEBUG"):
-            raise
-        print(f"echopv {' '.join(words)}: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        if module_name not in _LEGACY_VALUE_ERRORS or os.environ.get("ECHOPV_DEBUG"):
             raise
         print(f"echopv {' '.join(words)}: error: {exc}", file=sys.stderr)
         return 2

@@ -165,10 +165,15 @@ def test_polyhedra_are_a_user_error_that_a_series_read_turns_into_a_warning(tmp_
     assert traj.cells is None and traj.fields.shape == (1, 4, 1)
 
 
-def test_only_the_rollout_commands_still_take_a_value_error_for_the_users():
-    """rollout.py and rollout_command.py still raise ValueError for bad options: those commands print it
-    (until they raise EchoUserError); a ValueError anywhere else is a bug with its traceback."""
-    from echo_paraview import cli
+def test_a_value_error_is_a_bug_in_every_command(monkeypatch):
+    """No command takes a ValueError for the user's mistake any more (the rollout, eval, anchor-gains
+    and demo commands did): it keeps its traceback."""
+    from echo_paraview import rollout_command
 
-    assert cli._LEGACY_VALUE_ERRORS <= {module for _, module, _ in cli.COMMANDS}
-    assert "echo_model.info" not in cli._LEGACY_VALUE_ERRORS
+    def buggy(args):
+        raise ValueError("cannot reshape array of size 7")
+
+    monkeypatch.delenv("ECHOPV_DEBUG", raising=False)
+    monkeypatch.setattr(rollout_command, "run", buggy)
+    with pytest.raises(ValueError, match="reshape"):
+        main(["rollout", "model.safetensors", "--dataset", str(DATASET), "--out", "unused"])
