@@ -548,7 +548,7 @@ def test_progress_text_names_the_frame(fake_surrogate):
     alg.SetInputData(convert.make_unstructured_grid(np.eye(3), None, {"p": np.arange(3.0)}))
     alg.SetCheckpoint(str(ckpt))
     alg.SetNumberOfFrames(4)
-    alg.PROGRESS_INTERVAL_S = 0.0  # every report (the default spaces them in time)
+    alg.PROGRESS_INTERVAL_S = alg.PROGRESS_MIN_STEP = 0.0  # every report (the defaults space them)
     texts: list[str] = []
     alg.AddObserver(vtkCommand.ProgressEvent, lambda obj, _ev: texts.append(obj.GetProgressText()))
     alg.UpdateTimeStep(1.0)
