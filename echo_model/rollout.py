@@ -82,7 +82,7 @@ from .errors import EchoUserError
 from .header_check import MAX_SAMPLER_STEPS
 from .data.normalize import ChannelStats, Domain
 from .device import resolve_device
-from .memory import MemoryBudget, RolloutPlan, RolloutShape, plan_rollout
+from .memory import MemoryBudget, RolloutPlan, RolloutShape, auto_chunk_size, plan_rollout
 from .nn.dit import DiT, DiTConfig, dit_config
 from .rollout_result import RolloutAborted, RolloutResult  # noqa: F401 (re-exported: the contract's names)
 
@@ -298,15 +298,18 @@ class Surrogate:
         return self.ae.decode(z, pts, chunk_size=chunk_size)
 
     @torch.no_grad()
-    def state_error(self, points: np.ndarray, observed: np.ndarray) -> float:
+    def state_error(self, points: np.ndarray, observed: np.ndarray, chunk_size: int | None = None) -> float:
         """Mean squared reconstruction error (z-scored units) of the last observed frames: how well the
         autoencoder knows this state. Frames like the training ones reconstruct at the level recorded in
-        the header ("state_reference"); a state unlike them (a flow at rest, another regime) does not."""
+        the header ("state_reference"); a state unlike them (a flow at rest, another regime) does not.
+        Chunked like a rollout (default: from the memory available), so a 128^3 mesh does not hold every
+        point's continuous-convolution terms at once."""
         obs = np.asarray(observed, dtype=np.float32)[-self.n_observed_frames:]
         pts = self._points(points)
         vals = torch.as_tensor(self.stats.normalize(obs), device=self.device)
-        z = self.encode(pts, vals[None])
-        rec = self.decode_frames(z, pts, list(range(obs.shape[0])))
+        chunk = chunk_size or auto_chunk_size()
+        z = self.encode(pts, vals[None], chunk_size=chunk)
+        rec = self.decode_frames(z, pts, list(range(obs.shape[0])), chunk_size=chunk)
         return float(((rec - vals) ** 2).mean())
 
     @torch.no_grad()
