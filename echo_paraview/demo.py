@@ -9,7 +9,8 @@
    picture of the error curve.
 
 Everything lands in --out (default runs/demo): solver.pvd, prediction.pvd, demo.png, error.png,
-metrics.json. The OpenFOAM cylinder demo has its own options: `echopv demo cylinder --help`.
+metrics.json. The other demos have their own options: `echopv demo cylinder --help` (the OpenFOAM
+cylinder wake), `echopv demo ns3d --help` (3D Taylor-Green turbulence, volume renderings).
 
 Example: echopv demo --frames 8 --samples 4 --out runs/demo
 """

@@ -23,7 +23,7 @@ def test_cylinder_demo_prints_its_own_help(capsys):
 def test_vorticity_demo_help_names_the_cylinder_help(capsys):
     text = _help(capsys, "demo")
     assert text.startswith("usage: echopv demo vorticity") and "--dataset" in text and "--mesh" not in text
-    assert "echopv demo cylinder --help" in text
+    assert "echopv demo cylinder --help" in text and "echopv demo ns3d --help" in text
 
 
 def test_unknown_option_of_the_cylinder_demo_is_refused(capsys):
