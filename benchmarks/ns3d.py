@@ -195,9 +195,10 @@ def plot(results: dict, out: Path) -> None:
         rows = results[label]
         for name in ("persistence", "FNO-3d", "ECHO"):
             axes[0, c].plot(range(1, N_FRAMES + 1), rows[name]["curve"], marker="o", ms=3, label=name)
-            axes[1, c].loglog(rows[name]["spectrum_2H"][1:], label=name)
+            axes[1, c].loglog(range(1, len(rows[name]["spectrum_2H"])), rows[name]["spectrum_2H"][1:], label=name)
         axes[0, c].plot(range(1, N_FRAMES + 1), rows[FLOOR]["curve"], "k:", label="ECHO's autoencoder floor")
-        axes[1, c].loglog(rows["truth"]["spectrum_2H"][1:], "k--", label="solver")
+        axes[1, c].loglog(range(1, len(rows["truth"]["spectrum_2H"])), rows["truth"]["spectrum_2H"][1:], "k--",
+                          label="solver")
         axes[0, c].axvline(H + 0.5, color="grey", lw=0.5)
         axes[0, c].set(title=f"{label}: rel-MSE per frame", xlabel="frame", yscale="log")
         axes[1, c].set(title=f"{label}: energy spectrum at 2H", xlabel="k", ylabel="E(k)")
