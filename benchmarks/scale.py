@@ -44,7 +44,7 @@ RES_3D = [32, 64, 96, 128]
 PIMPLE_S = 214.0  # earlier measurement: pimpleFoam, 2 s of physics of the cylinder on one core (issue 9)
 MB = 2**20
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from scale_3d import measure_pvbatch3d, report_lines as pvbatch3d_lines  # noqa: E402
+from scale_3d import PV_ROLLOUT_PART, measure_pvbatch3d, report_lines as pvbatch3d_lines  # noqa: E402
 RES_3D_PVBATCH = [64, 128, 256]
 
 
@@ -117,7 +117,6 @@ def measure_ae(spec: dict) -> dict:
 
 
 def measure_rollout(spec: dict) -> dict:
-    import numpy as np
     import torch
 
     from echo_model.rollout import Surrogate
@@ -144,18 +143,7 @@ r = int(round(n ** 0.5)) - 1
 plane = Plane(XResolution=r, YResolution=r, Origin=[0, 0, 0], Point1=[1, 0, 0], Point2=[0, 1, 0])
 src = Calculator(Input=plane, ResultArrayName="vorticity", Function="sin(6.2832*coordsX)*cos(6.2832*coordsY)")
 src.UpdatePipeline()
-res = {"points": src.GetDataInformation().GetNumberOfPoints()}
-if rollout:
-    f = EchoRollout(Input=src, Checkpoint=sys.argv[5], NumberOfFrames=frames, NumberOfSamples=samples,
-                    Device="cpu", NumberOfThreads=1)
-    f.UpdatePipelineInformation()
-    t0 = time.perf_counter()
-    f.UpdatePipeline(f.TimestepValues[-1])
-    res["rollout_s"] = time.perf_counter() - t0
-    res["error"] = f.GetClientSideObject().last_error
-res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print("RESULT:" + json.dumps(res), flush=True)
-"""
+""" + PV_ROLLOUT_PART
 
 
 def measure_pvbatch(spec: dict) -> dict:

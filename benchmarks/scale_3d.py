@@ -22,15 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_3D = ROOT / "sample_cases" / "ns3d_taylor_green" / "model.safetensors"
 MB = 2**20
 
-PV3D_SCRIPT = r"""
-import json, resource, sys, time
-from paraview.simple import *
-path, frames, samples, rollout, model = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
-reader = XMLImageDataReader(FileName=[path])
-reader.UpdatePipeline()
-res = {"points": reader.GetDataInformation().GetNumberOfPoints()}
+# The rollout half of both pvbatch scripts (2-D Plane in scale.py, 3-D image data here): `src` is the mesh
+# source, argv[5] the model file; prints one RESULT line with the timings and the peak resident set.
+PV_ROLLOUT_PART = r"""
+res = {"points": src.GetDataInformation().GetNumberOfPoints()}
 if rollout:
-    f = EchoRollout(Input=reader, Checkpoint=model, NumberOfFrames=frames, NumberOfSamples=samples,
+    f = EchoRollout(Input=src, Checkpoint=sys.argv[5], NumberOfFrames=frames, NumberOfSamples=samples,
                     Device="cpu", NumberOfThreads=1)
     f.UpdatePipelineInformation()
     t0 = time.perf_counter()
@@ -40,6 +37,14 @@ if rollout:
 res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("RESULT:" + json.dumps(res), flush=True)
 """
+
+PV3D_SCRIPT = r"""
+import json, resource, sys, time
+from paraview.simple import *
+path, frames, samples, rollout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+src = XMLImageDataReader(FileName=[path])
+src.UpdatePipeline()
+""" + PV_ROLLOUT_PART
 
 
 def write_taylor_green_vti(n: int, path: Path) -> None:
