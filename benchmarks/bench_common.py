@@ -55,6 +55,16 @@ def cosine_lr(peak: float, k: int, total: int, floor: float = 1e-6) -> float:
     return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * min(1.0, k / total)))
 
 
+def cosine_step(opt, loss, peak: float, k: int, total: int) -> float:
+    """One optimiser step on `loss` at step k of `total` of the cosine schedule; returns the loss."""
+    for g in opt.param_groups:
+        g["lr"] = cosine_lr(peak, k, total)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
 @dataclass
 class BudgetRun:
     cpu_s: float

@@ -83,7 +83,7 @@ def load_fno3d(path: Path) -> FNO3DPeer:
 
 def train_fno3d(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int = 4, log=print) -> FNO3DPeer:
     """Train to `budget_cpu_s` seconds of this process's CPU time."""
-    from bench_common import cosine_lr, train_to_budget
+    from bench_common import cosine_step, train_to_budget
     from neuralop.models import FNO
 
     u = np.stack([store.read_fields(int(i)) for i in train_idx]).astype(np.float32)  # (B, T, N, 3)
@@ -102,13 +102,7 @@ def train_fno3d(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int
         ti, tt = rng.integers(0, u.shape[0], batch), rng.integers(0, d.shape[1], batch)
         inp = peer._inputs(u[ti, tt], nu[ti])
         y = torch.as_tensor(np.moveaxis((d[ti, tt] / peer.d_std).reshape(batch, n, n, n, 3), -1, 1))
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(1e-3, k, total)
-        loss = torch.nn.functional.mse_loss(model(inp), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+        return cosine_step(opt, torch.nn.functional.mse_loss(model(inp), y), 1e-3, k, total)
 
     model.train()
     run = train_to_budget(step, budget_cpu_s, lambda msg: log("fno3d: " + msg), log_every=100)

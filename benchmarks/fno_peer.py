@@ -99,7 +99,7 @@ def _load_pairs(store, indices, order):
 
 def train_fno(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int = 16, log=print) -> FNOPeer:
     """Train to `budget_cpu_s` seconds of this process's CPU time."""
-    from bench_common import cosine_lr, train_to_budget
+    from bench_common import cosine_step, train_to_budget
     from neuralop.models import FNO
 
     from echo_model.metrics import grid_shape
@@ -123,13 +123,7 @@ def train_fno(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int =
         c = torch.as_tensor((lognu[ti] - peer.lognu_mean) / peer.lognu_std, dtype=torch.float32)
         inp = torch.cat([x, c[:, None, None, None].expand(-1, 1, h, wdt)], dim=1)
         y = torch.as_tensor(d[ti, tt] / peer.d_std, dtype=torch.float32).reshape(batch, 1, h, wdt)
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(1e-3, k, total)
-        loss = torch.nn.functional.mse_loss(model(inp), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return float(loss)
+        return cosine_step(opt, torch.nn.functional.mse_loss(model(inp), y), 1e-3, k, total)
 
     run = train_to_budget(step, budget_cpu_s, lambda msg: log("fno: " + msg), log_every=500)
     peer.cpu_s, peer.steps = run.cpu_s, run.steps
