@@ -62,6 +62,7 @@ from echo_model.state_check import check_state
 
 from . import comparison, parallel, rollout_colours, rollout_input, rollout_task, timesteps
 from .rollout_output import Frame, write_frame
+from .rollout_state import Gather, RolloutCache
 from .vtk_messages import VTKMessages, failure_text
 
 START_MODES = ("first", "current", "value")
@@ -273,10 +274,10 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
             self, nInputPorts=2, inputType="vtkDataObject", nOutputPorts=1, outputType="vtkDataObject"
         )
         self._s = RolloutSettings()
-        self._cache: dict[str, Any] | None = None
+        self._cache: RolloutCache | None = None
         self._plan: Plan | None = None
         self._out_times: list[float] = []
-        self._gather: dict[str, Any] | None = None  # frames collected during CONTINUE_EXECUTING passes
+        self._gather: Gather | None = None  # frames collected during CONTINUE_EXECUTING passes
         self._latched_current: float | None = None
         self._last_requested: float | None = None
         self._reported: set[str] = set()
@@ -429,20 +430,21 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         c = self._cache
         if c is None:
             return None
-        arr = c.get("std") if suffix == "_std" else c.get("mean")
+        arr = c.std if suffix == "_std" else c.mean
         return None if arr is None else (float(np.min(arr)), float(np.max(arr)))
 
     def GetFieldRanges(self) -> list[rollout_colours.FieldRange]:
         """Colour ranges per model field over the cached forecast and the solver's values at the
         predicted times ([] before a rollout); see `rollout_colours.field_ranges`."""
-        c = self._cache or {}
-        mi = c.get("mi")
-        return rollout_colours.field_ranges(mi.specs if mi is not None else [], c.get("mean"), c.get("truth"))
+        c = self._cache
+        if c is None:
+            return rollout_colours.field_ranges([], None, None)
+        return rollout_colours.field_ranges(c.mi.specs, c.mean, c.truth)
 
     def GetStdNames(self) -> list[str]:
         """`<field>_std` per model field of the cached rollout ([] before one)."""
-        mi = (self._cache or {}).get("mi")
-        return [f"{s.name}_std" for s in mi.specs] if mi is not None else []
+        c = self._cache
+        return [f"{s.name}_std" for s in c.mi.specs] if c is not None else []
 
     def ClearCache(self) -> None:
         self._cache = None
@@ -607,7 +609,7 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         if not _has_time_steps(in_info):  # (not the whole list: this runs at every time change)
             return 1
         if self._gather is not None:
-            timesteps.set_requested_time(in_info, self._gather["todo"][0])
+            timesteps.set_requested_time(in_info, self._gather.todo[0])
         elif plan is None or plan.error is not None or plan.start < 0:
             pass  # the downstream time goes upstream unchanged
         else:
@@ -640,7 +642,7 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
 
     def _cache_still_valid(self) -> bool:
         c = self._cache
-        return c is not None and c.get("fast") == self._fast_key()
+        return c is not None and c.fast == self._fast_key()
 
     def RequestData(self, request, inInfo, outInfo):
         request.Remove(sddp.CONTINUE_EXECUTING())  # a pass that needs another sets it again
@@ -688,16 +690,16 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
             return 1
         mi, used, values = self._read(inp)
         key = self._key(values, inp, used)
-        if parallel.any_rank(self._cache is None or self._cache["key"] != key):  # MPI: all ranks agree
+        if parallel.any_rank(self._cache is None or self._cache.key != key):  # MPI: all ranks agree
             self._start_gather(request, mi, used, values, key, inp)
             if self._gather is not None:
                 return 1
         elif not self._cache_still_valid():  # upstream changed, the start frame did not: same forecast,
-            self._cache.update(fast=self._fast_key(), snaps={}, frames={}, kib=0)  # new input arrays
+            self._cache.forget_frames(self._fast_key())  # new input arrays
         return self._serve_prediction(request, inp, out, t_req)
 
     def _same_mesh(self, inp) -> bool:
-        mi = self._cache["mi"]
+        mi = self._cache.mi
         used = rollout_input.select_leaves(inp, self._s.block)
         count = (lambda ds: ds.GetNumberOfPoints()) if mi.association == "points" else (lambda ds: ds.GetNumberOfCells())
         return [count(lf.data) for lf in used] == list(mi.sizes)
@@ -781,10 +783,9 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         elif self._s.compare and plan.start >= 0 and plan.n_pred:
             # up to the forecast's end: the input's later steps are no forecast time
             truth_t = comparison.truth_times_needed(plan.in_times, plan.t_start, plan.predicted[-1])
-        self._gather = {"todo": list(cond) + truth_t, "cond_times": list(cond), "truth_times": truth_t,
-                        "frames": {}, "snaps": {}, "start_values": values, "key": key, "mi": mi,
-                        "params": self._param_uses(inp, used)}
-        if self._gather["todo"]:
+        self._gather = Gather(todo=list(cond) + truth_t, cond_times=list(cond), truth_times=truth_t,
+                              start_values=values, key=key, mi=mi, params=self._param_uses(inp, used))
+        if self._gather.todo:
             request.Set(sddp.CONTINUE_EXECUTING(), 1)
         else:
             self._finish_gather(request)
@@ -792,23 +793,23 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
     def _collect(self, request, inp) -> bool:
         """One gathering pass: store the input's frame; True once everything is read and rolled out."""
         g = self._gather
-        t = g["todo"].pop(0)
+        t = g.todo.pop(0)
         if not any(lf.data.GetNumberOfPoints() for lf in rollout_input.leaves(inp)):
             raise RolloutError(
                 f"the input is empty at t = {t:g} (no points); a file of its series is missing or unreadable "
                 f"(see the reader's message above): restore it, or remove that step from the series"
             )
         used = rollout_input.select_leaves(inp, self._s.block)
-        values, _ = rollout_input.read_values(used, g["mi"].specs, g["mi"].association)
-        if values.shape != g["start_values"].shape:
+        values, _ = rollout_input.read_values(used, g.mi.specs, g.mi.association)
+        if values.shape != g.start_values.shape:
             raise RolloutError(f"the input's mesh changes over time (at t = {t:g}: {values.shape[0]} values, "
                                f"at the start {g['start_values'].shape[0]}); the rollout needs one mesh")
-        g["frames"][t] = values
+        g.frames[t] = values
         k = timesteps.find_step(self._plan.predicted, t, self._plan.tolerance)
         if k is not None:  # the solver's data at a forecast time: kept, so showing it reads nothing
-            g["snaps"][k] = _snapshot(inp)
-        self._progress(0.1 * len(g["frames"]) / max(1, len(g["frames"]) + len(g["todo"])))
-        if g["todo"]:
+            g.snaps[k] = _snapshot(inp)
+        self._progress(0.1 * len(g.frames) / max(1, len(g.frames) + len(g.todo)))
+        if g.todo:
             request.Set(sddp.CONTINUE_EXECUTING(), 1)
             return False
         request.Remove(sddp.CONTINUE_EXECUTING())
@@ -819,10 +820,10 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         g, plan = self._gather, self._plan
         self._gather = None
         sur = self._surrogate()
-        mi = g["mi"]
-        frames = {**g["frames"], plan.t_start: g["start_values"]}
+        mi = g.mi
+        frames = {**g.frames, plan.t_start: g.start_values}
         if plan.task == "forecast":
-            observed = np.stack([g["frames"][t] for t in g["cond_times"]] + [g["start_values"]])
+            observed = np.stack([g.frames[t] for t in g.cond_times] + [g.start_values])
         else:  # the input's values at the task's steps, in time order
             observed = np.stack([frames[t] for t in plan.cond])
         starts = plan.task in ("forecast", "inverse", "interpolate")  # frames a start state is checked on
@@ -831,7 +832,7 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         for w in fitcheck.check_points(mi.points if target is None else target.points, *fitcheck.domain_box(sur)) + (
                 check_state(sur, mi.points, observed) if starts else []):
             self._warn(w)
-        params = {n: u.value for n, u in g["params"].items() if u.source != "training mean"}
+        params = {n: u.value for n, u in g.params.items() if u.source != "training mean"}
         res = self._rollout(sur, mi.points, observed, params, target)
         mean = np.asarray(res.mean, dtype=np.float32)
         if not np.isfinite(mean).all():
@@ -841,13 +842,13 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         truths = [None] * len(plan.predicted)
         if plan.task != "forecast" and self._s.compare and tgt is None:  # only where the input has the step
             truths = rollout_task.exact_truths(plan.predicted, frames, plan.tolerance)
-        elif g["truth_times"] and plan.task == "forecast":  # the start frame: the first interval's left end
-            t_series = [plan.t_start] + g["truth_times"]
+        elif g.truth_times and plan.task == "forecast":  # the start frame: the first interval's left end
+            t_series = [plan.t_start] + g.truth_times
             truths = [comparison.truth_at(t_series, [frames[t] for t in t_series], t) for t in plan.predicted]
-        self._cache = {"key": g["key"], "mean": mean, "std": std, "truth": truths, "mi": mi, "target": target,
-                       "fast": self._fast_key(), "snaps": {}, "frames": {}, "kib": 0}
-        for k, snap in g["snaps"].items():
-            self._keep(self._cache["snaps"], k, snap)
+        self._cache = RolloutCache(key=g.key, mean=mean, std=std, truth=truths, mi=mi, target=target,
+                                   fast=self._fast_key())
+        for k, snap in g.snaps.items():
+            self._keep(self._cache.snaps, k, snap)
         self.after_rollout()
         for t, tr in zip(plan.predicted, truths):
             if tr is not None and tr.interpolated:
@@ -875,16 +876,16 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
     def _serve_prediction(self, request, inp, out, t_req) -> int:
         c, plan = self._cache, self._plan
         _, t, k = plan.locate(t_req)
-        if c.get("target") is not None:  # Reconstruct on the Target mesh: its structure and arrays
+        if c.target is not None:  # Reconstruct on the Target mesh: its structure and arrays
             return self._serve_target(request, out, t, k)
-        built = c["frames"].get(k)
+        built = c.frames.get(k)
         if built is not None:  # shown before: the same data objects again
             out.ShallowCopy(built)
             timesteps.stamp_data_time(out, t)
             return 1
         t_in = plan.input_step(t)
-        if k in c["snaps"]:  # the solver's data at this time, kept when it was gathered
-            inp, holds = c["snaps"][k], True
+        if k in c.snaps:  # the solver's data at this time, kept when it was gathered
+            inp, holds = c.snaps[k], True
         else:
             held = _data_time(inp)
             holds = t_in is not None and held is not None and abs(held - t_in) <= plan.tolerance
@@ -895,12 +896,12 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
             return 1
         self._refetch = False
         used = rollout_input.select_leaves(inp, self._s.block)
-        frame = Frame(time=t, is_prediction=True, mean=c["mean"][k], std=None if c["std"] is None else c["std"][k],
-                      truth=c["truth"][k], solver=holds)
-        write_frame(inp, out, used, c["mi"], frame, plan.t_start, self._s.n_samples > 1, self._s.compare)
+        frame = Frame(time=t, is_prediction=True, mean=c.mean[k], std=None if c.std is None else c.std[k],
+                      truth=c.truth[k], solver=holds)
+        write_frame(inp, out, used, c.mi, frame, plan.t_start, self._s.n_samples > 1, self._s.compare)
         timesteps.stamp_data_time(out, t)
         if t_in is None or holds:  # complete: kept (a frame without the solver's arrays is not)
-            self._keep(c["frames"], k, _snapshot(out))
+            self._keep(c.frames, k, _snapshot(out))
         return 1
 
     def _serve_target(self, request, out, t: float, k: int) -> int:
@@ -914,9 +915,9 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
             request.Set(sddp.CONTINUE_EXECUTING(), 1)
             return 1
         self._refetch = False
-        frame = Frame(time=t, is_prediction=True, mean=c["mean"][k], std=None if c["std"] is None else c["std"][k],
+        frame = Frame(time=t, is_prediction=True, mean=c.mean[k], std=None if c.std is None else c.std[k],
                       solver=same)
-        write_frame(tgt, out, rollout_input.select_leaves(tgt, ""), c["target"], frame, self._plan.t_start,
+        write_frame(tgt, out, rollout_input.select_leaves(tgt, ""), c.target, frame, self._plan.t_start,
                     self._s.n_samples > 1, False)
         timesteps.stamp_data_time(out, t)
         return 1
@@ -924,15 +925,15 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
     def _frame_cached(self, k: int) -> bool:
         """Predicted frame k can be served without the input (built before, or its solver data kept)."""
         c = self._cache
-        return c is not None and k >= 0 and (k in c["frames"] or k in c["snaps"])
+        return c is not None and k >= 0 and (k in c.frames or k in c.snaps)
 
     def _keep(self, store: dict, k: int, data) -> None:
         """Keep a frame's data object while the cache stays under FRAME_CACHE_KIB."""
         c = self._cache
         kib = int(data.GetActualMemorySize())
-        if c["kib"] + kib <= FRAME_CACHE_KIB:
+        if c.kib + kib <= FRAME_CACHE_KIB:
             store[k] = data
-            c["kib"] += kib
+            c.kib += kib
 
     # --- the model --------------------------------------------------------------------
     def _surrogate(self):
