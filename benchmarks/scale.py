@@ -175,7 +175,8 @@ def _cylinder_model(steps: int, sampler: str):
     from echo_model.data.normalize import ChannelStats, Domain
     from echo_model.nn.dit import DiT, dit_config
     from echo_model.presets import autoencoder_config
-    from echo_model.rollout import Surrogate, build_autoencoder, surrogate_meta
+    from echo_model.model_file import build_autoencoder, surrogate_meta
+    from echo_model.rollout import Surrogate
 
     cfg = autoencoder_config("tiny", dim=2, in_channels=3, grid=(64, 16))
     ae = build_autoencoder(cfg.to_dict())

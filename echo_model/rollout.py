@@ -85,24 +85,11 @@ from .device import resolve_device
 from .memory import MemoryBudget, RolloutPlan, RolloutShape, auto_chunk_size, plan_rollout
 from .nn.dit import DiT, DiTConfig, dit_config
 from .rollout_result import RolloutAborted, RolloutResult  # noqa: F401 (re-exported: the contract's names)
+# the model file's header and assembly (model_file.py), re-exported for the callers of this module
+from .model_file import (AE_KEY, GEN_KEY, KIND, ModelMeta, ae_file_info, ae_time_factor,  # noqa: F401
+                         build_autoencoder, export_bundle, surrogate_meta)
 
-KIND = "echo-surrogate"
-AE_KEY = "autoencoder"  # tensor prefix and header key, as in nn.autoencoder
-GEN_KEY = "generator"
 SEGMENT_SEED_STRIDE = 7919
-
-
-# ------------------------------------------------------------------------------------------
-# Autoencoder adapter: the only place that knows how the AE is built and called.
-# ------------------------------------------------------------------------------------------
-def build_autoencoder(cfg: dict) -> torch.nn.Module:
-    from .nn.autoencoder import AutoencoderConfig, EchoAutoencoder
-
-    return EchoAutoencoder(AutoencoderConfig.from_dict(cfg))
-
-
-def ae_time_factor(ae: torch.nn.Module) -> int:
-    return int(ae.time_factor)
 
 
 # ------------------------------------------------------------------------------------------
@@ -140,28 +127,16 @@ class Surrogate:
         for p in list(self.ae.parameters()) + list(self.gen.parameters()):
             p.requires_grad_(False)
         self.meta = dict(meta)
-        self.field_layout: list[tuple[str, int]] = [(str(n), int(c)) for n, c in meta["field_layout"]]
-        self.dim = int(meta["dim"])
-        self.dt = float(meta.get("dt", 1.0))
-        self.stats = ChannelStats.from_dict(meta["stats"])
-        self.domain = Domain.from_dict(meta["domain"])
-        self.latent_frames = int(meta["latent_frames"])
-        self.known_latent_frames = int(meta.get("known_latent_frames", 1))
-        self.time_factor = int(meta.get("time_factor", ae_time_factor(self.ae)))
-        self.generator_kind = str(meta.get("generator_kind", "flow"))
-        d = int(self.ae.latent_dim)
-        self.latent_mean = torch.as_tensor(meta.get("latent_mean", [0.0] * d), dtype=torch.float32, device=self.device)
-        self.latent_std = torch.as_tensor(meta.get("latent_std", [1.0] * d), dtype=torch.float32, device=self.device)
-        self.param_names: list[str] = list(meta.get("param_names", []))
-        self.param_mean = np.asarray(meta.get("param_mean", [0.0] * len(self.param_names)), dtype=np.float64)
-        self.param_std = np.asarray(meta.get("param_std", [1.0] * len(self.param_names)), dtype=np.float64)
-        self.default_sampler = str(meta.get("sampler", "heun"))
-        self.default_steps = int(meta.get("steps", 10))
-        if not 1 <= self.known_latent_frames < self.latent_frames:
-            raise ValueError(
-                f"model file: known_latent_frames={self.known_latent_frames} must be in [1, latent_frames="
-                f"{self.latent_frames})"
-            )
+        m = ModelMeta.from_dict(meta, latent_dim=int(self.ae.latent_dim), ae_time_factor=ae_time_factor(self.ae))
+        self.field_layout: list[tuple[str, int]] = m.field_layout
+        self.dim, self.dt, self.stats, self.domain = m.dim, m.dt, m.stats, m.domain
+        self.latent_frames, self.known_latent_frames, self.time_factor = m.latent_frames, m.known_latent_frames, m.time_factor
+        self.generator_kind = m.generator_kind
+        self.latent_mean = torch.as_tensor(m.latent_mean, dtype=torch.float32, device=self.device)
+        self.latent_std = torch.as_tensor(m.latent_std, dtype=torch.float32, device=self.device)
+        self.param_names: list[str] = m.param_names
+        self.param_mean, self.param_std = m.param_mean, m.param_std
+        self.default_sampler, self.default_steps = m.sampler, m.steps
 
     # --- contract properties -------------------------------------------------------------
     @property
@@ -231,7 +206,7 @@ class Surrogate:
         if meta.get("kind") != KIND:
             raise EchoUserError(
                 f"{path} is an ECHO file of kind {meta.get('kind')!r}, not a complete surrogate; "
-                "assemble one with `echopv train dit` (it writes the bundle) or echo_model.rollout.export_bundle"
+                "assemble one with `echopv train dit` (it writes the bundle) or echo_model.model_file.export_bundle"
             )
         tensors, meta = load_tensors(path)
         return cls.from_tensors(tensors, meta, path, device)
@@ -705,61 +680,6 @@ class _EnsembleAccumulator:
 # ------------------------------------------------------------------------------------------
 # Building model files
 # ------------------------------------------------------------------------------------------
-def surrogate_meta(
-    *,
-    ae_config: dict,
-    dit_cfg: DiTConfig,
-    field_layout: Sequence[tuple[str, int]],
-    dim: int,
-    stats: ChannelStats,
-    domain: Domain,
-    dt: float,
-    latent_frames: int,
-    known_latent_frames: int,
-    time_factor: int,
-    latent_mean: Sequence[float],
-    latent_std: Sequence[float],
-    generator_kind: str = "flow",
-    param_names: Sequence[str] = (),
-    param_mean: Sequence[float] | None = None,
-    param_std: Sequence[float] | None = None,
-    param_min: Sequence[float] | None = None,
-    param_max: Sequence[float] | None = None,
-    sampler: str = "heun",
-    steps: int = 10,
-    provenance: dict | None = None,
-    train_horizon_frames: int | None = None,
-    task_probs: dict | None = None,
-) -> dict:
-    return {
-        "kind": KIND,
-        "generator_kind": generator_kind,
-        AE_KEY: ae_config,
-        "dit": dit_cfg.to_dict(),
-        "latent_mean": [float(x) for x in latent_mean],
-        "latent_std": [float(x) for x in latent_std],
-        "field_layout": [[n, int(c)] for n, c in field_layout],
-        "dim": int(dim),
-        "stats": stats.to_dict(),
-        "domain": domain.to_dict(),
-        "dt": float(dt),
-        "latent_frames": int(latent_frames),
-        "known_latent_frames": int(known_latent_frames),
-        "time_factor": int(time_factor),
-        "param_names": list(param_names),
-        "param_mean": [float(x) for x in param_mean] if param_mean is not None else [0.0] * len(param_names),
-        "param_std": [float(x) for x in param_std] if param_std is not None else [1.0] * len(param_names),
-        **({"param_min": [float(x) for x in param_min], "param_max": [float(x) for x in param_max]}
-           if param_min is not None and param_max is not None else {}),
-        "sampler": sampler,
-        "steps": int(steps),
-        "provenance": provenance or {},
-        **({"train_horizon_frames": int(train_horizon_frames)} if train_horizon_frames is not None else {}),
-        # the training mask probabilities (flow.TaskProbs.to_dict()): echo_model.tasks refuses the others
-        **({"task_probs": {k: float(v) for k, v in task_probs.items()}} if task_probs is not None else {}),
-    }
-
-
 def create_untrained(
     field_layout: Sequence[tuple[str, int]],
     dim: int,
@@ -816,72 +736,3 @@ def create_untrained(
     return Surrogate(ae, gen, meta, device)
 
 
-def export_bundle(
-    ae_path: str | os.PathLike,
-    generator_ckpt: str | os.PathLike,
-    out_path: str | os.PathLike,
-    *,
-    sampler: str | None = None,
-    steps: int | None = None,
-) -> Path:
-    """Assemble the model file from an autoencoder model file and a DiT/baseline checkpoint.
-
-    The generator checkpoint's header carries "dit" (DiTConfig), "latent_frames",
-    "known_latent_frames", "generator_kind", "latent_mean/std", param names/stats and provenance;
-    its tensors are "generator.*". The autoencoder file is what `echopv train ae|refine` write.
-    """
-    from .nn.autoencoder import load_autoencoder
-
-    ae, ae_meta = load_autoencoder(ae_path)
-    g_tensors, g_meta = load_tensors(generator_ckpt)
-    gen_state = unprefixed(g_tensors, GEN_KEY)
-    if not gen_state or "dit" not in g_meta:
-        raise EchoUserError(f"{generator_ckpt} is not a DiT checkpoint (no 'generator.*' tensors / 'dit' header): "
-                            "pass the file `echopv train dit` wrote")
-    info = ae_file_info(ae_meta, ae_path)
-    dcfg = DiTConfig.from_dict(g_meta["dit"])
-    gen = DiT(dcfg)
-    gen.load_state_dict(gen_state)  # validates before writing
-    meta = surrogate_meta(
-        ae_config=ae_meta[AE_KEY],
-        dit_cfg=dcfg,
-        field_layout=info["field_layout"],
-        dim=info["dim"],
-        stats=info["stats"],
-        domain=info["domain"],
-        dt=float(g_meta.get("dt") or info["dt"]),  # the cache knows the frame stride of the windows
-        latent_frames=int(g_meta["latent_frames"]),
-        known_latent_frames=int(g_meta.get("known_latent_frames", 1)),
-        time_factor=ae_time_factor(ae),
-        latent_mean=g_meta["latent_mean"],
-        latent_std=g_meta["latent_std"],
-        generator_kind=str(g_meta.get("generator_kind", "flow")),
-        param_names=g_meta.get("param_names", []),
-        param_mean=g_meta.get("param_mean"),
-        param_std=g_meta.get("param_std"),
-        param_min=g_meta.get("param_min"),
-        param_max=g_meta.get("param_max"),
-        sampler=sampler or g_meta.get("sampler", "heun"),
-        steps=steps or int(g_meta.get("steps", 10)),
-        train_horizon_frames=g_meta.get("train_horizon_frames"),
-        task_probs=g_meta.get("task_probs"),
-        provenance={"autoencoder": {"path": str(ae_path), **dict(ae_meta.get("provenance", {}))},
-                    "generator": {"path": str(generator_ckpt), **dict(g_meta.get("provenance", {}))}},
-    )
-    tensors = {**prefixed(ae.state_dict(), AE_KEY), **prefixed(gen.state_dict(), GEN_KEY)}
-    return save_tensors(out_path, tensors, meta)
-
-
-def ae_file_info(ae_meta: dict, path: Any = "") -> dict:
-    """What an autoencoder model file's header tells us: layout, normalisation, domain, dt."""
-    missing = [k for k in ("field_layout", "stats", "domain") if k not in ae_meta]
-    if missing:
-        raise EchoUserError(f"{path}: autoencoder file lacks {missing} in its header; re-run `echopv train ae`")
-    dom = Domain.from_dict(ae_meta["domain"])
-    return {
-        "field_layout": [(str(n), int(c)) for n, c in ae_meta["field_layout"]],
-        "dim": int(ae_meta.get("dim", dom.dim)),
-        "stats": ChannelStats.from_dict(ae_meta["stats"]),
-        "domain": dom,
-        "dt": float(ae_meta.get("dt", 1.0)),
-    }

@@ -102,7 +102,7 @@ def build_generator(cfg: GeneratorRun, latents: torch.Tensor, n_params: int):
 
 def train_generator(cfg: GeneratorRun) -> dict[str, Any]:
     """Stage 3 (`kind` "flow": ECHO's DiT; "baseline": deterministic regression). Writes the complete model."""
-    from ..rollout import GEN_KEY, export_bundle
+    from ..model_file import GEN_KEY, export_bundle
     from .cache_latents import LatentCache, check_cache_autoencoder
 
     apply_threads(cfg.threads)
