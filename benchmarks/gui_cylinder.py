@@ -238,7 +238,7 @@ def session_screenshots(args: argparse.Namespace, work: Path, settle: float = 8.
 
 
 def _grab_session(args: argparse.Namespace, work: Path, display: str, frame: int, png: Path, settle: float) -> dict:
-    import signal
+    from echo_paraview.xvfb import stop_session
 
     ready = work / "session_ready.json"
     ready.unlink(missing_ok=True)
@@ -263,13 +263,7 @@ def _grab_session(args: argparse.Namespace, work: Path, display: str, frame: int
             time.sleep(settle)  # the script has returned: the GUI paints its panels and views
             subprocess.run(["import", "-display", display, "-window", "root", str(png)], check=True)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_session(proc)
     return json.loads(ready.read_text())
 
 

@@ -83,3 +83,18 @@ def needed(tool: str, env: dict[str, str], mode: str) -> bool:
     if mode == "always":
         return True
     return tool in ("pvbatch", "pvpython") and not env.get("DISPLAY")
+
+
+def stop_session(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
+    """Stop a GUI started in its own session (`start_new_session=True`) with everything it spawned:
+    SIGTERM to the group, SIGKILL after `grace_s` seconds."""
+    import signal
+
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

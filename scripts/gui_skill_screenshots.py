@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -141,6 +140,8 @@ def run_scene(name: str, files: dict, display: str, png: Path, work: Path, timeo
               settle: float = 6.0) -> str:
     """Open the GUI with scene `name`'s script, grab the screen once the script has run and the
     GUI has painted, close the GUI; returns the scene's notes (`SCENE ...` lines) and the GUI's output."""
+    from echo_paraview.xvfb import stop_session
+
     ready = work / f"{name}.ready"
     ready.unlink(missing_ok=True)
     script = work / f"{name}.py"
@@ -162,13 +163,7 @@ def run_scene(name: str, files: dict, display: str, png: Path, work: Path, timeo
                 time.sleep(settle)  # the script has returned: the GUI paints the panels and Output Messages
                 subprocess.run(["import", "-display", display, "-window", "root", str(png)], check=True)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_session(proc)
     return (notes.read_text() if notes.exists() else "") + log.read_text(errors="replace")
 
 
