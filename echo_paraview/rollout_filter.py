@@ -829,6 +829,7 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         starts = plan.task in ("forecast", "inverse", "interpolate")  # frames a start state is checked on
         tgt = self._target()
         target = None if tgt is None else rollout_task.target_input(tgt, mi.specs, int(sur.dim))
+        self._refuse_what_cannot_fit(sur, len(mi.points), len(mi.points if target is None else target.points))
         for w in fitcheck.check_points(mi.points if target is None else target.points, *fitcheck.domain_box(sur)) + (
                 check_state(sur, mi.points, observed) if starts else []):
             self._warn(w)
@@ -962,6 +963,18 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
             self._info(fitcheck.describe_parameters(uses))
         self.used_parameters = {n: (u.value, u.source) for n, u in uses.items()}
         return uses
+
+    def _refuse_what_cannot_fit(self, sur, n_points: int, n_query: int) -> None:
+        """The rollout's memory estimate against MemoryBudget before any work on the mesh: the start-state
+        check encodes and decodes a whole frame (ten minutes at 256^3 before the rollout's own check
+        refused it). DMD models have no estimate: they hold one matrix of modes."""
+        plan_of = getattr(sur, "plan", None)
+        if plan_of is None:
+            return
+        s, plan = self._s, self._plan
+        n = s.n_frames if plan is None or plan.task == "forecast" else len(plan.predicted)
+        plan_of(n_points, n_query, n, max(1, s.n_samples), keep_samples=False,
+                memory=MemoryBudget.parse(s.memory_budget, where="MemoryBudget"))
 
     def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None,
                  target=None):
