@@ -54,19 +54,6 @@ def test_cli_gives_a_bad_file_one_line(tmp_path, capsys):
     assert "Traceback" not in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("bug", BUGS, ids=lambda e: type(e).__name__)
-def test_reader_reports_a_bug_with_its_traceback(monkeypatch, errors, bug):
-    def buggy(self, *args):
-        raise bug
-
-    monkeypatch.setattr(EchoDatasetReaderAlgorithm, "_trajectory_output", buggy)
-    r = EchoDatasetReaderAlgorithm()
-    r.SetFileName(str(DATASET))
-    r.Update()
-    assert r.last_error.startswith(f"unexpected {type(bug).__name__}")
-    assert "Traceback" in r.last_error and "in buggy" in r.last_error and "please report" in r.last_error
-
-
 def test_reader_gives_a_bad_file_one_line(tmp_path, errors):
     bad = tmp_path / "notes.h5"
     bad.write_text("not HDF5")
@@ -108,19 +95,31 @@ def _rollout_on_the_vorticity_sample():
     return f
 
 
+def _reader_on_the_cylinder_sample():
+    r = EchoDatasetReaderAlgorithm()
+    r.SetFileName(str(DATASET))
+    return r
+
+
+@pytest.mark.parametrize("where", [(EchoDatasetReaderAlgorithm, "_trajectory_output", _reader_on_the_cylinder_sample),
+                                   ("EchoRolloutAlgorithm", "_read", _rollout_on_the_vorticity_sample)],
+                         ids=["reader", "EchoRollout"])
 @pytest.mark.parametrize("bug", BUGS, ids=lambda e: type(e).__name__)
-def test_echo_rollout_reports_a_bug_with_its_traceback(monkeypatch, errors, bug):
-    from echo_paraview.rollout_filter import EchoRolloutAlgorithm
+def test_a_vtk_algorithm_reports_a_bug_with_its_traceback(monkeypatch, errors, where, bug):
+    from echo_paraview import rollout_filter
+
+    cls, method, make = where
+    cls = getattr(rollout_filter, cls) if isinstance(cls, str) else cls
 
     def buggy(self, *args):
         raise bug
 
-    monkeypatch.setattr(EchoRolloutAlgorithm, "_read", buggy)
-    f = _rollout_on_the_vorticity_sample()
-    f.Update()
-    assert f.last_error.startswith(f"unexpected {type(bug).__name__}")
-    assert "Traceback" in f.last_error and "in buggy" in f.last_error and "please report" in f.last_error
-    assert "ERROR: In EchoRollout: unexpected" in errors.GetOutput()
+    monkeypatch.setattr(cls, method, buggy)
+    alg = make()
+    alg.Update()
+    assert alg.last_error.startswith(f"unexpected {type(bug).__name__}")
+    assert "Traceback" in alg.last_error and "in buggy" in alg.last_error and "please report" in alg.last_error
+    assert f"ERROR: In {alg.messages_from}: unexpected" in errors.GetOutput()
 
 
 def test_echo_rollout_gives_a_user_error_one_line(errors):
