@@ -102,13 +102,13 @@ def test_valid_cells_still_read(dataset):
 def test_external_link_field_is_refused(dataset, tmp_path):
     secret = tmp_path / "secret.h5"
     with h5py.File(secret, "w") as f:
-        f["values"] = np.full((3, 16, 1), 42.0, np.float32)
+        f["values"] = np.full((3, 16, 1), 31337.25, np.float32)  # a value no temporary path holds
     with h5py.File(dataset, "r+") as f:
         del f["trajectories/000000/fields"]
         f["trajectories/000000/fields"] = h5py.ExternalLink(str(secret), "/values")
     msg = _refused(dataset, lambda s: s.read_fields(0, [0]), "/trajectories/000000/fields", "external link",
                    str(secret))
-    assert "42" not in msg.replace(str(secret), "")
+    assert "31337" not in msg.replace(str(secret), "")  # the linked file's data never reaches the message
     code = main(["info", str(dataset)])  # every CLI verb opens datasets through TrajectoryStore
     assert code == 2
 
