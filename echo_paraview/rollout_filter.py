@@ -278,6 +278,7 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         self._plan: Plan | None = None
         self._out_times: list[float] = []
         self._gather: Gather | None = None  # frames collected during CONTINUE_EXECUTING passes
+        self._budget: MemoryBudget | None = None  # the rollout's, fixed when it starts
         self._latched_current: float | None = None
         self._last_requested: float | None = None
         self._reported: set[str] = set()
@@ -968,13 +969,17 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         """The rollout's memory estimate against MemoryBudget before any work on the mesh: the start-state
         check encodes and decodes a whole frame (ten minutes at 256^3 before the rollout's own check
         refused it). DMD models have no estimate: they hold one matrix of modes."""
+        s, plan = self._s, self._plan
+        budget = MemoryBudget.parse(s.memory_budget, where="MemoryBudget")
+        # "automatic" is the memory available when the rollout starts: fixed here, so the rollout's own
+        # check does not see the start-state check's freed-but-held memory as taken (at 256^3 it refused
+        # after ten minutes what this check had accepted)
+        self._budget = budget if budget.max_bytes is not None else MemoryBudget(budget.limit())
         plan_of = getattr(sur, "plan", None)
         if plan_of is None:
             return
-        s, plan = self._s, self._plan
         n = s.n_frames if plan is None or plan.task == "forecast" else len(plan.predicted)
-        plan_of(n_points, n_query, n, max(1, s.n_samples), keep_samples=False,
-                memory=MemoryBudget.parse(s.memory_budget, where="MemoryBudget"))
+        plan_of(n_points, n_query, n, max(1, s.n_samples), keep_samples=False, memory=self._budget)
 
     def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None,
                  target=None):
@@ -982,13 +987,14 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
 
         s, plan = self._s, self._plan
         n = s.n_frames if plan is None or plan.task == "forecast" else len(plan.predicted)
+        budget, self._budget = self._budget, None  # fixed by _refuse_what_cannot_fit for this rollout only
 
         def progress(f: float) -> None:
             self._progress(0.1 + 0.9 * float(f), f"EchoRollout: frame {min(n, int(round(float(f) * n)))}/{n}")
 
         opts = dict(n_samples=max(1, s.n_samples), seed=s.seed, steps=s.sampling_steps or None, progress=progress,
                     should_abort=lambda: bool(self.GetAbortExecute()), keep_samples=False,
-                    memory=MemoryBudget.parse(s.memory_budget, where="MemoryBudget"))
+                    memory=budget or MemoryBudget.parse(s.memory_budget, where="MemoryBudget"))
         if plan is None or plan.task == "forecast":
             run = lambda pts, obs: sur.rollout(pts, obs, n_frames=n, params=params or None, **opts)  # noqa: E731
         else:

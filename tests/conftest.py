@@ -118,7 +118,8 @@ class FakeSurrogate:
 
             raise EchoUserError(f"this model needs {self.n_observed_frames} observed frame(s)")
         self.calls.append({"points": np.array(points), "observed": observed.copy(), "n_frames": n_frames,
-                           "n_samples": n_samples, "params": dict(params or {})})
+                           "n_samples": n_samples, "params": dict(params or {}),
+                           "memory": memory_options.get("memory")})
         base = observed[-1]
         mean = np.stack([base + 0.5 * (k + 1) for k in range(n_frames)]).astype(np.float32)
         for k in range(n_frames):

@@ -39,3 +39,31 @@ def test_a_rollout_over_its_budget_is_refused_before_the_start_state_check(monke
     f.UpdateInformation()
     f.UpdateTimeStep(f.GetPredictedTimes()[-1])
     assert f.last_error is None and checked == [1]
+
+
+def test_the_automatic_budget_is_fixed_when_the_rollout_starts(fake_surrogate):
+    """"Automatic" is the memory available when the rollout starts: the rollout gets the figure the
+    up-front check used, not a new reading taken after the start-state check (which at 256^3 refused
+    after ten minutes what the first check had accepted)."""
+    from vtkmodules.vtkFiltersCore import vtkArrayCalculator
+    from vtkmodules.vtkFiltersSources import vtkSphereSource
+
+    sur, ckpt = fake_surrogate
+    sphere = vtkSphereSource()
+    calc = vtkArrayCalculator()  # the fake model's field "p" on a sphere
+    calc.SetInputConnection(sphere.GetOutputPort())
+    calc.AddCoordinateScalarVariable("coordsX", 0)
+    calc.SetFunction("coordsX")
+    calc.SetResultArrayName("p")
+    alg = EchoRolloutAlgorithm()
+    alg.SetInputConnection(calc.GetOutputPort())
+    alg.SetCheckpoint(str(ckpt))
+    alg.SetNumberOfFrames(2)
+    for budget, expect in (("auto", None), ("1GB", 2**30)):
+        alg.SetMemoryBudget(budget)
+        alg.UpdateInformation()
+        alg.UpdateTimeStep(alg.GetPredictedTimes()[-1])
+        used = sur.calls[-1]["memory"]
+        assert used is not None and used.max_bytes is not None and used.max_bytes > 0
+        assert expect is None or used.max_bytes == expect
+    assert len(sur.calls) == 2
