@@ -128,4 +128,10 @@ def report_lines(rows: list[dict]) -> list[str]:
                      f"{r['peak_mb']:.0f} | **{r['above_baseline_mb']:.0f}** |")
     return lines + ["", "Before the filter's start-state check (Surrogate.state_error) was chunked like the rollout, the same",
                      "runs peaked 2,717 MB (64^3) and 18,815 MB (128^3, 369 s) above the baseline: it encoded and decoded",
-                     "the whole start frame at once.", ""]
+                     "the whole start frame at once.", "",
+                     "256^3 on this 24 GB machine: the rollout's estimate, 15.7 GB, is above what the automatic budget",
+                     "allows (a fraction of the memory available, 13.1-13.5 GB in these runs), and the filter refused it,",
+                     "but only after 655-662 s: the start-state check ran first and the budget was read again after it.",
+                     "Both are fixed (the estimate is checked before any work on the mesh, and the automatic budget is read",
+                     "once, when the rollout starts); the run was not repeated. With `MemoryBudget` set to e.g. 18GB the",
+                     "rollout would be attempted; on a GPU node `benchmarks/gpu_suite.sh` runs the 256^3 encode/decode.", ""]
