@@ -129,9 +129,11 @@ def report_lines(rows: list[dict]) -> list[str]:
     return lines + ["", "Before the filter's start-state check (Surrogate.state_error) was chunked like the rollout, the same",
                      "runs peaked 2,717 MB (64^3) and 18,815 MB (128^3, 369 s) above the baseline: it encoded and decoded",
                      "the whole start frame at once.", "",
-                     "256^3 on this 24 GB machine: the rollout's estimate, 15.7 GB, is above what the automatic budget",
-                     "allows (a fraction of the memory available, 13.1-13.5 GB in these runs), and the filter refused it,",
-                     "but only after 655-662 s: the start-state check ran first and the budget was read again after it.",
-                     "Both are fixed (the estimate is checked before any work on the mesh, and the automatic budget is read",
-                     "once, when the rollout starts); the run was not repeated. With `MemoryBudget` set to e.g. 18GB the",
-                     "rollout would be attempted; on a GPU node `benchmarks/gpu_suite.sh` runs the 256^3 encode/decode.", ""]
+                     "256^3 on this 24 GB machine (estimate 15.7 GB): refused both times, after 655 and 662 s. The first",
+                     "run had no up-front check: the start-state check ran for ten minutes, then the rollout's estimate",
+                     "met a budget of 13.5 GB (the automatic budget is a fraction of the memory available, read then).",
+                     "In the second run the up-front check, reading the budget before any work, accepted it; the rollout",
+                     "read the budget again after the start-state check (13.1 GB) and refused. Now the budget is read once,",
+                     "when the rollout starts, so such a rollout is refused or run, never both; the run (its start-state",
+                     "check alone took ten minutes) was not repeated. `benchmarks/gpu_suite.sh` runs the 256^3 encode/decode on a GPU",
+                     "node; in pvbatch here `MemoryBudget` can be set explicitly (e.g. 18GB) to attempt the rollout.", ""]
