@@ -60,7 +60,7 @@ def write_image_series(traj: Trajectory, path: Path, resolution: int) -> Path:
     from vtkmodules.vtkIOXML import vtkXMLImageDataWriter
 
     from . import convert
-    from .io.pvd import _write_pvd_xml  # the series writer's own .pvd XML (atomic)
+    from .io.pvd import write_pvd_index
 
     n = int(resolution)
     if traj.n_points != n**3:
@@ -82,5 +82,5 @@ def write_image_series(traj: Trajectory, path: Path, resolution: int) -> Path:
         if writer.Write() != 1:
             raise OSError(f"VTK could not write {folder / name} (disk full or not writable?)")
         rows.append((float(t), f"{folder.name}/{name}"))
-    _write_pvd_xml(path, rows)
+    write_pvd_index(path, rows)
     return path

@@ -969,7 +969,7 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         """The rollout's memory estimate against MemoryBudget before any work on the mesh: the start-state
         check encodes and decodes a whole frame (ten minutes at 256^3 before the rollout's own check
         refused it). DMD models have no estimate: they hold one matrix of modes."""
-        s, plan = self._s, self._plan
+        s = self._s
         budget = MemoryBudget.parse(s.memory_budget, where="MemoryBudget")
         # "automatic" is the memory available when the rollout starts: fixed here, so the rollout's own
         # check does not see the start-state check's freed-but-held memory as taken (at 256^3 it refused
@@ -978,15 +978,19 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
         plan_of = getattr(sur, "plan", None)
         if plan_of is None:
             return
-        n = s.n_frames if plan is None or plan.task == "forecast" else len(plan.predicted)
-        plan_of(n_points, n_query, n, max(1, s.n_samples), keep_samples=False, memory=self._budget)
+        plan_of(n_points, n_query, self._n_predicted(), max(1, s.n_samples), keep_samples=False, memory=self._budget)
+
+    def _n_predicted(self) -> int:
+        """Frames the model makes: NumberOfFrames for a forecast, the task's own count otherwise."""
+        plan = self._plan
+        return self._s.n_frames if plan is None or plan.task == "forecast" else len(plan.predicted)
 
     def _rollout(self, sur, points: np.ndarray, observed: np.ndarray, params: dict[str, float] | None = None,
                  target=None):
         from echo_model.threads import torch_threads
 
         s, plan = self._s, self._plan
-        n = s.n_frames if plan is None or plan.task == "forecast" else len(plan.predicted)
+        n = self._n_predicted()
         budget, self._budget = self._budget, None  # fixed by _refuse_what_cannot_fit for this rollout only
 
         def progress(f: float) -> None:

@@ -524,7 +524,7 @@ def write_pvd(
     with atomic_folder(path.parent / stem, f"writing the series {path}") as frame_dir:
         rows = _write_frames(traj, grid, writer, frame_dir, stem, path.name if progress else None)
     try:
-        _write_pvd_xml(path, rows)
+        write_pvd_index(path, rows)
     except BaseException as exc:
         remove_tree(path.parent / stem)  # frames without their .pvd are of no use
         if is_disk_full(exc):
@@ -562,7 +562,8 @@ def _disk_full(folder: Path) -> bool:
         return False
 
 
-def _write_pvd_xml(path: Path, rows: Sequence[tuple[float, str]]) -> None:
+def write_pvd_index(path: Path, rows: Sequence[tuple[float, str]]) -> None:
+    """The .pvd collection file (atomic) listing existing frame files as (time, path relative to it)."""
     root = ET.Element("VTKFile", type="Collection", version="0.1", byte_order="LittleEndian")
     coll = ET.SubElement(root, "Collection")
     for t, f in rows:
