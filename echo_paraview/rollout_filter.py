@@ -23,9 +23,10 @@ at an input step that is no forecast time, the truth beyond the input) is NaN, i
 (see `rollout_output`). On any failure the input's own time steps are announced unchanged, so
 ParaView's time keeper never loses them, and the input passes through.
 
-The rollout runs once and is cached, keyed on the CONTENT of the conditioning frames (plus the
+The rollout runs once and is cached, keyed on the CONTENT of the start frame (plus the
 checkpoint file and every setting): another view stepping the same reader through time does not
-rerun it. Each predicted frame is built once and kept (with the solver's data at that time,
+rerun it. A rollout that also takes other input steps (several observed frames; Interpolate,
+Reconstruct, Inverse) runs again after any upstream change, as that may touch only those steps. Each predicted frame is built once and kept (with the solver's data at that time,
 kept when it was gathered for the comparison): scrubbing a cached rollout asks the input for
 nothing new, and ParaView finds the same arrays again (their value ranges are cached), so a
 step costs ParaView's own rendering work, not a read and a rebuild (see `FRAME_CACHE_KIB`).
@@ -691,13 +692,22 @@ class EchoRolloutAlgorithm(VTKMessages, VTKPythonAlgorithmBase):
             return 1
         mi, used, values = self._read(inp)
         key = self._key(values, inp, used)
-        if parallel.any_rank(self._cache is None or self._cache.key != key):  # MPI: all ranks agree
+        stale = self._cache is None or self._cache.key != key or (
+            self._reads_other_steps() and not self._cache_still_valid())
+        if parallel.any_rank(stale):  # MPI: all ranks agree
             self._start_gather(request, mi, used, values, key, inp)
             if self._gather is not None:
                 return 1
         elif not self._cache_still_valid():  # upstream changed, the start frame did not: same forecast,
             self._cache.forget_frames(self._fast_key())  # new input arrays
         return self._serve_prediction(request, inp, out, t_req)
+
+    def _reads_other_steps(self) -> bool:
+        """The cache is keyed on the start step's content; a rollout that also reads other input
+        steps as its condition (several observed frames; Interpolate, Reconstruct, Inverse) runs
+        again after any upstream change, which may have changed only those steps."""
+        plan = self._plan
+        return plan is not None and (plan.n_obs > 1 or len(plan.cond) > 1)
 
     def _same_mesh(self, inp) -> bool:
         mi = self._cache.mi

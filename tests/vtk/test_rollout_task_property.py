@@ -14,6 +14,7 @@ from vtkmodules.util import numpy_support as ns  # noqa: E402
 from vtkmodules.vtkCommonDataModel import vtkDataObject  # noqa: E402
 from vtkmodules.vtkFiltersCore import vtkMaskPoints  # noqa: E402
 from vtkmodules.vtkFiltersExtraction import vtkExtractTimeSteps  # noqa: E402
+from vtkmodules.util.vtkAlgorithm import VTKPythonAlgorithmBase  # noqa: E402
 
 from echo_model.data.store import TrajectoryStore  # noqa: E402
 from echo_model.rollout import create_untrained  # noqa: E402
@@ -220,3 +221,47 @@ def test_sample_on_a_bare_static_mesh():
     assert np.isfinite(f["vorticity_pred"]).all() and f["vorticity_pred"].std() > 0.1  # a field, not a constant
     assert "vorticity" not in f and np.isnan(f["vorticity_error"]).all()  # nothing to compare with
     assert not np.array_equal(at(alg, 2.0)["vorticity_pred"], f["vorticity_pred"])
+
+
+class ScaleLaterSteps(VTKPythonAlgorithmBase):
+    """Pass-through that multiplies every point array by `factor` at input times after `after`:
+    an upstream change that leaves the start step's content as it was."""
+
+    def __init__(self, after: float):
+        super().__init__(nInputPorts=1, nOutputPorts=1, outputType="vtkDataObject")
+        self.after, self.factor = after, 1.0
+
+    def set_factor(self, factor: float) -> None:
+        self.factor = factor
+        self.Modified()
+
+    def RequestDataObject(self, request, inInfo, outInfo):
+        inp = vtkDataObject.GetData(inInfo[0])
+        if vtkDataObject.GetData(outInfo) is None or vtkDataObject.GetData(outInfo).GetClassName() != inp.GetClassName():
+            outInfo.GetInformationObject(0).Set(vtkDataObject.DATA_OBJECT(), inp.NewInstance())
+        return 1
+
+    def RequestData(self, request, inInfo, outInfo):
+        inp, out = vtkDataObject.GetData(inInfo[0]), vtkDataObject.GetData(outInfo)
+        out.DeepCopy(inp)
+        t = inp.GetInformation().Get(vtkDataObject.DATA_TIME_STEP())
+        if t is not None and t > self.after + 1e-9:
+            pd = out.GetPointData()
+            for name in convert.array_names(pd):
+                ns.vtk_to_numpy(pd.GetArray(name))[...] *= self.factor
+        return 1
+
+
+def test_interpolate_runs_again_when_only_a_later_input_step_changes(traj):
+    """The cache is keyed on the start step's content: a multi-step task must still see a change that
+    touches only its other input steps (Interpolate reads 5.0, 7.0, 9.0 here; the change is after 5.0)."""
+    scale = ScaleLaterSteps(after=5.0)
+    scale.upstream = every(reader(), 0, 8, 4)
+    scale.SetInputConnection(scale.upstream.GetOutputPort())
+    alg = rollout(scale, "Interpolate")
+    before = at(alg, 6.0)["vorticity_pred"]
+    scale.set_factor(2.0)
+    after = at(alg, 6.0)["vorticity_pred"]
+    assert alg.last_error is None and alg.n_rollouts == 2
+    assert rel(after, before) > 0.05  # the new later steps shape the frames in between
+    np.testing.assert_array_equal(at(alg, 9.0)["vorticity_pred"], 2.0 * traj.fields[8, :, 0].astype(after.dtype))
