@@ -220,19 +220,14 @@ def rel(p: np.ndarray, t: np.ndarray) -> float:
 def reconstruction(sur, store, idx, keep: float = 1.0) -> dict:
     """Autoencoder round trip of each trajectory's first window, rel-MSE for U and p. keep < 1: the encoder
     sees a random fraction of the cell centres (another, coarser mesh of the same flow), decoded at all."""
-    import torch
-
     out = {"U": [], "p": []}
     n = sur.window_frames
     for i in idx:
         f = store.read_fields(int(i), slice(0, n))
-        pts_np = store.points(int(i))
-        sel = (np.arange(len(pts_np)) if keep >= 1 else
-               np.sort(np.random.default_rng(int(i)).choice(len(pts_np), int(keep * len(pts_np)), replace=False)))
-        pts, enc_pts = sur._points(pts_np), sur._points(pts_np[sel])
-        with torch.inference_mode():
-            z = sur.encode(enc_pts, torch.as_tensor(sur.stats.normalize(f[:, sel]))[None])
-            rec = sur.stats.denormalize(sur.decode(z, pts)[0].numpy())
+        pts = store.points(int(i))
+        sel = (np.arange(len(pts)) if keep >= 1 else
+               np.sort(np.random.default_rng(int(i)).choice(len(pts), int(keep * len(pts)), replace=False)))
+        rec = sur.reconstruct(pts[sel], f[:, sel], query_points=pts)
         out["U"].append(rel(rec[..., :2], f[..., :2]))
         out["p"].append(rel(rec[..., 2:], f[..., 2:]))
     return {k: float(np.mean(v)) for k, v in out.items()} | {"per_case": out}
@@ -636,6 +631,29 @@ def _target_lines(res: dict) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
+def _seed_target_lines(res: dict) -> list[str]:
+    """Models trained with several seeds, per test set: U and p against persistence (seed means of the case
+    means) and each case's St error per seed; 'met' asks every case's mean |St error| over the seeds to be
+    within the target (the issue's 'St within 2 % on every held-in case, 3-seed mean')."""
+    lines = ["| model | seeds | set | U / persistence (target) | p / persistence (target) | St error per case: "
+             "per seed (mean of abs) | met |", "|---|---|---|---|---|---|---|"]
+    for name, by_seed in group_by_seed(res["recipes"], SEED_SUFFIX).items():
+        for split, (tu, tp, ts) in TARGETS.items():
+            fcs = [r["forecast"][split] for r in by_seed.values() if split in r.get("forecast", {})]
+            if len(fcs) != len(by_seed):
+                continue
+            means = [_case_means(fc) for fc in fcs]
+            u = float(np.mean([m["U"] / m["U_persist"] for m in means]))
+            p = float(np.mean([m["p"] / m["p_persist"] for m in means]))
+            errs = np.array([[c["St_model"] / c["St_solver"] - 1 for c in fc["cases"]] for fc in fcs])  # seeds x cases
+            per_case = [" / ".join(f"{100 * e:+.1f}" for e in errs[:, j]) + f" ({100 * np.abs(errs[:, j]).mean():.1f})"
+                        for j in range(errs.shape[1])]
+            met = u <= tu and p <= tp and bool((np.abs(errs).mean(0) <= ts).all())
+            lines.append(f"| {name} | {', '.join(map(str, by_seed))} | {split} | {u:.2f}x (<= {tu:g}x) | "
+                         f"{p:.2f}x (<= {tp:g}x) | {'; '.join(per_case)} % (<= {100 * ts:g} %) | {'yes' if met else 'no'} |")
+    return lines if len(lines) > 2 else []
+
+
 def write_report(res: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{REPORT}.json").write_text(json.dumps(res, indent=1))
@@ -651,7 +669,9 @@ def write_report(res: dict, out: Path) -> None:
     seeds = _seed_lines(res)
     if seeds:
         lines += ["Seeds (the same recipe or peer trained with other seeds), means over the held-in cases:", "",
-                  *seeds, ""]
+                  *seeds, "", "The transfer targets over the seeds (U and p: the seeds' mean; St: every case's "
+                  "error per seed, in brackets the mean of their absolute values, which the target bounds):", "",
+                  *_seed_target_lines(res), ""]
     notes = _peer_notes(res)
     if notes:
         lines += ["Peers (trained by this script on the family's training split with ECHO's normalisation, cached in "

@@ -108,13 +108,11 @@ def autoencoder_oracle(sur, tr, f: np.ndarray, gap: int) -> np.ndarray:
 
     from echo_model.tasks import time_fill
 
-    pts = sur._points(tr.points)
     out = np.empty_like(f)
     for s in range(0, f.shape[0] - 1, 8):
-        v = torch.as_tensor(sur.stats.normalize(f[s : s + 9]))
-        dec = sur.decode(sur.encode(pts, v[None]), pts)[0]
-        given = [(s + t) % gap == 0 for t in range(9)]
-        out[s : s + 9] = sur.stats.denormalize((dec + time_fill(v - dec, given)).numpy())
+        rec = sur.reconstruct(tr.points, f[s : s + 9])
+        given = [(s + t) % gap == 0 for t in range(9)]  # (the fill is linear: the same in physical units)
+        out[s : s + 9] = rec + time_fill(torch.as_tensor(f[s : s + 9] - rec), given).numpy()
     return out
 
 
@@ -141,11 +139,7 @@ def spatial_baselines(pts: np.ndarray, probes: np.ndarray, f: np.ndarray, period
 
 def direct_encoding(sur, pts: np.ndarray, probes: np.ndarray, f: np.ndarray) -> np.ndarray:
     """ECHO's encoder fed the probes as they are, decoded on every point."""
-    import torch
-
-    v = torch.as_tensor(sur.stats.normalize(f[:, probes]))
-    z = sur.encode(sur._points(pts[probes]), v[None])
-    return sur.stats.denormalize(sur.decode(z, sur._points(pts))[0].numpy())
+    return sur.reconstruct(pts[probes], f[:, probes], query_points=pts)
 
 
 def bench_reconstruct(sur, trajs, args) -> tuple[list[dict], dict]:
@@ -179,16 +173,12 @@ def bench_reconstruct(sur, trajs, args) -> tuple[list[dict], dict]:
 def bench_floor(sur, trajs, args) -> tuple[dict, dict]:
     """What the autoencoder itself loses on frames 0..4: encoder + decoder on every point, and the
     decoder fitted to every point (`tasks.reconstruct` with all points as probes: slow, minutes)."""
-    import torch
-
     from echo_model import tasks
 
     enc, fit = [], []
     for tr in trajs:
         f, pts = tr.fields[:5], tr.points
-        u = sur._points(pts)
-        dec = sur.decode(sur.encode(u, torch.as_tensor(sur.stats.normalize(f))[None]), u)[0].numpy()
-        enc.append(rel(sur.stats.denormalize(dec), f))
+        enc.append(rel(sur.reconstruct(pts, f), f))
         fit.append(rel(tasks.reconstruct(sur, pts, f, pts, fit_steps=args.fit_steps).mean, f))
     out = {"encoder": float(np.mean(enc)), "fit_all_points": float(np.mean(fit))}
     print("floor", out, flush=True)

@@ -273,6 +273,40 @@ class Surrogate:
         return self.ae.decode(z, pts, chunk_size=chunk_size)
 
     @torch.no_grad()
+    def reconstruct(self, points: np.ndarray, frames: np.ndarray, query_points: np.ndarray | None = None,
+                    chunk_size: int | None = None) -> np.ndarray:
+        """The autoencoder's round trip, no generation: what the model can represent of these frames.
+
+        Parameters
+        ----------
+        points : (N, dim) physical coordinates the frames are given at.
+        frames : (T, N, C) physical values; T frames of one window (at most `window_frames`).
+        query_points : (M, dim), optional
+            Where to decode (default: `points`). Encoding at a few probes and decoding everywhere is
+            the autoencoder's share of Reconstruct; encoding a subset of a mesh asks "is it the mesh or the flow?".
+        chunk_size : points per continuous-convolution chunk (default: from the memory available).
+
+        Returns
+        -------
+        (T, M, C) physical values: the floor of any forecast that this autoencoder decodes.
+
+        Example
+        -------
+        >>> rec = sur.reconstruct(traj.points, traj.fields[: sur.window_frames])
+        """
+        obs = np.asarray(frames, dtype=np.float32)
+        vals = torch.as_tensor(self.stats.normalize(obs), device=self.device)
+        pts = self._points(points)
+        qpts = pts if query_points is None else self._points(query_points)
+        rec = self._round_trip(pts, vals, qpts, chunk_size or auto_chunk_size())
+        return self.stats.denormalize(rec.float().cpu().numpy())
+
+    def _round_trip(self, pts: torch.Tensor, vals: torch.Tensor, qpts: torch.Tensor, chunk: int) -> torch.Tensor:
+        """(T, N, C) z-scored values at unit points -> (T, M, C) z-scored at unit query points."""
+        z = self.encode(pts, vals[None], chunk_size=chunk)
+        return self.decode_frames(z, qpts, list(range(vals.shape[0])), chunk_size=chunk)
+
+    @torch.no_grad()
     def state_error(self, points: np.ndarray, observed: np.ndarray, chunk_size: int | None = None) -> float:
         """Mean squared reconstruction error (z-scored units) of the last observed frames: how well the
         autoencoder knows this state. Frames like the training ones reconstruct at the level recorded in
@@ -282,9 +316,7 @@ class Surrogate:
         obs = np.asarray(observed, dtype=np.float32)[-self.n_observed_frames:]
         pts = self._points(points)
         vals = torch.as_tensor(self.stats.normalize(obs), device=self.device)
-        chunk = chunk_size or auto_chunk_size()
-        z = self.encode(pts, vals[None], chunk_size=chunk)
-        rec = self.decode_frames(z, pts, list(range(obs.shape[0])), chunk_size=chunk)
+        rec = self._round_trip(pts, vals, pts, chunk_size or auto_chunk_size())
         return float(((rec - vals) ** 2).mean())
 
     @torch.no_grad()
