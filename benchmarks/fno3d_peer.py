@@ -109,13 +109,3 @@ def train_fno3d(store, train_idx, budget_cpu_s: float, seed: int = 0, batch: int
     peer.cpu_s, peer.steps = run.cpu_s, run.steps
     return peer
 
-
-def energy_spectrum_3d(frame: np.ndarray) -> np.ndarray:
-    """Shell-averaged kinetic energy spectrum E(k), k = 0..n/2, of one (N, 3) frame on an n^3 periodic grid."""
-    n = cube_side(frame.shape[0])
-    uh = np.fft.fftn(frame.reshape(n, n, n, 3).astype(np.float64), axes=(0, 1, 2)) / n**3
-    power = 0.5 * (np.abs(uh) ** 2).sum(-1)
-    k = np.fft.fftfreq(n) * n
-    kk = np.sqrt(k[:, None, None] ** 2 + k[None, :, None] ** 2 + k[None, None, :] ** 2)
-    bins = np.rint(kk).astype(int).ravel()
-    return np.bincount(bins, weights=power.ravel(), minlength=n // 2 + 1)[: n // 2 + 1]

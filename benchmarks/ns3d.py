@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_common import echopv, portable  # noqa: E402
-from fno3d_peer import energy_spectrum_3d, load_fno3d, save_fno3d, train_fno3d  # noqa: E402
+from fno3d_peer import cube_side, load_fno3d, save_fno3d, train_fno3d  # noqa: E402
+
+from echo_model.metrics import energy_spectrum  # noqa: E402
 
 H = 8
 N_FRAMES = 2 * H
@@ -135,6 +137,13 @@ def rel_mse_curve(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return ((pred - true) ** 2).sum((2, 3)) / (true**2).sum((2, 3))
 
 
+def frame_spectrum(frame: np.ndarray) -> np.ndarray:
+    """E(k), k = 0..n/2, of one (N, 3) frame on the n^3 periodic grid: the dataset's VTK point order
+    makes the reshape [z, y, x, c], the spatial-axes-first, channels-last layout energy_spectrum takes."""
+    n = cube_side(frame.shape[0])
+    return energy_spectrum(frame.reshape(n, n, n, 3), dim=3)[1]
+
+
 def score_set(preds: dict) -> dict:
     true = preds["truth"]
     rows = {}
@@ -144,8 +153,8 @@ def score_set(preds: dict) -> dict:
         curve = rel_mse_curve(p, true)
         rows[name] = {"curve": curve.mean(0).tolist(), "window": float(curve[:, :H].mean()),
                       "window_std": float(curve[:, :H].mean(1).std()), "2H": float(curve[:, -1].mean()),
-                      "spectrum_2H": np.mean([energy_spectrum_3d(f[-1]) for f in p], 0).tolist()}
-    rows["truth"] = {"spectrum_2H": np.mean([energy_spectrum_3d(f[-1]) for f in true], 0).tolist()}
+                      "spectrum_2H": np.mean([frame_spectrum(f[-1]) for f in p], 0).tolist()}
+    rows["truth"] = {"spectrum_2H": np.mean([frame_spectrum(f[-1]) for f in true], 0).tolist()}
     return rows
 
 

@@ -8,8 +8,8 @@ Reductions (stated because peers differ in how they average):
              (per trajectory over points, frames and channels; then the plain mean over b)
   rel_l2   = mean over trajectories b of  sqrt( sum (p - u)^2 / sum u^2 )   (Zebra's RelativeL2)
   curves   = the same two quantities per frame t (sums over n, c only), then mean over b.
-Energy spectra: on a regular (H, W) periodic grid, E(k) = 1/2 sum over |k'| in [k-0.5, k+0.5)
-of |FFT(u)|^2 / (H W)^2, summed over channels; the spectrum error is the mean over
+Energy spectra: on a regular periodic (H, W) or (D, H, W) grid of P points, E(k) = 1/2 sum over
+|k'| in [k-0.5, k+0.5) of |FFT(u)|^2 / P^2, summed over channels; the spectrum error is the mean over
 1 <= k <= k_max of |log10 E_pred(k) - log10 E_true(k)| (k_max: all, or N // 3 for dealiased data).
 Per field (`per_field_scores`): the same reductions over one field's channels only, so a field
 with large values (p) does not hide one with small values (U); correlations are per field too.
@@ -151,21 +151,27 @@ def per_field_scores(pred: np.ndarray, true: np.ndarray, field_layout: Sequence[
     return out
 
 
-def energy_spectrum(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Isotropic spectrum of a regular 2D field (H, W) or (H, W, C) -> (k, E(k)), k = 0..kmax."""
+def energy_spectrum(field: np.ndarray, dim: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Isotropic (shell-summed) spectrum of a field on a regular periodic grid -> (k, E(k)), k = 0..kmax.
+
+    `field` is (n_1, ..., n_dim) or (n_1, ..., n_dim, C): `dim` spatial axes first (2: an (H, W)
+    image, 3: a [z, y, x] volume), channels last and summed. E(k) = 1/2 sum of |FFT(u)|^2 / (prod n)^2
+    over the wavevectors whose |k| rounds to k, kmax = min(n_i) // 2: one definition for the 2D and
+    3D benchmarks, so their spectra compare. `dim` is needed because (H, W, C) and (D, H, W) look alike.
+    """
     f = np.asarray(field, dtype=np.float64)
-    if f.ndim == 2:
+    if f.ndim == dim:
         f = f[..., None]
-    if f.ndim != 3:
-        raise ValueError(f"energy_spectrum wants (H, W) or (H, W, C), got {f.shape}")
-    h, w, _ = f.shape
-    fh = np.fft.fft2(f, axes=(0, 1)) / (h * w)
-    power = 0.5 * (np.abs(fh) ** 2).sum(axis=2)
-    ky = np.fft.fftfreq(h) * h
-    kx = np.fft.fftfreq(w) * w
-    kk = np.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2)
-    kmax = int(min(h, w) // 2)
-    bins = np.rint(kk).astype(int)
+    if dim < 1 or f.ndim != dim + 1:
+        raise ValueError(f"energy_spectrum(dim={dim}) wants {dim} spatial axes and an optional channel axis, "
+                         f"got {f.shape}")
+    shape = f.shape[:dim]
+    fh = np.fft.fftn(f, axes=tuple(range(dim))) / np.prod(shape)
+    power = 0.5 * (np.abs(fh) ** 2).sum(axis=dim)
+    axes = [np.fft.fftfreq(n) * n for n in shape]
+    k2 = sum(k.reshape((-1,) + (1,) * (dim - 1 - i)) ** 2 for i, k in enumerate(axes))
+    kmax = int(min(shape) // 2)
+    bins = np.rint(np.sqrt(k2)).astype(int)
     e = np.bincount(bins.ravel(), weights=power.ravel(), minlength=kmax + 1)[: kmax + 1]
     return np.arange(kmax + 1), e
 

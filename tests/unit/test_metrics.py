@@ -32,6 +32,29 @@ def test_energy_spectrum_peak_and_parseval():
     assert M.spectrum_error(2 * g, g, k_max=8) == pytest.approx(np.log10(4.0), rel=1e-6)
 
 
+def _grid(shape):
+    """Coordinates in [0, 1) along each axis of a periodic grid, as broadcastable arrays."""
+    return np.meshgrid(*[np.arange(n) / n for n in shape], indexing="ij")
+
+
+def test_energy_spectrum_3d_single_mode_in_its_shell():
+    z, y, x = _grid((12, 8, 16))  # not a cube: every axis gets its own wavenumbers
+    f = np.cos(2 * np.pi * (1 * z + 2 * y + 2 * x))  # |k| = sqrt(1 + 4 + 4) = 3
+    k, e = M.energy_spectrum(f, dim=3)
+    assert list(k) == [0, 1, 2, 3, 4]  # kmax = min(12, 8, 16) // 2
+    assert e[3] == pytest.approx(0.25, rel=1e-12)  # 1/2 <cos^2>, all of it in shell 3
+    assert np.delete(e, 3) == pytest.approx(0.0, abs=1e-20)
+    # a velocity (D, H, W, 3): channels last and summed, each in its own shell
+    z, y, x = _grid((16, 16, 16))
+    u = np.stack([np.sin(2 * np.pi * 4 * x), 0.5 * np.cos(2 * np.pi * (z + y + x)), np.zeros_like(x)], -1)
+    k, e = M.energy_spectrum(u, dim=3)
+    assert e[4] == pytest.approx(0.25, rel=1e-12)  # |k| = 4
+    assert e[2] == pytest.approx(0.0625, rel=1e-12)  # |k| = sqrt(3) rounds to shell 2
+    assert e.sum() == pytest.approx(0.5 * np.mean((u**2).sum(-1)), rel=1e-12)  # Parseval
+    with pytest.raises(ValueError, match="dim=3"):
+        M.energy_spectrum(u[0, ..., 0], dim=3)  # (H, W): too few axes for a 3D field
+
+
 def test_grid_detection_order():
     x = np.arange(4) / 4.0
     xx, yy = np.meshgrid(x, x)
