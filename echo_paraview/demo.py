@@ -177,32 +177,12 @@ def _score(args: argparse.Namespace, out: Path, truth, index: int, meta: dict, t
 
 def _pictures(out: Path, snaps: list[int], with_std: bool, per_step, persistence, dt: float) -> None:
     """Stitch ParaView's panels into demo.png (rows = times) and plot the error curve."""
-    from PIL import Image
+    from .demo_plots import error_curve_png, stitch_panels
 
     kinds = ["solver", "echo"] + (["std"] if with_std else [])
-    rows = [[Image.open(out / f"panel_t{k:02d}_{kind}.png") for kind in kinds] for k in snaps]
-    w, h = rows[0][0].size
-    sheet = Image.new("RGB", (w * len(kinds), h * len(rows)), "white")
-    for r, row in enumerate(rows):
-        for c, im in enumerate(row):
-            sheet.paste(im.convert("RGB"), (c * w, r * h))
-    sheet.save(out / "demo.png")
+    stitch_panels(out / "demo.png", [[out / f"panel_t{k:02d}_{kind}.png" for kind in kinds] for k in snaps])
     for f in out.glob("panel_t*.png"):
         f.unlink()
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     t = (np.arange(len(per_step)) + 1) * dt
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.semilogy(t, per_step, "o-", label="ECHO (ensemble mean)")
-    ax.semilogy(t, persistence, "s--", label="persistence (initial frame)")
-    ax.set_xlabel("time after the initial condition")
-    ax.set_ylabel("relative MSE")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "error.png")
-    plt.close(fig)
+    error_curve_png(out / "error.png", t, {"ECHO (ensemble mean)": per_step, "persistence (initial frame)": persistence},
+                    xlabel="time after the initial condition", ylabel="relative MSE")

@@ -125,33 +125,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _sheet(out: Path, snaps: list[int]) -> None:
     """Stitch ParaView's panels into demo.png: rows = times, columns = solver | ECHO | error."""
-    from PIL import Image
+    from .demo_plots import stitch_panels
 
-    rows = [[Image.open(out / f"panel_{k:02d}_{c}.png").convert("RGB") for c in "abc"] for k in snaps]
-    w, h = rows[0][0].size
-    sheet = Image.new("RGB", (3 * w, h * len(rows)), "white")
-    for r, row in enumerate(rows):
-        for c, im in enumerate(row):
-            sheet.paste(im, (c * w, r * h))
-    sheet.save(out / "demo.png")
+    stitch_panels(out / "demo.png", [[out / f"panel_{k:02d}_{c}.png" for c in "abc"] for k in snaps])
     for f in out.glob("panel_*.png"):
         f.unlink()
 
 
 def _error_plot(out: Path, metrics: dict, field: str) -> None:
-    import matplotlib
+    """The filter's per-frame {field}_rel_mse (and persistence, when the run has it) as error.png."""
+    from .demo_plots import error_curve_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.semilogy(metrics["times"], metrics["rel_mse"], "o-", label=f"ECHO {field} (EchoRollout {field}_rel_mse)")
+    curves = {f"ECHO {field} (EchoRollout {field}_rel_mse)": metrics["rel_mse"]}
     if metrics.get("persistence"):
-        ax.semilogy(metrics["times"], metrics["persistence"], "s--", label="persistence (start frame)")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("relative MSE vs the solver")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "error.png")
-    plt.close(fig)
+        curves["persistence (start frame)"] = metrics["persistence"]
+    error_curve_png(out / "error.png", metrics["times"], curves, xlabel="time (s)",
+                    ylabel="relative MSE vs the solver", legend_fontsize=8)
