@@ -121,14 +121,8 @@ def forecasts(model: Path, peer, name: str, n_test: int) -> dict:
 def autoencoder_round_trip(sur, points: np.ndarray, fields: np.ndarray) -> np.ndarray:
     """The true frames 1..2H encoded and decoded by ECHO's autoencoder, window by window (frames 0..8,
     8..16): the floor of any forecast that this autoencoder decodes."""
-    import torch
-
-    pts, w = sur._points(points), int(sur.window_frames)
-    out = []
-    with torch.inference_mode():
-        for a in range(0, N_FRAMES, w - 1):
-            z = sur.encode(pts, torch.as_tensor(sur.stats.normalize(fields[a:a + w]))[None])
-            out.append(sur.stats.denormalize(sur.decode(z, pts)[0].numpy())[1:])
+    w = int(sur.window_frames)
+    out = [sur.reconstruct(points, fields[a:a + w])[1:] for a in range(0, N_FRAMES, w - 1)]
     return np.concatenate(out)[:N_FRAMES]
 
 
