@@ -58,3 +58,34 @@ def test_target_table_marks_a_set_met_only_when_u_p_and_st_all_are():
     assert rows["held-in"].endswith("| yes |") and "1.5 % (<= 2 %)" in rows["held-in"]
     assert rows["finer"].endswith("| no |") and "0.80x (<= 0.7x)" in rows["finer"]
     assert rows["triangles"].endswith("| yes |")
+
+
+def test_seed_target_table_bounds_every_case_by_its_mean_abs_st_error_over_the_seeds():
+    def fc(st_a: float, st_b: float) -> dict:
+        cases = [{"U": [0.4], "U_persist": [1.0], "p": [0.6], "p_persist": [1.0], "St_model": s, "St_solver": 0.2}
+                 for s in (st_a, st_b)]
+        return {"forecast": {"held-in": {"cases": cases}}}
+
+    # case 1: +3 % and -3 %: the signed mean is 0, the mean of abs 3 % -> not met; case 2 within 1 % each seed
+    res = {"recipes": {"m": fc(0.206, 0.202), "m-s1": fc(0.194, 0.198), "m-s2": fc(0.206, 0.202)}}
+    rows = cylinder._seed_target_lines(res)
+    assert len(rows) == 3 and "| m | 0, 1, 2 | held-in |" in rows[2]
+    assert "+3.0 / -3.0 / +3.0 (3.0); +1.0 / -1.0 / +1.0 (1.0) % (<= 2 %)" in rows[2] and rows[2].endswith("| no |")
+    res["recipes"]["m-s1"] = fc(0.203, 0.198)
+    res["recipes"]["m"] = res["recipes"]["m-s2"] = fc(0.203, 0.202)
+    assert cylinder._seed_target_lines(res)[2].endswith("| yes |")
+    assert cylinder._seed_target_lines({"recipes": {"m": fc(0.2, 0.2)}}) == []  # one seed: no table
+
+
+def test_st_diagnosis_report_has_a_row_per_probe_and_the_held_in_mean(tmp_path):
+    import cylinder_st_diagnosis as diag
+
+    cases = [{"set": s, "case": i, "Re": 100.0 + i, "shape": "circle", "St_solver": 0.3}
+             for s, i in (("held-in", 0), ("held-in", 1), ("triangles", 0))]
+    res = {"command": "x", "cases": cases, "rows": {"autoencoder": [0.001, -0.001, 0.0], "forecast": [0.04, -0.02, 0.3]},
+           "training": {"n": 44, "mean": 0.018, "mean_abs": 0.048, "std": 0.06, "per_case": []}}
+    diag.write_report(res, tmp_path)
+    md = (tmp_path / "cylinder_st_diagnosis.md").read_text()
+    assert "| forecast | +4.0 % | -2.0 % | +30.0 % | 3.0 % |" in md  # the mean over held-in only
+    assert "| autoencoder | +0.1 % | -0.1 % | +0.0 % | 0.1 % |" in md
+    assert "44 training cases" in md and "mean abs 4.8 %" in md
