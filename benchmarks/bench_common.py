@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 import resource
 import time
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from typing import Any, Callable
 
 
 def portable(argv: list[str]) -> str:
-    """The command line without this machine's directories (absolute paths cut to their file name)."""
-    return " ".join(Path(a).name if a.startswith("/") else a for a in argv)
+    """The command line without this machine's directories (absolute paths cut to their file name),
+    quoted so that it can be pasted into a shell."""
+    return shlex.join(Path(a).name if a.startswith("/") else a for a in argv)
 
 
 def group_by_seed(named: dict[str, Any], pattern: re.Pattern) -> dict[str, dict[int, Any]]:

@@ -152,8 +152,9 @@ def write_report(res: dict, out: Path) -> None:
     t = res["training"]
     if t:
         lines += ["", f"In-sample: the model's forecast of its {t['n']} training cases over their own 30-40 frames: "
-                  f"St error mean {100 * t['mean']:+.1f} %, mean abs {100 * t['mean_abs']:.1f} %, standard deviation "
-                  f"{100 * t['std']:.1f} % (a shorter record: the estimator itself is coarser there)."]
+                  f"St error mean {100 * t['mean']:+.1f} %, mean abs {100 * t['mean_abs']:.1f} %, median abs "
+                  f"{100 * np.median(np.abs(t['per_case'] or [np.nan])):.1f} %, standard deviation {100 * t['std']:.1f} % "
+                  "(a shorter record: the estimator itself is coarser there)."]
     (out / "cylinder_st_diagnosis.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
