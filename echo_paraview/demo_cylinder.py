@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=float, default=None,
                         help="start time of the forecast (default: the case's end minus the frames)")
     parser.add_argument("--field", default="p", help="the field shown (default p)")
+    parser.add_argument("--parameters", default=None,
+                        help="the case's PDE parameters as EchoRollout's Parameters property takes them, e.g. "
+                             "'Re=100, Um=1.5, cx=0.2, cy=0.2, nu=0.001' (default: the generated DFG case's; with "
+                             "--case none, and the filter conditions on the training means and says so)")
 
 
 def _model_meta(model: Path) -> dict:
@@ -98,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
     (case / "case.foam").touch()
     params = {"Um": 1.5, "Re": 100.0, "cx": 0.2, "cy": 0.2, "nu": 1e-3} if args.case_dir is None else {}
     names = meta.get("param_names", [])
+    given = getattr(args, "parameters", None)
     run_args = {
         "foam": str(case / "case.foam"), "model": str(model), "frames": frames, "start": start,
         "field": field, "samples": args.samples, "seed": args.seed, "outdir": str(out),
-        "parameters": ", ".join(f"{n}={params[n]:g}" for n in names if n in params),
+        "parameters": given if given is not None else ", ".join(f"{n}={params[n]:g}" for n in names if n in params),
     }
     args_file = out / "pv_args.json"
     args_file.write_text(json.dumps(run_args, indent=1))
@@ -114,13 +119,22 @@ def run(args: argparse.Namespace) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _sheet(out, metrics["snapshots"])
     _error_plot(out, metrics, field)
+    _report(out, metrics, case, field)
+    return 0
+
+
+def _report(out: Path, metrics: dict, case: Path, field: str) -> None:
+    """The filter's warnings (e.g. parameters it did not get) and the per-frame comparison, on the console."""
+    log = out / "pvbatch.log"
+    for line in log.read_text(errors="replace").splitlines() if log.is_file() else []:
+        if line.startswith("Warning: In EchoRollout:"):
+            print("      " + line)
     print(f"[3/3] compared with the solver inside the pipeline ({field}_rel_mse field data):")
     print("      frame   t        rel-MSE    (truth interpolated)")
     for k, (t, e, interp) in enumerate(zip(metrics["times"], metrics["rel_mse"], metrics["interpolated"])):
         print(f"      {k + 1:5d}  {t:7.3f}  {e:10.4g}    {'yes' if interp else 'no'}")
     print(f"pictures: {out / 'demo.png'} (solver | ECHO | error), {out / 'error.png'}; open it in ParaView:\n"
           f"  echopv paraview --data={case / 'case.foam'}   (then Filters > ECHO > EchoRollout)")
-    return 0
 
 
 def _sheet(out: Path, snaps: list[int]) -> None:

@@ -61,3 +61,22 @@ def test_unknown_option_of_the_ns3d_demo_is_refused(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["demo", "ns3d", "--mesh", "fine"])
     assert exc.value.code == 2 and "unrecognized arguments: --mesh" in capsys.readouterr().err
+
+
+def test_cylinder_demo_takes_a_users_case_parameters_and_repeats_the_filters_warnings(tmp_path, capsys):
+    """With --case the demo cannot know the case's Re: --parameters passes them on, and the filter's
+    warnings (e.g. the training means it fell back to) reach the console, not only pvbatch.log."""
+    import argparse
+
+    from echo_paraview import demo_cylinder
+
+    p = argparse.ArgumentParser()
+    demo_cylinder.add_arguments(p)
+    assert p.parse_args(["--parameters", "Re=100, Um=1.5"]).parameters == "Re=100, Um=1.5"
+    (tmp_path / "pvbatch.log").write_text(
+        "EchoRollout: start 1.5000\nWarning: In EchoRollout: parameter Re is not given (neither Parameters nor "
+        "param_Re field data): using the training mean 134.266\nRENDERED\n")
+    demo_cylinder._report(tmp_path, {"times": [1.525], "rel_mse": [0.05], "interpolated": [False]}, tmp_path, "p")
+    out = capsys.readouterr().out
+    assert "using the training mean 134.266" in out and "RENDERED" not in out
+    assert out.index("training mean") < out.index("[3/3]")
