@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_common import cpu_s, portable  # noqa: E402
+from echo_model.bundle import file_sha256  # noqa: E402
 
 MODEL = "sample_cases/ns2d_vorticity/model_tiny.safetensors"
 DATA = "sample_cases/ns2d_vorticity/ns2d_64.h5"
@@ -636,8 +637,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     command = ".venv/bin/python " + portable(sys.argv)
-    machine = (f"Machine: {os.cpu_count()} CPU cores, torch threads {args.threads}, CPU only, run under `nice -n 10` "
-               f"with OMP_NUM_THREADS=1; load average {os.getloadavg()[0]:.1f} at the start of the last command (other jobs shared "
+    machine = (f"Machine: {os.cpu_count()} CPU cores, torch threads {args.threads}, CPU only, niceness {os.nice(0)}, "
+               f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; load average {os.getloadavg()[0]:.1f} at the start of the last command (other jobs shared "
                "the cores: wall times are upper bounds).")
     sur, trajs, model, data = load_case(args)
     args.only = args.only or (["interpolate", "reconstruct", "inverse", "sample", "floor"] if args.case == "vorticity"
@@ -650,9 +651,10 @@ def main(argv: list[str] | None = None) -> int:
         res["commands"] = res.get("commands", []) + [command]
     else:  # a section of its own; a new model or data set starts it afresh
         into = res.get(args.case, {})
-        if (into.get("model"), into.get("data")) != (model, data):
-            into = {"model": model, "data": data, "trajs": args.trajs, "n_frames": int(trajs[0].fields.shape[0]),
-                "commands": [], "wall_s": 0.0, "cpu_s": 0.0}
+        sha = file_sha256(ROOT / model)  # the same path with a retrained model in it starts afresh
+        if (into.get("model"), into.get("data"), into.get("model_sha256")) != (model, data, sha):
+            into = {"model": model, "data": data, "model_sha256": sha, "trajs": args.trajs,
+                    "n_frames": int(trajs[0].fields.shape[0]), "commands": [], "wall_s": 0.0, "cpu_s": 0.0}
         res[args.case] = into
         into["commands"].append(command)
     for name in args.only:
