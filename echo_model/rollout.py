@@ -292,7 +292,13 @@ class Surrogate:
 
         Example
         -------
+        >>> from echo_model.data.store import TrajectoryStore
+        >>> sur = Surrogate.load("sample_cases/ns2d_vorticity/model_tiny.safetensors", device="cpu")
+        >>> with TrajectoryStore("sample_cases/ns2d_vorticity/ns2d_64.h5") as store:
+        ...     traj = store[0]
         >>> rec = sur.reconstruct(traj.points, traj.fields[: sur.window_frames])
+        >>> rec.shape == traj.fields[: sur.window_frames].shape
+        True
         """
         obs = np.asarray(frames, dtype=np.float32)
         vals = torch.as_tensor(self.stats.normalize(obs), device=self.device)
