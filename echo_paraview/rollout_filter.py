@@ -26,7 +26,8 @@ ParaView's time keeper never loses them, and the input passes through.
 The rollout runs once and is cached, keyed on the CONTENT of the start frame (plus the
 checkpoint file and every setting): another view stepping the same reader through time does not
 rerun it. A rollout that also takes other input steps (several observed frames; Interpolate,
-Reconstruct, Inverse) runs again after any upstream change, as that may touch only those steps. Each predicted frame is built once and kept (with the solver's data at that time,
+Reconstruct, Inverse) runs again after any upstream change, as that may touch only those steps.
+Each predicted frame is built once and kept (with the solver's data at that time,
 kept when it was gathered for the comparison): scrubbing a cached rollout asks the input for
 nothing new, and ParaView finds the same arrays again (their value ranges are cached), so a
 step costs ParaView's own rendering work, not a read and a rebuild (see `FRAME_CACHE_KIB`).
