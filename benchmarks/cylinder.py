@@ -213,6 +213,11 @@ def strouhal(series: np.ndarray, dt: float, um: float) -> float:
     return float(k / (n * dt) * D / (2.0 / 3.0 * um))
 
 
+def wake_probe(points: np.ndarray, params: dict) -> int:
+    """Index of the cell centre nearest (cx + 0.3, cy): the wake probe every cylinder St is read at."""
+    return int(np.argmin(((points - [params["cx"] + 0.3, params["cy"]]) ** 2).sum(1)))
+
+
 def rel(p: np.ndarray, t: np.ndarray) -> float:
     return float(((p - t) ** 2).sum() / max((t ** 2).sum(), 1e-30))
 
@@ -277,7 +282,7 @@ def score(predict, store, idx) -> dict:
         pts = store.points(i)
         pred, wall = predict(i, pts, f[0], prm | {"obstacle": obstacle_of(store, i)})
         true = f[1:]
-        probe = int(np.argmin(((pts - [prm["cx"] + 0.3, prm["cy"]]) ** 2).sum(1)))
+        probe = wake_probe(pts, prm)
         dt = float(np.median(np.diff(store.times(i))))
         rows.append({
             "case": i, "Re": prm["Re"], "cx": prm["cx"], "cy": prm["cy"],

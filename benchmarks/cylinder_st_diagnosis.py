@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_common import portable  # noqa: E402
-from cylinder import obstacle_of, strouhal  # noqa: E402
+from cylinder import obstacle_of, strouhal, wake_probe  # noqa: E402
 
 SETS = ("held-in", "finer", "triangles")
 N_FRAMES = 80  # the benchmark's 2 s forecast
@@ -47,7 +47,7 @@ def test_cases() -> list[dict]:
             for i in range(len(st)):
                 prm, pts = st.params(i), st.points(i)
                 f = st.read_fields(i, slice(0, N_FRAMES + 1))
-                probe = int(np.argmin(((pts - [prm["cx"] + 0.3, prm["cy"]]) ** 2).sum(1)))
+                probe = wake_probe(pts, prm)
                 cases.append({"set": name, "case": i, "Re": prm["Re"], "shape": obstacle_of(st, i).shape,
                               "params": prm, "points": pts, "frames": f, "probe": probe,
                               "St_solver": strouhal(f[1:, probe, 1], DT, prm["Um"])})
@@ -95,7 +95,7 @@ def training_errors(sur, family: Path) -> dict:
     with TrajectoryStore(family) as st:
         for i in map(int, st.split_indices("train")):
             f, prm, pts = st.read_fields(i), st.params(i), st.points(i)
-            probe = int(np.argmin(((pts - [prm["cx"] + 0.3, prm["cy"]]) ** 2).sum(1)))
+            probe = wake_probe(pts, prm)
             res = sur.rollout(pts, f[:1], len(f) - 1, params=prm, seed=i)
             rows.append(strouhal(res.mean[:, probe, 1], DT, prm["Um"]) / strouhal(f[1:, probe, 1], DT, prm["Um"]) - 1)
     e = np.array(rows)

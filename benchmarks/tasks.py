@@ -254,11 +254,6 @@ def bench_sample(sur, trajs, args) -> tuple[dict, dict]:
     return out, pic
 
 
-def wake_probe(tr) -> int:
-    """The cell centre nearest (cx + 0.3, cy), as benchmarks/cylinder.py places it."""
-    return int(np.argmin(((tr.points - [tr.params["cx"] + 0.3, tr.params["cy"]]) ** 2).sum(1)))
-
-
 def field_stats(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     """Mean and variance fields over the frames (axis 0) of U (channels 0, 1) and p (2): rel-L2 of pred's
     against true's, and the ratio of the variances' means over the points."""
@@ -276,13 +271,13 @@ def bench_sample_cylinder(sur, trajs, args) -> tuple[dict, dict]:
     variance fields, St at the wake probe; references: ECHO's forecast of frames 1..n from the true frame 0
     (the statistics with the start known) and the solver's first half against its second half (their spread
     over a span that short)."""
-    from cylinder import strouhal
+    from cylinder import strouhal, wake_probe
 
     from echo_model import tasks
 
     n, rows, pic = args.sample_frames, [], {}
     for tr in trajs:
-        prm, probe = tr.params, wake_probe(tr)
+        prm, probe = tr.params, wake_probe(tr.points, tr.params)
         t0 = time.perf_counter()
         res = tasks.sample(sur, tr.points, n, params=prm, n_samples=args.samples, seed=args.seed)
         wall = time.perf_counter() - t0

@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     (case / "case.foam").touch()
     params = {"Um": 1.5, "Re": 100.0, "cx": 0.2, "cy": 0.2, "nu": 1e-3} if args.case_dir is None else {}
     names = meta.get("param_names", [])
-    given = getattr(args, "parameters", None)
     run_args = {
         "foam": str(case / "case.foam"), "model": str(model), "frames": frames, "start": start,
         "field": field, "samples": args.samples, "seed": args.seed, "outdir": str(out),
-        "parameters": given if given is not None else ", ".join(f"{n}={params[n]:g}" for n in names if n in params),
+        "parameters": args.parameters if args.parameters is not None else
+                      ", ".join(f"{n}={params[n]:g}" for n in names if n in params),
     }
     args_file = out / "pv_args.json"
     args_file.write_text(json.dumps(run_args, indent=1))
